@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from audit_log.app import create_app
+from audit_log.config import Settings
+from vigie_shared.kit.serve import serve
+
+
+def main() -> None:
+    settings = Settings()
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Demo rights requests for ``vigie up --demo`` (idempotent: seeded once per database)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dpo_requests.requests.repository import request_repository
+from dpo_requests.requests.schemas import RequestCreate
+from dpo_requests.requests.service import rights_request
+from vigie_shared.events import RequestType
+from vigie_shared.kit import db
+from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.settings import ServiceSettings
+
+DEMO_REQUESTS = (
+    (RequestType.ACCESS, "camille.martin@demo.vigie.test", "online", 3),
+    (RequestType.RECTIFICATION, "yanis.benali@demo.vigie.test", "online", 12),
+    (RequestType.ERASURE, "ancien.inscrit@example.org", "email", 27),
+    (RequestType.OBJECTION, "Courrier de M. Durand", "post", 35),
+)
+
+
+async def seed_demo(settings: ServiceSettings) -> list[str]:
+    conn = await db.connect(settings.database_url, "dpo")
+    try:
+        if await request_repository.count(conn) == 0:
+            now = utcnow()
+            for request_type, requester, channel, days_ago in DEMO_REQUESTS:
+                await rights_request.register(
+                    conn,
+                    RequestCreate(
+                        request_type=request_type,
+                        requester=requester,
+                        channel=channel,
+                        received_at=now - timedelta(days=days_ago),
+                    ),
+                )
+        return [f"requests   {await request_repository.count(conn)} rights requests on file"]
+    finally:
+        await conn.close()

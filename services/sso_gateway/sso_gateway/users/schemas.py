@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, EmailStr, Field
+
+
+class UserCreate(BaseModel):
+    email: EmailStr
+    display_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=12, max_length=1024, repr=False)
+    roles: list[str] = Field(default_factory=lambda: ["learner"])
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    display_name: str
+    roles: list[str]
+    created_at: datetime

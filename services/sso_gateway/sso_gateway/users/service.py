@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from argon2 import PasswordHasher
+
+from sso_gateway.config import SOURCE
+from sso_gateway.users.repository import UserRepository, user_repository
+from sso_gateway.users.schemas import UserCreate, UserPublic
+from vigie_shared.events import UserCreated, new_event
+from vigie_shared.kit import outbox
+from vigie_shared.kit.db import Conn
+
+# argon2id with the library's RFC 9106 "low memory" profile (OWASP-compliant parameters).
+password_hasher = PasswordHasher()
+
+
+class UserAlreadyExists(Exception):
+    pass
+
+
+class UserService:
+    def __init__(self, repository: UserRepository) -> None:
+        self._repository = repository
+
+    async def create(self, conn: Conn, data: UserCreate) -> UserPublic:
+        """Create an account and announce it (``vigie.sso.user.created``) in the same
+        transaction. Hashing runs off the event loop: argon2id is deliberately slow."""
+        password_hash = await asyncio.to_thread(password_hasher.hash, data.password)
+        async with conn.transaction():
+            row = await self._repository.insert(
+                conn,
+                user_id=f"u-{uuid.uuid4().hex[:12]}",
+                email=data.email,
+                display_name=data.display_name,
+                password_hash=password_hash,
+                roles=data.roles,
+            )
+            if row is None:
+                raise UserAlreadyExists(data.email)
+            user = UserPublic.model_validate(dict(row))
+            await outbox.enqueue(
+                conn,
+                new_event(
+                    UserCreated(
+                        user_id=user.id,
+                        email=user.email,
+                        display_name=user.display_name,
+                        roles=user.roles,
+                    ),
+                    subject=user.id,
+                    source=SOURCE,
+                ),
+            )
+        return user
+
+
+user = UserService(user_repository)

@@ -1,0 +1,102 @@
+"""CloudEvents 1.0 Kafka protocol binding, binary content mode (cloudevents/spec kafka-protocol-
+binding.md, section 3.2): attributes as ``ce_*`` headers, ``content-type`` header, value = data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from vigie_shared.events import EVENT_TYPES, SPECVERSION, CloudEvent, EventData
+
+CONTENT_TYPE = "application/json"
+Headers = list[tuple[str, bytes]]
+
+
+class MalformedEvent(Exception):
+    """A record that is not a Vigie CloudEvent: it goes to the dead-letter topic, unchanged."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = field(default_factory=list)
+
+
+def encode(event: CloudEvent[Any]) -> KafkaRecord:
+    data: EventData = event.data
+    headers: Headers = [
+        ("ce_specversion", SPECVERSION.encode()),
+        ("ce_id", event.id.encode()),
+        ("ce_source", event.source.encode()),
+        ("ce_type", event.type.encode()),
+        ("ce_time", event.time.isoformat().encode()),
+        ("ce_subject", event.subject.encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+    ]
+    return KafkaRecord(
+        topic=data.topic,
+        key=event.subject.encode(),
+        value=data.model_dump_json().encode(),
+        headers=headers,
+    )
+
+
+def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, raw in headers or ():
+        if raw is None:
+            continue
+        try:
+            out[name] = raw.decode()
+        except UnicodeDecodeError as exc:
+            raise MalformedEvent(f"header {name!r} is not UTF-8") from exc
+    return out
+
+
+_REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject")
+
+
+def decode(
+    headers: Sequence[tuple[str, bytes | None]] | None, value: bytes | None
+) -> CloudEvent[EventData]:
+    """Parse a record into its typed event or raise :class:`MalformedEvent` saying why."""
+    attrs = header_map(headers)
+    missing = [name for name in _REQUIRED if not attrs.get(name)]
+    if missing:
+        raise MalformedEvent(f"missing header(s): {', '.join(missing)}")
+    if attrs["ce_specversion"] != SPECVERSION:
+        raise MalformedEvent(f"unsupported specversion {attrs['ce_specversion']!r}")
+    content_type = attrs.get("content-type", CONTENT_TYPE).split(";")[0].strip()
+    if content_type != CONTENT_TYPE:
+        raise MalformedEvent(f"unsupported content-type {content_type!r}")
+    data_cls = EVENT_TYPES.get(attrs["ce_type"])
+    if data_cls is None:
+        raise MalformedEvent(f"unknown event type {attrs['ce_type']!r}")
+    try:
+        payload = json.loads(value or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedEvent(f"body is not JSON: {exc}") from exc
+    try:
+        data = data_cls.model_validate(payload)
+        time = datetime.fromisoformat(attrs["ce_time"])
+    except (ValidationError, ValueError) as exc:
+        raise MalformedEvent(f"invalid {attrs['ce_type']}: {exc}") from exc
+    return CloudEvent[EventData](
+        id=attrs["ce_id"],
+        source=attrs["ce_source"],
+        type=attrs["ce_type"],
+        time=time,
+        subject=attrs["ce_subject"],
+        data=data,
+    )

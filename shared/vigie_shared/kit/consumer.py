@@ -1,0 +1,191 @@
+"""Consuming events: inbox dedupe, bounded retries, dead-letter topic (ARCHITECTURE.md, Delivery).
+
+For each record: decode the CloudEvent (a malformed record goes straight to ``<topic>.dlq``);
+in one database transaction, record its id in the inbox and apply the handler's effect (a
+redelivered id changes nothing); only then does FastStream commit the Kafka offset
+(``AckPolicy.NACK_ON_ERROR``: commit after success, seek back on error). A handler that keeps
+failing on the same event is tried ``max_attempts`` times, then the record goes to the DLQ with
+the error in headers, so one poison message never stops the partition. An outage of the database
+or the broker is not the message's fault: it is retried without end and never dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+
+from vigie_shared import topics
+from vigie_shared.events import CloudEvent, EventData
+from vigie_shared.kit.cloudevents import KafkaRecord, MalformedEvent, decode
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.kafka import Producer
+
+log = logging.getLogger(__name__)
+
+D = TypeVar("D", bound=EventData)
+Handler = Callable[[Conn, CloudEvent[Any]], Awaitable[None]]
+
+# Infrastructure failures: the message is fine, the world is not. Retried forever, never DLQ'd.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    KafkaError,
+    TimeoutError,
+)
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class Deps(Protocol):
+    """What a consumer needs at run time (created in the service's lifespan)."""
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+    @property
+    def producer(self) -> Producer: ...
+
+
+class EventConsumer:
+    """One consumer group of one service; handlers are registered per event data class."""
+
+    def __init__(
+        self,
+        name: str,
+        deps: Deps,
+        *,
+        max_attempts: int = 5,
+        base_delay: float = 0.05,
+        transient_delay: float = 1.0,
+    ) -> None:
+        self.name = name
+        self._deps = deps
+        self._handlers: dict[str, Handler] = {}
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._transient_delay = transient_delay
+        self.counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+
+    def handles(self, data_cls: type[D]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self._handlers[data_cls.event_type] = handler
+            return handler
+
+        return register
+
+    def handle_all(self, handler: Handler) -> None:
+        """One handler for every type of the catalog (the audit log ingests everything)."""
+        from vigie_shared.events import EVENT_TYPES
+
+        for event_type in EVENT_TYPES:
+            self._handlers[event_type] = handler
+
+    def subscribe(self, router: KafkaRouter | KafkaBroker, *topic_names: str) -> None:
+        async def consume(msg: KafkaMessage) -> None:
+            await self.process(msg.raw_message)
+
+        consume.__name__ = f"{self.name}_consume"
+        router.subscriber(
+            *topic_names,
+            group_id=self.name,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=f"{self.name}:{','.join(topic_names)}",
+        )(consume)
+
+    async def process(self, record: ConsumerRecord[Any, Any]) -> Outcome:
+        outcome = await self._process(record)
+        self.counts[outcome] += 1
+        return outcome
+
+    async def _process(self, record: ConsumerRecord[Any, Any]) -> Outcome:
+        try:
+            event = decode(record.headers, record.value)
+        except MalformedEvent as exc:
+            log.warning(
+                "%s: malformed record %s[%s]@%s to DLQ: %s",
+                self.name,
+                record.topic,
+                record.partition,
+                record.offset,
+                exc.reason,
+            )
+            await self._dead_letter(record, "malformed", exc.reason, attempts=0)
+            return Outcome.DEAD_LETTERED
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            return Outcome.IGNORED
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._apply(record, event, handler)
+            except TRANSIENT:
+                log.warning("%s: transient failure on %s, will redeliver", self.name, event.id)
+                await asyncio.sleep(self._transient_delay)
+                raise
+            except Exception as exc:
+                if attempt >= self._max_attempts:
+                    log.exception("%s: %s failed %d times, to DLQ", self.name, event.id, attempt)
+                    await self._dead_letter(record, type(exc).__name__, str(exc), attempt)
+                    return Outcome.DEAD_LETTERED
+                await asyncio.sleep(self._base_delay * 2 ** (attempt - 1))
+
+    async def _apply(
+        self, record: ConsumerRecord[Any, Any], event: CloudEvent[Any], handler: Handler
+    ) -> Outcome:
+        async with self._deps.pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                event.id,
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+            if not fresh:
+                return Outcome.DUPLICATE
+            await handler(conn, event)
+        return Outcome.PROCESSED
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[Any, Any], error: str, reason: str, attempts: int
+    ) -> None:
+        headers = [
+            *(record.headers or ()),
+            ("dlq_error", error.encode()),
+            ("dlq_reason", reason[:2000].encode()),
+            ("dlq_consumer", self.name.encode()),
+            ("dlq_topic", record.topic.encode()),
+            ("dlq_partition", str(record.partition).encode()),
+            ("dlq_offset", str(record.offset).encode()),
+            ("dlq_attempts", str(attempts).encode()),
+        ]
+        await self._deps.producer.send_and_wait(
+            KafkaRecord(
+                topic=topics.dlq(record.topic),
+                key=record.key,
+                value=record.value,
+                headers=headers,
+            )
+        )

@@ -1,0 +1,264 @@
+"""Transactional outbox and its relay (ARCHITECTURE.md, Delivery; STYLE.md rule 4).
+
+``enqueue`` writes the event in the caller's transaction, so the event exists if and only if
+the state change committed. The relay publishes pending rows in id order (hence in order per
+key) and records where each landed. One relay per schema acts at a time (advisory lock), so
+replicas never reorder each other.
+
+The embedded broker keeps its log in memory only. Relayed rows are therefore kept for a
+retention window, and the relay notices a broker that came back empty: the last record it relayed
+to a partition cannot be read back any more, or a publish lands at a lower offset than the last
+one. The rows the broker lost are made pending again and republished; the consumers' inboxes
+absorb the repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from vigie_shared.events import CloudEvent
+from vigie_shared.kit.cloudevents import KafkaRecord, encode
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.kafka import Producer
+
+log = logging.getLogger(__name__)
+
+TopicPartitionKey = tuple[str, int]
+
+
+async def enqueue(conn: Conn, *events: CloudEvent[Any]) -> None:
+    """Write events to the outbox; call inside the transaction of the state change."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("outbox.enqueue must run inside the state change's transaction")
+    records = [(event.id, encode(event)) for event in events]
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, topic, key, headers, value) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        [
+            (
+                event_id,
+                rec.topic,
+                rec.key,
+                [[name, value.decode()] for name, value in rec.headers],
+                rec.value,
+            )
+            for event_id, rec in records
+        ],
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: Producer,
+        *,
+        schema: str,
+        retention: timedelta = timedelta(days=7),
+        batch_size: int = 500,
+        idle_interval: float = 1.0,
+        probe_interval: float = 5.0,
+        ensure_topics: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._schema = schema
+        self._retention = retention
+        self._batch_size = batch_size
+        self._idle_interval = idle_interval
+        self._probe_interval = probe_interval
+        self._ensure_topics = ensure_topics
+        self._wake = asyncio.Event()
+        self._next_offset: dict[TopicPartitionKey, int] = {}
+        self.published = 0
+        self.republished = 0
+        self.is_leader = False
+
+    async def run(self) -> None:
+        """Relay until cancelled; survives broker and database outages by retrying."""
+        backoff = 0.2
+        while True:
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay %s failed; retrying in %.1fs", self._schema, backoff)
+                self.is_leader = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            else:
+                backoff = 0.2
+
+    async def _lead(self) -> None:
+        async with self._pool.acquire() as lock_conn:
+            while not await lock_conn.fetchval(
+                "SELECT pg_try_advisory_lock(hashtext($1))", f"outbox:{self._schema}"
+            ):
+                await asyncio.sleep(self._idle_interval)
+            try:
+                self.is_leader = True
+                await lock_conn.add_listener(f"vigie_outbox_{self._schema}", self._notified)
+                await self._load_positions()
+                if self._ensure_topics is not None:
+                    await self._ensure_topics()
+                await self._check_broker()
+                last_check = asyncio.get_running_loop().time()
+                while True:
+                    sent = await self.relay_once()
+                    now = asyncio.get_running_loop().time()
+                    if now - last_check >= self._probe_interval:
+                        await self._check_broker()
+                        await self._prune()
+                        last_check = now
+                    if sent < self._batch_size:
+                        self._wake.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self._idle_interval)
+            finally:
+                self.is_leader = False
+                with contextlib.suppress(Exception):
+                    await lock_conn.remove_listener(f"vigie_outbox_{self._schema}", self._notified)
+                    await lock_conn.execute(
+                        "SELECT pg_advisory_unlock(hashtext($1))", f"outbox:{self._schema}"
+                    )
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _load_positions(self) -> None:
+        rows = await self._pool.fetch(
+            "SELECT topic, partition, max(kafka_offset) + 1 AS next FROM outbox"
+            " WHERE published_at IS NOT NULL GROUP BY topic, partition"
+        )
+        self._next_offset = {(r["topic"], r["partition"]): r["next"] for r in rows}
+
+    async def relay_once(self) -> int:
+        """Publish one batch of pending rows; returns how many were confirmed by the broker."""
+        rows = await self._pool.fetch(
+            "SELECT id, topic, key, headers, value FROM outbox"
+            " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self._batch_size,
+        )
+        if not rows:
+            return 0
+        futures = [
+            await self._producer.send(
+                KafkaRecord(
+                    topic=row["topic"],
+                    key=row["key"],
+                    value=row["value"],
+                    headers=[(name, value.encode()) for name, value in row["headers"]],
+                )
+            )
+            for row in rows
+        ]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        placed: list[tuple[int, int, int]] = []
+        error: BaseException | None = None
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, BaseException):
+                # Stop at the first failure: later rows are resent with it, keeping key order.
+                error = result
+                break
+            placed.append((row["id"], result.partition, result.offset))
+        lost = self._note_placements(rows[: len(placed)], placed)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE outbox o SET published_at = now(), partition = p.partition,"
+                " kafka_offset = p.kafka_offset"
+                " FROM unnest($1::bigint[], $2::int[], $3::bigint[])"
+                "   AS p(id, partition, kafka_offset) WHERE o.id = p.id",
+                [p[0] for p in placed],
+                [p[1] for p in placed],
+                [p[2] for p in placed],
+            )
+            if lost:
+                await self._requeue(conn, lost, before_id=rows[0]["id"])
+        self.published += len(placed)
+        if error is not None:
+            raise error
+        return len(placed)
+
+    def _note_placements(
+        self, rows: Sequence[asyncpg.Record], placed: Sequence[tuple[int, int, int]]
+    ) -> dict[TopicPartitionKey, int]:
+        """Track each partition's log end; an offset below it means the broker lost its log."""
+        lost: dict[TopicPartitionKey, int] = {}
+        for row, (_, partition, offset) in zip(rows, placed, strict=True):
+            tp = (row["topic"], partition)
+            expected = self._next_offset.get(tp, 0)
+            if offset < expected and tp not in lost:
+                lost[tp] = 0
+            self._next_offset[tp] = offset + 1
+        return lost
+
+    async def _check_broker(self) -> None:
+        """Read back the last record relayed to each partition; if the broker no longer has it,
+        every retained row of that partition is queued again (from its last safe point: the
+        start of the retention window)."""
+        last = await self._pool.fetch(
+            "SELECT DISTINCT ON (topic, partition) topic, partition, kafka_offset, event_id"
+            " FROM outbox WHERE published_at IS NOT NULL"
+            " ORDER BY topic, partition, kafka_offset DESC"
+        )
+        if not last:
+            return
+        seen = await self._producer.event_ids_at(
+            {(r["topic"], r["partition"]): r["kafka_offset"] for r in last}
+        )
+        lost = {
+            (r["topic"], r["partition"]): 0
+            for r in last
+            if seen[(r["topic"], r["partition"])] != r["event_id"]
+        }
+        if not lost:
+            return
+        if self._ensure_topics is not None:
+            await self._ensure_topics()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._requeue(conn, lost, before_id=None)
+        for tp in lost:
+            self._next_offset.pop(tp, None)
+
+    async def _requeue(
+        self,
+        conn: Conn,
+        lost: dict[TopicPartitionKey, int],
+        *,
+        before_id: int | None,
+    ) -> None:
+        count = 0
+        for (topic, partition), from_offset in lost.items():
+            status = await conn.execute(
+                "UPDATE outbox SET published_at = NULL, partition = NULL, kafka_offset = NULL"
+                " WHERE published_at IS NOT NULL AND topic = $1 AND partition = $2"
+                " AND kafka_offset >= $3 AND ($4::bigint IS NULL OR id < $4)",
+                topic,
+                partition,
+                from_offset,
+                before_id,
+            )
+            count += int(status.split()[-1])
+        self.republished += count
+        log.warning(
+            "broker lost its log for %s: %d relayed event(s) queued again", sorted(lost), count
+        )
+
+    async def _prune(self) -> None:
+        await self._pool.execute(
+            "DELETE FROM outbox WHERE published_at < now() - $1::interval", self._retention
+        )
+
+    async def backlog(self) -> int:
+        count: int = await self._pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+        )
+        return count

@@ -1,0 +1,162 @@
+"""A service's moving parts and their lifecycle: database pool, Kafka producer, FastStream broker
+(consumers), outbox relay. The app's lifespan starts and stops them in order (STYLE.md: the broker
+lives in the app's lifespan)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from vigie_shared import topics
+from vigie_shared.kit import db
+from vigie_shared.kit.consumer import EventConsumer
+from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.migrate import migrate
+from vigie_shared.kit.outbox import OutboxRelay
+from vigie_shared.kit.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How the ``vigie`` command finds, migrates, seeds and runs a service (entry point group
+    ``vigie.services``), without importing one service from another."""
+
+    name: str
+    schema: str
+    default_port: int
+    migrations: Path
+    module: str
+    settings_factory: Callable[[], ServiceSettings]
+    seed_demo: Callable[[ServiceSettings], Coroutine[Any, Any, list[str]]] | None = None
+    pages: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def source(self) -> str:
+        """CloudEvents ``source`` of what this service emits."""
+        return f"/vigie/{self.name}"
+
+
+async def wait_for_broker(
+    bootstrap: str, *, timeout: float = 60.0, partitions: int = 3, replication: int = 1
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await ensure_topics(
+                bootstrap, topics.ALL, partitions=partitions, replication=replication
+            )
+            return
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+class Runtime:
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap,
+            client_id=spec.name,
+            graceful_timeout=15.0,
+            logger=logging.getLogger(f"vigie.{spec.name}.faststream"),
+        )
+        self._pool: asyncpg.Pool | None = None
+        self._producer: Producer | None = None
+        self.relay: OutboxRelay | None = None
+        self._relay_task: asyncio.Task[None] | None = None
+        self.consumers: list[EventConsumer] = []
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.spec.name} is not started")
+        return self._pool
+
+    @property
+    def producer(self) -> Producer:
+        if self._producer is None:
+            raise RuntimeError(f"{self.spec.name} is not started")
+        return self._producer
+
+    def consumer(self, purpose: str, *topic_names: str) -> EventConsumer:
+        consumer = EventConsumer(
+            f"{self.spec.name}.{purpose}", self, max_attempts=self.settings.consumer_max_attempts
+        )
+        consumer.subscribe(self.broker, *topic_names)
+        self.consumers.append(consumer)
+        return consumer
+
+    async def _ensure_topics(self) -> None:
+        await ensure_topics(
+            self.settings.kafka_bootstrap,
+            topics.ALL,
+            partitions=self.settings.kafka_partitions,
+            replication=self.settings.kafka_replication,
+        )
+
+    async def start(self) -> None:
+        s = self.settings
+        await migrate(s.database_url, self.spec.schema, self.spec.migrations)
+        self._pool = await db.create_pool(s.database_url, self.spec.schema)
+        await wait_for_broker(
+            s.kafka_bootstrap, partitions=s.kafka_partitions, replication=s.kafka_replication
+        )
+        self._producer = Producer(s.kafka_bootstrap, client_id=f"{self.spec.name}-relay")
+        await self._producer.start()
+        self.relay = OutboxRelay(
+            self._pool,
+            self._producer,
+            schema=self.spec.schema,
+            retention=timedelta(hours=s.outbox_retention_hours),
+            ensure_topics=self._ensure_topics,
+        )
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
+        await self.broker.start()
+        log.info("%s started", self.spec.name)
+
+    async def stop(self) -> None:
+        # Consumers first: each finishes and commits the message in hand (graceful_timeout).
+        await self.broker.stop()
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        log.info("%s stopped", self.spec.name)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def readiness(self) -> dict[str, bool]:
+        database = False
+        try:
+            async with asyncio.timeout(2):
+                database = await self.pool.fetchval("SELECT true") is True
+        except Exception:  # unreachable for any reason means not ready
+            database = False
+        broker = self._producer is not None and await self._producer.ping()
+        return {"database": database, "broker": broker}

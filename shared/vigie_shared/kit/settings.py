@@ -1,0 +1,53 @@
+"""Settings common to every service: read from ``VIGIE_*`` environment variables only here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "vigie-development-secret-do-not-use-in-production"  # noqa: S105
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "vigie"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIE_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        description="PostgreSQL DSN; each service keeps its tables in its own schema.",
+    )
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    secret_key: str = Field(
+        DEV_SECRET, description="Key for keyed hashes and encryption at rest; random in production."
+    )
+    log_level: str = "INFO"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    kafka_partitions: int = Field(
+        3, ge=1, description="Partitions for topics this service creates."
+    )
+    kafka_replication: int = Field(1, ge=1, description="Replication factor for created topics.")
+    outbox_retention_hours: int = Field(
+        24 * 7,
+        ge=1,
+        description="How long relayed outbox rows are kept so a broker that lost its log can be "
+        "refilled (ARCHITECTURE.md, Delivery).",
+    )
+    consumer_max_attempts: int = Field(5, ge=1, description="Tries before a message goes to DLQ.")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> ServiceSettings:
+        # A shipped default secret would let anyone forge what it protects: only dev may use it.
+        if self.env != "development" and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError("VIGIE_SECRET_KEY must be set to a random value of 32+ characters")
+        return self

@@ -1,0 +1,154 @@
+"""Outbox -> real broker -> inbox, with the relay, the consumer and the broker killed mid-stream
+(issue: foundation, "Done means"). Effects are counted: none lost, none applied twice."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from vigie_shared import topics
+from vigie_shared.events import UserCreated, new_event
+from vigie_shared.kit import db, outbox
+from vigie_shared.kit.embedded import EmbeddedBroker
+from vigie_shared.kit.kafka import ensure_topics
+from vigie_shared.kit.migrate import migrate
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBJECTS = [f"u-{n:02d}" for n in range(12)]
+
+
+class Worker:
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.kit.backbone_worker", *self.args], cwd=ROOT
+        )
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(database_url: str, schema: str) -> AsyncIterator[asyncpg.Pool]:
+    await migrate(database_url, schema, None)
+    pool = await db.create_pool(database_url, schema)
+    await pool.execute(
+        "CREATE TABLE effects (id bigserial PRIMARY KEY, event_id text, subject text, seq int)"
+    )
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def workers(
+    private_broker: EmbeddedBroker, database_url: str, schema: str
+) -> Iterator[tuple[Worker, Worker]]:
+    relay = Worker("relay", database_url, schema, private_broker.bootstrap)
+    consumer = Worker("consumer", database_url, schema, private_broker.bootstrap, f"g-{schema}")
+    yield relay, consumer
+    relay.stop()
+    consumer.stop()
+
+
+async def produce(pool: asyncpg.Pool, start: int, count: int) -> None:
+    """Each event in its own transaction with a state change, as a service would."""
+    for seq in range(start, start + count):
+        subject = SUBJECTS[seq % len(SUBJECTS)]
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(
+                conn,
+                new_event(
+                    UserCreated(user_id=subject, email=f"{seq}@t.fr", display_name=f"seq-{seq}"),
+                    subject=subject,
+                    source="/test",
+                ),
+            )
+        if seq % 10 == 0:
+            await asyncio.sleep(0.01)
+
+
+async def wait_for_effects(pool: asyncpg.Pool, expected: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await pool.fetchval("SELECT count(DISTINCT event_id) FROM effects") >= expected:
+            await asyncio.sleep(1.0)  # let any late duplicate show itself
+            return
+        await asyncio.sleep(0.2)
+
+
+async def check_exactly_once(pool: asyncpg.Pool, sent: int, label: str) -> None:
+    stored = await pool.fetchval("SELECT count(*) FROM effects")
+    distinct = await pool.fetchval("SELECT count(DISTINCT event_id) FROM effects")
+    pending = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    print(
+        f"\n{label}: sent={sent} stored={distinct} duplicates={stored - distinct} "
+        f"lost={sent - distinct} outbox_pending={pending}"
+    )
+    assert distinct == sent, f"lost {sent - distinct} event(s)"
+    assert stored == distinct, f"{stored - distinct} effect(s) applied twice"
+
+
+async def test_relay_and_consumer_killed_mid_stream_lose_nothing_and_apply_once(
+    pool: asyncpg.Pool, workers: tuple[Worker, Worker], private_broker: EmbeddedBroker
+) -> None:
+    await ensure_topics(private_broker.bootstrap, [topics.IDENTITY])
+    relay, consumer = workers
+    relay.start()
+    consumer.start()
+    sent = 0
+    for kill in (relay.restart, consumer.restart, relay.restart, consumer.restart, None):
+        await produce(pool, sent, 120)
+        sent += 120
+        await asyncio.sleep(0.3)
+        if kill is not None:
+            kill()
+    await wait_for_effects(pool, sent)
+    await check_exactly_once(pool, sent, "relay/consumer kills")
+    # Per-key order survives the kills: each subject's effects appear in production order.
+    rows = await pool.fetch("SELECT subject, seq FROM effects ORDER BY id")
+    last: dict[str, int] = {}
+    for row in rows:
+        assert row["seq"] > last.get(row["subject"], -1), f"out of order for {row['subject']}"
+        last[row["subject"]] = row["seq"]
+
+
+async def test_broker_restart_that_loses_its_log_loses_no_event(
+    pool: asyncpg.Pool, workers: tuple[Worker, Worker], private_broker: EmbeddedBroker
+) -> None:
+    await ensure_topics(private_broker.bootstrap, [topics.IDENTITY])
+    relay, consumer = workers
+    relay.start()
+    consumer.start()
+    await produce(pool, 0, 150)
+    await wait_for_effects(pool, 150, timeout=60)
+    private_broker.kill()  # memory-only: its whole log and the group offsets are gone
+    await produce(pool, 150, 100)  # written while the broker is down
+    await asyncio.sleep(1.0)
+    private_broker.start()
+    await produce(pool, 250, 100)
+    await wait_for_effects(pool, 350)
+    await check_exactly_once(pool, 350, "broker restart")

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from vigie_shared.events import (
+    EVENT_TYPES,
+    Actor,
+    DebtReminded,
+    PaymentChannel,
+    UserCreated,
+    new_event,
+)
+from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.cloudevents import MalformedEvent, decode, encode
+
+
+def _reminder() -> DebtReminded:
+    return DebtReminded(
+        debt_id="d-1",
+        learner_id="u-1",
+        channel=PaymentChannel.CPA,
+        amount=Decimal("120.50"),
+        reminded_at=utcnow(),
+    )
+
+
+def test_encode_uses_binary_mode_headers_json_body_and_subject_key() -> None:
+    event = new_event(_reminder(), subject="u-1", source="/vigie/test")
+    record = encode(event)
+    headers = dict(record.headers)
+    assert record.topic == "billing.events.v1"
+    assert record.key == b"u-1"
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_type"] == b"vigie.billing.debt.reminded"
+    assert headers["ce_id"] == event.id.encode()
+    assert headers["ce_subject"] == b"u-1"
+    assert headers["content-type"] == b"application/json"
+    assert json.loads(record.value or b"")["amount"] == "120.50"
+
+
+def test_decode_round_trips_every_field() -> None:
+    event = new_event(_reminder(), subject="u-1", source="/vigie/test")
+    record = encode(event)
+    decoded = decode(record.headers, record.value)
+    assert decoded == event
+    assert isinstance(decoded.data, DebtReminded)
+    assert decoded.data.grace_days == 8
+
+
+def test_every_catalog_type_is_vigie_prefixed_and_on_a_catalog_topic() -> None:
+    from vigie_shared import topics
+
+    assert len(EVENT_TYPES) == 23
+    for event_type, cls in EVENT_TYPES.items():
+        assert event_type.startswith("vigie.")
+        assert cls.topic in topics.ALL
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda h, v: (h, b"{not json"), "not JSON"),
+        (lambda h, v: ([(k, b"vigie.nope" if k == "ce_type" else x) for k, x in h], v), "unknown"),
+        (lambda h, v: ([(k, x) for k, x in h if k != "ce_id"], v), "missing header"),
+        (lambda h, v: (h, b'{"user_id": 3}'), "invalid"),
+        (lambda h, v: ([(k, b"0.3" if k == "ce_specversion" else x) for k, x in h], v), "spec"),
+        (lambda h, v: ([(k, b"\xff" if k == "ce_source" else x) for k, x in h], v), "UTF-8"),
+    ],
+    ids=["bad-json", "unknown-type", "missing-id", "bad-data", "old-spec", "bad-utf8"],
+)
+def test_malformed_records_are_refused_with_a_reason(mutate: object, reason: str) -> None:
+    event = new_event(
+        UserCreated(user_id="u-1", email="a@b.fr", display_name="A"), subject="u-1", source="/t"
+    )
+    record = encode(event)
+    headers, value = mutate(list(record.headers), record.value)  # type: ignore[operator]
+    with pytest.raises(MalformedEvent) as caught:
+        decode(headers, value)
+    assert reason in caught.value.reason
+
+
+def test_actor_is_part_of_access_events() -> None:
+    from vigie_shared.events import AccessSuspended
+
+    data = AccessSuspended(
+        learner_id="u-1", debt_ids=["d-1"], reason="unpaid", actor=Actor(kind="system", id="grace")
+    )
+    assert json.loads(data.model_dump_json())["actor"] == {"kind": "system", "id": "grace"}
