@@ -106,7 +106,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     demo_lines += asyncio.run(spec.seed_demo(spec.settings_factory()))
         urls: dict[str, str] = {}
         for spec in specs:
-            port = spec.default_port
+            port = int(os.environ.get(f"VIGIE_{spec.name.upper()}_PORT", spec.default_port))
             proc_env = dict(env, VIGIE_HTTP_PORT=str(port))
             procs[spec.name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", spec.module], env=proc_env

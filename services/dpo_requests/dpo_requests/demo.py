@@ -13,8 +13,8 @@ from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.settings import ServiceSettings
 
 DEMO_REQUESTS = (
-    (RequestType.ACCESS, "camille.martin@demo.vigie.test", "online", 3),
-    (RequestType.RECTIFICATION, "yanis.benali@demo.vigie.test", "online", 12),
+    (RequestType.ACCESS, "camille.martin@demo.example.org", "online", 3),
+    (RequestType.RECTIFICATION, "yanis.benali@demo.example.org", "online", 12),
     (RequestType.ERASURE, "ancien.inscrit@example.org", "email", 27),
     (RequestType.OBJECTION, "Courrier de M. Durand", "post", 35),
 )

@@ -13,25 +13,25 @@ from vigie_shared.kit.settings import ServiceSettings
 
 DEMO_USERS = (
     UserCreate(
-        email="camille.martin@demo.vigie.test",
+        email="camille.martin@demo.example.org",
         display_name="Camille Martin",
         password="demo-apprenant-2026",
         roles=["learner"],
     ),
     UserCreate(
-        email="yanis.benali@demo.vigie.test",
+        email="yanis.benali@demo.example.org",
         display_name="Yanis Benali",
         password="demo-apprenant-2026",
         roles=["learner"],
     ),
     UserCreate(
-        email="dpo@demo.vigie.test",
+        email="dpo@demo.example.org",
         display_name="Déléguée à la protection des données",
         password="demo-dpo-2026-vigie",
         roles=["dpo"],
     ),
     UserCreate(
-        email="compta@demo.vigie.test",
+        email="compta@demo.example.org",
         display_name="Agence comptable",
         password="demo-compta-2026-vigie",
         roles=["accounting"],

@@ -23,6 +23,7 @@ from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 
 from vigie_shared import topics
 from vigie_shared.events import CloudEvent, EventData
@@ -46,6 +47,12 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaError,
     TimeoutError,
 )
+
+
+async def _raw_body(msg: StreamMessage[Any]) -> bytes:
+    """Keep the body as bytes: FastStream would parse JSON before our handler runs, and a body
+    that is not JSON must reach :func:`decode` to be dead-lettered, not loop on redelivery."""
+    return msg.body
 
 
 class Outcome(StrEnum):
@@ -109,6 +116,7 @@ class EventConsumer:
             group_id=self.name,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_raw_body,
             title=f"{self.name}:{','.join(topic_names)}",
         )(consume)
 

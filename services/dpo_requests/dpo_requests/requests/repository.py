@@ -23,7 +23,7 @@ class RequestRepository:
         received_at: datetime,
         due_on: date | None,
     ) -> asyncpg.Record:
-        row: asyncpg.Record = await conn.fetchrow(
+        row: asyncpg.Record | None = await conn.fetchrow(
             "INSERT INTO requests (id, request_type, requester, subject_id, message, channel,"
             " received_at, due_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             " RETURNING id, request_type, requester, subject_id, channel, received_at, due_on,"
@@ -37,6 +37,7 @@ class RequestRepository:
             received_at,
             due_on,
         )
+        assert row is not None  # INSERT ... RETURNING without ON CONFLICT always returns it
         return row
 
     async def count(self, conn: Conn) -> int:

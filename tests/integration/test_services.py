@@ -1,0 +1,101 @@
+"""The three services on the real broker and PostgreSQL: health, problem details, and one flow
+that crosses services (sso_gateway's outbox -> Kafka -> audit_log's inbox)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+
+from audit_log.app import create_app as audit_app
+from audit_log.config import Settings as AuditSettings
+from dpo_requests.app import create_app as dpo_app
+from dpo_requests.config import Settings as DpoSettings
+from sso_gateway.app import create_app as sso_app
+from sso_gateway.config import Settings as SsoSettings
+from sso_gateway.users.schemas import UserCreate
+from sso_gateway.users.service import user
+from vigie_shared.kit.embedded import EmbeddedBroker
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+
+
+def settings_for(cls: type[Any], database_url: str, bootstrap: str) -> Any:
+    return cls(database_url=database_url, kafka_bootstrap=bootstrap, env="development")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def apps(database_url: str, kafka: str) -> AsyncIterator[dict[str, FastAPI]]:
+    built = {
+        "sso_gateway": sso_app(settings_for(SsoSettings, database_url, kafka)),
+        "dpo_requests": dpo_app(settings_for(DpoSettings, database_url, kafka)),
+        "audit_log": audit_app(settings_for(AuditSettings, database_url, kafka)),
+    }
+    async with AsyncExitStack() as stack:
+        for app in built.values():
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        yield built
+
+
+def client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.mark.parametrize("name", ["sso_gateway", "dpo_requests", "audit_log"])
+async def test_service_is_alive_and_ready(apps: dict[str, FastAPI], name: str) -> None:
+    async with client(apps[name]) as http:
+        alive = await http.get("/healthz")
+        ready = await http.get("/readyz")
+    assert alive.status_code == 200
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"database": True, "broker": True}}
+
+
+async def test_unknown_route_answers_problem_json(apps: dict[str, FastAPI]) -> None:
+    async with client(apps["sso_gateway"]) as http:
+        response = await http.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+async def test_user_created_at_the_gateway_is_recorded_once_by_the_audit_log(
+    apps: dict[str, FastAPI],
+) -> None:
+    sso_runtime = apps["sso_gateway"].state.runtime
+    audit_runtime = apps["audit_log"].state.runtime
+    email = f"learner-{time.monotonic_ns()}@example.org"
+    async with sso_runtime.pool.acquire() as conn:
+        created = await user.create(
+            conn, UserCreate(email=email, display_name="Léa", password="correct horse battery")
+        )
+    deadline = time.monotonic() + 30
+    rows: list[Any] = []
+    while time.monotonic() < deadline and not rows:
+        rows = await audit_runtime.pool.fetch(
+            "SELECT type, source, subject, data FROM entries WHERE subject = $1", created.id
+        )
+        await asyncio.sleep(0.2)
+    assert len(rows) == 1
+    assert rows[0]["type"] == "vigie.sso.user.created"
+    assert rows[0]["source"] == "/vigie/sso_gateway"
+    assert rows[0]["data"]["email"] == email
+
+
+async def test_readiness_fails_when_the_broker_is_gone(
+    database_url: str, private_broker: EmbeddedBroker
+) -> None:
+    app = audit_app(settings_for(AuditSettings, database_url, private_broker.bootstrap))
+    async with app.router.lifespan_context(app), client(app) as http:
+        assert (await http.get("/readyz")).status_code == 200
+        private_broker.kill()
+        response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": True, "broker": False}

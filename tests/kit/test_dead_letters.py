@@ -1,0 +1,158 @@
+"""Poison and malformed messages go to ``<topic>.dlq`` with the original bytes and the error in
+headers, and never stop the consumer (issue: foundation, "Done means")."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+from faststream.kafka import KafkaBroker
+
+from vigie_shared import topics
+from vigie_shared.events import CloudEvent, UserCreated, new_event
+from vigie_shared.kit import db
+from vigie_shared.kit.cloudevents import KafkaRecord, encode
+from vigie_shared.kit.consumer import EventConsumer, Outcome
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.migrate import migrate
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+
+
+class Deps:
+    def __init__(self, pool: asyncpg.Pool, producer: Producer) -> None:
+        self.pool = pool
+        self.producer = producer
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def deps(database_url: str, schema: str, kafka: str) -> AsyncIterator[Deps]:
+    await migrate(database_url, schema, None)
+    pool = await db.create_pool(database_url, schema)
+    await pool.execute("CREATE TABLE effects (event_id text, subject text)")
+    producer = Producer(kafka, client_id="test")
+    await producer.start()
+    yield Deps(pool, producer)
+    await producer.stop()
+    await pool.close()
+
+
+def user_event(subject: str) -> CloudEvent[Any]:
+    return new_event(
+        UserCreated(user_id=subject, email=f"{subject}@t.fr", display_name=subject),
+        subject=subject,
+        source="/test",
+    )
+
+
+def on_topic(record: KafkaRecord, topic: str) -> KafkaRecord:
+    return KafkaRecord(topic=topic, key=record.key, value=record.value, headers=record.headers)
+
+
+async def read_all(bootstrap: str, topic: str, count: int) -> list[ConsumerRecord[Any, Any]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[ConsumerRecord[Any, Any]] = []
+    try:
+        deadline = time.monotonic() + 20
+        while len(found) < count and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found.extend(records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_poison_and_malformed_messages_are_dead_lettered_and_the_next_is_processed(
+    deps: Deps, kafka: str
+) -> None:
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, [topic], partitions=1)
+    consumer = EventConsumer(f"g-{topic}", deps, max_attempts=3, base_delay=0.01)
+    tries: dict[str, int] = {}
+
+    @consumer.handles(UserCreated)
+    async def effect(conn: Conn, event: CloudEvent[Any]) -> None:
+        tries[event.subject] = tries.get(event.subject, 0) + 1
+        if event.subject == "poison":
+            raise ValueError("this event can never be applied")
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, event.subject)
+
+    broker = KafkaBroker(kafka)
+    consumer.subscribe(broker, topic)
+    good = on_topic(encode(user_event("first")), topic)
+    poison = on_topic(encode(user_event("poison")), topic)
+    bad_json = KafkaRecord(topic, b"k", b"{oops", list(good.headers))
+    unknown = KafkaRecord(
+        topic,
+        b"k",
+        good.value,
+        [(k, b"vigie.unheard.of" if k == "ce_type" else v) for k, v in good.headers],
+    )
+    headerless = KafkaRecord(topic, None, b'{"user_id": "x"}', [])
+    last = on_topic(encode(user_event("last")), topic)
+    for record in (good, poison, bad_json, unknown, headerless, last):
+        await deps.producer.send_and_wait(record)
+
+    await broker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if await deps.pool.fetchval("SELECT count(*) FROM effects WHERE subject='last'"):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await broker.stop()
+
+    subjects = [r["subject"] for r in await deps.pool.fetch("SELECT subject FROM effects")]
+    assert subjects == ["first", "last"]
+    assert tries["poison"] == 3
+    assert consumer.counts[Outcome.DEAD_LETTERED] == 4
+    assert consumer.counts[Outcome.PROCESSED] == 2
+
+    dead = await read_all(kafka, topics.dlq(topic), 4)
+    assert [r.value for r in dead] == [
+        poison.value,
+        bad_json.value,
+        unknown.value,
+        b'{"user_id": "x"}',
+    ]
+    reasons = [dict(r.headers)["dlq_reason"].decode() for r in dead]
+    assert "can never be applied" in reasons[0]
+    assert "not JSON" in reasons[1]
+    assert "unknown event type" in reasons[2]
+    assert "missing header" in reasons[3]
+    first = dict(dead[0].headers)
+    assert first["dlq_error"] == b"ValueError"
+    assert first["dlq_attempts"] == b"3"
+    assert first["dlq_topic"] == topic.encode()
+    assert first["ce_id"] == dict(poison.headers)["ce_id"]  # original headers kept
+
+
+async def test_a_redelivered_event_changes_nothing(deps: Deps, kafka: str) -> None:
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, [topic], partitions=1)
+    consumer = EventConsumer(f"g-{topic}", deps)
+
+    @consumer.handles(UserCreated)
+    async def effect(conn: Conn, event: CloudEvent[Any]) -> None:
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, event.subject)
+
+    record = on_topic(encode(user_event("once")), topic)
+    outcomes = []
+    for offset in range(3):
+        raw = ConsumerRecord(
+            topic, 0, offset, 0, 0, record.key, record.value, None, 0, 0, record.headers
+        )
+        outcomes.append(await consumer.process(raw))
+    assert outcomes == [Outcome.PROCESSED, Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert await deps.pool.fetchval("SELECT count(*) FROM effects WHERE subject='once'") == 1
