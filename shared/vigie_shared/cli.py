@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     mig = sub.add_parser("migrate", help="apply every service's database migrations")
     mig.set_defaults(func=cmd_migrate)
+    # Each service adds its own administration commands (entry point group vigie.commands).
+    for ep in entry_points(group="vigie.commands"):
+        ep.load()(sub)
     return parser
 
 

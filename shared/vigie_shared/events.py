@@ -302,6 +302,17 @@ class DpoTaskFailed(EventData):
     retryable: bool = False
 
 
+class DataSystemAnnounced(EventData):
+    """A data system says which DPO task actions it answers (ARCHITECTURE.md: "A data system
+    registers itself with dpo_requests"). Sent at each start; the latest announcement wins."""
+
+    event_type = "vigie.dpo.system.announced"
+    topic = topics.DPO_TASK_RESULTS
+    system: str = Field(examples=["sso_gateway", "moodle"])
+    actions: list[TaskAction]
+    description: str = ""
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.event_type: cls
     for cls in (
@@ -328,5 +339,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         DpoTaskRequested,
         DpoTaskCompleted,
         DpoTaskFailed,
+        DataSystemAnnounced,
     )
 }

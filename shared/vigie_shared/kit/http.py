@@ -26,6 +26,7 @@ class Problem(Exception):
         detail: str | None = None,
         *,
         type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail or title)
@@ -33,6 +34,7 @@ class Problem(Exception):
         self.title = title
         self.detail = detail
         self.type = type_
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -57,7 +59,7 @@ def problem_response(
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
-        return problem_response(
+        response = problem_response(
             exc.status,
             exc.title,
             exc.detail,
@@ -65,6 +67,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             **exc.extra,
         )
+        response.headers.update(exc.headers)
+        return response
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

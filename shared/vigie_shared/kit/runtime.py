@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from vigie_shared import topics
 from vigie_shared.kit import db
 from vigie_shared.kit.consumer import EventConsumer
+from vigie_shared.kit.db import Conn
 from vigie_shared.kit.kafka import Producer, ensure_topics
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.outbox import OutboxRelay
@@ -38,7 +39,7 @@ class ServiceSpec:
     name: str
     schema: str
     default_port: int
-    migrations: Path
+    migrations: Path | None
     module: str
     settings_factory: Callable[[], ServiceSettings]
     seed_demo: Callable[[ServiceSettings], Coroutine[Any, Any, list[str]]] | None = None
@@ -81,6 +82,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self.consumers: list[EventConsumer] = []
+        self._on_start: list[Callable[[Conn], Awaitable[None]]] = []
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -101,6 +103,10 @@ class Runtime:
         consumer.subscribe(self.broker, *topic_names)
         self.consumers.append(consumer)
         return consumer
+
+    def on_start(self, hook: Callable[[Conn], Awaitable[None]]) -> None:
+        """Run ``hook`` with a connection once the schema is migrated, before consumers start."""
+        self._on_start.append(hook)
 
     async def _ensure_topics(self) -> None:
         await ensure_topics(
@@ -126,6 +132,9 @@ class Runtime:
             retention=timedelta(hours=s.outbox_retention_hours),
             ensure_topics=self._ensure_topics,
         )
+        for hook in self._on_start:
+            async with self._pool.acquire() as conn:
+                await hook(conn)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
         await self.broker.start()
         log.info("%s started", self.spec.name)
