@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -30,6 +31,12 @@ from vigie_shared.events import CloudEvent, EventData
 from vigie_shared.kit.cloudevents import KafkaRecord, MalformedEvent, decode
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.kafka import Producer
+from vigie_shared.kit.metrics import (
+    CONSUMER_LAG_SECONDS,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+)
+from vigie_shared.kit.telemetry import consuming
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +128,18 @@ class EventConsumer:
         )(consume)
 
     async def process(self, record: ConsumerRecord[Any, Any]) -> Outcome:
-        outcome = await self._process(record)
+        with consuming(
+            record.headers,
+            f"consume {record.topic}",
+            **{"messaging.consumer.group.name": self.name, "messaging.destination": record.topic},
+        ):
+            outcome = await self._process(record)
         self.counts[outcome] += 1
+        EVENTS_CONSUMED.labels(self.name, record.topic, outcome.value).inc()
+        if record.timestamp:
+            CONSUMER_LAG_SECONDS.labels(self.name, record.topic).set(
+                max(0.0, time.time() - record.timestamp / 1000)
+            )
         return outcome
 
     async def _process(self, record: ConsumerRecord[Any, Any]) -> Outcome:
@@ -189,6 +206,7 @@ class EventConsumer:
             ("dlq_offset", str(record.offset).encode()),
             ("dlq_attempts", str(attempts).encode()),
         ]
+        EVENTS_DEAD_LETTERED.labels(self.name, record.topic).inc()
         await self._deps.producer.send_and_wait(
             KafkaRecord(
                 topic=topics.dlq(record.topic),

@@ -27,6 +27,8 @@ from vigie_shared.events import CloudEvent
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.kafka import Producer
+from vigie_shared.kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_REPUBLISHED
+from vigie_shared.kit.telemetry import inject_headers
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ async def enqueue(conn: Conn, *events: CloudEvent[Any]) -> None:
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the state change's transaction")
     records = [(event.id, encode(event)) for event in events]
+    # The writer's trace continues in every consumer of these events (W3C traceparent header).
+    trace_headers = inject_headers()
     await conn.executemany(
         "INSERT INTO outbox (event_id, topic, key, headers, value) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (event_id) DO NOTHING",
@@ -46,7 +50,7 @@ async def enqueue(conn: Conn, *events: CloudEvent[Any]) -> None:
                 event_id,
                 rec.topic,
                 rec.key,
-                [[name, value.decode()] for name, value in rec.headers],
+                [[name, value.decode()] for name, value in [*rec.headers, *trace_headers]],
                 rec.value,
             )
             for event_id, rec in records
@@ -117,6 +121,7 @@ class OutboxRelay:
                     if now - last_check >= self._probe_interval:
                         await self._check_broker()
                         await self._prune()
+                        OUTBOX_BACKLOG.labels(self._schema).set(await self.backlog())
                         last_check = now
                     if sent < self._batch_size:
                         self._wake.clear()
@@ -183,6 +188,8 @@ class OutboxRelay:
             if lost:
                 await self._requeue(conn, lost, before_id=rows[0]["id"])
         self.published += len(placed)
+        for row in rows[: len(placed)]:
+            EVENTS_PUBLISHED.labels(self._schema, row["topic"]).inc()
         if error is not None:
             raise error
         return len(placed)
@@ -248,6 +255,7 @@ class OutboxRelay:
             )
             count += int(status.split()[-1])
         self.republished += count
+        OUTBOX_REPUBLISHED.labels(self._schema).inc(count)
         log.warning(
             "broker lost its log for %s: %d relayed event(s) queued again", sorted(lost), count
         )

@@ -152,6 +152,21 @@ class Runtime:
             await self._pool.close()
         log.info("%s stopped", self.spec.name)
 
+    def install(self, app: FastAPI) -> None:
+        """What every service's app has: problem details, health, metrics, traces."""
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        from vigie_shared.kit.http import health_router, install_problem_handlers
+        from vigie_shared.kit.metrics import install_http_metrics
+        from vigie_shared.kit.telemetry import configure_tracing
+
+        app.state.runtime = self
+        install_problem_handlers(app)
+        app.include_router(health_router(self.readiness))
+        install_http_metrics(app, self.spec.name)
+        configure_tracing(self.spec.name)
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         await self.start()

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 from fastapi import FastAPI
 
 from vigie_shared.kit.settings import ServiceSettings
-
-
-def configure_logging(settings: ServiceSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+from vigie_shared.kit.telemetry import configure_logging
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    configure_logging(settings)
+    json_logs = (
+        settings.log_json if settings.log_json is not None else settings.env != "development"
+    )
+    configure_logging(settings.log_level, json_logs=json_logs)
     uvicorn.run(
         app,
         host=settings.http_host,
@@ -28,4 +22,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         # In-flight requests finish on SIGTERM before the lifespan stops the consumers.
         timeout_graceful_shutdown=15,
         proxy_headers=True,
+        # Our handlers own the log format (JSON with trace ids); uvicorn's access log would
+        # bypass it.
+        log_config=None,
     )

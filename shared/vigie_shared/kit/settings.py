@@ -30,6 +30,9 @@ class ServiceSettings(BaseSettings):
         DEV_SECRET, description="Key for keyed hashes and encryption at rest; random in production."
     )
     log_level: str = "INFO"
+    log_json: bool | None = Field(
+        None, description="JSON log lines with trace ids; default: on outside development."
+    )
     data_dir: Path = Field(default_factory=default_data_dir)
     kafka_partitions: int = Field(
         3, ge=1, description="Partitions for topics this service creates."

@@ -1,0 +1,95 @@
+"""Traces and logs that follow one request across HTTP and Kafka hops.
+
+The W3C trace context (``traceparent``) of the code that writes an outbox row travels with the
+event as a Kafka header; the consumer continues that trace around its handler. Spans are
+exported only when an OTLP endpoint is configured (``OTEL_EXPORTER_OTLP_ENDPOINT``, the
+OpenTelemetry standard variable); logs are JSON lines carrying the trace id either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from pythonjsonlogger.json import JsonFormatter
+
+tracer = trace.get_tracer("vigie")
+_configured = False
+
+
+def configure_tracing(service: str) -> None:
+    """Install a tracer provider for this process (once); export if an endpoint is set."""
+    global _configured
+    if _configured:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"vigie-{service}"}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _configured = True
+
+
+def inject_headers() -> list[tuple[str, bytes]]:
+    """The current trace context as Kafka headers (W3C Trace Context: ``traceparent``)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return [(name, value.encode()) for name, value in carrier.items()]
+
+
+@contextmanager
+def consuming(
+    headers: Sequence[tuple[str, bytes | None]] | None, name: str, **attributes: str
+) -> Iterator[trace.Span]:
+    """A consumer span continuing the producer's trace, when the record carries one."""
+    carrier = {
+        key: value.decode(errors="replace")
+        for key, value in headers or ()
+        if key in ("traceparent", "tracestate") and value is not None
+    }
+    parent = propagate.extract(carrier)
+    token = context.attach(parent)
+    try:
+        with tracer.start_as_current_span(
+            name, kind=trace.SpanKind.CONSUMER, attributes=attributes
+        ) as span:
+            yield span
+    finally:
+        context.detach(token)
+
+
+def current_trace_id() -> str | None:
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else None
+
+
+class _TraceIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.trace_id = current_trace_id()
+        return True
+
+
+def configure_logging(level: str, *, json_logs: bool) -> None:
+    """JSON lines with the trace id (for log shippers), or plain text for a terminal."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_TraceIdFilter())
+    if json_logs:
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s",
+                rename_fields={"levelname": "level", "asctime": "time"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
