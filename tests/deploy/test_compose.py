@@ -186,7 +186,8 @@ def test_service_command_is_its_declared_console_script(
     compose: dict[str, Any], service: Service
 ) -> None:
     scripts = tomllib.loads(service.pyproject.read_text(encoding="utf-8"))["project"]["scripts"]
-    own = [name for name, target in scripts.items() if target.startswith(f"{service.package}.")]
+    # The script that runs the service; a service may declare others (admin tools).
+    own = [name for name, target in scripts.items() if target == f"{service.package}.__main__:main"]
     assert len(own) == 1, scripts
     command = _service(compose, service.name)["command"]
     assert (command if isinstance(command, list) else command.split()) == own
@@ -308,3 +309,185 @@ def test_dockerfile_installs_the_locked_dependencies_with_uv_sync_frozen() -> No
     assert all("--frozen" in run and "--no-dev" in run for run in syncs)
     final = stages[-1]
     assert any(line.upper().startswith("COPY --FROM=") and ".venv" in line for line in final)
+
+
+# -- three-broker cluster (profile "cluster", docker-compose.cluster.yml) ------------------------
+
+CLUSTER_FILE = ROOT / "docker-compose.cluster.yml"
+CLUSTER_PROFILE = "cluster"
+CLUSTER_BROKERS = ("kafka-1", "kafka-2", "kafka-3")
+
+
+@dataclass(frozen=True)
+class _Tagged:
+    """A value under one of Compose's merge tags, ``!override`` or ``!reset``."""
+
+    tag: str
+    value: Any
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """Safe YAML loader that also reads Compose's ``!override`` and ``!reset`` tags."""
+
+
+def _construct_tagged(loader: yaml.SafeLoader, node: yaml.Node) -> _Tagged:
+    value: Any
+    if isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    else:
+        raise TypeError(f"unexpected YAML node {node!r}")
+    return _Tagged(node.tag, value)
+
+
+for _tag in ("!override", "!reset"):
+    _ComposeLoader.add_constructor(_tag, _construct_tagged)
+
+_RESET = object()
+
+
+def _compose_merge(base: Any, override: Any) -> Any:
+    """``override`` merged into ``base`` as ``docker compose -f base -f override`` does it for
+    what these files use: mappings merged key by key, ``!override`` replacing, ``!reset``
+    removing, anything else replaced (Compose appends some sequences, e.g. ports; the override
+    file here adds none)."""
+    if isinstance(override, _Tagged):
+        return _RESET if override.tag == "!reset" else override.value
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            result = _compose_merge(base[key], value) if key in base else value
+            if result is _RESET:
+                merged.pop(key, None)
+            else:
+                merged[key] = result
+        return merged
+    return override
+
+
+def _active(compose: dict[str, Any], profiles: set[str]) -> dict[str, dict[str, Any]]:
+    """The services ``docker compose --profile ... up`` starts."""
+    return {
+        name: definition
+        for name, definition in compose["services"].items()
+        if not definition.get("profiles") or set(definition["profiles"]) & profiles
+    }
+
+
+def _assert_dependencies_resolve(active: dict[str, dict[str, Any]]) -> None:
+    for name, definition in active.items():
+        depends_on = definition.get("depends_on") or {}
+        missing = [dep for dep in depends_on if dep not in active]
+        assert not missing, f"{name} depends on services that are not started: {missing}"
+        image_or_build = definition.get("image") or definition.get("build")
+        assert image_or_build, f"{name} has neither image nor build"
+
+
+@pytest.fixture(scope="module")
+def cluster_compose(compose: dict[str, Any]) -> dict[str, Any]:
+    override = yaml.load(CLUSTER_FILE.read_text(encoding="utf-8"), Loader=_ComposeLoader)
+    assert isinstance(override, dict)
+    assert override.get("name", compose["name"]) == compose["name"]
+    merged = _compose_merge(compose, override)
+    assert isinstance(merged, dict)
+    return merged
+
+
+def _listeners(value: str) -> dict[str, str]:
+    """``NAME://host:port,...`` as {NAME: host:port}."""
+    return dict(entry.split("://", 1) for entry in value.split(","))
+
+
+def test_default_services_resolve_without_a_profile(compose: dict[str, Any]) -> None:
+    active = _active(compose, set())
+    assert set(active) == {"kafka", "postgres", *(s.name for s in SERVICES)}
+    _assert_dependencies_resolve(active)
+
+
+def test_cluster_profile_has_three_kraft_brokers_with_distinct_ids_and_a_three_voter_quorum(
+    compose: dict[str, Any],
+) -> None:
+    in_profile = [
+        name
+        for name, definition in compose["services"].items()
+        if CLUSTER_PROFILE in (definition.get("profiles") or [])
+    ]
+    assert sorted(in_profile) == list(CLUSTER_BROKERS)
+    envs = {name: _environment(_service(compose, name)) for name in CLUSTER_BROKERS}
+    node_ids = {name: int(env["KAFKA_NODE_ID"]) for name, env in envs.items()}
+    assert len(set(node_ids.values())) == len(CLUSTER_BROKERS)
+    expected_voters = {f"{node_ids[name]}@{name}:9093" for name in CLUSTER_BROKERS}
+    for name, env in envs.items():
+        definition = _service(compose, name)
+        assert definition["profiles"] == [CLUSTER_PROFILE]
+        assert str(definition["image"]).startswith("apache/kafka:")
+        roles = {role.strip() for role in env["KAFKA_PROCESS_ROLES"].split(",")}
+        assert roles == {"broker", "controller"}
+        assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == expected_voters
+        listeners = _listeners(env["KAFKA_LISTENERS"])
+        assert listeners[env["KAFKA_CONTROLLER_LISTENER_NAMES"]].endswith(":9093")
+        advertised = _listeners(env["KAFKA_ADVERTISED_LISTENERS"])
+        assert advertised[env["KAFKA_INTER_BROKER_LISTENER_NAME"]] == f"{name}:9092"
+        assert "kafka-broker-api-versions.sh" in _healthcheck_command(definition)
+    assert len({env["CLUSTER_ID"] for env in envs.values()}) == 1
+
+
+def test_cluster_brokers_replicate_three_times_with_two_in_sync(compose: dict[str, Any]) -> None:
+    for name in CLUSTER_BROKERS:
+        env = _environment(_service(compose, name))
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"].lower() == "false"
+
+
+def test_cluster_brokers_keep_their_own_data_and_host_ports(compose: dict[str, Any]) -> None:
+    volumes = [_service(compose, name)["volumes"][0].split(":")[0] for name in CLUSTER_BROKERS]
+    ports = [_service(compose, name)["ports"][0].rsplit(":", 1)[0] for name in CLUSTER_BROKERS]
+    assert len(set(volumes)) == len(set(ports)) == len(CLUSTER_BROKERS)
+    assert set(volumes) <= set(compose["volumes"])
+    for name in CLUSTER_BROKERS:
+        env = _environment(_service(compose, name))
+        host = _listeners(env["KAFKA_ADVERTISED_LISTENERS"])["HOST"]
+        assert _service(compose, name)["ports"] == [f"{host}:9094"]
+
+
+def test_cluster_override_resolves_and_replaces_the_single_broker(
+    cluster_compose: dict[str, Any],
+) -> None:
+    active = _active(cluster_compose, {CLUSTER_PROFILE})
+    assert "kafka" not in active
+    assert set(CLUSTER_BROKERS) <= set(active)
+    _assert_dependencies_resolve(active)
+
+
+@each_service
+def test_cluster_override_points_services_at_the_three_brokers(
+    cluster_compose: dict[str, Any], service: Service
+) -> None:
+    definition = _service(cluster_compose, service.name)
+    env = _environment(definition)
+    internal = {
+        _listeners(_environment(_service(cluster_compose, name))["KAFKA_ADVERTISED_LISTENERS"])[
+            "INTERNAL"
+        ]
+        for name in CLUSTER_BROKERS
+    }
+    assert set(env["VIGIE_KAFKA_BOOTSTRAP"].split(",")) == internal
+    assert int(env["VIGIE_KAFKA_REPLICATION"]) == len(CLUSTER_BROKERS)
+    fields = _settings_class(service).model_fields
+    unknown = [
+        k for k in env if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() not in fields
+    ]
+    assert not unknown
+    depends_on = definition["depends_on"]
+    for name in (*CLUSTER_BROKERS, "postgres"):
+        assert depends_on[name]["condition"] == "service_healthy"
+    # Everything else still comes from docker-compose.yml.
+    assert env["VIGIE_ENV"] == "production"
+    assert env["VIGIE_SECRET_KEY"].startswith("${VIGIE_SECRET_KEY:?")
