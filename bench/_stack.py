@@ -1,0 +1,83 @@
+"""What the benchmarks start and stop: a private broker and a scratch database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import mkdtemp
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+
+DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass
+class Stack:
+    database_url: str
+    bootstrap: str
+    broker: EmbeddedBroker
+
+
+async def _admin_dsn() -> tuple[str, EmbeddedPostgres | None]:
+    dsn = os.environ.get("VIGIE_BENCH_DATABASE_URL", DEFAULT_ADMIN_DSN)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        server = EmbeddedPostgres(Path(mkdtemp(prefix="vigie-bench-")) / "pgdata")
+        return server.start(), server
+    await conn.close()
+    return dsn, None
+
+
+@asynccontextmanager
+async def stack() -> AsyncIterator[Stack]:
+    admin, embedded = await _admin_dsn()
+    name = f"vigie_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    broker = EmbeddedBroker(port=free_port()).start()
+    try:
+        yield Stack(urlunsplit(urlsplit(admin)._replace(path=f"/{name}")), broker.bootstrap, broker)
+    finally:
+        broker.stop()
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await conn.close()
+        if embedded is not None:
+            embedded.stop()
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def print_table(title: str, rows: Sequence[tuple[str, float, float | None, str]]) -> None:
+    """figure | ours | reference | ratio (ours / reference) | unit."""
+    print(f"\n{title}")
+    print(f"{'figure':<52} {'ours':>12} {'reference':>12} {'ratio':>7}  unit")
+    for figure, ours, reference, unit in rows:
+        ref = f"{reference:12.1f}" if reference is not None else f"{'-':>12}"
+        ratio = f"{ours / reference:7.2f}" if reference else f"{'-':>7}"
+        print(f"{figure:<52} {ours:12.1f} {ref} {ratio}  {unit}")
+
+
+def run(main: object) -> None:
+    asyncio.run(main)  # type: ignore[arg-type]

@@ -1,0 +1,203 @@
+"""Event backbone: outbox -> broker -> inbox, beside raw aiokafka produce/consume in the same run.
+
+Figures: throughput (events/s) for a burst, and end-to-end latency p50/p99 at a steady rate
+(1,000 events/s by default). Run: ``python bench/bench_backbone.py [--events N] [--rate R]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from typing import Any
+
+from _stack import Stack, median, percentile, print_table, stack
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+from vigie_shared import topics
+from vigie_shared.events import CloudEvent, UserCreated, new_event
+from vigie_shared.kit import db, outbox
+from vigie_shared.kit.consumer import EventConsumer
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.migrate import migrate
+from vigie_shared.kit.outbox import OutboxRelay
+
+
+class Deps:
+    def __init__(self, pool: Any, producer: Producer) -> None:
+        self.pool = pool
+        self.producer = producer
+
+
+async def raw(stack: Stack, events: int, rate: float | None) -> tuple[list[float], float]:
+    """aiokafka alone: per-event latencies and the seconds from first send to last receipt."""
+    topic = f"raw.{uuid.uuid4().hex[:6]}"
+    await ensure_topics(stack.bootstrap, [topic], with_dlq=False)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all", linger_ms=2)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=stack.bootstrap,
+        group_id=f"g-{topic}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
+    )
+    await producer.start()
+    await consumer.start()
+    latencies: list[float] = []
+
+    async def consume() -> None:
+        while len(latencies) < events:
+            batches = await consumer.getmany(timeout_ms=200)
+            now = time.time()
+            for records in batches.values():
+                latencies.extend(now - json.loads(r.value)["t"] for r in records)
+            if batches:
+                await consumer.commit()
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(3)  # group join, as our consumer gets too
+    started = time.perf_counter()
+    await _pace(events, rate, lambda i: _raw_send(producer, topic, i))
+    await producer.flush()
+    await asyncio.wait_for(task, 120)
+    elapsed = time.perf_counter() - started
+    await producer.stop()
+    await consumer.stop()
+    return latencies, elapsed
+
+
+async def _raw_send(producer: AIOKafkaProducer, topic: str, i: int) -> None:
+    body = json.dumps({"t": time.time(), "i": i, "pad": "x" * 200}).encode()
+    await producer.send(topic, body, key=f"u-{i % 64}".encode())
+
+
+async def _pace(events: int, rate: float | None, send: Any, writers: int = 16) -> None:
+    """Send events from concurrent writers (as concurrent requests would), at ``rate``/s when
+    given, else as fast as they go."""
+    start = time.perf_counter()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(events):
+        queue.put_nowait(i)
+
+    async def writer() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            if rate:
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await send(i)
+
+    await asyncio.gather(*(writer() for _ in range(writers)))
+
+
+async def ours(stack: Stack, events: int, rate: float | None) -> tuple[list[float], float]:
+    """Outbox -> relay -> broker -> inbox consumer, one state change per transaction."""
+    schema = f"b_{uuid.uuid4().hex[:8]}"
+    await migrate(stack.database_url, schema, None)
+    await ensure_topics(stack.bootstrap, [topics.IDENTITY])
+    pool = await db.create_pool(stack.database_url, schema, max_size=10)
+    await pool.execute("CREATE TABLE effects (event_id text PRIMARY KEY)")
+    producer = Producer(stack.bootstrap, client_id="bench")
+    await producer.start()
+    # Writers, relay and consumer live in different services in production: separate pools.
+    relay_pool = await db.create_pool(stack.database_url, schema, max_size=2)
+    consumer_pool = await db.create_pool(stack.database_url, schema, max_size=2)
+    relay = asyncio.create_task(OutboxRelay(relay_pool, producer, schema=schema).run())
+    broker = KafkaBroker(stack.bootstrap, logger=None)
+    consumer = EventConsumer(f"g-{schema}", Deps(consumer_pool, producer))
+    latencies: list[float] = []
+    done = asyncio.Event()
+    source = f"/bench/{schema}"
+
+    @consumer.handles(UserCreated)
+    async def effect(conn: Conn, event: CloudEvent[Any]) -> None:
+        if event.source != source:
+            return  # an earlier run's events, still on the shared topic
+        await conn.execute("INSERT INTO effects VALUES ($1)", event.id)
+        latencies.append(time.time() - event.time.timestamp())
+        if len(latencies) >= events:
+            done.set()
+
+    consumer.subscribe(broker, topics.IDENTITY)
+    await broker.start()
+    await asyncio.sleep(3)
+
+    async def write(i: int) -> None:
+        # One state change and its event per transaction, as an endpoint would do it.
+        async with pool.acquire() as conn, conn.transaction():
+            subject = f"u-{i % 64}"
+            await outbox.enqueue(
+                conn,
+                new_event(
+                    UserCreated(user_id=subject, email=f"{i}@b.fr", display_name="x" * 150),
+                    subject=subject,
+                    source=source,
+                ),
+            )
+
+    started = time.perf_counter()
+    await _pace(events, rate, write)
+    await asyncio.wait_for(done.wait(), 180)
+    elapsed = time.perf_counter() - started
+    await broker.stop()
+    relay.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await relay
+    await producer.stop()
+    for p in (pool, relay_pool, consumer_pool):
+        await p.close()
+    return latencies, elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=5_000, help="events in the burst")
+    parser.add_argument("--rate", type=float, default=1_000.0, help="events/s, steady test")
+    parser.add_argument("--seconds", type=float, default=10.0, help="steady test length")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    steady = int(args.rate * args.seconds)
+    figures: dict[str, list[float]] = {}
+    async with stack() as s:
+        for _ in range(args.runs):
+            for name, fn in (("raw", raw), ("ours", ours)):
+                _, elapsed = await fn(s, args.events, None)
+                figures.setdefault(f"{name}.burst", []).append(args.events / elapsed)
+                lat, _ = await fn(s, steady, args.rate)
+                figures.setdefault(f"{name}.p50", []).append(percentile(lat, 50) * 1000)
+                figures.setdefault(f"{name}.p99", []).append(percentile(lat, 99) * 1000)
+    print_table(
+        f"Event backbone (median of {args.runs} runs; burst {args.events}, steady {args.rate:.0f}/s"
+        f" for {args.seconds:.0f} s)",
+        [
+            (
+                "burst throughput, outbox->inbox vs raw aiokafka",
+                median(figures["ours.burst"]),
+                median(figures["raw.burst"]),
+                "events/s",
+            ),
+            (
+                f"end-to-end latency p50 at {args.rate:.0f}/s",
+                median(figures["ours.p50"]),
+                median(figures["raw.p50"]),
+                "ms",
+            ),
+            (
+                f"end-to-end latency p99 at {args.rate:.0f}/s",
+                median(figures["ours.p99"]),
+                median(figures["raw.p99"]),
+                "ms",
+            ),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
