@@ -31,7 +31,7 @@ format: bootstrap
 	$(UV) run --frozen --no-sync ruff format .
 
 bench: bootstrap
-	@for b in bench/bench_*.py; do echo "== $$b"; $(UV) run --frozen --no-sync python $$b || exit 1; done
+	$(UV) run --frozen --no-sync python bench/run.py
 
 clean:
 	rm -rf $(TOOLS) .venv .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import uuid
@@ -69,9 +70,30 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def print_table(title: str, rows: Sequence[tuple[str, float, float | None, str]]) -> None:
-    """figure | ours | reference | ratio (ours / reference) | unit."""
-    print(f"\n{title}")
+Row = tuple[str, float, float | None, str]
+
+
+def print_table(title: str, rows: Sequence[Row], reference: str = "") -> None:
+    """figure | ours | reference | ratio (ours / reference) | unit; rows are also appended to
+    ``$VIGIE_BENCH_RESULTS`` (JSON lines) for ``bench/run.py``'s combined table."""
+    results = os.environ.get("VIGIE_BENCH_RESULTS")
+    if results:
+        with open(results, "a", encoding="utf-8") as out:
+            for figure, ours, ref, unit in rows:
+                out.write(
+                    json.dumps(
+                        {
+                            "bench": title,
+                            "figure": figure,
+                            "ours": ours,
+                            "reference": ref,
+                            "reference_name": reference,
+                            "unit": unit,
+                        }
+                    )
+                    + "\n"
+                )
+    print(f"\n{title}" + (f" (reference: {reference})" if reference else ""))
     print(f"{'figure':<52} {'ours':>12} {'reference':>12} {'ratio':>7}  unit")
     for figure, ours, reference, unit in rows:
         ref = f"{reference:12.1f}" if reference is not None else f"{'-':>12}"

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from _stack import print_table
+
 from audit_log.merkle import (
     MerkleAccumulator,
     MerkleLevels,
@@ -138,12 +140,10 @@ def main() -> None:
     assert ok
     rows.append(("consistency proofs verified", f"{len(pairs) / elapsed:,.0f}", "proofs/s"))
 
-    width = max(len(r[0]) for r in rows)
-    value_width = max(len(r[1]) for r in rows)
-    print(f"{'benchmark':<{width}}  {'value':>{value_width}}  unit")
-    print(f"{'-' * width}  {'-' * value_width}  {'-' * 8}")
-    for name, value, unit in rows:
-        print(f"{name:<{width}}  {value:>{value_width}}  {unit}")
+    print_table(
+        "Audit log Merkle tree (RFC 6962, pure Python; no peer measured)",
+        [(name, float(value.replace(",", "")), None, unit) for name, value, unit in rows],
+    )
 
 
 if __name__ == "__main__":
