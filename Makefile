@@ -6,7 +6,9 @@ UV_VERSION := 0.13.9
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: bootstrap run test lint format bench clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: bootstrap browser run test lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -15,10 +17,17 @@ $(UV):
 bootstrap: $(UV)
 	$(UV) sync --frozen --quiet
 
+# Browser tests drive Debian's Chromium (no browser download): installed here when we can.
+browser:
+	@if [ ! -x $(CHROMIUM) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 run: bootstrap
 	$(UV) run --frozen --no-sync vigie up --demo
 
-test: bootstrap
+test: bootstrap browser
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
 
 lint: bootstrap

@@ -1,3 +1,4 @@
+from tests.fixtures.browser import chromium, page
 from tests.fixtures.stack import (
     admin_dsn,
     database_url,
@@ -6,4 +7,12 @@ from tests.fixtures.stack import (
     schema,
 )
 
-__all__ = ["admin_dsn", "database_url", "kafka", "private_broker", "schema"]
+__all__ = [
+    "admin_dsn",
+    "chromium",
+    "database_url",
+    "kafka",
+    "page",
+    "private_broker",
+    "schema",
+]
