@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from vigie_shared import topics
+from vigie_shared import simulate, topics
 from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres
 from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.migrate import migrate
@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     mig = sub.add_parser("migrate", help="apply every service's database migrations")
     mig.set_defaults(func=cmd_migrate)
+    simulate.register_commands(sub)
     # Each service adds its own administration commands (entry point group vigie.commands).
     for ep in entry_points(group="vigie.commands"):
         ep.load()(sub)
