@@ -118,6 +118,9 @@ class OutboxRelay:
                 await self._check_broker()
                 last_check = asyncio.get_running_loop().time()
                 while True:
+                    # Cleared before reading, so a row committed during this cycle wakes the
+                    # next one at once instead of waiting for the idle timeout.
+                    self._wake.clear()
                     sent = await self.relay_once()
                     now = asyncio.get_running_loop().time()
                     if now - last_check >= self._probe_interval:
@@ -126,7 +129,6 @@ class OutboxRelay:
                         OUTBOX_BACKLOG.labels(self._schema).set(await self.backlog())
                         last_check = now
                     if sent < self._batch_size:
-                        self._wake.clear()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._idle_interval)
                         # Linger a moment after a wake-up so that rows committed together go
