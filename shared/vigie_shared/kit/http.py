@@ -133,3 +133,60 @@ def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]]) -> APIRou
         )
 
     return router
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "required": ["type", "title", "status"],
+    "additionalProperties": True,
+}
+COMMON_PROBLEMS = {
+    "400": "Bad request",
+    "401": "No valid credentials",
+    "403": "Not allowed for this caller",
+    "404": "Not found",
+    "405": "Method not allowed",
+    "409": "Conflict with the current state",
+    "413": "Body too large",
+    "422": "Invalid input",
+    "429": "Too many requests",
+    "500": "Unexpected error",
+    "503": "A dependency is unavailable",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document what every operation may answer besides its success:
+    problem+json with the statuses the edge produces (so clients and fuzzers can rely on it).
+    Responses an operation documents itself are kept as they are."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        ref = {"$ref": "#/components/schemas/Problem"}
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                if "422" in responses:
+                    # FastAPI's default describes its own error shape; ours is problem+json.
+                    responses["422"] = {"description": COMMON_PROBLEMS["422"]}
+                for status, description in COMMON_PROBLEMS.items():
+                    entry = responses.setdefault(status, {"description": description})
+                    entry.setdefault("content", {}).setdefault(PROBLEM_JSON, {"schema": ref})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -156,12 +156,17 @@ class Runtime:
         """What every service's app has: problem details, health, metrics, traces."""
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        from vigie_shared.kit.http import health_router, install_problem_handlers
+        from vigie_shared.kit.http import (
+            document_problems,
+            health_router,
+            install_problem_handlers,
+        )
         from vigie_shared.kit.metrics import install_http_metrics
         from vigie_shared.kit.telemetry import configure_tracing
 
         app.state.runtime = self
         install_problem_handlers(app)
+        document_problems(app)
         app.include_router(health_router(self.readiness))
         install_http_metrics(app, self.spec.name)
         configure_tracing(self.spec.name)

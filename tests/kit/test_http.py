@@ -1,0 +1,59 @@
+"""Problem details at the edge (RFC 9457) and their place in the OpenAPI document."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from vigie_shared.kit.http import Problem, document_problems, install_problem_handlers
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+class Thing(BaseModel):
+    name: str
+
+
+def app_with_routes() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    document_problems(app)
+
+    @app.post("/things")
+    async def create(thing: Thing) -> Thing:
+        if thing.name == "taken":
+            raise Problem(409, "Conflict", "name taken", headers={"X-Why": "duplicate"})
+        if thing.name == "boom":
+            raise RuntimeError("bug")
+        return thing
+
+    return app
+
+
+async def test_errors_are_problem_json_with_their_status() -> None:
+    app = app_with_routes()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        conflict = await http.post("/things", json={"name": "taken"})
+        invalid = await http.post("/things", json={"nom": 1})
+        crash = await http.post("/things", json={"name": "boom"})
+    assert conflict.status_code == 409
+    assert conflict.headers["content-type"] == "application/problem+json"
+    assert conflict.headers["x-why"] == "duplicate"
+    assert conflict.json()["detail"] == "name taken"
+    assert invalid.status_code == 422
+    assert invalid.json()["errors"][0]["loc"] == ["body", "name"]
+    assert crash.status_code == 500
+    assert "bug" not in crash.text  # no internals leak to the caller
+
+
+async def test_openapi_documents_problem_responses_on_every_operation() -> None:
+    schema = app_with_routes().openapi()
+    responses = schema["paths"]["/things"]["post"]["responses"]
+    assert "200" in responses
+    for status in ("401", "403", "409", "422", "500"):
+        content = responses[status]["content"]["application/problem+json"]
+        assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert schema["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status"]
