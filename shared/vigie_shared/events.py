@@ -255,6 +255,33 @@ class DpoRequestRefused(EventData):
     actor: Actor
 
 
+class DpoRequestIdentityRequested(EventData):
+    """The DPO asked the requester for information to verify their identity: the clock stops
+    until it arrives (GDPR Art. 12(6); CNIL practice)."""
+
+    event_type = "vigie.dpo.request.identity_requested"
+    topic = topics.DPO_REQUESTS
+    request_id: str
+    what: str = Field(description="What was asked for.")
+    actor: Actor
+
+
+class DpoRequestIdentityReceived(EventData):
+    event_type = "vigie.dpo.request.identity_received"
+    topic = topics.DPO_REQUESTS
+    request_id: str
+    due_on: date | None = Field(None, description="The deadline once the clock restarts.")
+    actor: Actor
+
+
+class DpoRequestWithdrawn(EventData):
+    event_type = "vigie.dpo.request.withdrawn"
+    topic = topics.DPO_REQUESTS
+    request_id: str
+    reason: str = ""
+    actor: Actor
+
+
 class DpoRequestDueSoon(EventData):
     event_type = "vigie.dpo.request.due_soon"
     topic = topics.DPO_REQUESTS
@@ -334,6 +361,9 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         DpoRequestExtended,
         DpoRequestCompleted,
         DpoRequestRefused,
+        DpoRequestIdentityRequested,
+        DpoRequestIdentityReceived,
+        DpoRequestWithdrawn,
         DpoRequestDueSoon,
         DpoRequestOverdue,
         DpoTaskRequested,

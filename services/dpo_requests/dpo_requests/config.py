@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from vigie_shared.kit.settings import ServiceSettings
 
 SOURCE = "/vigie/dpo_requests"
@@ -12,6 +14,30 @@ SOURCE = "/vigie/dpo_requests"
 
 class Settings(ServiceSettings):
     http_port: int = 8001
+    issuer: str = Field(
+        "http://127.0.0.1:8000", description="OIDC issuer whose access tokens the API accepts."
+    )
+    audience: str = Field("dpo-requests", description="Audience the access tokens must name.")
+    public_url: str = Field(
+        "http://127.0.0.1:8001", description="Base URL of this service in links sent to people."
+    )
+    task_timeout_seconds: float = Field(
+        3 * 24 * 3600, gt=0, description="Wait for a data system's answer before retrying."
+    )
+    task_max_attempts: int = Field(
+        3, ge=1, description="Requests sent to a data system before the task becomes manual."
+    )
+    scheduler_interval_seconds: float = Field(
+        30.0, gt=0, description="How often task timeouts and deadline reminders are checked."
+    )
+    package_link_days: int = Field(
+        7, ge=1, description="How long the signed download link of a data package is valid."
+    )
+    email_code_minutes: int = Field(15, ge=1, description="Validity of an e-mailed code.")
+    email_code_max_attempts: int = Field(5, ge=1, description="Wrong codes before it is void.")
+    email_submissions_per_hour: int = Field(
+        5, ge=1, description="Submissions without an account per address and hour."
+    )
 
 
 @lru_cache

@@ -1,12 +1,17 @@
-"""All SQL on rights requests."""
+"""All SQL on rights requests, their clock suspensions and their timeline."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 
 from vigie_shared.kit.db import Conn
+
+OPEN_STATUSES = ("received", "identity_pending", "in_progress")
+_GET = "SELECT * FROM requests WHERE id = $1"
+_GET_FOR_UPDATE = "SELECT * FROM requests WHERE id = $1 FOR UPDATE"
 
 
 class RequestRepository:
@@ -22,12 +27,13 @@ class RequestRepository:
         channel: str,
         received_at: datetime,
         due_on: date | None,
+        corrections: dict[str, Any] | None = None,
+        duplicate_of: str | None = None,
     ) -> asyncpg.Record:
         row: asyncpg.Record | None = await conn.fetchrow(
             "INSERT INTO requests (id, request_type, requester, subject_id, message, channel,"
-            " received_at, due_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            " RETURNING id, request_type, requester, subject_id, channel, received_at, due_on,"
-            " status",
+            " received_at, due_on, corrections, duplicate_of)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
             request_id,
             request_type,
             requester,
@@ -36,6 +42,8 @@ class RequestRepository:
             channel,
             received_at,
             due_on,
+            corrections,
+            duplicate_of,
         )
         assert row is not None  # INSERT ... RETURNING without ON CONFLICT always returns it
         return row
@@ -43,6 +51,154 @@ class RequestRepository:
     async def count(self, conn: Conn) -> int:
         value: int = await conn.fetchval("SELECT count(*) FROM requests")
         return value
+
+    async def get(
+        self, conn: Conn, request_id: str, *, lock: bool = False
+    ) -> asyncpg.Record | None:
+        sql = _GET_FOR_UPDATE if lock else _GET
+        row: asyncpg.Record | None = await conn.fetchrow(sql, request_id)
+        return row
+
+    async def find_open_duplicate(
+        self, conn: Conn, *, request_type: str, subject_id: str | None, requester: str
+    ) -> str | None:
+        """An open request of the same type by the same person (by SSO id, else by address)."""
+        found: str | None = await conn.fetchval(
+            "SELECT id FROM requests WHERE request_type = $1 AND status = ANY($4::text[])"
+            " AND (($2::text IS NOT NULL AND subject_id = $2)"
+            "      OR lower(requester) = lower($3))"
+            " ORDER BY received_at LIMIT 1",
+            request_type,
+            subject_id,
+            requester,
+            list(OPEN_STATUSES),
+        )
+        return found
+
+    async def update(self, conn: Conn, request_id: str, **fields: Any) -> asyncpg.Record:
+        # Column names come from the service's keyword arguments, never from input.
+        columns = sorted(fields)
+        assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(columns, start=2))
+        row: asyncpg.Record | None = await conn.fetchrow(
+            f"UPDATE requests SET {assignments}, updated_at = now() WHERE id = $1 RETURNING *",  # noqa: S608
+            request_id,
+            *(fields[name] for name in columns),
+        )
+        assert row is not None
+        return row
+
+    async def page(
+        self,
+        conn: Conn,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None,
+        subject_id: str | None,
+        status: str | None,
+        request_type: str | None,
+        due_before: date | None,
+        due_after: date | None,
+        overdue_on: date | None,
+    ) -> list[asyncpg.Record]:
+        """Newest first, keyset pagination on (received_at, id)."""
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT * FROM requests WHERE"
+            " ($2::timestamptz IS NULL OR (received_at, id) < ($2, $3))"
+            " AND ($4::text IS NULL OR subject_id = $4)"
+            " AND ($5::text IS NULL OR status = $5)"
+            " AND ($6::text IS NULL OR request_type = $6)"
+            " AND ($7::date IS NULL OR due_on <= $7)"
+            " AND ($8::date IS NULL OR due_on >= $8)"
+            " AND ($9::date IS NULL OR (due_on < $9 AND status = ANY($10::text[])))"
+            " ORDER BY received_at DESC, id DESC LIMIT $1",
+            limit,
+            after[0] if after else None,
+            after[1] if after else None,
+            subject_id,
+            status,
+            request_type,
+            due_before,
+            due_after,
+            overdue_on,
+            list(OPEN_STATUSES),
+        )
+        return rows
+
+    async def suspensions(self, conn: Conn, request_id: str) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT * FROM request_suspensions WHERE request_id = $1 ORDER BY asked_at, id",
+            request_id,
+        )
+        return rows
+
+    async def open_suspension(
+        self, conn: Conn, request_id: str, *, asked_at: datetime, what: str
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO request_suspensions (request_id, asked_at, what) VALUES ($1, $2, $3)",
+            request_id,
+            asked_at,
+            what,
+        )
+
+    async def close_suspension(self, conn: Conn, request_id: str, *, answered_at: datetime) -> bool:
+        status: str = await conn.execute(
+            "UPDATE request_suspensions SET answered_at = $2"
+            " WHERE request_id = $1 AND answered_at IS NULL",
+            request_id,
+            answered_at,
+        )
+        return status != "UPDATE 0"
+
+    async def add_timeline(
+        self,
+        conn: Conn,
+        request_id: str,
+        *,
+        kind: str,
+        actor_kind: str,
+        actor_id: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO request_timeline (request_id, kind, actor_kind, actor_id, detail)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            request_id,
+            kind,
+            actor_kind,
+            actor_id,
+            detail or {},
+        )
+
+    async def timeline(self, conn: Conn, request_id: str) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT at, kind, actor_kind, actor_id, detail FROM request_timeline"
+            " WHERE request_id = $1 ORDER BY id",
+            request_id,
+        )
+        return rows
+
+    async def lock_reminders_due(
+        self, conn: Conn, *, today: date, due_soon_days: int, limit: int = 100
+    ) -> list[asyncpg.Record]:
+        """Open requests owed a due-soon or overdue reminder for the deadline in force.
+
+        ``SKIP LOCKED``: replicas running the same sweep each take different rows, and the
+        flag is set in the transaction that writes the event, so each is sent once.
+        """
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT id, subject_id, due_on, due_soon_sent_for, overdue_sent_for FROM requests"
+            " WHERE status = ANY($3::text[]) AND due_on IS NOT NULL AND ("
+            "   (due_on < $1 AND overdue_sent_for IS DISTINCT FROM due_on)"
+            "   OR (due_on >= $1 AND due_on - $2::int <= $1"
+            "       AND due_soon_sent_for IS DISTINCT FROM due_on))"
+            " ORDER BY due_on LIMIT $4 FOR UPDATE SKIP LOCKED",
+            today,
+            due_soon_days,
+            list(OPEN_STATUSES),
+            limit,
+        )
+        return rows
 
 
 request_repository = RequestRepository()

@@ -1,0 +1,46 @@
+"""FastAPI dependencies shared by the features' endpoints (full-stack template style aliases)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from dpo_requests.config import Settings
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.http import Problem
+from vigie_shared.kit.oidc import Principal, TokenVerifier, bearer
+
+LEARNER = "learner"
+DPO = "dpo"
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_conn(request: Request) -> AsyncIterator[Conn]:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        yield conn
+
+
+DbConn = Annotated[Conn, Depends(get_conn)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Learner = Annotated[Principal, Depends(bearer(_verifier, LEARNER))]
+DpoOfficer = Annotated[Principal, Depends(bearer(_verifier, DPO))]
+Caller = Annotated[Principal, Depends(bearer(_verifier, LEARNER, DPO))]
+
+
+def is_dpo(principal: Principal) -> bool:
+    return DPO in principal.roles
+
+
+def not_found(what: str, ident: str) -> Problem:
+    return Problem(404, "Not Found", f"No {what} {ident}.")

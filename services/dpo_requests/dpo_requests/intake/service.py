@@ -1,0 +1,119 @@
+"""Requests from people without an account, proved by a one-time code sent by e-mail.
+
+The code is random (6 digits), kept only as an HMAC keyed with ``VIGIE_SECRET_KEY`` and bound
+to its submission, compared in constant time (STYLE.md rule 8), valid
+``email_code_minutes`` and void after ``email_code_max_attempts`` wrong tries. The request is
+filed, and its Art. 12(3) period starts, when the code is confirmed: an unconfirmed submission
+is not a request anyone made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import timedelta
+
+from dpo_requests.config import Settings
+from dpo_requests.intake.repository import SubmissionRepository, submission_repository
+from dpo_requests.intake.schemas import CodeConfirm, SubmissionCreate, SubmissionPublic
+from dpo_requests.notifications.service import EmailSender, email_sender
+from dpo_requests.requests.schemas import RequestCreate, RequestPublic
+from dpo_requests.requests.service import RequestService, rights_request
+from vigie_shared.events import Actor
+from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.http import Problem
+
+
+def code_hash(secret_key: str, submission_id: str, code: str) -> str:
+    key = hmac.new(secret_key.encode(), b"vigie-dpo-email-code-v1", hashlib.sha256).digest()
+    return hmac.new(key, f"{submission_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+class IntakeService:
+    def __init__(
+        self, repository: SubmissionRepository, requests: RequestService, mail: EmailSender
+    ) -> None:
+        self._repository = repository
+        self._requests = requests
+        self._mail = mail
+
+    async def submit(
+        self, conn: Conn, data: SubmissionCreate, settings: Settings
+    ) -> SubmissionPublic:
+        submission_id = f"s-{uuid.uuid4().hex}"
+        code = f"{secrets.randbelow(10**6):06d}"
+        expires_at = utcnow() + timedelta(minutes=settings.email_code_minutes)
+        async with conn.transaction():
+            # Codes are not a way to flood someone's mailbox.
+            recent = await self._repository.count_since(
+                conn, data.email, utcnow() - timedelta(hours=1)
+            )
+            if recent >= settings.email_submissions_per_hour:
+                raise Problem(
+                    429,
+                    "Too Many Requests",
+                    "Too many submissions for this address; try again in an hour.",
+                    headers={"Retry-After": "3600"},
+                )
+            await self._repository.insert(
+                conn,
+                submission_id=submission_id,
+                email=data.email,
+                payload=data.model_dump(mode="json", exclude={"email"}),
+                code_hash=code_hash(settings.secret_key, submission_id, code),
+                expires_at=expires_at,
+            )
+            await self._mail.send(
+                conn,
+                to=data.email,
+                subject="Code de confirmation de votre demande RGPD / Confirmation code",
+                body=f"Votre code / Your code: {code}\n"
+                f"Valable {settings.email_code_minutes} minutes / valid for "
+                f"{settings.email_code_minutes} minutes.",
+            )
+        return SubmissionPublic(id=submission_id, expires_at=expires_at)
+
+    async def confirm(
+        self, conn: Conn, submission_id: str, data: CodeConfirm, settings: Settings
+    ) -> RequestPublic:
+        problem: Problem | None = None
+        async with conn.transaction():
+            row = await self._repository.lock(conn, submission_id)
+            if row is None or row["request_id"] is not None:
+                raise Problem(404, "Not Found", "No submission awaiting confirmation.")
+            if row["expires_at"] <= utcnow():
+                raise Problem(410, "Gone", "The code has expired; submit the request again.")
+            if row["attempts"] >= settings.email_code_max_attempts:
+                raise Problem(
+                    429, "Too Many Attempts", "Too many wrong codes; submit the request again."
+                )
+            expected = code_hash(settings.secret_key, submission_id, data.code)
+            if not hmac.compare_digest(expected, row["code_hash"]):
+                # Counted in this transaction, which commits: the error is raised after it.
+                await self._repository.count_attempt(conn, submission_id)
+                problem = Problem(422, "Wrong code", "The code does not match.")
+            else:
+                payload = row["payload"]
+                request = await self._requests.register(
+                    conn,
+                    RequestCreate(
+                        request_type=payload["request_type"],
+                        requester=row["email"],
+                        message=payload.get("message"),
+                        corrections=payload.get("corrections"),
+                        channel="online",
+                        received_at=utcnow(),
+                    ),
+                    actor=Actor(kind="system", id="email-code"),
+                    origin={"identity": "e-mail address confirmed by one-time code"},
+                )
+                await self._repository.confirm(conn, submission_id, request.id)
+        if problem is not None:
+            raise problem
+        return request
+
+
+intake = IntakeService(submission_repository, rights_request, email_sender)

@@ -1,0 +1,126 @@
+"""All SQL on data systems and the per-system tasks of a request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from vigie_shared.kit.db import Conn
+
+_GET = (
+    "SELECT t.*, r.subject_id, r.corrections FROM tasks t"
+    " JOIN requests r ON r.id = t.request_id WHERE t.id = $1"
+)
+_GET_FOR_UPDATE = _GET + " FOR UPDATE OF t"
+
+
+class DataSystemRepository:
+    async def upsert(
+        self, conn: Conn, *, name: str, actions: list[str], description: str, automated: bool
+    ) -> asyncpg.Record:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "INSERT INTO data_systems (name, actions, description, automated)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET actions = $2,"
+            " description = $3, automated = $4, announced_at = now() RETURNING *",
+            name,
+            actions,
+            description,
+            automated,
+        )
+        assert row is not None
+        return row
+
+    async def all(self, conn: Conn) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch("SELECT * FROM data_systems ORDER BY name")
+        return rows
+
+    async def supporting(self, conn: Conn, action: str) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT * FROM data_systems WHERE $1 = ANY(actions) ORDER BY name", action
+        )
+        return rows
+
+
+class TaskRepository:
+    async def insert(
+        self,
+        conn: Conn,
+        *,
+        task_id: str,
+        request_id: str,
+        system: str,
+        action: str,
+        manual: bool,
+        requested_at: datetime,
+        due_at: datetime | None,
+    ) -> asyncpg.Record | None:
+        """None when the request already has this (system, action) task: fan-out is idempotent."""
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "INSERT INTO tasks (id, request_id, system, action, manual, requested_at, due_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (request_id, system, action) DO NOTHING RETURNING *",
+            task_id,
+            request_id,
+            system,
+            action,
+            manual,
+            requested_at,
+            due_at,
+        )
+        return row
+
+    async def get(self, conn: Conn, task_id: str, *, lock: bool = False) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await conn.fetchrow(_GET_FOR_UPDATE if lock else _GET, task_id)
+        return row
+
+    async def for_request(self, conn: Conn, request_id: str) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT * FROM tasks WHERE request_id = $1 ORDER BY system, action", request_id
+        )
+        return rows
+
+    async def search(
+        self, conn: Conn, *, manual: bool | None, status: str | None, limit: int
+    ) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT * FROM tasks WHERE ($1::boolean IS NULL OR manual = $1)"
+            " AND ($2::text IS NULL OR status = $2) ORDER BY requested_at, id LIMIT $3",
+            manual,
+            status,
+            limit,
+        )
+        return rows
+
+    async def lock_timed_out(
+        self, conn: Conn, *, now: datetime, limit: int = 100
+    ) -> list[asyncpg.Record]:
+        """Automated tasks whose answer is late; ``SKIP LOCKED`` so replicas share the sweep."""
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT t.*, r.subject_id, r.corrections FROM tasks t"
+            " JOIN requests r ON r.id = t.request_id"
+            " WHERE t.status = 'pending' AND NOT t.manual AND t.due_at <= $1"
+            # A refused or withdrawn request asks nothing more of anyone.
+            " AND r.status = 'in_progress'"
+            " ORDER BY t.due_at LIMIT $2 FOR UPDATE OF t SKIP LOCKED",
+            now,
+            limit,
+        )
+        return rows
+
+    async def update(self, conn: Conn, task_id: str, **fields: Any) -> asyncpg.Record:
+        # Column names come from the service's keyword arguments, never from input.
+        columns = sorted(fields)
+        assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(columns, start=2))
+        row: asyncpg.Record | None = await conn.fetchrow(
+            f"UPDATE tasks SET {assignments} WHERE id = $1 RETURNING *",  # noqa: S608
+            task_id,
+            *(fields[name] for name in columns),
+        )
+        assert row is not None
+        return row
+
+
+data_system_repository = DataSystemRepository()
+task_repository = TaskRepository()
