@@ -95,10 +95,10 @@ def print_table(title: str, rows: Sequence[Row], reference: str = "") -> None:
                 )
     print(f"\n{title}" + (f" (reference: {reference})" if reference else ""))
     print(f"{'figure':<52} {'ours':>12} {'reference':>12} {'ratio':>7}  unit")
-    for figure, ours, reference, unit in rows:
-        ref = f"{reference:12.1f}" if reference is not None else f"{'-':>12}"
-        ratio = f"{ours / reference:7.2f}" if reference else f"{'-':>7}"
-        print(f"{figure:<52} {ours:12.1f} {ref} {ratio}  {unit}")
+    for figure, ours, measured, unit in rows:
+        shown = f"{measured:12.1f}" if measured is not None else f"{'-':>12}"
+        ratio = f"{ours / measured:7.2f}" if measured else f"{'-':>7}"
+        print(f"{figure:<52} {ours:12.1f} {shown} {ratio}  {unit}")
 
 
 def run(main: object) -> None:

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
+from sso_gateway.admin.endpoints import router as admin_router
+from sso_gateway.backchannel.service import backchannel
 from sso_gateway.config import Settings
+from sso_gateway.data_rights.service import data_system
+from sso_gateway.keys.endpoints import router as keys_router
+from sso_gateway.keys.service import keys
+from sso_gateway.login.endpoints import router as login_router
+from sso_gateway.oauth.endpoints import router as oauth_router
+from sso_gateway.oauth.server import Provider
 from sso_gateway.service import SERVICE
+from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import health_router, install_problem_handlers
 from vigie_shared.kit.runtime import Runtime
 
@@ -13,8 +26,46 @@ from vigie_shared.kit.runtime import Runtime
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime(SERVICE, settings)
-    app = FastAPI(title="Vigie SSO gateway", version="0.1.0", lifespan=runtime.lifespan)
+    provider = Provider(settings)
+
+    async def ensure_keys(conn: Conn) -> None:
+        await keys.ensure(conn, settings.secret_key)
+
+    runtime.on_start(ensure_keys)
+    data_system(settings).register(runtime)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(app):
+            provider.start(runtime.pool, asyncio.get_running_loop())
+            await provider.keyring.refresh(runtime.pool, force=True)
+            worker = None
+            if settings.backchannel_poll_seconds > 0:
+                worker = asyncio.create_task(
+                    backchannel.run(
+                        runtime.pool,
+                        provider.keyring,
+                        settings,
+                        interval=settings.backchannel_poll_seconds,
+                    ),
+                    name="sso-backchannel-logout",
+                )
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
+                provider.stop()
+
+    app = FastAPI(title="Vigie SSO gateway", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.provider = provider
     install_problem_handlers(app)
     app.include_router(health_router(runtime.readiness))
+    app.include_router(oauth_router)
+    app.include_router(keys_router)
+    app.include_router(login_router)
+    app.include_router(admin_router)
     return app

@@ -14,6 +14,33 @@ class Settings(ServiceSettings):
     issuer: str = Field(
         "http://127.0.0.1:8000", description="OIDC issuer identifier (OIDC Discovery 1.0 §3)."
     )
+    access_token_ttl: int = Field(900, ge=30, description="Access and ID token lifetime (s).")
+    refresh_token_ttl: int = Field(30 * 24 * 3600, ge=60, description="Refresh token lifetime.")
+    code_ttl: int = Field(60, ge=5, description="Authorization code lifetime (RFC 6749 §4.1.2).")
+    session_ttl: int = Field(12 * 3600, ge=60, description="Browser session lifetime (s).")
+    key_publish_delay: int = Field(
+        600,
+        ge=0,
+        description="Seconds a rotated-in key is published in the JWKS before it signs, so "
+        "that relying parties' key caches pick it up first.",
+    )
+    login_max_failures_per_account: int = Field(5, ge=1)
+    login_max_failures_per_ip: int = Field(30, ge=1)
+    login_throttle_window: int = Field(900, ge=10, description="Seconds failures are counted.")
+    oauth_threads: int = Field(
+        32,
+        ge=1,
+        description="Worker threads running Authlib's synchronous server (each waits on the "
+        "database through the event loop, so this bounds grants in flight, not CPU).",
+    )
+    backchannel_max_attempts: int = Field(8, ge=1)
+    backchannel_poll_seconds: float = Field(
+        1.0, ge=0, description="How often due back-channel logouts are sent; 0 disables the worker."
+    )
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.env != "development"
 
 
 @lru_cache

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 
+from sso_gateway import crypto
+from sso_gateway.clients.repository import client_repository
 from sso_gateway.clients.schemas import ClientCreate
-from sso_gateway.clients.service import client
+from sso_gateway.clients.service import CLIENT_SECRET_PREFIX, client
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import UserAlreadyExists, user
 from vigie_shared.kit import db
@@ -31,6 +33,12 @@ DEMO_USERS = (
         roles=["dpo"],
     ),
     UserCreate(
+        email="admin@demo.example.org",
+        display_name="Administration Vigie",
+        password="demo-admin-2026-vigie",
+        roles=["admin"],
+    ),
+    UserCreate(
         email="compta@demo.example.org",
         display_name="Agence comptable",
         password="demo-compta-2026-vigie",
@@ -43,8 +51,20 @@ DEMO_CLIENTS = (
     ClientCreate(client_id="copies", name="Correction de copies en ligne", training_platform=True),
     ClientCreate(client_id="prepa-concours", name="Prépa concours", training_platform=True),
     ClientCreate(client_id="paiement", name="Paiement en ligne", training_platform=False),
-    ClientCreate(client_id="dpo-requests", name="Demandes RGPD", training_platform=False),
+    ClientCreate(
+        client_id="dpo-requests",
+        name="Demandes RGPD",
+        training_platform=False,
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+        audiences=["dpo-requests", "audit-log"],
+    ),
 )
+
+
+def demo_secret(secret_key: str, client_id: str) -> str:
+    """Demo platforms' secrets, derived from the (development) secret key so that every
+    ``vigie up --demo`` can print them; real platforms get random ones (``vigie client add``)."""
+    return CLIENT_SECRET_PREFIX + crypto.keyed_hash(secret_key, f"demo-client:{client_id}")[:43]
 
 
 async def seed_demo(settings: ServiceSettings) -> list[str]:
@@ -56,8 +76,11 @@ async def seed_demo(settings: ServiceSettings) -> list[str]:
                 await user.create(conn, data)
             lines.append(f"{', '.join(data.roles):<10} {data.email} / {data.password}")
         for platform in DEMO_CLIENTS:
-            await client.register(conn, platform)
-        lines.append("platforms  " + ", ".join(c.client_id for c in DEMO_CLIENTS))
+            secret = demo_secret(settings.secret_key, platform.client_id)
+            secret_hash = crypto.keyed_hash(settings.secret_key, secret)
+            if not await client.register(conn, platform, secret_hash=secret_hash):
+                await client_repository.set_missing_secret(conn, platform.client_id, secret_hash)
+            lines.append(f"platform   {platform.client_id} / {secret}")
         return lines
     finally:
         await conn.close()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 from vigie_shared.kit.db import Conn
+
+COLUMNS = (
+    "client_id, name, redirect_uris, training_platform, secret_hash, public, grant_types,"
+    " post_logout_redirect_uris, backchannel_logout_uri, audiences, signing_alg"
+)
 
 
 class ClientRepository:
@@ -14,16 +21,55 @@ class ClientRepository:
         name: str,
         redirect_uris: list[str],
         training_platform: bool,
+        secret_hash: str | None = None,
+        public: bool = False,
+        grant_types: list[str] | None = None,
+        post_logout_redirect_uris: list[str] | None = None,
+        backchannel_logout_uri: str | None = None,
+        audiences: list[str] | None = None,
+        signing_alg: str = "ES256",
     ) -> bool:
         status: str = await conn.execute(
-            "INSERT INTO clients (client_id, name, redirect_uris, training_platform)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (client_id) DO NOTHING",
+            "INSERT INTO clients (client_id, name, redirect_uris, training_platform, secret_hash,"
+            " public, grant_types, post_logout_redirect_uris, backchannel_logout_uri, audiences,"
+            " signing_alg) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            " ON CONFLICT (client_id) DO NOTHING",
             client_id,
             name,
             redirect_uris,
             training_platform,
+            secret_hash,
+            public,
+            grant_types or ["authorization_code", "refresh_token"],
+            post_logout_redirect_uris or [],
+            backchannel_logout_uri,
+            audiences or [],
+            signing_alg,
         )
         return status.endswith(" 1")
+
+    async def set_missing_secret(self, conn: Conn, client_id: str, secret_hash: str) -> None:
+        """For platforms registered before secrets existed (demo data of older runs)."""
+        await conn.execute(
+            "UPDATE clients SET secret_hash = $2 WHERE client_id = $1 AND secret_hash IS NULL"
+            " AND NOT public",
+            client_id,
+            secret_hash,
+        )
+
+    async def get(self, conn: Conn, client_id: str) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            f"SELECT {COLUMNS} FROM clients WHERE client_id = $1",  # noqa: S608
+            client_id,
+        )
+        return row
+
+    async def by_ids(self, conn: Conn, client_ids: list[str]) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            f"SELECT {COLUMNS} FROM clients WHERE client_id = ANY($1::text[])",  # noqa: S608
+            client_ids,
+        )
+        return rows
 
 
 client_repository = ClientRepository()

@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+
+
+def _default_grants() -> list[GrantType]:
+    return ["authorization_code", "refresh_token"]
 
 
 class ClientCreate(BaseModel):
@@ -9,4 +17,22 @@ class ClientCreate(BaseModel):
     redirect_uris: list[str] = Field(default_factory=list)
     training_platform: bool = Field(
         True, description="Suspensions block it; False keeps it reachable (payment, DPO pages)."
+    )
+    public: bool = Field(
+        False, description="A public client (no secret; PKCE S256 required, RFC 9700 §2.1.1)."
+    )
+    grant_types: list[GrantType] = Field(default_factory=_default_grants)
+    post_logout_redirect_uris: list[str] = Field(default_factory=list)
+    backchannel_logout_uri: str | None = None
+    audiences: list[str] = Field(
+        default_factory=list,
+        description="Resource indicators (RFC 8707) it may request with client_credentials.",
+    )
+    signing_alg: Literal["ES256", "RS256"] = "ES256"
+
+
+class ClientCreated(BaseModel):
+    client_id: str
+    client_secret: str | None = Field(
+        None, description="Shown once; only a keyed hash of it is stored."
     )

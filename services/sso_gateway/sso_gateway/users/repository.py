@@ -6,6 +6,8 @@ import asyncpg
 
 from vigie_shared.kit.db import Conn
 
+PUBLIC = "id, email, display_name, roles, created_at, username"
+
 
 class UserRepository:
     async def insert(
@@ -17,27 +19,54 @@ class UserRepository:
         display_name: str,
         password_hash: str,
         roles: list[str],
+        username: str | None = None,
     ) -> asyncpg.Record | None:
-        """Insert unless the e-mail is taken; returns the row, or None when it already existed."""
+        """Insert unless the e-mail or username is taken; returns the row, or None when it
+        already existed."""
         row: asyncpg.Record | None = await conn.fetchrow(
-            "INSERT INTO users (id, email, display_name, password_hash, roles)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (lower(email)) DO NOTHING"
-            " RETURNING id, email, display_name, roles, created_at",
+            "INSERT INTO users (id, email, display_name, password_hash, roles, username)"  # noqa: S608
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+            f" RETURNING {PUBLIC}",
             user_id,
             email,
             display_name,
             password_hash,
             roles,
+            username,
         )
         return row
 
     async def get_by_email(self, conn: Conn, email: str) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await conn.fetchrow(
-            "SELECT id, email, display_name, roles, created_at, password_hash FROM users"
+            f"SELECT {PUBLIC}, password_hash FROM users"  # noqa: S608
             " WHERE lower(email) = lower($1)",
             email,
         )
         return row
+
+    async def get_for_login(self, conn: Conn, identifier: str) -> asyncpg.Record | None:
+        """The live account whose username or e-mail is ``identifier``."""
+        row: asyncpg.Record | None = await conn.fetchrow(
+            f"SELECT {PUBLIC}, password_hash FROM users"  # noqa: S608
+            " WHERE (lower(username) = lower($1) OR lower(email) = lower($1))"
+            " AND erased_at IS NULL AND restricted_at IS NULL",
+            identifier,
+        )
+        return row
+
+    async def get(self, conn: Conn, user_id: str) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            f"SELECT {PUBLIC} FROM users WHERE id = $1 AND erased_at IS NULL",  # noqa: S608
+            user_id,
+        )
+        return row
+
+    async def set_password_hash(self, conn: Conn, user_id: str, password_hash: str) -> None:
+        await conn.execute(
+            "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+            user_id,
+            password_hash,
+        )
 
 
 user_repository = UserRepository()

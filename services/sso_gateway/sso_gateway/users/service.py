@@ -4,6 +4,7 @@ import asyncio
 import uuid
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from sso_gateway.config import SOURCE
 from sso_gateway.users.repository import UserRepository, user_repository
@@ -18,6 +19,21 @@ password_hasher = PasswordHasher()
 
 class UserAlreadyExists(Exception):
     pass
+
+
+# Verified against when the account does not exist, so that the answer takes as long either
+# way (no user enumeration by timing).
+_DUMMY_HASH = password_hasher.hash("vigie-no-such-account")
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """argon2id verification; blocking (tens of ms): call it in a worker thread."""
+    try:
+        return password_hasher.verify(password_hash or _DUMMY_HASH, password) and bool(
+            password_hash
+        )
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 class UserService:
@@ -36,6 +52,7 @@ class UserService:
                 display_name=data.display_name,
                 password_hash=password_hash,
                 roles=data.roles,
+                username=data.username,
             )
             if row is None:
                 raise UserAlreadyExists(data.email)

@@ -1,0 +1,189 @@
+"""Administration commands: ``vigie user add``, ``vigie client add``, ``vigie keys rotate``.
+
+``register_commands`` adds them to the ``vigie`` command (entry point group ``vigie.commands``);
+``vigie-sso-admin`` runs them alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from sso_gateway.clients.schemas import ClientCreate
+from sso_gateway.clients.service import ClientAlreadyExists, client
+from sso_gateway.config import Settings
+from sso_gateway.keys.service import keys
+from sso_gateway.service import SERVICE
+from sso_gateway.users.schemas import UserCreate
+from sso_gateway.users.service import UserAlreadyExists, user
+from vigie_shared.kit import db
+from vigie_shared.kit.migrate import migrate
+
+ROLES = ("learner", "dpo", "accounting", "admin")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
+    return settings
+
+
+async def _connect(args: argparse.Namespace, settings: Settings) -> Any:
+    await migrate(settings.database_url, args.schema, SERVICE.migrations)
+    return await db.connect(settings.database_url, args.schema)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+async def _user_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ""
+    try:
+        data = UserCreate(
+            username=args.username,
+            email=args.email,
+            display_name=args.display_name or args.username,
+            password=password,
+            roles=args.role or ["learner"],
+        )
+    except ValidationError as exc:
+        return _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    conn = await _connect(args, settings)
+    try:
+        created = await user.create(conn, data)
+    except UserAlreadyExists:
+        return _fail("that e-mail or username is taken")
+    finally:
+        await conn.close()
+    output = created.model_dump(mode="json")
+    print(json.dumps(output) if args.json else f"created {created.id} ({created.email})")
+    return 0
+
+
+async def _client_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        data = ClientCreate(
+            client_id=args.client_id or args.name.lower().replace(" ", "-"),
+            name=args.name,
+            redirect_uris=args.redirect_uri or [],
+            post_logout_redirect_uris=args.post_logout_redirect_uri or [],
+            backchannel_logout_uri=args.backchannel_logout_uri,
+            public=args.public,
+            grant_types=args.grant_type or ["authorization_code", "refresh_token"],
+            audiences=args.audience or [],
+            signing_alg=args.signing_alg,
+            training_platform=not args.not_training_platform,
+        )
+    except ValidationError as exc:
+        return _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    conn = await _connect(args, settings)
+    try:
+        created = await client.add(conn, data, secret_key=settings.secret_key)
+    except ClientAlreadyExists:
+        return _fail(f"client {data.client_id} exists")
+    finally:
+        await conn.close()
+    if args.json:
+        print(json.dumps(created.model_dump(exclude_none=True)))
+    else:
+        print(f"client_id: {created.client_id}")
+        if created.client_secret:
+            print(f"client_secret: {created.client_secret}  (shown once)")
+    return 0
+
+
+async def _keys_rotate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    conn = await _connect(args, settings)
+    try:
+        await keys.ensure(conn, settings.secret_key)
+        delay = settings.key_publish_delay if args.publish_delay is None else args.publish_delay
+        kids = await keys.rotate(
+            conn,
+            settings.secret_key,
+            publish_delay=delay,
+            token_ttl=settings.access_token_ttl,
+        )
+    finally:
+        await conn.close()
+    result = {"published": kids, "signs_in_seconds": delay}
+    print(json.dumps(result) if args.json else f"published {', '.join(kids)}; signing in {delay}s")
+    return 0
+
+
+def _sync(run: Any) -> Any:
+    def func(args: argparse.Namespace) -> int:
+        code: int = asyncio.run(run(args))
+        return code
+
+    return func
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="PostgreSQL DSN (default: VIGIE_DATABASE_URL)")
+    parser.add_argument("--schema", default=SERVICE.schema, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def register_commands(subparsers: Any) -> None:
+    users = subparsers.add_parser("user", help="SSO accounts")
+    user_sub = users.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create an account (password read from stdin)")
+    add.add_argument("--username", required=True)
+    add.add_argument("--email", required=True)
+    add.add_argument("--display-name")
+    add.add_argument("--password-stdin", action="store_true", required=True)
+    add.add_argument("--role", action="append", choices=ROLES)
+    _common(add)
+    add.set_defaults(func=_sync(_user_add))
+
+    clients = subparsers.add_parser("client", help="OIDC relying parties (platforms)")
+    client_sub = clients.add_subparsers(dest="client_command", required=True)
+    cadd = client_sub.add_parser("add", help="register a platform")
+    cadd.add_argument("--name", required=True)
+    cadd.add_argument("--client-id", help="default: derived from the name")
+    cadd.add_argument("--redirect-uri", action="append")
+    cadd.add_argument("--post-logout-redirect-uri", action="append")
+    cadd.add_argument("--backchannel-logout-uri")
+    cadd.add_argument("--public", action="store_true", help="no secret; PKCE S256 required")
+    cadd.add_argument("--grant-type", action="append", choices=GRANT_TYPES)
+    cadd.add_argument("--audience", action="append", help="resource it may request (RFC 8707)")
+    cadd.add_argument("--signing-alg", choices=("ES256", "RS256"), default="ES256")
+    cadd.add_argument("--not-training-platform", action="store_true")
+    _common(cadd)
+    cadd.set_defaults(func=_sync(_client_add))
+
+    key_parser = subparsers.add_parser("keys", help="signing keys")
+    key_sub = key_parser.add_subparsers(dest="keys_command", required=True)
+    rotate = key_sub.add_parser("rotate", help="publish new keys; they sign after a delay")
+    rotate.add_argument("--publish-delay", type=int, help="seconds (default: settings)")
+    _common(rotate)
+    rotate.set_defaults(func=_sync(_keys_rotate))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigie-sso-admin")
+    register_commands(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from sso_gateway.login.pages import (
+    SESSION_COOKIE,
+    csrf_seed,
+    csrf_token,
+    csrf_valid,
+    render,
+    set_csrf_cookie,
+    set_session_cookie,
+)
+from sso_gateway.login.schemas import TEXTS, pick_lang
+from sso_gateway.login.service import login_service
+from sso_gateway.oauth.deps import provider_of
+from sso_gateway.sessions.service import sessions
+
+router = APIRouter(tags=["login"])
+
+
+def safe_next(value: str | None) -> str:
+    """Only our own authorization endpoint may follow a login (no open redirect)."""
+    if value and value.startswith("/authorize?") and not value.startswith("//"):
+        return value
+    return "/"
+
+
+def _client_id(next_url: str) -> str | None:
+    values = parse_qs(urlsplit(next_url).query).get("client_id")
+    return values[0] if values else None
+
+
+def _form(
+    request: Request, *, next_url: str, lang: str, error: str | None, identifier: str, status: int
+) -> Response:
+    settings = provider_of(request).settings
+    seed, new = csrf_seed(request)
+    other = "en" if lang == "fr" else "fr"
+    response = render(
+        "login.html",
+        status,
+        lang=lang,
+        title=TEXTS[lang]["title"],
+        t=TEXTS[lang],
+        error=error,
+        identifier=identifier,
+        next=next_url,
+        csrf_token=csrf_token(settings, seed),
+        other_lang=other,
+        other_lang_query=urlencode({"next": next_url, "lang": other}),
+    )
+    if new:
+        set_csrf_cookie(response, settings, seed)
+    return response
+
+
+@router.get("/", summary="Where a login lands without a platform to go back to")
+async def home(request: Request, lang: str | None = None) -> Response:
+    provider = provider_of(request)
+    async with provider.pool.acquire() as conn:
+        session = await sessions.current(
+            conn, provider.settings, request.cookies.get(SESSION_COOKIE)
+        )
+    chosen = pick_lang(lang, request.headers.get("accept-language") if lang is None else None)
+    texts = TEXTS[chosen]
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    return render(
+        "message.html",
+        lang=chosen,
+        title=texts["title"],
+        message=texts["signed_in"].format(name=session.display_name),
+    )
+
+
+@router.get("/login", summary="The login form")
+async def login_form(
+    request: Request, next: str | None = None, lang: str | None = None
+) -> Response:
+    return _form(
+        request,
+        next_url=safe_next(next),
+        lang=pick_lang(lang, request.headers.get("accept-language") if lang is None else None),
+        error=None,
+        identifier="",
+        status=200,
+    )
+
+
+@router.post("/login", summary="Submit the login form")
+async def login_submit(request: Request) -> Response:
+    provider = provider_of(request)
+    settings = provider.settings
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+    lang = pick_lang(form.get("lang"))
+    next_url = safe_next(form.get("next"))
+    identifier = form.get("identifier", "")
+    texts = TEXTS[lang]
+    if not csrf_valid(settings, request, form.get("csrf_token", "")):
+        return _form(
+            request, next_url=next_url, lang=lang, error=texts["csrf"], identifier="", status=403
+        )
+    ip = request.client.host if request.client else None
+    async with provider.pool.acquire() as conn:
+        result = await login_service.login(
+            conn,
+            settings,
+            identifier=identifier,
+            password=form.get("password", ""),
+            ip=ip,
+            client_id=_client_id(next_url),
+        )
+    if result.throttled_minutes is not None:
+        response = _form(
+            request,
+            next_url=next_url,
+            lang=lang,
+            error=texts["throttled"].format(minutes=result.throttled_minutes),
+            identifier=identifier,
+            status=429,
+        )
+        response.headers["Retry-After"] = str(result.throttled_minutes * 60)
+        return response
+    if not result.ok or result.session_token is None:
+        return _form(
+            request,
+            next_url=next_url,
+            lang=lang,
+            error=texts["bad_credentials"],
+            identifier=identifier,
+            status=200,
+        )
+    redirect = RedirectResponse(next_url, status_code=303)
+    set_session_cookie(redirect, settings, result.session_token)
+    return redirect

@@ -1,0 +1,82 @@
+"""HTML rendering, cookies and CSRF protection of the gateway's own pages."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from sso_gateway import crypto
+from sso_gateway.config import Settings
+
+SESSION_COOKIE = "vigie_sso"
+CSRF_COOKIE = "vigie_csrf"
+
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(**context)
+    response = HTMLResponse(html, status_code=status)
+    # The login page must not be framed (clickjacking) nor cached.
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def csrf_seed(request: Request) -> tuple[str, bool]:
+    """The browser's CSRF seed (cookie), and whether it is new."""
+    seed = request.cookies.get(CSRF_COOKIE)
+    if seed and len(seed) >= 32:
+        return seed, False
+    return secrets.token_urlsafe(32), True
+
+
+def csrf_token(settings: Settings, seed: str) -> str:
+    # Signed double-submit (OWASP CSRF cheat sheet): the form carries an HMAC of the cookie.
+    return crypto.keyed_hash(settings.secret_key, f"csrf:{seed}")
+
+
+def csrf_valid(settings: Settings, request: Request, submitted: str) -> bool:
+    seed = request.cookies.get(CSRF_COOKIE)
+    if not seed or not submitted:
+        return False
+    return hmac.compare_digest(csrf_token(settings, seed), submitted)
+
+
+def set_csrf_cookie(response: Response, settings: Settings, seed: str) -> None:
+    response.set_cookie(
+        CSRF_COOKIE,
+        seed,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_ttl,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="lax", secure=settings.secure_cookies, path="/"
+    )

@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from sso_gateway.login.pages import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    csrf_seed,
+    csrf_token,
+    csrf_valid,
+    render,
+    set_csrf_cookie,
+)
+from sso_gateway.login.schemas import TEXTS, pick_lang
+from sso_gateway.oauth.deps import provider_of
+from sso_gateway.oauth.models import SCOPES
+from sso_gateway.oauth.repository import grant_repository
+from sso_gateway.oauth.server import Provider, grant_user, user_info
+from sso_gateway.oauth.server import Request as OAuthRequest
+from sso_gateway.sessions.service import BrowserSession, sessions
+from sso_gateway.users.repository import user_repository
+
+router = APIRouter(tags=["oidc"])
+
+
+async def _oauth_request(
+    request: Request, provider: Provider, *, with_session: bool = False
+) -> OAuthRequest:
+    form: list[tuple[str, str]] = []
+    if request.method == "POST":
+        form = parse_qsl((await request.body()).decode(), keep_blank_values=True)
+    session = await _browser_session(request, provider) if with_session else None
+    return OAuthRequest(
+        request.method,
+        provider.settings.issuer.rstrip("/")
+        + request.url.path
+        + (f"?{request.url.query}" if request.url.query else ""),
+        request.headers,
+        list(request.query_params.multi_items()),
+        form,
+        browser_session=session,
+    )
+
+
+async def _browser_session(request: Request, provider: Provider) -> BrowserSession | None:
+    async with provider.pool.acquire() as conn:
+        return await sessions.current(conn, provider.settings, request.cookies.get(SESSION_COOKIE))
+
+
+def _response(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:
+    status, body, headers = result
+    if status in (301, 302, 303):
+        location = dict(headers)["Location"]
+        return RedirectResponse(location, status_code=302)
+    content = body if isinstance(body, str) else json.dumps(body)
+    response = Response(content, status_code=status, media_type="application/json")
+    for name, value in headers:
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+@router.get("/.well-known/openid-configuration", summary="OIDC Discovery 1.0 §3")
+async def discovery(request: Request) -> dict[str, Any]:
+    issuer = provider_of(request).settings.issuer.rstrip("/")
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "end_session_endpoint": f"{issuer}/logout",
+        "scopes_supported": list(SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "userinfo_signing_alg_values_supported": ["none"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "sid",
+            "name",
+            "preferred_username",
+            "email",
+            "email_verified",
+        ],
+        "ui_locales_supported": ["fr", "en"],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "authorization_response_iss_parameter_supported": False,
+    }
+
+
+def _error_page(request: Request, message: str) -> Response:
+    lang = pick_lang(request.query_params.get("ui_locales"))
+    return render(
+        "message.html",
+        400,
+        lang=lang,
+        title=TEXTS[lang]["error_title"],
+        message=message,
+        error=True,
+    )
+
+
+@router.get("/authorize", summary="Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2)")
+async def authorize(request: Request) -> Response:
+    provider = provider_of(request)
+    oauth_request = await _oauth_request(request, provider, with_session=True)
+    session = oauth_request.browser_session
+    params = oauth_request.payload.data
+    end_user = grant_user(session) if session is not None else None
+    max_age = params.get("max_age")
+    # OIDC Core §3.1.2.1: an authentication older than max_age must be redone.
+    if (
+        end_user is not None
+        and max_age
+        and max_age.isdigit()
+        and time.time() - end_user.auth_time > int(max_age)
+    ):
+        end_user = None
+
+    def decide() -> tuple[int, Any, list[tuple[str, str]]] | None:
+        grant = provider.get_consent_grant(oauth_request, end_user=end_user)
+        if end_user is None or grant.prompt == "login":
+            return None
+        result: tuple[int, Any, list[tuple[str, str]]] = provider.create_authorization_response(
+            oauth_request, grant_user=end_user, grant=grant
+        )
+        return result
+
+    try:
+        result = await provider.run(decide)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            # RFC 6749 §4.1.2.1: errors go back to a *verified* redirect URI ...
+            return _response(error())
+        # ... but an unknown client or an unregistered redirect URI is never redirected to.
+        return _error_page(request, f"{error.error}: {error.description or ''}".strip())
+    if result is None:
+        # Authenticate first; the continuation drops prompt=login so that it is not a loop.
+        query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("prompt",)]
+        if "max_age" in params:
+            query = [(k, v) for k, v in query if k != "max_age"]
+        next_url = "/authorize?" + urlencode(query)
+        lang = pick_lang(params.get("ui_locales"))
+        return RedirectResponse("/login?" + urlencode({"next": next_url, "lang": lang}), 302)
+    return _response(result)
+
+
+@router.post("/token", summary="Token endpoint (RFC 6749 §3.2)")
+async def token(request: Request) -> Response:
+    provider = provider_of(request)
+    oauth_request = await _oauth_request(request, provider)
+    return _response(await provider.run(provider.create_token_response, oauth_request))
+
+
+@router.post("/introspect", summary="Token introspection (RFC 7662)")
+async def introspect(request: Request) -> Response:
+    provider = provider_of(request)
+    oauth_request = await _oauth_request(request, provider)
+    return _response(
+        await provider.run(provider.create_endpoint_response, "introspection", oauth_request)
+    )
+
+
+@router.post("/revoke", summary="Token revocation (RFC 7009)")
+async def revoke(request: Request) -> Response:
+    provider = provider_of(request)
+    oauth_request = await _oauth_request(request, provider)
+    return _response(
+        await provider.run(provider.create_endpoint_response, "revocation", oauth_request)
+    )
+
+
+def _bearer_error(status: int, error: str, description: str) -> Response:
+    # RFC 6750 §3.
+    return Response(
+        status_code=status,
+        headers={"WWW-Authenticate": f'Bearer error="{error}", error_description="{description}"'},
+    )
+
+
+@router.api_route("/userinfo", methods=["GET", "POST"], summary="OIDC Core §5.3")
+async def userinfo(request: Request) -> Response:
+    provider = provider_of(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    await provider.keyring.refresh(provider.pool)
+    claims = provider.decode_access_token(token.strip())
+    if claims is None or int(claims.get("exp", 0)) <= time.time():
+        return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
+    if "openid" not in str(claims.get("scope", "")).split() or "sid" not in claims:
+        return _bearer_error(403, "insufficient_scope", "The openid scope is required.")
+    async with provider.pool.acquire() as conn:
+        if await grant_repository.access_token_revoked(conn, str(claims.get("jti", ""))):
+            return _bearer_error(401, "invalid_token", "The access token was revoked.")
+        row = await user_repository.get(conn, str(claims["sub"]))
+    if row is None:
+        return _bearer_error(401, "invalid_token", "The account no longer exists.")
+    info = user_info(
+        row["id"], row["email"], row["display_name"], row["username"], str(claims["scope"])
+    )
+    return JSONResponse(dict(info), headers={"Cache-Control": "no-store"})
+
+
+@router.api_route("/logout", methods=["GET", "POST"], summary="RP-Initiated Logout 1.0 §2")
+async def logout(request: Request) -> Response:
+    provider = provider_of(request)
+    settings = provider.settings
+    oauth_request = await _oauth_request(request, provider, with_session=True)
+    data = oauth_request.payload.data
+    lang = pick_lang(data.get("ui_locales"))
+    texts = TEXTS[lang]
+    confirmed = request.method == "POST" and csrf_valid(
+        settings, request, data.get("csrf_token", "")
+    )
+    if not data.get("id_token_hint") and not confirmed:
+        # §2: without an id_token_hint the OP asks the user (a logout CSRF is then harmless).
+        seed, new = csrf_seed(request)
+        fields = [(k, v) for k, v in data.items() if k != "csrf_token"]
+        fields.append(("csrf_token", csrf_token(settings, seed)))
+        page = render(
+            "message.html",
+            lang=lang,
+            title=texts["logout_title"],
+            message=texts["confirm_logout"],
+            form_action="/logout",
+            form_fields=fields,
+            button=texts["logout_button"],
+        )
+        if new:
+            set_csrf_cookie(page, settings, seed)
+        return page
+
+    def end() -> tuple[int, Any, list[tuple[str, str]]] | None:
+        validated = provider.validate_endpoint_request("end_session", oauth_request)
+        result: tuple[int, Any, list[tuple[str, str]]] | None = provider.create_endpoint_response(
+            "end_session", validated
+        )
+        return result
+
+    try:
+        result = await provider.run(end)
+    except OAuth2Error as error:
+        # §4: on an invalid request the OP must not redirect.
+        return _error_page(request, f"{error.error}: {error.description or ''}".strip())
+    response: Response
+    if result is not None and result[0] == 302:
+        response = _response(result)
+    else:
+        response = render(
+            "message.html", lang=lang, title=texts["logout_title"], message=texts["logged_out"]
+        )
+    clear_session_cookie(response, settings)
+    return response

@@ -1,0 +1,189 @@
+"""All SQL on authorization codes, refresh tokens and issued access tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from vigie_shared.kit.db import Conn
+
+
+class GrantRepository:
+    async def insert_code(
+        self,
+        conn: Conn,
+        *,
+        code_hash: str,
+        client_id: str,
+        user_id: str,
+        session_id: str,
+        family_id: str,
+        redirect_uri: str,
+        scope: str,
+        nonce: str | None,
+        code_challenge: str | None,
+        code_challenge_method: str | None,
+        auth_time: datetime,
+        expires_at: datetime,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id,"
+            " family_id, redirect_uri, scope, nonce, code_challenge, code_challenge_method,"
+            " auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            code_hash,
+            client_id,
+            user_id,
+            session_id,
+            family_id,
+            redirect_uri,
+            scope,
+            nonce,
+            code_challenge,
+            code_challenge_method,
+            auth_time,
+            expires_at,
+        )
+
+    async def consume_code(
+        self, conn: Conn, code_hash: str, client_id: str
+    ) -> asyncpg.Record | None:
+        """Mark the code used and return it, in one statement: two concurrent redemptions
+        cannot both succeed (RFC 6749 §4.1.2: a code is used at most once)."""
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "UPDATE authorization_codes c SET used_at = now()"
+            " FROM sessions s, users u"
+            " WHERE c.code_hash = $1 AND c.client_id = $2 AND c.used_at IS NULL"
+            " AND c.expires_at > now() AND s.id = c.session_id AND s.revoked_at IS NULL"
+            " AND u.id = c.user_id AND u.erased_at IS NULL AND u.restricted_at IS NULL"
+            " RETURNING c.*",
+            code_hash,
+            client_id,
+        )
+        return row
+
+    async def used_code_family(self, conn: Conn, code_hash: str) -> str | None:
+        family: str | None = await conn.fetchval(
+            "SELECT family_id FROM authorization_codes WHERE code_hash = $1"
+            " AND used_at IS NOT NULL",
+            code_hash,
+        )
+        return family
+
+    async def nonce_used(self, conn: Conn, client_id: str, nonce: str) -> bool:
+        found: bool = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM authorization_codes WHERE client_id = $1 AND nonce = $2)",
+            client_id,
+            nonce,
+        )
+        return found
+
+    async def insert_refresh_token(
+        self,
+        conn: Conn,
+        *,
+        token_hash: str,
+        family_id: str,
+        client_id: str,
+        user_id: str,
+        session_id: str,
+        scope: str,
+        auth_time: datetime,
+        expires_at: datetime,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id,"
+            " scope, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            token_hash,
+            family_id,
+            client_id,
+            user_id,
+            session_id,
+            scope,
+            auth_time,
+            expires_at,
+        )
+
+    async def consume_refresh_token(
+        self, conn: Conn, token_hash: str, client_id: str
+    ) -> asyncpg.Record | None:
+        """Rotate: mark the token used and return it, atomically (RFC 9700 §4.14.2)."""
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "UPDATE refresh_tokens r SET used_at = now()"
+            " FROM users u"
+            " WHERE r.token_hash = $1 AND r.client_id = $2 AND r.used_at IS NULL"
+            " AND r.revoked_at IS NULL AND r.expires_at > now()"
+            " AND u.id = r.user_id AND u.erased_at IS NULL AND u.restricted_at IS NULL"
+            " RETURNING r.*",
+            token_hash,
+            client_id,
+        )
+        return row
+
+    async def get_refresh_token(self, conn: Conn, token_hash: str) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "SELECT * FROM refresh_tokens WHERE token_hash = $1", token_hash
+        )
+        return row
+
+    async def revoke_family(self, conn: Conn, family_id: str) -> None:
+        await conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = now()"
+            " WHERE family_id = $1 AND revoked_at IS NULL",
+            family_id,
+        )
+        await conn.execute(
+            "UPDATE access_tokens SET revoked_at = now()"
+            " WHERE family_id = $1 AND revoked_at IS NULL",
+            family_id,
+        )
+
+    async def revoke_session_tokens(self, conn: Conn, session_id: str) -> None:
+        await conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = now()"
+            " WHERE session_id = $1 AND revoked_at IS NULL",
+            session_id,
+        )
+        await conn.execute(
+            "UPDATE access_tokens SET revoked_at = now()"
+            " WHERE session_id = $1 AND revoked_at IS NULL",
+            session_id,
+        )
+
+    async def insert_access_token(
+        self,
+        conn: Conn,
+        *,
+        jti: str,
+        client_id: str,
+        user_id: str | None,
+        session_id: str | None,
+        family_id: str | None,
+        expires_at: datetime,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO access_tokens (jti, client_id, user_id, session_id, family_id,"
+            " expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            jti,
+            client_id,
+            user_id,
+            session_id,
+            family_id,
+            expires_at,
+        )
+
+    async def access_token_revoked(self, conn: Conn, jti: str) -> bool:
+        """True when revoked or unknown (a token we did not record is not ours)."""
+        revoked: bool | None = await conn.fetchval(
+            "SELECT revoked_at IS NOT NULL FROM access_tokens WHERE jti = $1", jti
+        )
+        return revoked is not False
+
+    async def revoke_access_token(self, conn: Conn, jti: str) -> None:
+        await conn.execute(
+            "UPDATE access_tokens SET revoked_at = now() WHERE jti = $1 AND revoked_at IS NULL",
+            jti,
+        )
+
+
+grant_repository = GrantRepository()

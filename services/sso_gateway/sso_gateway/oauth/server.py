@@ -1,0 +1,666 @@
+"""The Authlib authorization server, wired to PostgreSQL without blocking the event loop.
+
+Authlib's server API is synchronous. Every call into it (authorize, token, introspection,
+revocation, end session) runs in a worker thread (a pool of ``oauth_threads``); its storage hooks
+call back into asyncpg on the event loop with ``asyncio.run_coroutine_threadsafe`` and wait in
+that thread. The loop therefore keeps serving other requests while a grant waits on the
+database, and what is pure computation (signing) happens off the loop too. Signing keys are
+preloaded (``KeyRing``) before a call goes to a thread, so no hook waits on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+import asyncpg
+from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749 import (  # type: ignore[import-untyped]
+    AuthorizationServer as _AuthorizationServer,
+)
+from authlib.oauth2.rfc6749 import (
+    InvalidRequestError,
+    OAuth2Payload,
+    OAuth2Request,
+    grants,
+)
+from authlib.oauth2.rfc7009 import RevocationEndpoint  # type: ignore[import-untyped]
+from authlib.oauth2.rfc7636 import CodeChallenge  # type: ignore[import-untyped]
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint  # type: ignore[import-untyped]
+from authlib.oidc.core import UserInfo  # type: ignore[import-untyped]
+from authlib.oidc.core.grants import OpenIDCode  # type: ignore[import-untyped]
+from authlib.oidc.core.util import create_half_hash  # type: ignore[import-untyped]
+from authlib.oidc.rpinitiated import EndSessionEndpoint  # type: ignore[import-untyped]
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from sso_gateway import crypto
+from sso_gateway.clients.repository import client_repository
+from sso_gateway.config import Settings
+from sso_gateway.keys.service import KeyRing
+from sso_gateway.oauth.models import (
+    SCOPES,
+    AccessTokenInfo,
+    AuthorizationCode,
+    GrantUser,
+    OAuthClient,
+    RefreshToken,
+)
+from sso_gateway.oauth.repository import grant_repository
+from sso_gateway.sessions.service import BrowserSession, sessions
+from sso_gateway.users.repository import user_repository
+from vigie_shared.kit.db import Conn
+
+T = TypeVar("T")
+SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
+REFRESH_TOKEN_PREFIX = "vigie_rt_"  # noqa: S105 (a prefix, not a secret)
+ALGORITHMS = ["ES256", "RS256"]
+
+
+class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
+    """RFC 8707 §2: the requested resource is not one this client may get tokens for."""
+
+    error = "invalid_target"
+
+
+class Payload(OAuth2Payload):  # type: ignore[misc]
+    def __init__(self, values: list[tuple[str, str]]) -> None:
+        self._data: dict[str, str] = {}
+        self._datalist: dict[str, list[str]] = {}
+        for name, value in values:
+            self._data.setdefault(name, value)
+            self._datalist.setdefault(name, []).append(value)
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> dict[str, list[str]]:
+        return self._datalist
+
+
+class Request(OAuth2Request):  # type: ignore[misc]
+    """An HTTP request already read on the event loop (query, form body, headers)."""
+
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        headers: Mapping[str, str],
+        query: list[tuple[str, str]],
+        form: list[tuple[str, str]],
+        *,
+        browser_session: BrowserSession | None = None,
+    ) -> None:
+        # Authlib refuses http URIs other than loopback (its InsecureTransportError). TLS is
+        # terminated in front of the gateway (the issuer URL is what clients see, https in
+        # production), so the request URI the app sees says nothing about the transport.
+        super().__init__(method, "https://" + uri.split("://", 1)[-1], headers=headers)
+        self.uri = uri
+        self.payload = Payload(query + form)
+        self._args = dict(query)
+        self._form = dict(form)
+        self.browser_session = browser_session
+        self.issued: dict[str, Any] = {}
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+def _ts(value: int) -> datetime:
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+class Provider(_AuthorizationServer):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(scopes_supported=list(SCOPES))
+        self.settings = settings
+        self.keyring = KeyRing(settings.secret_key)
+        self._pool: asyncpg.Pool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.oauth_threads, thread_name_prefix="vigie-authlib"
+        )
+        self.register_token_generator("default", self._generate_token)
+        self.register_grant(AuthorizationCodeGrant, [S256Challenge(), OpenIDCodeExtension(self)])
+        self.register_grant(RefreshTokenGrant)
+        self.register_grant(ClientCredentialsGrant)
+        self.register_endpoint(Introspection)
+        self.register_endpoint(Revocation)
+        self.register_endpoint(EndSession)
+
+    def start(self, pool: asyncpg.Pool, loop: asyncio.AbstractEventLoop) -> None:
+        self._pool = pool
+        self._loop = loop
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("provider not started")
+        return self._pool
+
+    def call(self, work: Callable[[Conn], Coroutine[Any, Any, T]]) -> T:
+        """From a worker thread: run ``work`` with a pooled connection on the event loop and
+        wait for its result (this thread blocks, the loop does not)."""
+        assert self._loop is not None
+
+        async def run() -> T:
+            async with self.pool.acquire() as conn:
+                return await work(conn)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run Authlib's synchronous ``fn`` off the event loop, keys preloaded. A pool of its
+        own, so that grants waiting on the database never starve argon2id (default pool)."""
+        await self.keyring.refresh(self.pool)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(fn, *args)
+        )
+
+    def stop(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # Authlib storage hooks (run in worker threads).
+
+    def query_client(self, client_id: str) -> OAuthClient | None:
+        row = self.call(lambda conn: client_repository.get(conn, client_id))
+        return None if row is None else OAuthClient.from_row(row, self.settings.secret_key)
+
+    def save_token(self, token: dict[str, Any], request: Request) -> None:
+        issued = request.issued
+        refresh = token.get("refresh_token")
+        settings = self.settings
+
+        async def save(conn: Conn) -> None:
+            async with conn.transaction():
+                await grant_repository.insert_access_token(
+                    conn,
+                    jti=issued["jti"],
+                    client_id=request.client.client_id,
+                    user_id=issued.get("user_id"),
+                    session_id=issued.get("session_id"),
+                    family_id=issued.get("family_id"),
+                    expires_at=_ts(issued["exp"]),
+                )
+                if refresh:
+                    await grant_repository.insert_refresh_token(
+                        conn,
+                        token_hash=crypto.keyed_hash(settings.secret_key, refresh),
+                        family_id=issued["family_id"],
+                        client_id=request.client.client_id,
+                        user_id=issued["user_id"],
+                        session_id=issued["session_id"],
+                        scope=token.get("scope", ""),
+                        auth_time=_ts(issued["auth_time"]),
+                        expires_at=datetime.now(UTC)
+                        + timedelta(seconds=settings.refresh_token_ttl),
+                    )
+
+        self.call(save)
+
+    def create_oauth2_request(self, request: Request) -> Request:
+        return request
+
+    def create_json_request(self, request: Request) -> Request:
+        return request
+
+    def handle_response(
+        self, status: int, body: Any, headers: list[tuple[str, str]]
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        return status, body, headers
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    # Tokens.
+
+    def _generate_token(
+        self,
+        grant_type: str,
+        client: OAuthClient,
+        user: GrantUser | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        raise RuntimeError("tokens are issued through Provider.issue (grants pass the request)")
+
+    def issue(
+        self,
+        request: Request,
+        grant_type: str,
+        user: GrantUser | None,
+        scope: str,
+        include_refresh_token: bool,
+        family_id: str | None,
+    ) -> dict[str, Any]:
+        """An RFC 9068 JWT access token (and a rotated opaque refresh token)."""
+        client: OAuthClient = request.client
+        key = self.keyring.signing_key(client.signing_alg)
+        now = int(time.time())
+        ttl = self.settings.access_token_ttl
+        jti = uuid.uuid4().hex
+        claims: dict[str, Any] = {
+            "iss": self.settings.issuer,
+            "exp": now + ttl,
+            "iat": now,
+            "jti": jti,
+            "client_id": client.client_id,
+            "scope": scope,
+        }
+        if user is not None:
+            # RFC 9068 §2.2: the resource owner is the subject; the platform the audience.
+            claims.update(
+                sub=user.id,
+                aud=client.client_id,
+                roles=list(user.roles),
+                auth_time=user.auth_time,
+                sid=user.session_id,
+            )
+        else:
+            claims.update(sub=client.client_id, aud=self._audience(request), roles=[])
+        access_token = jwt.encode(
+            {"alg": key.alg, "typ": "at+jwt", "kid": key.kid}, claims, key.key
+        )
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": access_token,
+            "expires_in": ttl,
+            "scope": scope,
+        }
+        request.issued = {"jti": jti, "exp": now + ttl, "family_id": family_id}
+        if user is not None:
+            request.issued.update(
+                user_id=user.id, session_id=user.session_id, auth_time=user.auth_time
+            )
+            if include_refresh_token:
+                token["refresh_token"] = crypto.new_secret(REFRESH_TOKEN_PREFIX)
+        return token
+
+    def _audience(self, request: Request) -> str:
+        """RFC 8707 §2: ``resource`` (or ``audience``) names the API the token is for; only
+        values registered for the client are accepted. Default: the client itself."""
+        client: OAuthClient = request.client
+        wanted = request.payload.datalist.get("resource") or request.payload.datalist.get(
+            "audience"
+        )
+        if not wanted:
+            return client.client_id
+        if len(wanted) > 1:
+            raise InvalidTargetError("One resource per token.")
+        if wanted[0] not in client.audiences and wanted[0] != client.client_id:
+            raise InvalidTargetError("This client may not request that resource.")
+        return wanted[0]
+
+    def decode_access_token(self, token: str) -> dict[str, Any] | None:
+        """Claims of a well-signed access token from us (expiry not checked), else None."""
+        try:
+            decoded = jwt.decode(token, self.keyring.verification_keys(), algorithms=ALGORITHMS)
+        except (JoseError, ValueError):
+            return None
+        if str(decoded.header.get("typ", "")).lower() != "at+jwt":
+            return None
+        if decoded.claims.get("iss") != self.settings.issuer:
+            return None
+        return dict(decoded.claims)
+
+    def query_token(self, token_string: str, hint: str | None) -> Any:
+        if token_string.startswith(REFRESH_TOKEN_PREFIX):
+            token_hash = crypto.keyed_hash(self.settings.secret_key, token_string)
+            row = self.call(lambda conn: grant_repository.get_refresh_token(conn, token_hash))
+            return None if row is None else RefreshToken.from_row(row)
+        claims = self.decode_access_token(token_string)
+        if claims is None:
+            return None
+        jti = str(claims.get("jti", ""))
+        revoked = self.call(lambda conn: grant_repository.access_token_revoked(conn, jti))
+        return AccessTokenInfo(claims=claims, revoked=revoked)
+
+
+def grant_user(session: BrowserSession) -> GrantUser:
+    return GrantUser(
+        id=session.user_id,
+        email=session.email,
+        display_name=session.display_name,
+        username=session.username,
+        roles=session.roles,
+        session_id=session.id,
+        auth_time=int(session.auth_time.timestamp()),
+    )
+
+
+class _Issuing:
+    """Grants pass their request to the provider, which needs it (audience, family)."""
+
+    request: Request
+    server: Provider
+    GRANT_TYPE: str
+
+    def family_id(self) -> str | None:
+        return None
+
+    def generate_token(
+        self,
+        user: GrantUser | None = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        return self.server.issue(
+            self.request,
+            grant_type or self.GRANT_TYPE,
+            user,
+            scope or "",
+            include_refresh_token,
+            self.family_id(),
+        )
+
+
+class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    # "none" is for public clients, which prove possession with PKCE instead (RFC 7636).
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*SECRET_METHODS, "none"]
+
+    def family_id(self) -> str | None:
+        code: AuthorizationCode = self.request.authorization_code
+        return code.family_id
+
+    def save_authorization_code(self, code: str, request: Request) -> None:
+        user: GrantUser = request.user
+        client: OAuthClient = request.client
+        settings = self.server.settings
+        data = request.payload.data
+
+        async def save(conn: Conn) -> None:
+            async with conn.transaction():
+                await grant_repository.insert_code(
+                    conn,
+                    code_hash=crypto.keyed_hash(settings.secret_key, code),
+                    client_id=client.client_id,
+                    user_id=user.id,
+                    session_id=user.session_id,
+                    family_id=f"f-{uuid.uuid4().hex}",
+                    redirect_uri=request.payload.redirect_uri or client.redirect_uris[0],
+                    scope=request.scope or "",
+                    nonce=data.get("nonce"),
+                    code_challenge=data.get("code_challenge"),
+                    code_challenge_method=data.get("code_challenge_method"),
+                    auth_time=_ts(user.auth_time),
+                    expires_at=datetime.now(UTC) + timedelta(seconds=settings.code_ttl),
+                )
+                await sessions.signed_into(conn, user.session_id, client.client_id)
+
+        self.server.call(save)
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        code_hash = crypto.keyed_hash(self.server.settings.secret_key, code)
+
+        async def consume(conn: Conn) -> AuthorizationCode | None:
+            row = await grant_repository.consume_code(conn, code_hash, client.client_id)
+            if row is not None:
+                return AuthorizationCode.from_row(row)
+            # RFC 6749 §4.1.2: a code used twice SHOULD revoke what it was exchanged for.
+            family = await grant_repository.used_code_family(conn, code_hash)
+            if family is not None:
+                await grant_repository.revoke_family(conn, family)
+            return None
+
+        return self.server.call(consume)
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Already marked used, atomically, when it was queried."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> GrantUser | None:
+        code = authorization_code
+        row = self.server.call(lambda conn: user_repository.get(conn, code.user_id))
+        if row is None:
+            return None
+        return GrantUser(
+            id=row["id"],
+            email=row["email"],
+            display_name=row["display_name"],
+            username=row["username"],
+            roles=list(row["roles"]),
+            session_id=code.session_id,
+            auth_time=code.get_auth_time(),
+        )
+
+
+class S256Challenge(CodeChallenge):  # type: ignore[misc]
+    """PKCE with S256 only (RFC 9700 §2.1.1: ``plain`` SHOULD NOT be used; we refuse it), and
+    required of public clients."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+
+    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        client: OAuthClient = grant.request.client
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            # RFC 7636 §4.3: a missing method means "plain", which we do not support.
+            raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
+        if client.public and not data.get("code_challenge"):
+            raise InvalidRequestError("Public clients must use PKCE (S256).")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
+        return authorization_code.code_challenge
+
+    def get_authorization_code_challenge_method(
+        self, authorization_code: AuthorizationCode
+    ) -> str | None:
+        return authorization_code.code_challenge_method
+
+
+class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
+    """ID tokens (OIDC Core §2, §3.1.3.6): nonce, auth_time, sid, at_hash, signed with the
+    client's algorithm by the current key."""
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(require_nonce=False)
+        self.provider = provider
+
+    def exists_nonce(self, nonce: str, request: Request) -> bool:
+        client_id = request.payload.client_id
+        return self.provider.call(lambda conn: grant_repository.nonce_used(conn, client_id, nonce))
+
+    def generate_user_info(self, user: GrantUser, scope: str) -> UserInfo:
+        return user_info(user.id, user.email, user.display_name, user.username, scope)
+
+    def encode_id_token(self, token: dict[str, Any], request: Request) -> str:
+        provider = self.provider
+        client: OAuthClient = request.client
+        user: GrantUser = request.user
+        key = provider.keyring.signing_key(client.signing_alg)
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": provider.settings.issuer,
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + provider.settings.access_token_ttl,
+            "sid": user.session_id,
+        }
+        claims.update(self.get_authorization_code_claims(request.authorization_code))
+        at_hash = create_half_hash(token["access_token"], key.alg)
+        if at_hash is not None:
+            claims["at_hash"] = at_hash.decode()
+        claims.update(self.generate_user_info(user, token["scope"]))
+        return jwt.encode({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, claims, key.key)
+
+
+def user_info(
+    user_id: str, email: str, display_name: str, username: str | None, scope: str
+) -> UserInfo:
+    """Claims released per scope (OIDC Core §5.4)."""
+    scopes = set(scope.split())
+    info = UserInfo(sub=user_id)
+    if "profile" in scopes:
+        info["name"] = display_name
+        info["preferred_username"] = username or email
+    if "email" in scopes:
+        info["email"] = email
+        info["email_verified"] = True
+    return info
+
+
+class RefreshTokenGrant(_Issuing, grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*SECRET_METHODS, "none"]
+    # RFC 9700 §4.14.2: refresh tokens rotate; each is good for one use.
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def family_id(self) -> str | None:
+        token: RefreshToken = self.request.refresh_token
+        return token.family_id
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        client: OAuthClient = self.request.client
+        token_hash = crypto.keyed_hash(self.server.settings.secret_key, refresh_token)
+
+        async def consume(conn: Conn) -> RefreshToken | None:
+            row = await grant_repository.consume_refresh_token(conn, token_hash, client.client_id)
+            if row is not None:
+                return RefreshToken.from_row(row)
+            known = await grant_repository.get_refresh_token(conn, token_hash)
+            if known is not None and known["used_at"] is not None:
+                # RFC 9700 §4.14.2: a rotated-out token presented again means one of two
+                # parties holds a stolen copy; revoke the whole family.
+                await grant_repository.revoke_family(conn, known["family_id"])
+            return None
+
+        return self.server.call(consume)
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> GrantUser | None:
+        token = refresh_token
+        row = self.server.call(lambda conn: user_repository.get(conn, token.user_id))
+        if row is None:
+            return None
+        return GrantUser(
+            id=row["id"],
+            email=row["email"],
+            display_name=row["display_name"],
+            username=row["username"],
+            roles=list(row["roles"]),
+            session_id=token.session_id,
+            auth_time=int(token.auth_time.timestamp()),
+        )
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        """Already marked used, atomically, when it was authenticated."""
+
+
+class ClientCredentialsGrant(_Issuing, grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return self.server.query_token(token_string, token_type_hint)
+
+    def check_permission(self, token: Any, client: OAuthClient, request: Request) -> bool:
+        # RFC 7662 §4: only the client the token was issued to, or the resource server it is
+        # meant for, may learn about it.
+        if isinstance(token, AccessTokenInfo):
+            aud = token.claims.get("aud")
+            auds = aud if isinstance(aud, list) else [aud]
+            return token.check_client(client) or client.client_id in auds
+        return bool(token.check_client(client))
+
+    def introspect_token(self, token: Any) -> dict[str, Any]:
+        if isinstance(token, AccessTokenInfo):
+            c = token.claims
+            payload: dict[str, Any] = {
+                "active": True,
+                "token_type": "Bearer",
+                **{
+                    k: c[k]
+                    for k in (
+                        "scope",
+                        "client_id",
+                        "sub",
+                        "aud",
+                        "iss",
+                        "exp",
+                        "iat",
+                        "jti",
+                        "sid",
+                        "roles",
+                    )
+                    if k in c
+                },
+            }
+            return payload
+        assert isinstance(token, RefreshToken)
+        return {
+            "active": True,
+            "token_type": "refresh_token",
+            "scope": token.scope,
+            "client_id": token.client_id,
+            "sub": token.user_id,
+            "sid": token.session_id,
+            "exp": int(token.expires_at.timestamp()),
+            "iat": int(token.issued_at.timestamp()),
+            "iss": self.server.settings.issuer,
+        }
+
+
+class Revocation(RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post", "none"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return self.server.query_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: Any, request: Request) -> None:
+        provider: Provider = self.server
+        if isinstance(token, RefreshToken):
+            # RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of
+            # the same grant.
+            family = token.family_id
+            provider.call(lambda conn: grant_repository.revoke_family(conn, family))
+        else:
+            jti = str(token.claims.get("jti", ""))
+            provider.call(lambda conn: grant_repository.revoke_access_token(conn, jti))
+
+
+class EndSession(EndSessionEndpoint):  # type: ignore[misc]
+    """OIDC RP-Initiated Logout 1.0. The post-logout redirect is checked by Authlib against the
+    client's registration (§3); ending the session is ours."""
+
+    def get_server_jwks(self) -> KeySet:
+        provider: Provider = self.server
+        return provider.keyring.verification_keys()
+
+    def get_algorithms(self) -> list[str]:
+        return ALGORITHMS
+
+    def end_session(self, end_session_request: Any) -> None:
+        request: Request = end_session_request.request
+        provider: Provider = self.server
+        session = request.browser_session
+        claims = end_session_request.id_token_claims or {}
+        sid = session.id if session is not None else claims.get("sid")
+        if not sid:
+            return
+        if session is None and claims.get("iss") != provider.settings.issuer:
+            return
+
+        async def end(conn: Conn) -> None:
+            async with conn.transaction():
+                await sessions.revoke(conn, provider.settings, sid, "logout")
+
+        provider.call(end)

@@ -1,0 +1,72 @@
+"""All SQL on browser sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from vigie_shared.kit.db import Conn
+
+
+class SessionRepository:
+    async def insert(
+        self,
+        conn: Conn,
+        *,
+        session_id: str,
+        token_hash: str,
+        user_id: str,
+        expires_at: datetime,
+        ip: str | None,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO sessions (id, token_hash, user_id, expires_at, ip)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            session_id,
+            token_hash,
+            user_id,
+            expires_at,
+            ip,
+        )
+
+    async def live_by_token(self, conn: Conn, token_hash: str) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "SELECT s.id, s.user_id, s.auth_time, u.email, u.display_name, u.username, u.roles"
+            " FROM sessions s JOIN users u ON u.id = s.user_id"
+            " WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"
+            " AND u.erased_at IS NULL AND u.restricted_at IS NULL",
+            token_hash,
+        )
+        return row
+
+    async def revoke(self, conn: Conn, session_id: str) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
+            " RETURNING id, user_id",
+            session_id,
+        )
+        return row
+
+    async def live_ids_of_user(self, conn: Conn, user_id: str) -> list[str]:
+        rows = await conn.fetch(
+            "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", user_id
+        )
+        return [r["id"] for r in rows]
+
+    async def add_client(self, conn: Conn, session_id: str, client_id: str) -> None:
+        await conn.execute(
+            "INSERT INTO session_clients (session_id, client_id) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING",
+            session_id,
+            client_id,
+        )
+
+    async def clients(self, conn: Conn, session_id: str) -> list[str]:
+        rows = await conn.fetch(
+            "SELECT client_id FROM session_clients WHERE session_id = $1", session_id
+        )
+        return [r["client_id"] for r in rows]
+
+
+session_repository = SessionRepository()

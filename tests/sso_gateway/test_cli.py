@@ -1,0 +1,160 @@
+"""``vigie user add``, ``vigie client add``, ``vigie keys rotate`` through their parser."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+
+from sso_gateway import crypto
+from sso_gateway.cli import register_commands
+from sso_gateway.config import Settings
+
+
+def run(argv: list[str], database_url: str, schema: str) -> int:
+    parser = argparse.ArgumentParser(prog="vigie")
+    register_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args([*argv, "--database-url", database_url, "--schema", schema])
+    code: int = args.func(args)
+    return code
+
+
+def fetch(database_url: str, schema: str, sql: str, *params: Any) -> list[asyncpg.Record]:
+    async def query() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+        try:
+            return list(await conn.fetch(sql, *params))
+        finally:
+            await conn.close()
+
+    return asyncio.run(query())
+
+
+def test_user_add_reads_the_password_from_stdin_and_hashes_it_with_argon2id(
+    database_url: str,
+    schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    code = run(
+        [
+            "user",
+            "add",
+            "--username",
+            "dpo.lea",
+            "--email",
+            "lea@example.org",
+            "--password-stdin",
+            "--role",
+            "dpo",
+            "--json",
+        ],
+        database_url,
+        schema,
+    )
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["username"] == "dpo.lea"
+    assert printed["roles"] == ["dpo"]
+    rows = fetch(database_url, schema, "SELECT password_hash, roles FROM users")
+    assert rows[0]["password_hash"].startswith("$argon2id$")
+    assert "a long enough password" not in rows[0]["password_hash"]
+
+
+def test_user_add_refuses_a_taken_username(
+    database_url: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["user", "add", "--username", "u1", "--email", "u1@example.org", "--password-stdin"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert run(argv, database_url, schema) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    argv[5] = "other@example.org"
+    assert run(argv, database_url, schema) == 1
+
+
+def test_client_add_prints_the_secret_once_and_stores_only_its_keyed_hash(
+    database_url: str, schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        [
+            "client",
+            "add",
+            "--name",
+            "Moodle",
+            "--redirect-uri",
+            "https://moodle.example/cb",
+            "--redirect-uri",
+            "https://moodle.example/cb2",
+            "--post-logout-redirect-uri",
+            "https://moodle.example/bye",
+            "--backchannel-logout-uri",
+            "https://moodle.example/bcl",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--json",
+        ],
+        database_url,
+        schema,
+    )
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["client_id"] == "moodle"
+    secret = printed["client_secret"]
+    assert secret.startswith("vigie_cs_")
+    assert len(secret) > 40
+    row = fetch(database_url, schema, "SELECT * FROM clients")[0]
+    assert row["secret_hash"] == crypto.keyed_hash(Settings().secret_key, secret)
+    assert secret not in str(dict(row))
+    assert row["redirect_uris"] == ["https://moodle.example/cb", "https://moodle.example/cb2"]
+    assert row["backchannel_logout_uri"] == "https://moodle.example/bcl"
+    events = fetch(database_url, schema, "SELECT headers FROM outbox")
+    assert ["ce_type", "vigie.sso.client.registered"] in json.loads(events[0]["headers"])
+
+
+def test_public_client_add_has_no_secret(
+    database_url: str, schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        [
+            "client",
+            "add",
+            "--name",
+            "Prepa",
+            "--redirect-uri",
+            "https://prepa.example/cb",
+            "--public",
+            "--json",
+        ],
+        database_url,
+        schema,
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == {"client_id": "prepa"}
+
+
+def test_keys_rotate_publishes_new_keys_that_sign_later(
+    database_url: str, schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["keys", "rotate", "--publish-delay", "300", "--json"], database_url, schema) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["signs_in_seconds"] == 300
+    rows = fetch(
+        database_url,
+        schema,
+        "SELECT kid, alg, activates_at > now() AS later, retires_at IS NOT NULL AS retiring"
+        " FROM signing_keys ORDER BY created_at",
+    )
+    assert {r["alg"] for r in rows} == {"ES256", "RS256"}
+    assert len(rows) == 4
+    new = [r for r in rows if r["kid"] in printed["published"]]
+    old = [r for r in rows if r["kid"] not in printed["published"]]
+    assert all(r["later"] and not r["retiring"] for r in new)
+    assert all(r["retiring"] for r in old)
