@@ -1,22 +1,86 @@
-"""audit_log: the append-only record of access suspensions and data events."""
+"""audit_log: the append-only, tamper-evident record of access suspensions and data events."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
+from audit_log.checkpoints.endpoints import router as checkpoints_router
 from audit_log.config import Settings
-from audit_log.ingest import handlers as ingest_handlers
+from audit_log.context import AuditLog
+from audit_log.ingest.handlers import BatchIngest
+from audit_log.proofs.endpoints import router as proofs_router
+from audit_log.query.endpoints import router as query_router
+from audit_log.reports.endpoints import router as reports_router
 from audit_log.service import SERVICE
-from vigie_shared.kit.http import health_router, install_problem_handlers
+from audit_log.shredding import handlers as shredding_handlers
+from vigie_shared import topics
+from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.oidc import TokenVerifier
 from vigie_shared.kit.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def _retention(runtime: Runtime, audit: AuditLog) -> None:
+    s = audit.settings
+    while True:
+        try:
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                shredded = await audit.keys.sweep(
+                    conn, utcnow(), s.retention_days, s.retention_days_by_topic
+                )
+            if shredded:
+                log.info("retention: %d data keys shredded", shredded)
+        except Exception:
+            log.exception("retention sweep failed; will retry")
+        await asyncio.sleep(s.retention_sweep_seconds)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime(SERVICE, settings)
-    ingest_handlers.register(runtime)
-    app = FastAPI(title="Vigie audit log", version="0.1.0", lifespan=runtime.lifespan)
-    app.state.runtime = runtime
-    install_problem_handlers(app)
-    app.include_router(health_router(runtime.readiness))
+    audit = AuditLog.build(settings)
+    ingest = BatchIngest(runtime, audit.ingest, max_attempts=settings.consumer_max_attempts)
+    ingest.subscribe(runtime.broker, *topics.ALL, max_records=settings.ingest_batch_size)
+    shredding_handlers.register(runtime, audit)
+
+    async def adopt_legacy(conn: Conn) -> None:
+        await audit.ingest.adopt_legacy(conn)
+
+    runtime.on_start(adopt_legacy)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(app):
+            tasks = [
+                asyncio.create_task(
+                    audit.checkpoints.run(runtime.pool, settings.checkpoint_interval_seconds),
+                    name="audit_log-checkpoints",
+                ),
+                asyncio.create_task(_retention(runtime, audit), name="audit_log-retention"),
+            ]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    app = FastAPI(title="Vigie audit log", version="0.2.0", lifespan=lifespan)
+    runtime.install(app)
+    app.state.audit = audit
+    app.state.ingest = ingest
+    app.state.token_verifier = TokenVerifier(issuer=settings.issuer, audience=settings.audience)
+    app.include_router(query_router)
+    app.include_router(proofs_router)
+    app.include_router(checkpoints_router)
+    app.include_router(reports_router)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from vigie_shared.kit.settings import ServiceSettings
 
 SOURCE = "/vigie/audit_log"
@@ -12,6 +14,28 @@ SOURCE = "/vigie/audit_log"
 
 class Settings(ServiceSettings):
     http_port: int = 8002
+    issuer: str = Field(
+        "http://127.0.0.1:8000", description="OIDC issuer whose access tokens the API accepts."
+    )
+    audience: str = Field("audit-log", description="Audience the API's access tokens must name.")
+    checkpoint_origin: str = Field(
+        "vigie.example/audit-log",
+        description="Origin line of signed checkpoints (C2SP tlog-checkpoint): names this log.",
+    )
+    checkpoint_interval_seconds: float = Field(
+        60.0, gt=0, description="How often a checkpoint is signed when the tree has grown."
+    )
+    ingest_batch_size: int = Field(500, ge=1, description="Records per ingestion batch.")
+    retention_days: int = Field(
+        365,
+        ge=1,
+        description="Entries older than this are crypto-shredded (CNIL: one year for access logs).",
+    )
+    retention_days_by_topic: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per-topic override of retention_days, e.g. a longer one for dpo.requests.v1.",
+    )
+    retention_sweep_seconds: float = Field(3600.0, gt=0, description="Retention sweep period.")
 
 
 @lru_cache

@@ -19,7 +19,6 @@ from sso_gateway.oauth.endpoints import router as oauth_router
 from sso_gateway.oauth.server import Provider
 from sso_gateway.service import SERVICE
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.http import health_router, install_problem_handlers
 from vigie_shared.kit.runtime import Runtime
 
 
@@ -60,10 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 provider.stop()
 
     app = FastAPI(title="Vigie SSO gateway", version="0.1.0", lifespan=lifespan)
-    app.state.runtime = runtime
+    runtime.install(app)
     app.state.provider = provider
-    install_problem_handlers(app)
-    app.include_router(health_router(runtime.readiness))
     app.include_router(oauth_router)
     app.include_router(keys_router)
     app.include_router(login_router)

@@ -1,43 +1,43 @@
-"""All SQL on audit entries."""
+"""All SQL on ingestion's own state: the inbox of the batch consumer, the 0001 table."""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
+from collections.abc import Sequence
+
+import asyncpg
 
 from vigie_shared.kit.db import Conn
 
 
 class EntryRepository:
-    async def append(
-        self,
-        conn: Conn,
-        *,
-        event_id: str,
-        topic: str,
-        type_: str,
-        source: str,
-        subject: str,
-        actor: str | None,
-        time: datetime,
-        data_json: str,
-    ) -> None:
-        await conn.execute(
-            "INSERT INTO entries (event_id, topic, type, source, subject, actor, time, data)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING",
-            event_id,
-            topic,
-            type_,
-            source,
-            subject,
-            actor,
-            time,
-            json.loads(data_json),
+    async def claim(
+        self, conn: Conn, consumer: str, records: Sequence[tuple[str, str, int, int]]
+    ) -> set[str]:
+        """Insert ``(event_id, topic, partition, offset)`` into the inbox; the ids not seen
+        before (ARCHITECTURE.md, Delivery: dedupe by ``ce_id``)."""
+        rows = await conn.fetch(
+            "INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
+            " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[])"
+            " ON CONFLICT DO NOTHING RETURNING event_id",
+            consumer,
+            [r[0] for r in records],
+            [r[1] for r in records],
+            [r[2] for r in records],
+            [r[3] for r in records],
+        )
+        return {row["event_id"] for row in rows}
+
+    async def oldest_legacy(self, conn: Conn, limit: int) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            "SELECT position, event_id, topic, type, source, subject, actor, time, data"
+            " FROM entries ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED",
+            limit,
         )
 
-    async def count(self, conn: Conn) -> int:
-        value: int = await conn.fetchval("SELECT count(*) FROM entries")
-        return value
+    async def delete_legacy(self, conn: Conn, positions: Sequence[int]) -> None:
+        await conn.execute(
+            "DELETE FROM entries WHERE position = ANY($1::bigint[])", list(positions)
+        )
 
 
 entry_repository = EntryRepository()

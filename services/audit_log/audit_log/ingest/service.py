@@ -1,29 +1,95 @@
+"""From CloudEvents to log entries: what stays in clear, what is sealed (docs/audit-log.md)."""
+
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from audit_log.ingest.repository import EntryRepository, entry_repository
+from audit_log.tree.leaf import Leaf
+from audit_log.tree.service import NewEntry, TreeService
 from vigie_shared.events import CloudEvent
 from vigie_shared.kit.db import Conn
 
+log = logging.getLogger(__name__)
+
+# The person a payload is about, by the catalog's field names; the CloudEvent subject otherwise.
+_SUBJECT_FIELDS = ("learner_id", "user_id", "subject_id")
+# Non-personal attributes kept in clear for the suspension campaign report.
+_FACETS = ("channel", "debt_id", "debt_ids")
+
+
+def data_subject_of(subject: str, data: dict[str, Any]) -> str:
+    for name in _SUBJECT_FIELDS:
+        value = data.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return subject
+
+
+def facets_of(data: dict[str, Any]) -> dict[str, Any]:
+    return {name: data[name] for name in _FACETS if data.get(name) is not None}
+
+
+def actor_of(data: dict[str, Any]) -> str | None:
+    actor = data.get("actor")
+    if isinstance(actor, dict) and "kind" in actor and "id" in actor:
+        return f"{actor['kind']}:{actor['id']}"
+    return None
+
+
+def entry_of(event: CloudEvent[Any]) -> NewEntry:
+    data: dict[str, Any] = event.data.model_dump(mode="json")
+    return NewEntry(
+        event_id=event.id,
+        topic=event.data.topic,
+        type=event.type,
+        source=event.source,
+        subject=event.subject,
+        actor=actor_of(data),
+        time=event.time,
+        data_subject=data_subject_of(event.subject, data),
+        data=data,
+        facets=facets_of(data),
+    )
+
 
 class IngestService:
-    def __init__(self, repository: EntryRepository) -> None:
+    def __init__(self, tree: TreeService, repository: EntryRepository = entry_repository) -> None:
+        self._tree = tree
         self._repository = repository
 
-    async def record(self, conn: Conn, event: CloudEvent[Any]) -> None:
-        actor = getattr(event.data, "actor", None)
-        await self._repository.append(
-            conn,
-            event_id=event.id,
-            topic=event.data.topic,
-            type_=event.type,
-            source=event.source,
-            subject=event.subject,
-            actor=f"{actor.kind}:{actor.id}" if actor is not None else None,
-            time=event.time,
-            data_json=event.data.model_dump_json(),
-        )
+    async def record(self, conn: Conn, events: Sequence[CloudEvent[Any]]) -> list[Leaf]:
+        return await self._tree.append(conn, [entry_of(event) for event in events])
 
-
-ingest = IngestService(entry_repository)
+    async def adopt_legacy(self, conn: Conn, *, batch: int = 1000) -> int:
+        """Move rows of the pre-tree table (migration 0001) into the tree, oldest first, and drop
+        their clear-text copy; idempotent, and a no-op once the old table is empty."""
+        adopted = 0
+        while True:
+            async with conn.transaction():
+                rows = await self._repository.oldest_legacy(conn, batch)
+                if not rows:
+                    return adopted
+                entries = []
+                for row in rows:
+                    data: dict[str, Any] = row["data"]
+                    entries.append(
+                        NewEntry(
+                            event_id=row["event_id"],
+                            topic=row["topic"],
+                            type=row["type"],
+                            source=row["source"],
+                            subject=row["subject"],
+                            actor=row["actor"],
+                            time=row["time"],
+                            data_subject=data_subject_of(row["subject"], data),
+                            data=data,
+                            facets=facets_of(data),
+                        )
+                    )
+                await self._tree.append(conn, entries)
+                await self._repository.delete_legacy(conn, [row["position"] for row in rows])
+                adopted += len(rows)
+                log.info("adopted %d legacy entries into the tree", adopted)

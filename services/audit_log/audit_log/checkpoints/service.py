@@ -1,0 +1,121 @@
+"""Signed checkpoints (RFC 9162 §4.10 signed tree heads, in the C2SP checkpoint format), issued
+periodically when the tree has grown and on demand. Replicas take turns through an advisory
+lock, so two never sign at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from audit_log.checkpoints.note import Checkpoint, sign, verifier_key
+from audit_log.checkpoints.repository import CheckpointRepository, checkpoint_repository
+from audit_log.shredding.crypto import derive_key, open_sealed, seal
+from audit_log.tree.service import TreeService
+from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.db import Conn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    tree_size: int
+    root_hash: bytes
+    issued_at: datetime
+    note: str
+    verifier_key: str
+
+
+def _signed(row: asyncpg.Record) -> SignedCheckpoint:
+    return SignedCheckpoint(
+        tree_size=row["tree_size"],
+        root_hash=bytes(row["root_hash"]),
+        issued_at=row["issued_at"],
+        note=row["note"],
+        verifier_key=verifier_key(row["name"], bytes(row["public_key"])),
+    )
+
+
+class CheckpointService:
+    def __init__(
+        self,
+        tree: TreeService,
+        *,
+        origin: str,
+        secret: str,
+        repository: CheckpointRepository = checkpoint_repository,
+    ) -> None:
+        self._tree = tree
+        self.origin = origin
+        self._key = derive_key(secret, b"vigie audit_log checkpoint signing key v1")
+        self._repository = repository
+
+    async def _signing_key(self, conn: Conn) -> tuple[int, str, Ed25519PrivateKey]:
+        row = await self._repository.signing_key(conn)
+        if row is None:
+            private = Ed25519PrivateKey.generate()
+            raw = private.private_bytes_raw()
+            public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+            await self._repository.insert_key(
+                conn, self.origin, public, seal(self._key, raw, public)
+            )
+            row = await self._repository.signing_key(conn)
+            assert row is not None
+        public = bytes(row["public_key"])
+        raw = open_sealed(self._key, bytes(row["private_key_ct"]), public)
+        return row["id"], row["name"], Ed25519PrivateKey.from_private_bytes(raw)
+
+    async def verifier_keys(self, conn: Conn) -> list[str]:
+        async with conn.transaction():
+            await self._repository.lock_writers(conn)
+            await self._signing_key(conn)
+        return [
+            verifier_key(r["name"], bytes(r["public_key"]))
+            for r in await self._repository.public_keys(conn)
+        ]
+
+    async def issue(self, conn: Conn, *, only_if_grown: bool = False) -> SignedCheckpoint | None:
+        """Sign the current tree head; with ``only_if_grown``, skip when another replica holds
+        the turn or nothing was appended since the last checkpoint."""
+        async with conn.transaction():
+            if only_if_grown:
+                if not await self._repository.try_lock_writers(conn):
+                    return None
+            else:
+                await self._repository.lock_writers(conn)
+            size, root = await self._tree.current(conn)
+            latest = await self._repository.latest(conn)
+            if only_if_grown and latest is not None and latest["tree_size"] == size:
+                return None
+            key_id, name, private = await self._signing_key(conn)
+            checkpoint = Checkpoint(self.origin, size, root, utcnow())
+            note = sign(checkpoint, name, private)
+            await self._repository.insert(conn, size, root, checkpoint.issued_at, key_id, note)
+            row = await self._repository.latest(conn)
+        assert row is not None
+        return _signed(row)
+
+    async def latest(self, conn: Conn) -> SignedCheckpoint | None:
+        row = await self._repository.latest(conn)
+        return None if row is None else _signed(row)
+
+    async def all(self, conn: Conn) -> list[SignedCheckpoint]:
+        return [_signed(row) for row in await self._repository.all(conn)]
+
+    async def run(self, pool: asyncpg.Pool, interval: float) -> None:
+        """The periodic publisher, one per replica; the advisory lock picks who signs."""
+        while True:
+            try:
+                async with pool.acquire() as conn:
+                    await self.issue(conn, only_if_grown=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checkpoint failed; will retry")
+            await asyncio.sleep(interval)

@@ -1,0 +1,51 @@
+"""The service objects of one audit_log instance, built from its settings (the secret key keys
+the data-key wrapping and the checkpoint key at rest, so they cannot be module singletons)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audit_log.checkpoints.service import CheckpointService
+from audit_log.config import Settings
+from audit_log.ingest.service import IngestService
+from audit_log.proofs.service import ProofService
+from audit_log.query.service import QueryService
+from audit_log.reads.service import ReadAudit
+from audit_log.reports.service import ReportService
+from audit_log.shredding.service import Keys
+from audit_log.tree.service import TreeService
+from audit_log.verify.service import Verifier
+
+
+@dataclass(frozen=True)
+class AuditLog:
+    settings: Settings
+    keys: Keys
+    tree: TreeService
+    checkpoints: CheckpointService
+    ingest: IngestService
+    proofs: ProofService
+    reads: ReadAudit
+    query: QueryService
+    reports: ReportService
+    verifier: Verifier
+
+    @classmethod
+    def build(cls, settings: Settings) -> AuditLog:
+        keys = Keys(settings.secret_key)
+        tree = TreeService(keys)
+        checkpoints = CheckpointService(
+            tree, origin=settings.checkpoint_origin, secret=settings.secret_key
+        )
+        return cls(
+            settings=settings,
+            keys=keys,
+            tree=tree,
+            checkpoints=checkpoints,
+            ingest=IngestService(tree),
+            proofs=ProofService(tree),
+            reads=ReadAudit(tree),
+            query=QueryService(keys),
+            reports=ReportService(),
+            verifier=Verifier(checkpoints),
+        )

@@ -1,0 +1,62 @@
+"""All SQL of reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from vigie_shared.kit.db import Conn
+
+
+class ReportRepository:
+    async def suspension_campaign(
+        self, conn: Conn, since: datetime, until: datetime
+    ) -> list[asyncpg.Record]:
+        """Per channel, the fate of each debt reminded in [since, until), from the clear facets
+        (debt_id, channel, debt_ids) and event times, so shredded entries still count."""
+        async with conn.transaction():
+            # A short query that JIT compilation would make several times slower.
+            await conn.execute("SET LOCAL jit = off")
+            return await conn.fetch(
+                """
+            WITH reminded AS MATERIALIZED (
+                SELECT facets->>'debt_id' AS debt_id, min(facets->>'channel') AS channel,
+                       min(time) AS reminded_at
+                FROM log_entries
+                WHERE type = 'vigie.billing.debt.reminded' AND time >= $1 AND time < $2
+                GROUP BY 1
+            ), suspended AS MATERIALIZED (
+                SELECT r.debt_id, min(e.time) AS suspended_at
+                FROM reminded r JOIN log_entries e
+                  ON e.facets->'debt_ids' ? r.debt_id AND e.time > r.reminded_at
+                WHERE e.type = 'vigie.access.suspended'
+                GROUP BY r.debt_id
+            ), settled AS MATERIALIZED (
+                SELECT r.debt_id, min(e.time) AS settled_at
+                FROM reminded r JOIN log_entries e
+                  ON e.facets->>'debt_id' = r.debt_id AND e.time > r.reminded_at
+                WHERE e.type = 'vigie.billing.debt.settled'
+                GROUP BY r.debt_id
+            ), fate AS MATERIALIZED (
+                SELECT r.channel, s.suspended_at, p.settled_at
+                FROM reminded r
+                LEFT JOIN suspended s USING (debt_id)
+                LEFT JOIN settled p USING (debt_id)
+            )
+            SELECT channel,
+                   count(*) AS reminded,
+                   count(settled_at) AS paid_after_reminder,
+                   count(*) FILTER (WHERE settled_at IS NOT NULL
+                       AND (suspended_at IS NULL OR settled_at < suspended_at))
+                       AS paid_before_suspension,
+                   count(suspended_at) AS suspended,
+                   count(*) FILTER (WHERE settled_at >= suspended_at) AS paid_after_suspension
+            FROM fate GROUP BY channel ORDER BY channel
+            """,
+                since,
+                until,
+            )
+
+
+report_repository = ReportRepository()

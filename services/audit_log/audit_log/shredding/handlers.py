@@ -1,0 +1,37 @@
+"""audit_log as a data system (ARCHITECTURE.md: audit entries are personal data): the DPO's
+export task returns the subject's entries; the erase task crypto-shreds them (GDPR Art. 17)
+while the entries stay in the tree, so every proof still verifies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit_log.context import AuditLog
+from vigie_shared.events import DpoTaskRequested, TaskAction
+from vigie_shared.kit.data_system import DataSystem
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.runtime import Runtime
+
+
+def data_system(audit: AuditLog) -> DataSystem:
+    system = DataSystem(
+        "audit_log", description="Audit entries about the subject (crypto-shredded on erasure)."
+    )
+
+    @system.action(TaskAction.EXPORT)
+    async def export(conn: Conn, task: DpoTaskRequested) -> dict[str, Any]:
+        entries = await audit.query.export(conn, task.subject_id)
+        return {"entries": [entry.model_dump(mode="json", exclude={"leaf"}) for entry in entries]}
+
+    @system.action(TaskAction.ERASE)
+    async def erase(conn: Conn, task: DpoTaskRequested) -> dict[str, Any]:
+        shredded = await audit.keys.erase(
+            conn, task.subject_id, f"erasure request {task.request_id}"
+        )
+        return {"shredded_keys": shredded}
+
+    return system
+
+
+def register(runtime: Runtime, audit: AuditLog) -> None:
+    data_system(audit).register(runtime)

@@ -1,0 +1,79 @@
+"""All SQL on data keys and the record of their destruction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import asyncpg
+
+from vigie_shared.kit.db import Conn
+
+KeyName = tuple[str, str, date]
+"""(data subject, topic, first day of the month)"""
+
+
+class KeyRepository:
+    async def share_lock(self, conn: Conn, names: Sequence[KeyName]) -> list[asyncpg.Record]:
+        """The wanted keys, locked FOR SHARE: an erasure running concurrently waits for this
+        transaction, so no entry is sealed with a key that is being destroyed."""
+        return await conn.fetch(
+            "SELECT k.id, k.data_subject, k.topic, k.period, k.wrapped_key FROM subject_keys k"
+            " JOIN unnest($1::text[], $2::text[], $3::date[]) AS w(data_subject, topic, period)"
+            " USING (data_subject, topic, period) FOR SHARE OF k",
+            [n[0] for n in names],
+            [n[1] for n in names],
+            [n[2] for n in names],
+        )
+
+    async def insert(self, conn: Conn, keys: Sequence[tuple[KeyName, bytes]]) -> None:
+        await conn.execute(
+            "INSERT INTO subject_keys (data_subject, topic, period, wrapped_key)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::bytea[])"
+            " ON CONFLICT DO NOTHING",
+            [name[0] for name, _ in keys],
+            [name[1] for name, _ in keys],
+            [name[2] for name, _ in keys],
+            [wrapped for _, wrapped in keys],
+        )
+
+    async def by_ids(self, conn: Conn, ids: Sequence[int]) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            "SELECT id, data_subject, topic, period, wrapped_key FROM subject_keys"
+            " WHERE id = ANY($1::bigint[])",
+            list(ids),
+        )
+
+    async def destroy_subject(self, conn: Conn, data_subject: str, reason: str) -> int:
+        return await self._destroy(conn, "data_subject = $1", reason, data_subject)
+
+    async def destroy_before(
+        self, conn: Conn, cutoff: date, reason: str, *, topics: Sequence[str], exclude: bool
+    ) -> int:
+        where = "period < $1 AND " + (
+            "topic <> ALL($2::text[])" if exclude else "topic = ANY($2::text[])"
+        )
+        return await self._destroy(conn, where, reason, cutoff, list(topics))
+
+    async def _destroy(self, conn: Conn, where: str, reason: str, *args: object) -> int:
+        # ``where`` is one of the two literal predicates above, never caller input.
+        n = len(args) + 1
+        count: int = await conn.fetchval(
+            f"WITH gone AS (DELETE FROM subject_keys WHERE {where}"  # noqa: S608
+            " RETURNING id, data_subject, topic, period),"
+            " logged AS (INSERT INTO shredded_keys (key_id, data_subject, topic, period, reason)"
+            f" SELECT id, data_subject, topic, period, ${n} FROM gone ON CONFLICT DO NOTHING)"
+            " SELECT count(*) FROM gone",
+            *args,
+            reason,
+        )
+        return count
+
+    async def shredded(self, conn: Conn, ids: Sequence[int]) -> set[int]:
+        rows = await conn.fetch(
+            "SELECT key_id FROM shredded_keys WHERE key_id = ANY($1::bigint[])", list(ids)
+        )
+        return {row["key_id"] for row in rows}
+
+
+key_repository = KeyRepository()

@@ -1,0 +1,147 @@
+"""All SQL on the Merkle tree: leaves (log_entries), perfect-subtree nodes, the frontier."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+
+import asyncpg
+
+from audit_log.merkle import AccumulatorState
+from audit_log.tree.leaf import Leaf
+from vigie_shared.kit.db import Conn
+
+LEAF_COLUMNS = (
+    "leaf_index, event_id, topic, type, source, subject, actor, time, data_subject, key_id,"
+    " facets, data_ct, leaf_hash"
+)
+
+
+def leaf_from_row(row: asyncpg.Record) -> Leaf:
+    return Leaf(
+        index=row["leaf_index"],
+        event_id=row["event_id"],
+        topic=row["topic"],
+        type=row["type"],
+        source=row["source"],
+        subject=row["subject"],
+        actor=row["actor"],
+        time=row["time"],
+        data_subject=row["data_subject"],
+        key_id=row["key_id"],
+        data_ct=bytes(row["data_ct"]),
+        facets=row["facets"],
+    )
+
+
+class TreeRepository:
+    async def lock_state(self, conn: Conn) -> AccumulatorState:
+        """The frontier, row-locked until the transaction ends: whoever holds it is the single
+        writer that may assign the next leaf indexes (replicas queue here)."""
+        row = await conn.fetchrow("SELECT size, frontier FROM tree_state FOR UPDATE")
+        assert row is not None
+        state: AccumulatorState = row["frontier"]
+        return state
+
+    async def state(self, conn: Conn) -> AccumulatorState:
+        state: AccumulatorState = await conn.fetchval("SELECT frontier FROM tree_state")
+        return state
+
+    async def save_state(self, conn: Conn, state: AccumulatorState) -> None:
+        await conn.execute(
+            "UPDATE tree_state SET size = $1, frontier = $2, updated_at = now()",
+            state["size"],
+            state,
+        )
+
+    async def known_event_ids(self, conn: Conn, event_ids: Sequence[str]) -> set[str]:
+        rows = await conn.fetch(
+            "SELECT event_id FROM log_entries WHERE event_id = ANY($1::text[])", list(event_ids)
+        )
+        return {row["event_id"] for row in rows}
+
+    async def insert_leaves(
+        self, conn: Conn, leaves: Sequence[Leaf], hashes: Sequence[bytes]
+    ) -> None:
+        await conn.execute(
+            f"INSERT INTO log_entries ({LEAF_COLUMNS})"  # noqa: S608
+            " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],"
+            " $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::bigint[],"
+            " $11::text[]::jsonb[], $12::bytea[], $13::bytea[])",
+            [leaf.index for leaf in leaves],
+            [leaf.event_id for leaf in leaves],
+            [leaf.topic for leaf in leaves],
+            [leaf.type for leaf in leaves],
+            [leaf.source for leaf in leaves],
+            [leaf.subject for leaf in leaves],
+            [leaf.actor for leaf in leaves],
+            [leaf.time for leaf in leaves],
+            [leaf.data_subject for leaf in leaves],
+            [leaf.key_id for leaf in leaves],
+            [json.dumps(leaf.facets) for leaf in leaves],
+            [leaf.data_ct for leaf in leaves],
+            list(hashes),
+        )
+
+    async def insert_nodes(self, conn: Conn, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        if not nodes:
+            return
+        await conn.execute(
+            "INSERT INTO tree_nodes (level, idx, hash)"
+            " SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
+            [n[0] for n in nodes],
+            [n[1] for n in nodes],
+            [n[2] for n in nodes],
+        )
+
+    async def nodes(
+        self, conn: Conn, wanted: Iterable[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        """Stored hashes of perfect subtrees ``(level, idx)``; level 0 is a leaf hash."""
+        leaves = sorted({idx for level, idx in wanted if level == 0})
+        inner = sorted({(level, idx) for level, idx in wanted if level > 0})
+        found: dict[tuple[int, int], bytes] = {}
+        if leaves:
+            for row in await conn.fetch(
+                "SELECT leaf_index, leaf_hash FROM log_entries"
+                " WHERE leaf_index = ANY($1::bigint[])",
+                leaves,
+            ):
+                found[(0, row["leaf_index"])] = bytes(row["leaf_hash"])
+        if inner:
+            for row in await conn.fetch(
+                "SELECT n.level, n.idx, n.hash FROM tree_nodes n"
+                " JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx)"
+                " ON n.level = w.level AND n.idx = w.idx",
+                [level for level, _ in inner],
+                [idx for _, idx in inner],
+            ):
+                found[(row["level"], row["idx"])] = bytes(row["hash"])
+        return found
+
+    async def leaf(self, conn: Conn, index: int) -> asyncpg.Record | None:
+        return await conn.fetchrow(
+            f"SELECT {LEAF_COLUMNS}, recorded_at FROM log_entries WHERE leaf_index = $1",  # noqa: S608
+            index,
+        )
+
+    async def stream_leaves(
+        self, conn: Conn, *, batch: int = 5000
+    ) -> AsyncIterator[asyncpg.Record]:
+        """Every stored row in leaf order, as stored (verification trusts none of it)."""
+        last = -1
+        while True:
+            rows = await conn.fetch(
+                f"SELECT {LEAF_COLUMNS} FROM log_entries WHERE leaf_index > $1"  # noqa: S608
+                " ORDER BY leaf_index LIMIT $2",
+                last,
+                batch,
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield row
+            last = rows[-1]["leaf_index"]
+
+
+tree_repository = TreeRepository()

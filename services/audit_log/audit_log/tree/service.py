@@ -1,0 +1,143 @@
+"""Appending to the Merkle tree (RFC 6962 §2.1) and reading subtree hashes for proofs.
+
+One writer at a time: :meth:`TreeService.append` row-locks ``tree_state`` for the transaction,
+so leaf indexes are contiguous (0..n-1, unlike the bigserial of 0001) and the stored frontier,
+leaves and nodes always describe the same tree. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from audit_log.merkle import (
+    EMPTY_ROOT,
+    MerkleAccumulator,
+    consistency_proof_ranges,
+    fold_subtree_roots,
+    inclusion_proof_ranges,
+    node_hash,
+    range_nodes,
+)
+from audit_log.shredding.service import Keys, period_of
+from audit_log.tree.leaf import Leaf
+from audit_log.tree.repository import TreeRepository, tree_repository
+from vigie_shared.kit.db import Conn
+
+Node = tuple[int, int, bytes]
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An event to record; ``data`` is the clear payload, sealed before it is stored."""
+
+    event_id: str
+    topic: str
+    type: str
+    source: str
+    subject: str
+    actor: str | None
+    time: datetime
+    data_subject: str
+    data: Mapping[str, Any]
+    facets: dict[str, Any] = field(default_factory=dict)
+
+
+def append_leaf_hash(frontier: list[bytes], size: int, leaf: bytes, nodes: list[Node]) -> None:
+    """Append leaf ``size`` to a compact-range frontier (as MerkleAccumulator.append does) and
+    collect each perfect subtree it completes: the node at ``level`` ending at leaf ``size`` has
+    index ``size >> level`` (RFC 6962 §2.1 node hash)."""
+    carry, n, level = leaf, size, 0
+    while n & 1:
+        carry = node_hash(frontier.pop(), carry)
+        n >>= 1
+        level += 1
+        nodes.append((level, size >> level, carry))
+    frontier.append(carry)
+
+
+class TreeService:
+    def __init__(self, keys: Keys, repository: TreeRepository = tree_repository) -> None:
+        self._keys = keys
+        self._repository = repository
+
+    async def append(self, conn: Conn, entries: Sequence[NewEntry]) -> list[Leaf]:
+        """Seal, number and store ``entries`` (an id already in the log is skipped)."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("append must run inside the caller's transaction")
+        state = await self._repository.lock_state(conn)
+        known = await self._repository.known_event_ids(conn, [e.event_id for e in entries])
+        fresh: list[NewEntry] = []
+        for entry in entries:
+            if entry.event_id not in known:
+                known.add(entry.event_id)
+                fresh.append(entry)
+        if not fresh:
+            return []
+        keys = await self._keys.data_keys(
+            conn, ((e.data_subject, e.topic, period_of(e.time)) for e in fresh)
+        )
+        accumulator = MerkleAccumulator.from_state(state)
+        frontier = list(accumulator.frontier)
+        size = accumulator.size
+        leaves: list[Leaf] = []
+        hashes: list[bytes] = []
+        nodes: list[Node] = []
+        for entry in fresh:
+            key_id, data_key = keys[(entry.data_subject, entry.topic, period_of(entry.time))]
+            leaf = Leaf(
+                index=size,
+                event_id=entry.event_id,
+                topic=entry.topic,
+                type=entry.type,
+                source=entry.source,
+                subject=entry.subject,
+                actor=entry.actor,
+                time=entry.time,
+                data_subject=entry.data_subject,
+                key_id=key_id,
+                data_ct=Keys.seal_payload(data_key, entry.event_id, entry.data),
+                facets=entry.facets,
+            )
+            digest = leaf.hash()
+            append_leaf_hash(frontier, size, digest, nodes)
+            size += 1
+            leaves.append(leaf)
+            hashes.append(digest)
+        await self._repository.insert_leaves(conn, leaves, hashes)
+        await self._repository.insert_nodes(conn, nodes)
+        await self._repository.save_state(
+            conn, {"size": size, "hashes": [h.hex() for h in frontier]}
+        )
+        return leaves
+
+    async def size(self, conn: Conn) -> int:
+        return (await self._repository.state(conn))["size"]
+
+    async def current(self, conn: Conn) -> tuple[int, bytes]:
+        accumulator = MerkleAccumulator.from_state(await self._repository.state(conn))
+        return accumulator.size, accumulator.root()
+
+    async def subtree_hashes(self, conn: Conn, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """``MTH(D[start:end])`` of tree-aligned ranges, from O(log n) stored nodes each."""
+        plans = [range_nodes(start, end) for start, end in ranges]
+        wanted: set[tuple[int, int]] = {node for plan in plans for node in plan}
+        stored = await self._repository.nodes(conn, wanted)
+        missing = wanted - stored.keys()
+        if missing:
+            raise LookupError(f"tree nodes missing from storage: {sorted(missing)[:5]}")
+        return [fold_subtree_roots([stored[node] for node in plan]) for plan in plans]
+
+    async def root_at(self, conn: Conn, tree_size: int) -> bytes:
+        if tree_size == 0:
+            return EMPTY_ROOT
+        (root,) = await self.subtree_hashes(conn, [(0, tree_size)])
+        return root
+
+    async def inclusion_proof(self, conn: Conn, index: int, tree_size: int) -> list[bytes]:
+        return await self.subtree_hashes(conn, inclusion_proof_ranges(index, tree_size))
+
+    async def consistency_proof(self, conn: Conn, first: int, second: int) -> list[bytes]:
+        return await self.subtree_hashes(conn, consistency_proof_ranges(first, second))

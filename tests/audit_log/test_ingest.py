@@ -1,0 +1,111 @@
+"""Ingestion from the real broker into verified storage (issue 7, point 1): batches, inbox dedupe
+by ``ce_id``, malformed records to the DLQ, offsets committed after the batch is stored."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+from faststream.kafka import KafkaBroker
+
+from audit_log import cli
+from audit_log.ingest.handlers import BatchIngest
+from tests.audit_log.conftest import LogUnderTest
+from vigie_shared import topics
+from vigie_shared.events import AccessSuspended, Actor, CloudEvent, UserCreated, new_event
+from vigie_shared.kit.cloudevents import KafkaRecord, encode
+from vigie_shared.kit.kafka import Producer, ensure_topics
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+
+
+class Deps:
+    def __init__(self, log: LogUnderTest, producer: Producer) -> None:
+        self.pool = log.pool
+        self.producer = producer
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def producer(kafka: str) -> AsyncIterator[Producer]:
+    producer = Producer(kafka, client_id="audit-test")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+def on(record: KafkaRecord, topic: str) -> KafkaRecord:
+    return KafkaRecord(topic=topic, key=record.key, value=record.value, headers=record.headers)
+
+
+async def read_all(bootstrap: str, topic: str, count: int) -> list[ConsumerRecord[Any, Any]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[ConsumerRecord[Any, Any]] = []
+    try:
+        deadline = time.monotonic() + 20
+        while len(found) < count and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found.extend(records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_a_replayed_event_is_stored_once_and_a_malformed_one_is_dead_lettered(
+    log: LogUnderTest, kafka: str, producer: Producer
+) -> None:
+    topic = f"audit-test-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, [topic], partitions=2)
+    created: CloudEvent[Any] = new_event(
+        UserCreated(user_id="u-1", email="lea@example.org", display_name="Léa"),
+        subject="u-1",
+        source="/vigie/sso_gateway",
+    )
+    suspended: CloudEvent[Any] = new_event(
+        AccessSuspended(
+            learner_id="u-1",
+            debt_ids=["d-1"],
+            reason="unpaid",
+            actor=Actor(kind="system", id="grace"),
+        ),
+        subject="u-1",
+        source="/vigie/sso_gateway",
+    )
+    for record in (encode(created), encode(created), encode(suspended)):
+        await producer.send_and_wait(on(record, topic))
+    await producer.send_and_wait(
+        KafkaRecord(topic=topic, key=b"u-1", value=b"{not json", headers=[("ce_id", b"x")])
+    )
+    await producer.send_and_wait(on(encode(created), topic))  # replayed later, own batch
+
+    broker = KafkaBroker(kafka)
+    ingest = BatchIngest(Deps(log, producer), log.audit.ingest, group=f"g-{uuid.uuid4().hex}")
+    ingest.subscribe(broker, topic, max_records=100)
+    await broker.start()
+    try:
+        dead = await read_all(kafka, topics.dlq(topic), 1)
+        deadline = time.monotonic() + 20
+        while ingest.stored < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # time for a wrongful second copy to arrive, were there one
+    finally:
+        await broker.stop()
+    async with log.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT leaf_index, event_id, type, actor FROM log_entries")
+        exported = await log.audit.query.export(conn, "u-1")
+    (stored_created,) = [e for e in exported if e.event_id == created.id]
+    assert sorted(r["event_id"] for r in rows) == sorted([created.id, suspended.id])
+    assert sorted(r["leaf_index"] for r in rows) == [0, 1]
+    assert {r["type"]: r["actor"] for r in rows}["vigie.access.suspended"] == "system:grace"
+    assert stored_created.data is not None
+    assert stored_created.data["email"] == "lea@example.org"
+    assert len(dead) == 1
+    assert dict(dead[0].headers)["dlq_error"] == b"malformed"
+    assert (await cli.verify(log.settings, [], log.schema)).ok
