@@ -57,3 +57,29 @@ async def test_openapi_documents_problem_responses_on_every_operation() -> None:
         content = responses[status]["content"]["application/problem+json"]
         assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert schema["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status"]
+
+
+async def test_values_the_database_refuses_are_a_422_not_a_500(database_url: str) -> None:
+    import asyncpg
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/notes")
+    async def store(note: dict[str, str]) -> dict[str, str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.fetchval("SELECT $1::text", note["text"])
+        finally:
+            await conn.close()
+        return note
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        nul = await http.post("/notes", json={"text": "a\u0000b"})
+        surrogate = await http.post(
+            "/notes", content=b'{"text": "a\\udbab"}', headers={"content-type": "application/json"}
+        )
+    assert nul.status_code == 422
+    assert surrogate.status_code == 422
+    assert surrogate.headers["content-type"] == "application/problem+json"

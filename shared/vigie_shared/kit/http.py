@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -93,6 +94,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=errors,
         )
 
+    async def on_bad_data(request: Request, exc: Exception) -> JSONResponse:
+        # Data the database cannot hold comes from the caller's input, not from our failure.
+        log.info("refused data on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            422,
+            "Unprocessable Content",
+            "The request holds values that cannot be stored (e.g. invalid characters).",
+            instance=request.url.path,
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "Internal Server Error", instance=request.url.path)
@@ -100,6 +111,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(UnicodeEncodeError, on_bad_data)
+    # SQLSTATE class 22 (data exception): a value the database refuses, e.g. lone surrogates
+    # or NUL characters in text or JSON, numbers out of range.
+    app.add_exception_handler(asyncpg.exceptions.DataError, on_bad_data)
     app.add_exception_handler(Exception, on_unexpected)
 
 
@@ -180,12 +195,15 @@ def document_problems(app: FastAPI) -> None:
                 if not isinstance(operation, dict) or "responses" not in operation:
                     continue
                 responses = operation["responses"]
-                if "422" in responses:
+                if "HTTPValidationError" in str(responses.get("422", "")):
                     # FastAPI's default describes its own error shape; ours is problem+json.
-                    responses["422"] = {"description": COMMON_PROBLEMS["422"]}
+                    del responses["422"]
                 for status, description in COMMON_PROBLEMS.items():
-                    entry = responses.setdefault(status, {"description": description})
-                    entry.setdefault("content", {}).setdefault(PROBLEM_JSON, {"schema": ref})
+                    # What an operation documents itself (an OAuth error, a page) stays as is.
+                    responses.setdefault(
+                        status,
+                        {"description": description, "content": {PROBLEM_JSON: {"schema": ref}}},
+                    )
         app.openapi_schema = schema
         return schema
 

@@ -17,6 +17,7 @@ from sso_gateway.login.pages import (
 from sso_gateway.login.schemas import TEXTS, pick_lang
 from sso_gateway.login.service import login_service
 from sso_gateway.oauth.deps import provider_of
+from sso_gateway.oauth.endpoints import PAGE_RESPONSES
 from sso_gateway.sessions.service import sessions
 
 router = APIRouter(tags=["login"])
@@ -58,7 +59,11 @@ def _form(
     return response
 
 
-@router.get("/", summary="Where a login lands without a platform to go back to")
+@router.get(
+    "/",
+    summary="Where a login lands without a platform to go back to",
+    responses=PAGE_RESPONSES,
+)
 async def home(request: Request, lang: str | None = None) -> Response:
     provider = provider_of(request)
     async with provider.pool.acquire() as conn:
@@ -77,7 +82,7 @@ async def home(request: Request, lang: str | None = None) -> Response:
     )
 
 
-@router.get("/login", summary="The login form")
+@router.get("/login", summary="The login form", responses=PAGE_RESPONSES)
 async def login_form(
     request: Request, next: str | None = None, lang: str | None = None
 ) -> Response:
@@ -91,7 +96,7 @@ async def login_form(
     )
 
 
-@router.post("/login", summary="Submit the login form")
+@router.post("/login", summary="Submit the login form", responses=PAGE_RESPONSES)
 async def login_submit(request: Request) -> Response:
     provider = provider_of(request)
     settings = provider.settings

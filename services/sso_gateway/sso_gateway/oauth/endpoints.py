@@ -29,6 +29,41 @@ from sso_gateway.users.repository import user_repository
 
 router = APIRouter(tags=["oidc"])
 
+# What the OAuth endpoints answer besides problem details, for the OpenAPI document.
+_OAUTH_ERROR = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "error": {"type": "string"},
+                    "error_description": {"type": "string"},
+                },
+                "required": ["error"],
+            }
+        }
+    }
+}
+_JSON = {"content": {"application/json": {"schema": {"type": "object"}}}}
+_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+OAUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Success", **_JSON},
+    400: {"description": "RFC 6749 §5.2 error", **_OAUTH_ERROR},
+    401: {"description": "Client authentication failed (RFC 6749 §5.2)", **_OAUTH_ERROR},
+}
+BEARER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Claims", **_JSON},
+    # RFC 6750 §3: the error is in the WWW-Authenticate header; the body may be empty.
+    400: {"description": "Invalid request (RFC 6750 §3.1)"},
+    401: {"description": "Invalid or missing token (RFC 6750 §3.1)"},
+    403: {"description": "Insufficient scope (RFC 6750 §3.1)"},
+}
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A page", **_HTML},
+    400: {"description": "An error page (never a redirect to an unverified URI)", **_HTML},
+    403: {"description": "Refused (e.g. CSRF check failed)", **_HTML},
+}
+
 
 async def _oauth_request(
     request: Request, provider: Provider, *, with_session: bool = False
@@ -137,7 +172,11 @@ def _error_page(request: Request, message: str) -> Response:
     )
 
 
-@router.get("/authorize", summary="Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2)")
+@router.get(
+    "/authorize",
+    summary="Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2)",
+    responses=PAGE_RESPONSES,
+)
 async def authorize(request: Request) -> Response:
     provider = provider_of(request)
     oauth_request = await _oauth_request(request, provider, with_session=True)
@@ -182,14 +221,14 @@ async def authorize(request: Request) -> Response:
     return _response(result)
 
 
-@router.post("/token", summary="Token endpoint (RFC 6749 §3.2)")
+@router.post("/token", summary="Token endpoint (RFC 6749 §3.2)", responses=OAUTH_RESPONSES)
 async def token(request: Request) -> Response:
     provider = provider_of(request)
     oauth_request = await _oauth_request(request, provider)
     return _response(await provider.run(provider.create_token_response, oauth_request))
 
 
-@router.post("/introspect", summary="Token introspection (RFC 7662)")
+@router.post("/introspect", summary="Token introspection (RFC 7662)", responses=OAUTH_RESPONSES)
 async def introspect(request: Request) -> Response:
     provider = provider_of(request)
     oauth_request = await _oauth_request(request, provider)
@@ -198,7 +237,7 @@ async def introspect(request: Request) -> Response:
     )
 
 
-@router.post("/revoke", summary="Token revocation (RFC 7009)")
+@router.post("/revoke", summary="Token revocation (RFC 7009)", responses=OAUTH_RESPONSES)
 async def revoke(request: Request) -> Response:
     provider = provider_of(request)
     oauth_request = await _oauth_request(request, provider)
@@ -215,7 +254,9 @@ def _bearer_error(status: int, error: str, description: str) -> Response:
     )
 
 
-@router.api_route("/userinfo", methods=["GET", "POST"], summary="OIDC Core §5.3")
+@router.api_route(
+    "/userinfo", methods=["GET", "POST"], summary="OIDC Core §5.3", responses=BEARER_RESPONSES
+)
 async def userinfo(request: Request) -> Response:
     provider = provider_of(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -239,7 +280,12 @@ async def userinfo(request: Request) -> Response:
     return JSONResponse(dict(info), headers={"Cache-Control": "no-store"})
 
 
-@router.api_route("/logout", methods=["GET", "POST"], summary="RP-Initiated Logout 1.0 §2")
+@router.api_route(
+    "/logout",
+    methods=["GET", "POST"],
+    summary="RP-Initiated Logout 1.0 §2",
+    responses=PAGE_RESPONSES,
+)
 async def logout(request: Request) -> Response:
     provider = provider_of(request)
     settings = provider.settings
