@@ -8,6 +8,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from sso_gateway.access import handlers as access_handlers
+from sso_gateway.access.endpoints import router as access_router
+from sso_gateway.access.repository import access_repository
+from sso_gateway.access.service import AccessService
 from sso_gateway.admin.endpoints import router as admin_router
 from sso_gateway.backchannel.service import backchannel
 from sso_gateway.config import Settings
@@ -18,6 +22,7 @@ from sso_gateway.login.endpoints import router as login_router
 from sso_gateway.oauth.endpoints import router as oauth_router
 from sso_gateway.oauth.server import Provider
 from sso_gateway.service import SERVICE
+from sso_gateway.sessions.service import sessions
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.runtime import Runtime
 
@@ -32,6 +37,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     runtime.on_start(ensure_keys)
     data_system(settings).register(runtime)
+    access = AccessService(access_repository)
+    access_handlers.register(runtime, access)
+
+    async def sign_out_everywhere(conn: Conn, learner_id: str) -> None:
+        # Issue 4: a suspension revokes sessions and refresh tokens, and every platform the
+        # learner used is told by back-channel logout (queued in this same transaction).
+        await sessions.revoke_all(conn, settings, learner_id, "suspension")
+
+    access.on_suspension(sign_out_everywhere)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,20 +63,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     ),
                     name="sso-backchannel-logout",
                 )
-            try:
-                yield
-            finally:
-                if worker is not None:
-                    worker.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await worker
-                provider.stop()
+            async with contextlib.AsyncExitStack() as schedulers:
+                if settings.grace_sweep_seconds > 0:
+                    await schedulers.enter_async_context(
+                        access_handlers.grace_scheduler(
+                            runtime, access, settings.grace_sweep_seconds
+                        )
+                    )
+                try:
+                    yield
+                finally:
+                    if worker is not None:
+                        worker.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await worker
+                    provider.stop()
 
     app = FastAPI(title="Vigie SSO gateway", version="0.1.0", lifespan=lifespan)
     runtime.install(app)
     app.state.provider = provider
+    app.state.access = access
     app.include_router(oauth_router)
     app.include_router(keys_router)
     app.include_router(login_router)
     app.include_router(admin_router)
+    app.include_router(access_router)
     return app

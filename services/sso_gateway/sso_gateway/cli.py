@@ -15,14 +15,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sso_gateway.access.repository import access_repository
+from sso_gateway.access.service import AccessService
 from sso_gateway.clients.schemas import ClientCreate
 from sso_gateway.clients.service import ClientAlreadyExists, client
 from sso_gateway.config import Settings
 from sso_gateway.keys.service import keys
 from sso_gateway.service import SERVICE
+from sso_gateway.sessions.service import sessions
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import UserAlreadyExists, user
 from vigie_shared.kit import db
+from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.db import Conn
 from vigie_shared.kit.migrate import migrate
 
 ROLES = ("learner", "dpo", "accounting", "admin")
@@ -123,6 +128,37 @@ async def _keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _access_decide(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    conn = await _connect(args, settings)
+    service = AccessService(access_repository)
+
+    async def sign_out(conn: Conn, learner_id: str) -> None:
+        await sessions.revoke_all(conn, settings, learner_id, "suspension")
+
+    service.on_suspension(sign_out)
+    try:
+        decision = await service.decide_manually(
+            conn,
+            args.learner,
+            suspend=args.action == "suspend",
+            reason=args.reason,
+            actor_id=args.actor,
+            now=utcnow(),
+        )
+    except ValueError as exc:
+        return _fail(str(exc))
+    finally:
+        await conn.close()
+    result = {"learner_id": args.learner, "suspended": decision.suspended}
+    print(
+        json.dumps(result)
+        if args.json
+        else f"{args.learner}: {'suspended' if decision.suspended else 'access restored'}"
+    )
+    return 0
+
+
 def _sync(run: Any) -> Any:
     def func(args: argparse.Namespace) -> int:
         code: int = asyncio.run(run(args))
@@ -164,6 +200,18 @@ def register_commands(subparsers: Any) -> None:
     cadd.add_argument("--not-training-platform", action="store_true")
     _common(cadd)
     cadd.set_defaults(func=_sync(_client_add))
+
+    access_parser = subparsers.add_parser(
+        "access", help="suspend or restore a learner's access to training platforms"
+    )
+    access_sub = access_parser.add_subparsers(dest="action", required=True)
+    for action, text in (("suspend", "suspend by hand"), ("restore", "restore by hand")):
+        decide = access_sub.add_parser(action, help=f"{text} (accounting), with a reason")
+        decide.add_argument("--learner", required=True, help="the learner's user id")
+        decide.add_argument("--reason", required=True, help="recorded and sent in the event")
+        decide.add_argument("--actor", required=True, help="user id of the accountant deciding")
+        _common(decide)
+        decide.set_defaults(func=_sync(_access_decide))
 
     key_parser = subparsers.add_parser("keys", help="signing keys")
     key_sub = key_parser.add_subparsers(dest="keys_command", required=True)

@@ -34,6 +34,11 @@ class Settings(ServiceSettings):
         "database through the event loop, so this bounds grants in flight, not CPU).",
     )
     backchannel_max_attempts: int = Field(8, ge=1)
+    grace_sweep_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How often learners past their grace period are suspended; 0 disables it.",
+    )
     backchannel_poll_seconds: float = Field(
         1.0, ge=0, description="How often due back-channel logouts are sent; 0 disables the worker."
     )

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sso_gateway.access.service import access
+from sso_gateway.access.service import AccessService
 from vigie_shared import topics
 from vigie_shared.events import CloudEvent, DebtReminded, DebtSettled
 from vigie_shared.kit.clock import utcnow
@@ -18,7 +18,7 @@ from vigie_shared.kit.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def register(runtime: Runtime) -> None:
+def register(runtime: Runtime, access: AccessService) -> None:
     consumer = runtime.consumer("access", topics.BILLING)
 
     @consumer.handles(DebtReminded)
@@ -31,7 +31,9 @@ def register(runtime: Runtime) -> None:
 
 
 @contextlib.asynccontextmanager
-async def grace_scheduler(runtime: Runtime, interval: float) -> AsyncIterator[None]:
+async def grace_scheduler(
+    runtime: Runtime, access: AccessService, interval: float
+) -> AsyncIterator[None]:
     """Suspend learners whose grace ran out: at start (deadlines that passed while the gateway
     was down) and every ``interval`` seconds. Safe with several replicas (row locks)."""
 

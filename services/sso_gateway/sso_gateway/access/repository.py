@@ -140,6 +140,12 @@ class AccessRepository:
         )
         return [r["learner_id"] for r in rows]
 
+    async def get_state(self, conn: Conn, learner_id: str) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "SELECT * FROM access_states WHERE learner_id = $1", learner_id
+        )
+        return row
+
     async def is_suspended(self, conn: Conn, learner_id: str) -> bool:
         value: bool | None = await conn.fetchval(
             "SELECT suspended FROM access_states WHERE learner_id = $1", learner_id

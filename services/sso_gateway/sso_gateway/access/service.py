@@ -5,17 +5,20 @@ Every handler here is idempotent and order-insensitive: facts are merged into th
 access is recomputed from all known facts under a row lock, emitting an event only when the
 decision changes. So duplicates, late events and replays give the same final state, and two
 gateway instances never suspend twice.
+
+One instance per app (its enforcers need the app's settings), built in ``create_app``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from sso_gateway.access.policy import AccessDecision, ManualDecision, decide, grace_deadline
-from sso_gateway.access.repository import AccessRepository, access_repository, manual_of
+from sso_gateway.access.repository import AccessRepository, manual_of
 from sso_gateway.config import SOURCE
 from vigie_shared.events import (
     AccessRestored,
@@ -178,8 +181,24 @@ class AccessService:
                     suspended += int(decision.suspended)
         return suspended
 
+    async def state(self, conn: Conn, learner_id: str, now: datetime) -> dict[str, Any]:
+        """What the accounting office sees for one learner."""
+        row = await self._repository.get_state(conn, learner_id)
+        decision = decide(
+            await self._repository.debts_of(conn, learner_id),
+            manual_of(row) if row is not None else None,
+            now,
+        )
+        return {
+            "learner_id": learner_id,
+            "suspended": bool(row and row["suspended"]),
+            "changed_at": row["changed_at"] if row else None,
+            "reason": row["reason"] if row else None,
+            "debt_ids": list(row["debt_ids"]) if row else [],
+            "overdue_debts": list(decision.overdue_debts),
+            "pending_debts": list(decision.pending_debts),
+            "next_deadline": decision.next_deadline,
+        }
+
     async def is_suspended(self, conn: Conn, learner_id: str) -> bool:
         return await self._repository.is_suspended(conn, learner_id)
-
-
-access = AccessService(access_repository)

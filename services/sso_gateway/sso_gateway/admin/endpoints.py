@@ -20,6 +20,11 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 async def require_admin(request: Request) -> dict[str, Any]:
+    return await require_roles(request, "admin")
+
+
+async def require_roles(request: Request, *roles: str) -> dict[str, Any]:
+    """Claims of a valid, unrevoked access token of ours carrying one of ``roles``."""
     provider = provider_of(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -46,8 +51,8 @@ async def require_admin(request: Request) -> dict[str, Any]:
                 "The access token was revoked.",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-    if "admin" not in (claims.get("roles") or []):
-        raise Problem(403, "Forbidden", "The admin role is required.")
+    if not set(roles).intersection(claims.get("roles") or []):
+        raise Problem(403, "Forbidden", f"One of the roles {', '.join(roles)} is required.")
     return claims
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749.errors import AccessDeniedError  # type: ignore[import-untyped]
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
@@ -22,7 +23,7 @@ from sso_gateway.login.schemas import TEXTS, pick_lang
 from sso_gateway.oauth.deps import provider_of
 from sso_gateway.oauth.models import SCOPES
 from sso_gateway.oauth.repository import grant_repository
-from sso_gateway.oauth.server import Provider, grant_user, user_info
+from sso_gateway.oauth.server import Provider, grant_user, refuse_if_suspended, user_info
 from sso_gateway.oauth.server import Request as OAuthRequest
 from sso_gateway.sessions.service import BrowserSession, sessions
 from sso_gateway.users.repository import user_repository
@@ -197,6 +198,13 @@ async def authorize(request: Request) -> Response:
         grant = provider.get_consent_grant(oauth_request, end_user=end_user)
         if end_user is None or grant.prompt == "login":
             return None
+        try:
+            refuse_if_suspended(provider, end_user.id, grant.client)
+        except AccessDeniedError as denied:
+            # Back to the platform's verified redirect URI with the reason (§4.1.2.1).
+            denied.redirect_uri = grant.redirect_uri
+            denied.state = oauth_request.payload.state
+            raise
         result: tuple[int, Any, list[tuple[str, str]]] = provider.create_authorization_response(
             oauth_request, grant_user=end_user, grant=grant
         )

@@ -30,6 +30,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
     audiences: list[str]
     signing_alg: str
     secret_key: str = field(repr=False)
+    training_platform: bool = True
 
     @classmethod
     def from_row(cls, row: asyncpg.Record, secret_key: str) -> OAuthClient:
@@ -45,6 +46,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
             audiences=list(row["audiences"]),
             signing_alg=row["signing_alg"],
             secret_key=secret_key,
+            training_platform=row["training_platform"],
         )
 
     @property

@@ -30,6 +30,7 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Request,
     grants,
 )
+from authlib.oauth2.rfc6749.errors import AccessDeniedError  # type: ignore[import-untyped]
 from authlib.oauth2.rfc7009 import RevocationEndpoint  # type: ignore[import-untyped]
 from authlib.oauth2.rfc7636 import CodeChallenge  # type: ignore[import-untyped]
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint  # type: ignore[import-untyped]
@@ -42,6 +43,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from sso_gateway import crypto
+from sso_gateway.access.repository import access_repository
 from sso_gateway.clients.repository import client_repository
 from sso_gateway.config import Settings
 from sso_gateway.keys.service import KeyRing
@@ -429,6 +431,7 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
         row = self.server.call(lambda conn: user_repository.get(conn, code.user_id))
         if row is None:
             return None
+        refuse_if_suspended(self.server, code.user_id, self.request.client)
         return GrantUser(
             id=row["id"],
             email=row["email"],
@@ -437,6 +440,18 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
             roles=list(row["roles"]),
             session_id=code.session_id,
             auth_time=code.get_auth_time(),
+        )
+
+
+def refuse_if_suspended(server: Provider, user_id: str, client: OAuthClient | None) -> None:
+    """A learner whose access is suspended (unpaid debt, or an accountant's decision) gets no
+    token for a training platform; other platforms (payment, GDPR requests) stay reachable so
+    that they can still pay and exercise their rights. RFC 6749 §4.1.2.1 ``access_denied``."""
+    if client is None or not client.training_platform:
+        return
+    if server.call(lambda conn: access_repository.is_suspended(conn, user_id)):
+        raise AccessDeniedError(
+            description="Access to training platforms is suspended (unpaid debt)."
         )
 
 
@@ -548,6 +563,7 @@ class RefreshTokenGrant(_Issuing, grants.RefreshTokenGrant):  # type: ignore[mis
         row = self.server.call(lambda conn: user_repository.get(conn, token.user_id))
         if row is None:
             return None
+        refuse_if_suspended(self.server, token.user_id, self.request.client)
         return GrantUser(
             id=row["id"],
             email=row["email"],
