@@ -48,12 +48,20 @@ class CloudEvent(BaseModel, Generic[D]):
     data: D
 
 
-def new_event(data: D, *, subject: str, source: str, event_id: str | None = None) -> CloudEvent[D]:
+def new_event(
+    data: D,
+    *,
+    subject: str,
+    source: str,
+    event_id: str | None = None,
+    time: datetime | None = None,
+) -> CloudEvent[D]:
+    """``time`` is when the occurrence happened (CloudEvents §3.1.1), now unless given."""
     return CloudEvent[D](
         id=event_id or str(uuid.uuid4()),
         source=source,
         type=data.event_type,
-        time=utcnow(),
+        time=time or utcnow(),
         subject=subject,
         data=data,
     )
@@ -213,6 +221,18 @@ class DebtSettled(EventData):
     settled_at: datetime
 
 
+class DebtExempted(EventData):
+    """The accounting office waives the suspension a debt would cause (a payment plan, a
+    dispute): the debt stays unpaid but no longer suspends access."""
+
+    event_type = "vigie.billing.debt.exempted"
+    topic = topics.BILLING
+    debt_id: str
+    learner_id: str
+    reason: str = Field(examples=["échéancier accordé", "contestation en cours"])
+    exempted_at: datetime
+
+
 class DpoRequestReceived(EventData):
     event_type = "vigie.dpo.request.received"
     topic = topics.DPO_REQUESTS
@@ -356,6 +376,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         AccessRestored,
         DebtReminded,
         DebtSettled,
+        DebtExempted,
         DpoRequestReceived,
         DpoRequestVerified,
         DpoRequestExtended,

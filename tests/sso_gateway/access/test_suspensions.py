@@ -17,7 +17,7 @@ import pytest_asyncio
 import sso_gateway
 from sso_gateway.access.repository import access_repository
 from sso_gateway.access.service import AccessService
-from vigie_shared.events import DebtReminded, DebtSettled, PaymentChannel
+from vigie_shared.events import DebtExempted, DebtReminded, DebtSettled, PaymentChannel
 from vigie_shared.kit import db
 from vigie_shared.kit.clock import PARIS
 from vigie_shared.kit.db import Conn
@@ -180,3 +180,34 @@ async def test_manual_suspension_needs_a_reason_and_runs_the_enforcers(
     assert suspended["reason"] == "chèque rejeté"
     assert suspended["actor"] == {"kind": "user", "id": "u-compta"}
     assert restored["reason"] == "régularisé"
+
+
+def exemption(debt: str = "d-1", learner: str = "u-1", at: datetime = REMINDED) -> DebtExempted:
+    return DebtExempted(debt_id=debt, learner_id=learner, reason="échéancier", exempted_at=at)
+
+
+async def exempt(
+    pool: asyncpg.Pool, service: AccessService, fact: DebtExempted, now: datetime
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await service.debt_exempted(conn, fact, now)
+
+
+async def test_exemption_within_grace_cancels_and_never_suspends(pool: asyncpg.Pool) -> None:
+    service = AccessService(access_repository)
+    await apply(pool, service, reminder(), REMINDED)
+    await exempt(pool, service, exemption(at=REMINDED + timedelta(days=2)), REMINDED)
+    assert await service.sweep(pool, DEADLINE + timedelta(days=5)) == 0
+    events_seen = await events(pool)
+    assert [kind for kind, _ in events_seen] == ["suspension.scheduled", "suspension.cancelled"]
+    assert "échéancier" in events_seen[1][1]["reason"]
+
+
+async def test_exemption_after_suspension_restores_access(pool: asyncpg.Pool) -> None:
+    service = AccessService(access_repository)
+    await apply(pool, service, reminder(), REMINDED)
+    await service.sweep(pool, DEADLINE)
+    later = DEADLINE + timedelta(days=1)
+    await exempt(pool, service, exemption(at=later), later)
+    kinds = [kind for kind, _ in await events(pool)]
+    assert kinds == ["suspension.scheduled", "suspended", "restored"]

@@ -38,11 +38,17 @@ class ReportRepository:
                   ON e.facets->>'debt_id' = r.debt_id AND e.time > r.reminded_at
                 WHERE e.type = 'vigie.billing.debt.settled'
                 GROUP BY r.debt_id
+            ), exempted AS MATERIALIZED (
+                SELECT r.debt_id, min(e.time) AS exempted_at
+                FROM reminded r JOIN log_entries e ON e.facets->>'debt_id' = r.debt_id
+                WHERE e.type = 'vigie.billing.debt.exempted'
+                GROUP BY r.debt_id
             ), fate AS MATERIALIZED (
-                SELECT r.channel, s.suspended_at, p.settled_at
+                SELECT r.channel, s.suspended_at, p.settled_at, x.exempted_at
                 FROM reminded r
                 LEFT JOIN suspended s USING (debt_id)
                 LEFT JOIN settled p USING (debt_id)
+                LEFT JOIN exempted x USING (debt_id)
             )
             SELECT channel,
                    count(*) AS reminded,
@@ -50,6 +56,8 @@ class ReportRepository:
                    count(*) FILTER (WHERE settled_at IS NOT NULL
                        AND (suspended_at IS NULL OR settled_at < suspended_at))
                        AS paid_before_suspension,
+                   count(*) FILTER (WHERE exempted_at IS NOT NULL AND suspended_at IS NULL)
+                       AS exempted,
                    count(suspended_at) AS suspended,
                    count(*) FILTER (WHERE settled_at >= suspended_at) AS paid_after_suspension
             FROM fate GROUP BY channel ORDER BY channel

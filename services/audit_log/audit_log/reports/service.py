@@ -19,6 +19,7 @@ def _figures(channel: str, counts: dict[str, int]) -> ChannelFigures:
         channel=channel,
         **counts,
         payment_rate=_rate(counts["paid_after_reminder"], counts["reminded"]),
+        paid_within_grace_rate=_rate(counts["paid_before_suspension"], counts["reminded"]),
         suspension_rate=_rate(counts["suspended"], counts["reminded"]),
         recovery_after_suspension_rate=_rate(counts["paid_after_suspension"], counts["suspended"]),
     )
@@ -28,6 +29,7 @@ _COUNTS = (
     "reminded",
     "paid_after_reminder",
     "paid_before_suspension",
+    "exempted",
     "suspended",
     "paid_after_suspension",
 )

@@ -10,7 +10,7 @@ from typing import Any
 
 from sso_gateway.access.service import AccessService
 from vigie_shared import topics
-from vigie_shared.events import CloudEvent, DebtReminded, DebtSettled
+from vigie_shared.events import CloudEvent, DebtExempted, DebtReminded, DebtSettled
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.runtime import Runtime
@@ -28,6 +28,10 @@ def register(runtime: Runtime, access: AccessService) -> None:
     @consumer.handles(DebtSettled)
     async def on_settled(conn: Conn, event: CloudEvent[Any]) -> None:
         await access.debt_settled(conn, event.data, utcnow())
+
+    @consumer.handles(DebtExempted)
+    async def on_exempted(conn: Conn, event: CloudEvent[Any]) -> None:
+        await access.debt_exempted(conn, event.data, utcnow())
 
 
 @contextlib.asynccontextmanager

@@ -43,6 +43,7 @@ class Debt:
     reminded_at: datetime | None = None
     grace_days: int = 8
     settled_at: datetime | None = None
+    exempted_at: datetime | None = None
 
     @property
     def suspend_at(self) -> datetime | None:
@@ -54,10 +55,15 @@ class Debt:
     def settled(self) -> bool:
         return self.settled_at is not None
 
+    @property
+    def suspends(self) -> bool:
+        """Reminded, unpaid and not exempted by the accounting office."""
+        return self.suspend_at is not None and not self.settled and self.exempted_at is None
+
     def past_grace(self, now: datetime) -> bool:
-        """Unpaid and past its grace period: a reason to suspend."""
+        """A reason to suspend: it suspends and its grace period is over."""
         due = self.suspend_at
-        return due is not None and not self.settled and now >= due
+        return self.suspends and due is not None and now >= due
 
 
 @dataclass(frozen=True)
@@ -89,13 +95,7 @@ def decide(debts: Iterable[Debt], manual: ManualDecision | None, now: datetime) 
     """
     debts = list(debts)
     overdue = tuple(sorted(d.debt_id for d in debts if d.past_grace(now)))
-    pending = tuple(
-        sorted(
-            d.debt_id
-            for d in debts
-            if d.suspend_at is not None and not d.settled and not d.past_grace(now)
-        )
-    )
+    pending = tuple(sorted(d.debt_id for d in debts if d.suspends and not d.past_grace(now)))
     upcoming = [d.suspend_at for d in debts if d.debt_id in pending and d.suspend_at]
     by_debts = bool(overdue)
     suspended = by_debts

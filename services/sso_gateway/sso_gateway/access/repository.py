@@ -65,6 +65,25 @@ class AccessRepository:
         assert row is not None
         return row
 
+    async def record_exemption(
+        self, conn: Conn, *, debt_id: str, learner_id: str, exempted_at: datetime, reason: str
+    ) -> asyncpg.Record:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "INSERT INTO debts (debt_id, learner_id, exempted_at, exemption_reason)"
+            " VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (debt_id) DO UPDATE SET"
+            "  exempted_at = LEAST(debts.exempted_at, EXCLUDED.exempted_at),"
+            "  exemption_reason = COALESCE(debts.exemption_reason, EXCLUDED.exemption_reason),"
+            "  updated_at = now()"
+            " RETURNING *",
+            debt_id,
+            learner_id,
+            exempted_at,
+            reason,
+        )
+        assert row is not None
+        return row
+
     async def mark_announced(self, conn: Conn, debt_id: str, *, schedule: bool) -> bool:
         """Set the once-only flag; True if this call set it (so the event goes out once)."""
         column = "schedule_announced" if schedule else "cancel_announced"
@@ -89,11 +108,13 @@ class AccessRepository:
 
     async def debts_of(self, conn: Conn, learner_id: str) -> list[Debt]:
         rows = await conn.fetch(
-            "SELECT debt_id, reminded_at, grace_days, settled_at FROM debts WHERE learner_id = $1",
+            "SELECT debt_id, reminded_at, grace_days, settled_at, exempted_at FROM debts"
+            " WHERE learner_id = $1",
             learner_id,
         )
         return [
-            Debt(r["debt_id"], r["reminded_at"], r["grace_days"], r["settled_at"]) for r in rows
+            Debt(r["debt_id"], r["reminded_at"], r["grace_days"], r["settled_at"], r["exempted_at"])
+            for r in rows
         ]
 
     async def save_state(
@@ -133,7 +154,7 @@ class AccessRepository:
         rows = await conn.fetch(
             "SELECT DISTINCT d.learner_id FROM debts d"
             " LEFT JOIN access_states s ON s.learner_id = d.learner_id"
-            " WHERE d.settled_at IS NULL AND d.suspend_at <= $1"
+            " WHERE d.settled_at IS NULL AND d.exempted_at IS NULL AND d.suspend_at <= $1"
             " AND (s.learner_id IS NULL OR NOT s.suspended) LIMIT $2",
             now,
             limit,

@@ -24,6 +24,7 @@ from vigie_shared.events import (
     AccessRestored,
     AccessSuspended,
     Actor,
+    DebtExempted,
     DebtReminded,
     DebtSettled,
     EventData,
@@ -82,7 +83,10 @@ class AccessService:
         learner_id, debt_id, suspend_at = debt["learner_id"], debt["debt_id"], debt["suspend_at"]
         if suspend_at is None:
             return  # no reminder known yet: nothing was or will be scheduled
-        if debt["settled_at"] is None:
+        ended_at = min(
+            (t for t in (debt["settled_at"], debt["exempted_at"]) if t is not None), default=None
+        )
+        if ended_at is None:
             if await self._repository.mark_announced(conn, debt_id, schedule=True):
                 await self._emit(
                     conn,
@@ -96,7 +100,7 @@ class AccessService:
                     ),
                     learner_id,
                 )
-        elif debt["settled_at"] < suspend_at and await self._repository.mark_announced(
+        elif ended_at < suspend_at and await self._repository.mark_announced(
             conn, debt_id, schedule=False
         ):
             await self._emit(
@@ -104,11 +108,26 @@ class AccessService:
                 SuspensionCancelled(
                     learner_id=learner_id,
                     debt_id=debt_id,
-                    reason="debt settled within the grace period",
+                    reason="debt settled within the grace period"
+                    if debt["settled_at"] is not None and debt["settled_at"] == ended_at
+                    else f"exempted by the accounting office: {debt['exemption_reason']}",
                     actor=BILLING,
                 ),
                 learner_id,
             )
+
+    async def debt_exempted(self, conn: Conn, data: DebtExempted, now: datetime) -> None:
+        row = await self._repository.record_exemption(
+            conn,
+            debt_id=data.debt_id,
+            learner_id=data.learner_id,
+            exempted_at=data.exempted_at,
+            reason=data.reason,
+        )
+        await self._announce(conn, row)
+        await self.reconcile(
+            conn, data.learner_id, now, actor=BILLING, reason=f"exempted: {data.reason}"
+        )
 
     async def reconcile(
         self, conn: Conn, learner_id: str, now: datetime, *, actor: Actor, reason: str = ""
