@@ -279,22 +279,40 @@ class EventConsumer:
     async def _dead_letter(
         self, record: ConsumerRecord[Any, Any], error: str, reason: str, attempts: int
     ) -> None:
-        headers = [
-            *(record.headers or ()),
-            ("dlq_error", error.encode()),
-            ("dlq_reason", reason[:2000].encode()),
-            ("dlq_consumer", self.name.encode()),
-            ("dlq_topic", record.topic.encode()),
-            ("dlq_partition", str(record.partition).encode()),
-            ("dlq_offset", str(record.offset).encode()),
-            ("dlq_attempts", str(attempts).encode()),
-        ]
-        EVENTS_DEAD_LETTERED.labels(self.name, record.topic).inc()
-        await self._deps.producer.send_and_wait(
-            KafkaRecord(
-                topic=topics.dlq(record.topic),
-                key=record.key,
-                value=record.value,
-                headers=headers,
-            )
+        await dead_letter(
+            self._deps.producer,
+            record,
+            consumer=self.name,
+            error=error,
+            reason=reason,
+            attempts=attempts,
         )
+
+
+async def dead_letter(
+    producer: Producer,
+    record: ConsumerRecord[Any, Any],
+    *,
+    consumer: str,
+    error: str,
+    reason: str,
+    attempts: int,
+) -> None:
+    """Send ``record``, unchanged, to ``<topic>.dlq`` with the error in headers (docs/
+    backbone.md, dead letters); for any consumer, batch or not."""
+    EVENTS_DEAD_LETTERED.labels(consumer, record.topic).inc()
+    headers = [
+        *(record.headers or ()),
+        ("dlq_error", error.encode()),
+        ("dlq_reason", reason[:2000].encode()),
+        ("dlq_consumer", consumer.encode()),
+        ("dlq_topic", record.topic.encode()),
+        ("dlq_partition", str(record.partition).encode()),
+        ("dlq_offset", str(record.offset).encode()),
+        ("dlq_attempts", str(attempts).encode()),
+    ]
+    await producer.send_and_wait(
+        KafkaRecord(
+            topic=topics.dlq(record.topic), key=record.key, value=record.value, headers=headers
+        )
+    )

@@ -24,10 +24,9 @@ from faststream.message import StreamMessage
 
 from audit_log.ingest.repository import EntryRepository, entry_repository
 from audit_log.ingest.service import IngestService
-from vigie_shared import topics
 from vigie_shared.events import CloudEvent, EventData
-from vigie_shared.kit.cloudevents import KafkaRecord, MalformedEvent, decode
-from vigie_shared.kit.consumer import TRANSIENT, Deps
+from vigie_shared.kit.cloudevents import MalformedEvent, decode
+from vigie_shared.kit.consumer import TRANSIENT, Deps, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -135,20 +134,12 @@ class BatchIngest:
     async def _dead_letter(
         self, record: ConsumerRecord[Any, Any], error: str, reason: str, attempts: int
     ) -> None:
-        # The same headers as the kit's EventConsumer (docs/backbone.md, dead letters).
-        headers = [
-            *(record.headers or ()),
-            ("dlq_error", error.encode()),
-            ("dlq_reason", reason[:2000].encode()),
-            ("dlq_consumer", self.group.encode()),
-            ("dlq_topic", record.topic.encode()),
-            ("dlq_partition", str(record.partition).encode()),
-            ("dlq_offset", str(record.offset).encode()),
-            ("dlq_attempts", str(attempts).encode()),
-        ]
-        await self._deps.producer.send_and_wait(
-            KafkaRecord(
-                topic=topics.dlq(record.topic), key=record.key, value=record.value, headers=headers
-            )
+        await dead_letter(
+            self._deps.producer,
+            record,
+            consumer=self.group,
+            error=error,
+            reason=reason,
+            attempts=attempts,
         )
         self.dead_lettered += 1
