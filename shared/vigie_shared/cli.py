@@ -113,14 +113,21 @@ def cmd_up(args: argparse.Namespace) -> int:
             for spec in specs:
                 if spec.seed_demo is not None:
                     demo_lines += asyncio.run(spec.seed_demo(spec.settings_factory()))
+        ports = {
+            spec.name: int(os.environ.get(f"VIGIE_{spec.name.upper()}_PORT", spec.default_port))
+            for spec in specs
+        }
+        if "sso_gateway" in ports:
+            # The issuer is where the gateway really listens: tokens name it, and the other
+            # services fetch its keys there.
+            env.setdefault("VIGIE_ISSUER", f"http://127.0.0.1:{ports['sso_gateway']}")
         urls: dict[str, str] = {}
         for spec in specs:
-            port = int(os.environ.get(f"VIGIE_{spec.name.upper()}_PORT", spec.default_port))
-            proc_env = dict(env, VIGIE_HTTP_PORT=str(port))
+            proc_env = dict(env, VIGIE_HTTP_PORT=str(ports[spec.name]))
             procs[spec.name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", spec.module], env=proc_env
             )
-            urls[spec.name] = f"http://127.0.0.1:{port}"
+            urls[spec.name] = f"http://127.0.0.1:{ports[spec.name]}"
         _wait_ready(urls, procs, timeout=args.timeout)
         print("\nVigie is up:")
         for spec in specs:

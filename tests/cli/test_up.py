@@ -99,3 +99,75 @@ def test_vigie_up_demo_runs_everything_and_keeps_data_across_runs(tmp_path: Path
         assert "0 migration(s) applied" in again.output
     finally:
         assert again.interrupt() == 0, again.output
+
+
+def test_standard_oidc_client_completes_code_pkce_refresh_and_userinfo_against_vigie_up(
+    tmp_path: Path,
+) -> None:
+    """A relying party written only with Authlib's OAuth client (not the project's code):
+    discovery, authorization code + PKCE (the learner's form filled by an HTTP client keeping
+    cookies), token, userinfo, refresh."""
+    import asyncio
+
+    up = Up(tmp_path / "data")
+    try:
+        up.wait_for("Ctrl-C stops everything", timeout=120)
+        secret = re.search(r"platform   moodle / (\S+)", up.output)
+        assert secret is not None, up.output
+        asyncio.run(_relying_party(f"http://127.0.0.1:{up.ports['sso_gateway']}", secret[1]))
+    finally:
+        assert up.interrupt() == 0, up.output
+
+
+async def _relying_party(issuer: str, secret: str) -> None:
+    from urllib.parse import parse_qs, urljoin, urlsplit
+
+    from authlib.common.security import generate_token  # type: ignore[import-untyped]
+    from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
+        AsyncOAuth2Client,
+    )
+
+    async with httpx.AsyncClient() as http:
+        metadata = (await http.get(f"{issuer}/.well-known/openid-configuration")).json()
+    assert metadata["issuer"] == issuer
+    verifier = generate_token(48)
+    async with (
+        AsyncOAuth2Client(
+            client_id="moodle",
+            client_secret=secret,
+            scope="openid profile email",
+            redirect_uri="http://127.0.0.1:8765/callback",
+            code_challenge_method="S256",
+        ) as rp,
+        httpx.AsyncClient(base_url=issuer) as browser,
+    ):
+        url, state = rp.create_authorization_url(
+            metadata["authorization_endpoint"], code_verifier=verifier
+        )
+        to_login = await browser.get(url)
+        login_url = urljoin(issuer, to_login.headers["location"])
+        form = await browser.get(login_url)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert csrf is not None
+        submitted = await browser.post(
+            "/login",
+            data={
+                "identifier": "camille.martin@demo.example.org",
+                "password": "demo-apprenant-2026",
+                "csrf_token": csrf[1],
+                "next": parse_qs(urlsplit(login_url).query)["next"][0],
+                "lang": "fr",
+            },
+        )
+        back = await browser.get(urljoin(issuer, submitted.headers["location"]))
+        callback = back.headers["location"]
+        assert callback.startswith("http://127.0.0.1:8765/callback")
+        token = await rp.fetch_token(
+            metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier
+        )
+        assert parse_qs(urlsplit(callback).query)["state"] == [state]
+        info = (await rp.get(metadata["userinfo_endpoint"])).json()
+        assert info["email"] == "camille.martin@demo.example.org"
+        refreshed = await rp.refresh_token(metadata["token_endpoint"])
+        assert refreshed["access_token"] != token["access_token"]
+        assert (await rp.get(metadata["userinfo_endpoint"])).json()["sub"] == info["sub"]

@@ -46,8 +46,16 @@ DEMO_USERS = (
     ),
 )
 
+DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
 DEMO_CLIENTS = (
-    ClientCreate(client_id="moodle", name="Moodle", training_platform=True),
+    ClientCreate(
+        client_id="moodle",
+        name="Moodle",
+        training_platform=True,
+        # Where a local Moodle (or a test relying party) would receive the code.
+        redirect_uris=[DEMO_REDIRECT_URI],
+    ),
     ClientCreate(client_id="copies", name="Correction de copies en ligne", training_platform=True),
     ClientCreate(client_id="prepa-concours", name="Prépa concours", training_platform=True),
     ClientCreate(client_id="paiement", name="Paiement en ligne", training_platform=False),
