@@ -27,6 +27,7 @@ from audit_log.ingest.service import IngestService
 from vigie_shared.events import CloudEvent, EventData
 from vigie_shared.kit.cloudevents import MalformedEvent, decode
 from vigie_shared.kit.consumer import TRANSIENT, Deps, dead_letter
+from vigie_shared.kit.telemetry import consuming
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,14 @@ class BatchIngest:
         good: list[tuple[ConsumerRecord[Any, Any], CloudEvent[EventData]]] = []
         for record in records:
             try:
-                good.append((record, decode(record.headers, record.value)))
+                # The receive span continues the producer's trace (W3C traceparent header), so
+                # a request's trace reaches the audit log.
+                with consuming(
+                    record.headers,
+                    f"receive {record.topic}",
+                    **{"messaging.consumer.group.name": self.group},
+                ):
+                    good.append((record, decode(record.headers, record.value)))
             except MalformedEvent as exc:
                 log.warning(
                     "malformed record %s[%s]@%s to DLQ: %s",
