@@ -428,19 +428,38 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> GrantUser | None:
         code = authorization_code
-        row = self.server.call(lambda conn: user_repository.get(conn, code.user_id))
-        if row is None:
-            return None
-        refuse_if_suspended(self.server, code.user_id, self.request.client)
-        return GrantUser(
-            id=row["id"],
-            email=row["email"],
-            display_name=row["display_name"],
-            username=row["username"],
-            roles=list(row["roles"]),
+        return load_grant_user(
+            self.server,
+            self.request.client,
+            code.user_id,
             session_id=code.session_id,
             auth_time=code.get_auth_time(),
         )
+
+
+def load_grant_user(
+    server: Provider,
+    client: OAuthClient | None,
+    user_id: str,
+    *,
+    session_id: str,
+    auth_time: int,
+) -> GrantUser | None:
+    """The resource owner of a code or refresh token: None if the account is gone (erased),
+    refused if their access to this platform is suspended."""
+    row = server.call(lambda conn: user_repository.get(conn, user_id))
+    if row is None:
+        return None
+    refuse_if_suspended(server, user_id, client)
+    return GrantUser(
+        id=row["id"],
+        email=row["email"],
+        display_name=row["display_name"],
+        username=row["username"],
+        roles=list(row["roles"]),
+        session_id=session_id,
+        auth_time=auth_time,
+    )
 
 
 def refuse_if_suspended(server: Provider, user_id: str, client: OAuthClient | None) -> None:
@@ -560,16 +579,10 @@ class RefreshTokenGrant(_Issuing, grants.RefreshTokenGrant):  # type: ignore[mis
 
     def authenticate_user(self, refresh_token: RefreshToken) -> GrantUser | None:
         token = refresh_token
-        row = self.server.call(lambda conn: user_repository.get(conn, token.user_id))
-        if row is None:
-            return None
-        refuse_if_suspended(self.server, token.user_id, self.request.client)
-        return GrantUser(
-            id=row["id"],
-            email=row["email"],
-            display_name=row["display_name"],
-            username=row["username"],
-            roles=list(row["roles"]),
+        return load_grant_user(
+            self.server,
+            self.request.client,
+            token.user_id,
             session_id=token.session_id,
             auth_time=int(token.auth_time.timestamp()),
         )
