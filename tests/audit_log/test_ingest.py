@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from audit_log import cli
 from audit_log.ingest.handlers import BatchIngest
 from tests.audit_log.conftest import LogUnderTest
+from tests.fixtures.kafka import on_topic as on
+from tests.fixtures.kafka import read_all
 from vigie_shared import topics
 from vigie_shared.events import AccessSuspended, Actor, CloudEvent, UserCreated, new_event
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
@@ -38,24 +38,6 @@ async def producer(kafka: str) -> AsyncIterator[Producer]:
     await producer.start()
     yield producer
     await producer.stop()
-
-
-def on(record: KafkaRecord, topic: str) -> KafkaRecord:
-    return KafkaRecord(topic=topic, key=record.key, value=record.value, headers=record.headers)
-
-
-async def read_all(bootstrap: str, topic: str, count: int) -> list[ConsumerRecord[Any, Any]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    found: list[ConsumerRecord[Any, Any]] = []
-    try:
-        deadline = time.monotonic() + 20
-        while len(found) < count and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found.extend(records)
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_a_replayed_event_is_stored_once_and_a_malformed_one_is_dead_lettered(

@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
+from tests.fixtures.kafka import on_topic, read_all
 from vigie_shared import topics
 from vigie_shared.events import CloudEvent, UserCreated, new_event
 from vigie_shared.kit import db
@@ -52,24 +52,6 @@ def user_event(subject: str) -> CloudEvent[Any]:
         subject=subject,
         source="/test",
     )
-
-
-def on_topic(record: KafkaRecord, topic: str) -> KafkaRecord:
-    return KafkaRecord(topic=topic, key=record.key, value=record.value, headers=record.headers)
-
-
-async def read_all(bootstrap: str, topic: str, count: int) -> list[ConsumerRecord[Any, Any]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    found: list[ConsumerRecord[Any, Any]] = []
-    try:
-        deadline = time.monotonic() + 20
-        while len(found) < count and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found.extend(records)
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_poison_and_malformed_messages_are_dead_lettered_and_the_next_is_processed(
