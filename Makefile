@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: bootstrap browser run test lint format bench clean
+.PHONY: bootstrap browser run test soak lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -29,6 +29,10 @@ run: bootstrap
 
 test: bootstrap browser
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+
+# The long fault-injection soak (issue 8): minutes of kills and restarts under steady load.
+soak: bootstrap
+	VIGIE_SOAK=1 $(UV) run --frozen --no-sync pytest -m soak -p no:cacheprovider -o timeout=0 tests/faults $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(UV) run --frozen --no-sync ruff check .
