@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from dpo_requests.notifications.messages import Lang
 from dpo_requests.requests.schemas import Corrections, check_corrections
 from vigie_shared.events import RequestType
 
@@ -15,6 +16,7 @@ class SubmissionCreate(BaseModel):
     request_type: RequestType
     message: str | None = Field(None, max_length=10_000)
     corrections: Corrections | None = None
+    lang: Lang = Field("fr", description="Language of the messages sent: French, or English first.")
 
     @model_validator(mode="after")
     def _corrections(self) -> SubmissionCreate:

@@ -18,7 +18,8 @@ from datetime import timedelta
 from dpo_requests.config import Settings
 from dpo_requests.intake.repository import SubmissionRepository, submission_repository
 from dpo_requests.intake.schemas import CodeConfirm, SubmissionCreate, SubmissionPublic
-from dpo_requests.notifications.service import EmailSender, email_sender
+from dpo_requests.notifications.messages import acknowledgement, one_time_code
+from dpo_requests.notifications.service import EmailSender, email_sender, notify
 from dpo_requests.requests.schemas import RequestCreate, RequestPublic
 from dpo_requests.requests.service import RequestService, rights_request
 from vigie_shared.events import Actor
@@ -66,13 +67,12 @@ class IntakeService:
                 code_hash=code_hash(settings.secret_key, submission_id, code),
                 expires_at=expires_at,
             )
-            await self._mail.send(
+            await notify(
+                self._mail,
                 conn,
                 to=data.email,
-                subject="Code de confirmation de votre demande RGPD / Confirmation code",
-                body=f"Votre code / Your code: {code}\n"
-                f"Valable {settings.email_code_minutes} minutes / valid for "
-                f"{settings.email_code_minutes} minutes.",
+                notice=one_time_code(code, settings.email_code_minutes),
+                lang=data.lang,
             )
         return SubmissionPublic(id=submission_id, expires_at=expires_at)
 
@@ -111,6 +111,16 @@ class IntakeService:
                     origin={"identity": "e-mail address confirmed by one-time code"},
                 )
                 await self._repository.confirm(conn, submission_id, request.id)
+                if request.due_on is not None:
+                    await notify(
+                        self._mail,
+                        conn,
+                        to=row["email"],
+                        notice=acknowledgement(
+                            request.id, request.request_type.value, request.due_on
+                        ),
+                        lang=payload.get("lang", "fr"),
+                    )
         if problem is not None:
             raise problem
         return request
