@@ -20,6 +20,8 @@ import yaml
 from fastapi import FastAPI
 from starlette.routing import Match
 
+from tests.deploy.settings import known_env
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -197,11 +199,11 @@ def test_service_command_is_its_declared_console_script(
 def test_service_env_vars_all_map_to_settings_fields(
     compose: dict[str, Any], service: Service
 ) -> None:
-    fields = _settings_class(service).model_fields
+    known = known_env(service.package)
     env = _environment(_service(compose, service.name))
     vigie_vars = [key for key in env if key.startswith(ENV_PREFIX)]
     assert vigie_vars
-    unknown = [key for key in vigie_vars if key.removeprefix(ENV_PREFIX).lower() not in fields]
+    unknown = [key for key in vigie_vars if key not in known]
     assert not unknown, f"not fields of {service.package}.config.Settings: {unknown}"
 
 
@@ -403,7 +405,7 @@ def _listeners(value: str) -> dict[str, str]:
 
 def test_default_services_resolve_without_a_profile(compose: dict[str, Any]) -> None:
     active = _active(compose, set())
-    assert set(active) == {"kafka", "postgres", *(s.name for s in SERVICES)}
+    assert set(active) == {"kafka", "postgres", "mailpit", *(s.name for s in SERVICES)}
     _assert_dependencies_resolve(active)
 
 
@@ -480,10 +482,8 @@ def test_cluster_override_points_services_at_the_three_brokers(
     }
     assert set(env["VIGIE_KAFKA_BOOTSTRAP"].split(",")) == internal
     assert int(env["VIGIE_KAFKA_REPLICATION"]) == len(CLUSTER_BROKERS)
-    fields = _settings_class(service).model_fields
-    unknown = [
-        k for k in env if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() not in fields
-    ]
+    known = known_env(service.package)
+    unknown = [k for k in env if k.startswith(ENV_PREFIX) and k not in known]
     assert not unknown
     depends_on = definition["depends_on"]
     for name in (*CLUSTER_BROKERS, "postgres"):
