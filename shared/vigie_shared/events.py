@@ -360,6 +360,23 @@ class DataSystemAnnounced(EventData):
     description: str = ""
 
 
+class AccessDenied(EventData):
+    """A caller was refused personal data or an action on it (issue 8, "every such attempt is
+    audited"; GDPR Art. 32(1)(d) and 5(2): the controller can show who tried what). Emitted by
+    whichever service refused; the subject (Kafka key) is the caller, or ``anonymous``."""
+
+    event_type = "vigie.security.access.denied"
+    topic = topics.IDENTITY
+    service: str = Field(examples=["dpo_requests"])
+    method: str = Field(examples=["GET"])
+    path: str = Field(description="Path only: query strings may carry secrets.")
+    status: int = Field(examples=[401, 403, 404])
+    reason: str = Field(examples=["missing_token", "invalid_token", "missing_role", "not_owner"])
+    user_id: str | None = Field(None, description="The caller's subject; None when unknown.")
+    client_id: str | None = None
+    ip: str | None = None
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.event_type: cls
     for cls in (
@@ -391,5 +408,37 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         DpoTaskCompleted,
         DpoTaskFailed,
         DataSystemAnnounced,
+        AccessDenied,
     )
 }
+
+
+SERVICE_SOURCES: dict[str, str] = {
+    "sso_gateway": "/vigie/sso_gateway",
+    "dpo_requests": "/vigie/dpo_requests",
+    "audit_log": "/vigie/audit_log",
+}
+
+ALLOWED_SOURCES: dict[str, frozenset[str]] = {
+    **{
+        cls.event_type: frozenset({SERVICE_SOURCES["sso_gateway"]})
+        for cls in EVENT_TYPES.values()
+        if cls.topic in (topics.IDENTITY, topics.ACCESS) and cls is not AccessDenied
+    },
+    **{
+        cls.event_type: frozenset({SERVICE_SOURCES["dpo_requests"]})
+        for cls in EVENT_TYPES.values()
+        if cls.topic in (topics.DPO_REQUESTS, topics.DPO_TASKS)
+    },
+    AccessDenied.event_type: frozenset(SERVICE_SOURCES.values()),
+}
+"""Who may emit each type (ARCHITECTURE.md's "producer" column). Events carry no signature:
+``ce_source`` is what a consumer can check, and it catches a misrouted or misconfigured
+producer (a platform announcing ``vigie.access.restored``), not a determined forger, which
+only per-topic producer ACLs on the broker stop. Types absent here come from outside Vigie
+(billing: the accounting system; task results: any data system) and may have any source."""
+
+
+def source_allowed(event_type: str, source: str) -> bool:
+    allowed = ALLOWED_SOURCES.get(event_type)
+    return allowed is None or source in allowed

@@ -83,3 +83,27 @@ async def test_values_the_database_refuses_are_a_422_not_a_500(database_url: str
     assert nul.status_code == 422
     assert surrogate.status_code == 422
     assert surrogate.headers["content-type"] == "application/problem+json"
+
+
+async def test_input_nested_past_the_recursion_limit_is_a_400_not_a_500() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    def depth(value: object) -> int:
+        return 1 + max((depth(v) for v in value), default=0) if isinstance(value, list) else 0
+
+    @app.post("/depth")
+    async def measure(body: list[object]) -> dict[str, int]:
+        return {"depth": depth(body)}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        shallow = await http.post("/depth", json=[[1], [[2]]])
+        too_deep = await http.post(
+            "/depth",
+            content=b"[" * 900 + b"]" * 900,
+            headers={"content-type": "application/json"},
+        )
+    assert shallow.json() == {"depth": 3}
+    assert too_deep.status_code == 400
+    assert too_deep.headers["content-type"] == "application/problem+json"

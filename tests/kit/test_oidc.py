@@ -140,3 +140,43 @@ async def test_bearer_dependency_answers_401_403_and_200() -> None:
     assert garbage.status_code == 401
     assert 'error="invalid_token"' in garbage.headers["www-authenticate"]
     assert ok.json() == {"sub": "u-1"}
+
+
+async def test_bearer_refusals_are_logged_with_who_and_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    issuer = FakeIssuer()
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.verifier = issuer.verifier()
+    dpo_only = bearer(lambda request: request.app.state.verifier, "dpo")
+
+    @app.get("/dpo")
+    async def endpoint(principal: Principal = Depends(dpo_only)) -> dict[str, str]:  # noqa: B008
+        return {"sub": principal.subject}
+
+    caplog.set_level("INFO", logger="vigie.security")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        await http.get("/dpo")
+        await http.get("/dpo", headers={"Authorization": "Bearer not.a.token"})
+        await http.get(
+            "/dpo", headers={"Authorization": f"Bearer {issuer.token(sub='u-7', roles=['x'])}"}
+        )
+        other_issuer = await http.get(
+            "/dpo", headers={"Authorization": f"Bearer {issuer.token(iss='http://evil.test')}"}
+        )
+        await http.get("/dpo", headers={"Authorization": f"Bearer {issuer.token(roles=['dpo'])}"})
+    refused = [r for r in caplog.records if r.getMessage() == "access denied"]
+    assert [
+        (r.__dict__["status"], r.__dict__["reason"], r.__dict__["user_id"]) for r in refused
+    ] == [
+        (401, "missing_token", None),
+        (401, "invalid_token", None),
+        (403, "missing_role", "u-7"),
+        (401, "invalid_token", None),
+    ]
+    # RFC 9110 §5.6.4: the description stays one quoted-string whatever the error says.
+    challenge = other_issuer.headers["www-authenticate"]
+    assert challenge.startswith('Bearer error="invalid_token", error_description="')
+    assert challenge.count('"') == 4

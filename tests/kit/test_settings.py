@@ -27,3 +27,20 @@ def test_settings_come_from_vigie_environment(monkeypatch: pytest.MonkeyPatch) -
     settings = ServiceSettings()
     assert settings.kafka_bootstrap == "kafka:9092"
     assert settings.http_port == 9999
+
+
+def test_request_bounds_come_from_the_environment_and_refuse_nonsense(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VIGIE_MAX_BODY_BYTES", "65536")
+    monkeypatch.setenv("VIGIE_HEADER_TIMEOUT", "2.5")
+    monkeypatch.setenv("VIGIE_MAX_CONCURRENCY", "50")
+    settings = ServiceSettings()
+    assert (settings.max_body_bytes, settings.header_timeout, settings.max_concurrency) == (
+        65536,
+        2.5,
+        50,
+    )
+    for name, value in (("max_body_bytes", 10), ("header_timeout", 0), ("max_json_depth", 1)):
+        with pytest.raises(ValidationError):
+            ServiceSettings.model_validate({name: value})

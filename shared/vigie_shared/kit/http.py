@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vigie_shared.kit.denials import record_denial
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -28,10 +30,14 @@ class Problem(Exception):
         *,
         type_: str = "about:blank",
         headers: dict[str, str] | None = None,
+        denial: str | None = None,
         **extra: Any,
     ) -> None:
+        """``denial`` names why a caller is refused personal data (``missing_token``,
+        ``not_owner``...): the refusal is then recorded for the audit log (``kit.denials``)."""
         super().__init__(detail or title)
         self.status = status
+        self.denial = denial
         self.title = title
         self.detail = detail
         self.type = type_
@@ -60,6 +66,8 @@ def problem_response(
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
+        if exc.denial is not None:
+            await record_denial(request, exc.status, exc.denial)
         response = problem_response(
             exc.status,
             exc.title,
@@ -104,6 +112,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
+    async def on_too_deep(request: Request, exc: Exception) -> JSONResponse:
+        # A structure nested past the interpreter's recursion limit is the input's fault; the
+        # request limits refuse most of these before parsing, this catches the rest.
+        log.info("refused too deep a structure on %s %s", request.method, request.url.path)
+        return problem_response(
+            400,
+            "Bad Request",
+            "The request is nested too deeply.",
+            instance=request.url.path,
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "Internal Server Error", instance=request.url.path)
@@ -115,6 +134,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     # SQLSTATE class 22 (data exception): a value the database refuses, e.g. lone surrogates
     # or NUL characters in text or JSON, numbers out of range.
     app.add_exception_handler(asyncpg.exceptions.DataError, on_bad_data)
+    app.add_exception_handler(RecursionError, on_too_deep)
     app.add_exception_handler(Exception, on_unexpected)
 
 
@@ -169,6 +189,7 @@ COMMON_PROBLEMS = {
     "403": "Not allowed for this caller",
     "404": "Not found",
     "405": "Method not allowed",
+    "408": "The request body did not arrive in time",
     "409": "Conflict with the current state",
     "413": "Body too large",
     "422": "Invalid input",

@@ -130,12 +130,15 @@ class TokenVerifier:
 
 
 def _unauthorized(detail: str, error: str = "invalid_token") -> Problem:
-    # RFC 6750 §3: a 401 carries a Bearer challenge saying what was wrong.
+    # RFC 6750 §3: a 401 carries a Bearer challenge saying what was wrong. The description is
+    # a quoted-string (RFC 9110 §5.6.4): no quote or backslash from the token may break it.
+    safe = detail.replace("\\", "").replace('"', "'")
     return Problem(
         401,
         "Unauthorized",
         detail,
-        headers={"WWW-Authenticate": f'Bearer error="{error}", error_description="{detail}"'},
+        headers={"WWW-Authenticate": f'Bearer error="{error}", error_description="{safe}"'},
+        denial="invalid_token",
     )
 
 
@@ -143,7 +146,8 @@ def bearer(
     verifier: Callable[[Request], TokenVerifier], *roles: str
 ) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: the caller's principal, refused with 401 without a valid token and
-    403 without one of ``roles`` (when given)."""
+    403 without one of ``roles`` (when given). Each refusal is recorded (``kit.denials``); the
+    principal is kept on ``request.state`` so that a later refusal can say who was refused."""
 
     async def dependency(request: Request) -> Principal:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -153,13 +157,20 @@ def bearer(
                 "Unauthorized",
                 "A bearer token is required.",
                 headers={"WWW-Authenticate": "Bearer"},
+                denial="missing_token",
             )
         try:
             principal = await verifier(request).verify(token.strip())
         except InvalidToken as exc:
             raise _unauthorized(str(exc)) from exc
+        request.state.principal = principal
         if roles and not principal.has_any_role(roles):
-            raise Problem(403, "Forbidden", f"One of the roles {', '.join(roles)} is required.")
+            raise Problem(
+                403,
+                "Forbidden",
+                f"One of the roles {', '.join(roles)} is required.",
+                denial="missing_role",
+            )
         return principal
 
     return dependency

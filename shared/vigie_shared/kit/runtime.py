@@ -30,6 +30,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SECRET_LOGGERS = ("authlib",)
+"""Libraries whose DEBUG lines carry secrets (Authlib logs whole token responses and PKCE
+verifiers): held at INFO whatever the service's log level (issue 8, "no secret in logs")."""
+
+
+def quiet_secret_loggers() -> None:
+    for name in SECRET_LOGGERS:
+        # An explicit level, so that lowering the root logger's later changes nothing.
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.level, logging.INFO))
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -153,7 +164,8 @@ class Runtime:
         log.info("%s stopped", self.spec.name)
 
     def install(self, app: FastAPI) -> None:
-        """What every service's app has: problem details, health, metrics, traces."""
+        """What every service's app has: problem details, health, metrics, traces, request
+        limits and security headers."""
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         from vigie_shared.kit.http import (
@@ -161,14 +173,25 @@ class Runtime:
             health_router,
             install_problem_handlers,
         )
+        from vigie_shared.kit.limits import RequestLimits
         from vigie_shared.kit.metrics import install_http_metrics
+        from vigie_shared.kit.security_headers import SecurityHeaders
         from vigie_shared.kit.telemetry import configure_tracing
 
         app.state.runtime = self
+        quiet_secret_loggers()
         install_problem_handlers(app)
         document_problems(app)
         app.include_router(health_router(self.readiness))
         install_http_metrics(app, self.spec.name)
+        app.add_middleware(
+            RequestLimits,
+            max_body_bytes=self.settings.max_body_bytes,
+            max_json_depth=self.settings.max_json_depth,
+            body_timeout=self.settings.body_timeout,
+        )
+        # Added after the limits, so outside them: their refusals carry the headers too.
+        app.add_middleware(SecurityHeaders)
         configure_tracing(self.spec.name)
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 

@@ -19,15 +19,19 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIE_", extra="ignore")
 
     env: Literal["development", "production"] = "development"
+    # repr=False: settings end up in log lines and tracebacks; a DSN may hold a password.
     database_url: str = Field(
         "postgresql://postgres@127.0.0.1:5432/postgres",
         description="PostgreSQL DSN; each service keeps its tables in its own schema.",
+        repr=False,
     )
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     secret_key: str = Field(
-        DEV_SECRET, description="Key for keyed hashes and encryption at rest; random in production."
+        DEV_SECRET,
+        description="Key for keyed hashes and encryption at rest; random in production.",
+        repr=False,
     )
     log_level: str = "INFO"
     log_json: bool | None = Field(
@@ -45,6 +49,27 @@ class ServiceSettings(BaseSettings):
         "refilled (ARCHITECTURE.md, Delivery).",
     )
     consumer_max_attempts: int = Field(5, ge=1, description="Tries before a message goes to DLQ.")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body accepted (413 beyond it)."
+    )
+    max_json_depth: int = Field(
+        32, ge=2, description="Deepest nesting of a JSON request body (400 beyond it)."
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's headers (slow clients, "
+        "'slowloris'); the connection is closed after it.",
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, description="Seconds the body may pause before the request gets 408."
+    )
+    keep_alive_timeout: int = Field(5, ge=1, description="Idle keep-alive connection lifetime.")
+    max_concurrency: int | None = Field(
+        1000,
+        ge=1,
+        description="Connections and requests in flight before new requests get 503.",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> ServiceSettings:
