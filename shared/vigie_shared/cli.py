@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import logging
 import os
 import signal
@@ -30,6 +32,16 @@ from vigie_shared.kit.settings import ServiceSettings
 log = logging.getLogger("vigie")
 
 ORDER = ("audit_log", "sso_gateway", "dpo_requests")
+DEMO_PAGES_CLIENT = "dpo-pages"
+"""The demo's OIDC client for dpo_requests' pages (registered by ``sso_gateway.demo``)."""
+
+
+def demo_client_secret(secret_key: str, client_id: str) -> str:
+    """The secret of a demo platform, derived from the (development) secret key so that every
+    ``vigie up --demo`` can print it and hand it to the pages; real platforms get random ones
+    (``vigie client add``). ``sso_gateway.demo`` registers exactly this value."""
+    digest = hmac.new(secret_key.encode(), f"demo-client:{client_id}".encode(), hashlib.sha256)
+    return "vigie_cs_" + digest.hexdigest()[:43]
 
 
 def discover() -> list[ServiceSpec]:
@@ -124,6 +136,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         urls: dict[str, str] = {}
         for spec in specs:
             proc_env = dict(env, VIGIE_HTTP_PORT=str(ports[spec.name]))
+            if spec.name == "dpo_requests":
+                proc_env.update(pages_env(ports[spec.name], demo=args.demo))
             procs[spec.name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", spec.module], env=proc_env
             )
@@ -158,6 +172,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         if postgres is not None:
             postgres.stop()
         print("Vigie stopped.")
+
+
+def pages_env(port: int, *, demo: bool) -> dict[str, str]:
+    """dpo_requests' pages: links name the port it really listens on; with ``--demo`` they log
+    in as the demo's confidential client (unless the environment names another)."""
+    env = {"VIGIE_PUBLIC_URL": os.environ.get("VIGIE_PUBLIC_URL", f"http://127.0.0.1:{port}")}
+    if demo and "VIGIE_OIDC_CLIENT_SECRET" not in os.environ:
+        env["VIGIE_OIDC_CLIENT_ID"] = DEMO_PAGES_CLIENT
+        env["VIGIE_OIDC_CLIENT_SECRET"] = demo_client_secret(
+            ServiceSettings().secret_key, DEMO_PAGES_CLIENT
+        )
+    return env
 
 
 def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:

@@ -80,11 +80,13 @@ def test_vigie_up_demo_runs_everything_and_keeps_data_across_runs(tmp_path: Path
             response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
             assert response.status_code == 200, name
             assert f"http://127.0.0.1:{port}" in up.output
+        assert f"http://127.0.0.1:{up.ports['dpo_requests']}/pages/" in up.output
         assert "camille.martin@demo.example.org / demo-apprenant-2026" in up.output
         assert "dpo@demo.example.org" in up.output
         first = re.search(r"(\d+) rights requests on file", up.output)
         assert first is not None
-        assert int(first.group(1)) == 4
+        # A year of requests and the year before (the seed's 147 after 81), for the dashboard.
+        assert int(first.group(1)) == 81 + 147
     finally:
         code = up.interrupt()
     assert code == 0, up.output
@@ -95,7 +97,7 @@ def test_vigie_up_demo_runs_everything_and_keeps_data_across_runs(tmp_path: Path
         again.wait_for("Ctrl-C stops everything", timeout=120)
         second = re.search(r"(\d+) rights requests on file", again.output)
         assert second is not None, again.output
-        assert int(second.group(1)) == 4
+        assert int(second.group(1)) == 81 + 147
         assert "0 migration(s) applied" in again.output
     finally:
         assert again.interrupt() == 0, again.output

@@ -223,12 +223,6 @@ async def test_a_learner_never_reads_or_withdraws_another_learners_request(
     assert still.json()["status"] == mine.json()["status"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dpo_requests answers 404 for another learner's request without recording it: "
-    "RequestService._check_access (and the withdraw path) should raise "
-    "Problem(404, ..., denial='not_owner'), which kit.http then records.",
-)
 async def test_reading_another_learners_request_is_recorded(services: Services) -> None:
     owner, other = unique("u-owner"), unique("u-other")
     async with services.client(services.dpo) as http:

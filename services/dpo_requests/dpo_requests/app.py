@@ -8,15 +8,24 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from dpo_requests import scheduler
 from dpo_requests.config import Settings
+from dpo_requests.dashboard.endpoints import router as dashboard_router
 from dpo_requests.intake.endpoints import router as intake_router
+from dpo_requests.notifications import sender as mail_sender
+from dpo_requests.notifications.config import SmtpSettings, get_smtp_settings
 from dpo_requests.packages.endpoints import router as packages_router
+from dpo_requests.register.endpoints import router as register_router
 from dpo_requests.requests.endpoints import router as requests_router
 from dpo_requests.service import SERVICE
 from dpo_requests.tasks import handlers as task_handlers
 from dpo_requests.tasks.endpoints import router as tasks_router
+from dpo_requests.web import errors as page_errors
+from dpo_requests.web.endpoints import root as root_router
+from dpo_requests.web.endpoints import router as pages_router
+from dpo_requests.web.oidc import RelyingParty
 from vigie_shared.kit.oidc import TokenVerifier
 from vigie_shared.kit.runtime import Runtime
 
@@ -26,9 +35,13 @@ def create_app(
     *,
     token_verifier: TokenVerifier | None = None,
     schema: str | None = None,
+    smtp: SmtpSettings | None = None,
 ) -> FastAPI:
-    """``token_verifier`` and ``schema`` let tests use a fake issuer and a schema of their own."""
+    """``token_verifier``, ``schema`` and ``smtp`` let tests use a fake issuer, a schema and a
+    mail server of their own."""
     settings = settings or Settings()
+    # Fails at start-up, not at the first message: no mail server outside development.
+    mail = (smtp or get_smtp_settings()).check(settings.env)
     spec = SERVICE if schema is None else dataclasses.replace(SERVICE, schema=schema)
     runtime = Runtime(spec, settings)
     task_handlers.register(runtime, settings)
@@ -36,15 +49,20 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.lifespan(app):
-            sweeper = asyncio.create_task(
-                scheduler.run(runtime.pool, settings), name="dpo_requests-scheduler"
-            )
+            background = [
+                asyncio.create_task(
+                    scheduler.run(runtime.pool, settings), name="dpo_requests-scheduler"
+                ),
+                asyncio.create_task(mail_sender.run(runtime.pool, mail), name="dpo_requests-mail"),
+            ]
             try:
                 yield
             finally:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = FastAPI(title="Vigie DPO requests", version="0.2.0", lifespan=lifespan)
     runtime.install(app)
@@ -56,4 +74,12 @@ def create_app(
     app.include_router(intake_router)
     app.include_router(tasks_router)
     app.include_router(packages_router)
+    app.include_router(dashboard_router)
+    app.include_router(register_router)
+    # The pages people use (issue 6): an OIDC relying party of the gateway, errors as pages.
+    app.state.relying_party = RelyingParty(settings)
+    app.mount("/pages/static", StaticFiles(packages=[("dpo_requests.web", "static")]), "static")
+    app.include_router(pages_router)
+    app.include_router(root_router)
+    page_errors.install(app)
     return app

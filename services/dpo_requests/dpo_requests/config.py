@@ -38,6 +38,20 @@ class Settings(ServiceSettings):
     email_submissions_per_hour: int = Field(
         5, ge=1, description="Submissions without an account per address and hour."
     )
+    oidc_client_id: str = Field(
+        "dpo-pages", description="The pages' confidential OIDC client at the issuer."
+    )
+    oidc_client_secret: str | None = Field(
+        None, description="Its secret; without it the pages cannot log anyone in."
+    )
+    session_hours: float = Field(
+        8.0, gt=0, le=24, description="How long a login to the pages lasts."
+    )
+
+    @property
+    def secure_cookies(self) -> bool:
+        # Cookies travel over plain HTTP only on a developer's machine (127.0.0.1).
+        return self.env != "development"
 
 
 @lru_cache

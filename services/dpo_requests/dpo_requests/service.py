@@ -16,4 +16,5 @@ SERVICE = ServiceSpec(
     module="dpo_requests",
     settings_factory=Settings,
     seed_demo=seed_demo,
+    pages=(("Pages (learners, DPO)", "/pages/"),),
 )

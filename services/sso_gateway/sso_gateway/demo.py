@@ -10,6 +10,7 @@ from sso_gateway.clients.schemas import ClientCreate
 from sso_gateway.clients.service import CLIENT_SECRET_PREFIX, client
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import UserAlreadyExists, user
+from vigie_shared.cli import DEMO_PAGES_CLIENT, demo_client_secret
 from vigie_shared.kit import db
 from vigie_shared.kit.settings import ServiceSettings
 
@@ -47,6 +48,9 @@ DEMO_USERS = (
 )
 
 DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+# dpo_requests' pages on their default port (ARCHITECTURE.md); `vigie up` hands them the
+# client's secret.
+DPO_PAGES_URL = "http://127.0.0.1:8001"
 
 DEMO_CLIENTS = (
     ClientCreate(
@@ -66,13 +70,24 @@ DEMO_CLIENTS = (
         grant_types=["authorization_code", "refresh_token", "client_credentials"],
         audiences=["dpo-requests", "audit-log"],
     ),
+    ClientCreate(
+        client_id=DEMO_PAGES_CLIENT,
+        name="Demandes RGPD — pages des apprenants et du DPO",
+        # Learners must reach their GDPR rights even while suspended for debt.
+        training_platform=False,
+        redirect_uris=[f"{DPO_PAGES_URL}/pages/auth/callback"],
+        post_logout_redirect_uris=[f"{DPO_PAGES_URL}/pages/"],
+    ),
 )
 
 
 def demo_secret(secret_key: str, client_id: str) -> str:
     """Demo platforms' secrets, derived from the (development) secret key so that every
-    ``vigie up --demo`` can print them; real platforms get random ones (``vigie client add``)."""
-    return CLIENT_SECRET_PREFIX + crypto.keyed_hash(secret_key, f"demo-client:{client_id}")[:43]
+    ``vigie up --demo`` can print them, and hand the pages theirs; real platforms get random
+    ones (``vigie client add``)."""
+    secret = demo_client_secret(secret_key, client_id)
+    assert secret.startswith(CLIENT_SECRET_PREFIX)
+    return secret
 
 
 async def seed_demo(settings: ServiceSettings) -> list[str]:

@@ -573,9 +573,10 @@ class RequestService:
     # ------------------------------------------------------------------ reading
 
     def _check_access(self, row: asyncpg.Record, principal: Principal) -> None:
-        # A learner sees only their own requests; a foreign id looks like a missing one.
+        # A learner sees only their own requests; a foreign id looks like a missing one, and
+        # the attempt is recorded for the audit log (issue 8, "every such attempt is audited").
         if "dpo" not in principal.roles and row["subject_id"] != principal.subject:
-            raise Problem(404, "Not Found", f"No request {row['id']}.")
+            raise Problem(404, "Not Found", f"No request {row['id']}.", denial="not_owner")
 
     async def page(
         self,

@@ -1,0 +1,125 @@
+"""Jinja rendering of the pages, and errors shown as pages rather than problem+json."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from dpo_requests.config import Settings
+from dpo_requests.deadlines import PARIS
+from dpo_requests.web import i18n
+from dpo_requests.web.session import LANG_COOKIE, WebSession, csrf_token, read_session
+
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """The pages load nothing from elsewhere and run no script. Inline styles are allowed for
+    the charts' SVG (pygal styles them inline); forms may lead to the SSO (logout)."""
+    issuer = urlsplit(settings.issuer)
+    return {
+        "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; form-action 'self' {issuer.scheme}://{issuer.netloc}; "
+        "frame-ancestors 'none'; base-uri 'none'",
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-store",
+    }
+
+
+class PageError(Exception):
+    """An error shown as a page: ``title`` and ``detail`` are (French, English) pairs."""
+
+    def __init__(
+        self, status: int, title: tuple[str, str], detail: tuple[str, str] | None = None
+    ) -> None:
+        super().__init__(title[1])
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def _date(value: date | datetime | None, lang: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        local = value.astimezone(PARIS)
+        return (
+            local.strftime("%d/%m/%Y %H:%M") if lang == "fr" else local.strftime("%Y-%m-%d %H:%M")
+        )
+    return value.strftime("%d/%m/%Y") if lang == "fr" else value.isoformat()
+
+
+def render(
+    request: Request,
+    name: str,
+    *,
+    status: int = 200,
+    session: WebSession | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    lang = i18n.negotiate(request)
+    if session is None:
+        session = read_session(settings, request)
+
+    def t(fr: str, en: str) -> str:
+        return fr if lang == "fr" else en
+
+    def lang_url(target: str) -> str:
+        url = request.url.remove_query_params("done").include_query_params(lang=target)
+        return f"{url.path}?{url.query}"
+
+    body = templates.get_template(name).render(
+        request=request,
+        lang=lang,
+        t=t,
+        i18n=i18n,
+        label=lambda table, key: i18n.label(table, key, lang),
+        fmt_date=lambda value: _date(value, lang),
+        session=session,
+        csrf=csrf_token(settings, session) if session else "",
+        lang_url=lang_url,
+        safe=Markup,
+        **context,
+    )
+    response = HTMLResponse(body, status_code=status)
+    response.headers.update(security_headers(settings))
+    if request.query_params.get("lang") in i18n.LANGS:
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=365 * 24 * 3600,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            path="/",
+        )
+    return response
+
+
+def error_page(
+    request: Request,
+    status: int,
+    title: tuple[str, str],
+    detail: tuple[str, str] | str | None = None,
+) -> HTMLResponse:
+    return render(request, "error.html", status=status, title=title, detail=detail)
