@@ -11,6 +11,7 @@ import pytest
 from authlib.common.security import generate_token  # type: ignore[import-untyped]
 from fastapi import FastAPI
 
+from tests.sso_gateway.access.test_refusal_page import return_link
 from tests.sso_gateway.conftest import (
     ISSUER,
     browser,
@@ -77,15 +78,16 @@ async def test_overdue_debt_suspends_training_platforms_only_and_payment_restore
         )
         await wait_for(sso, account.id, "vigie.access.suspended")
 
-        # The refresh token was revoked with the session; a new authorization is refused with
-        # a reason, back at the platform's verified redirect URI.
+        # The refresh token was revoked with the session; a new authorization is refused: a
+        # page says why, and its way back tells the platform at its verified redirect URI.
         with pytest.raises(Exception, match="invalid_grant"):
             await rp.refresh_token(f"{ISSUER}/token", refresh_token=token["refresh_token"])
         url, state = rp.create_authorization_url(f"{ISSUER}/authorize", code_verifier=verifier)
         denied = await login_through_form(http, url, account)
-        assert denied.status_code == 302
-        answer = query_of(denied.headers["location"])
-        assert denied.headers["location"].startswith(moodle.redirect_uri)
+        assert denied.status_code == 403
+        back_url = return_link(denied.text)
+        answer = query_of(back_url)
+        assert back_url.startswith(moodle.redirect_uri)
         assert answer["error"] == "access_denied"
         assert "suspended" in answer["error_description"]
         assert answer["state"] == state

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from audit_log.deps import Audit, AuditedReader, DbConn
 from audit_log.reports.schemas import SuspensionCampaignReport
@@ -11,19 +12,41 @@ from vigie_shared.kit.http import Problem
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
+Since = Annotated[datetime, Query(description="Reminders from (inclusive).")]
+Until = Annotated[datetime, Query(description="Reminders before (exclusive).")]
+
+
+def _check(since: datetime, until: datetime) -> None:
+    if until <= since:
+        raise Problem(400, "Bad Request", "until must be after since.")
+
 
 @router.get(
     "/suspension-campaign",
     response_model=SuspensionCampaignReport,
-    summary="Reminders, payments and suspensions per channel for a period",
+    summary="Reminders, payments, suspensions and restorations per channel and month",
 )
 async def suspension_campaign(
-    _reader: AuditedReader,
-    audit: Audit,
-    conn: DbConn,
-    since: Annotated[datetime, Query(description="Reminders from (inclusive).")],
-    until: Annotated[datetime, Query(description="Reminders before (exclusive).")],
+    _reader: AuditedReader, audit: Audit, conn: DbConn, since: Since, until: Until
 ) -> SuspensionCampaignReport:
-    if until <= since:
-        raise Problem(400, "Bad Request", "until must be after since.")
+    _check(since, until)
     return await audit.reports.suspension_campaign(conn, since, until)
+
+
+@router.get(
+    "/suspension-campaign.csv",
+    summary="The same report as CSV (RFC 4180): per month and channel, then the totals",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def suspension_campaign_csv(
+    _reader: AuditedReader, audit: Audit, conn: DbConn, since: Since, until: Until
+) -> Response:
+    _check(since, until)
+    body = await audit.reports.suspension_campaign_csv(conn, since, until)
+    name = f"suspension-campaign-{since:%Y%m%d}-{until:%Y%m%d}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -13,8 +13,11 @@ class ReportRepository:
     async def suspension_campaign(
         self, conn: Conn, since: datetime, until: datetime
     ) -> list[asyncpg.Record]:
-        """Per channel, the fate of each debt reminded in [since, until), from the clear facets
-        (debt_id, channel, debt_ids) and event times, so shredded entries still count."""
+        """The fate of each debt reminded in [since, until), counted per (month, channel), per
+        month, per channel and in all (a ``grouping`` flag marks the totals), from the clear
+        facets (debt_id, channel, debt_ids) and event times, so shredded entries still count.
+        A restoration counts for a debt when an ``access.restored`` naming it follows its
+        suspension (whoever restored: payment, exemption or the office by hand)."""
         async with conn.transaction():
             # A short query that JIT compilation would make several times slower.
             await conn.execute("SET LOCAL jit = off")
@@ -43,14 +46,24 @@ class ReportRepository:
                 FROM reminded r JOIN log_entries e ON e.facets->>'debt_id' = r.debt_id
                 WHERE e.type = 'vigie.billing.debt.exempted'
                 GROUP BY r.debt_id
+            ), restored AS MATERIALIZED (
+                SELECT s.debt_id, min(e.time) AS restored_at
+                FROM suspended s JOIN log_entries e
+                  ON e.facets->'debt_ids' ? s.debt_id AND e.time >= s.suspended_at
+                WHERE e.type = 'vigie.access.restored'
+                GROUP BY s.debt_id
             ), fate AS MATERIALIZED (
-                SELECT r.channel, s.suspended_at, p.settled_at, x.exempted_at
+                SELECT r.channel, s.suspended_at, p.settled_at, x.exempted_at, o.restored_at,
+                       -- The office counts its campaigns by month, in Paris time.
+                       to_char(r.reminded_at AT TIME ZONE 'Europe/Paris', 'YYYY-MM') AS period
                 FROM reminded r
                 LEFT JOIN suspended s USING (debt_id)
                 LEFT JOIN settled p USING (debt_id)
                 LEFT JOIN exempted x USING (debt_id)
+                LEFT JOIN restored o USING (debt_id)
             )
-            SELECT channel,
+            SELECT period, channel,
+                   grouping(period) = 1 AS all_periods, grouping(channel) = 1 AS all_channels,
                    count(*) AS reminded,
                    count(settled_at) AS paid_after_reminder,
                    count(*) FILTER (WHERE settled_at IS NOT NULL
@@ -59,8 +72,14 @@ class ReportRepository:
                    count(*) FILTER (WHERE exempted_at IS NOT NULL AND suspended_at IS NULL)
                        AS exempted,
                    count(suspended_at) AS suspended,
-                   count(*) FILTER (WHERE settled_at >= suspended_at) AS paid_after_suspension
-            FROM fate GROUP BY channel ORDER BY channel
+                   count(*) FILTER (WHERE settled_at >= suspended_at) AS paid_after_suspension,
+                   count(restored_at) AS restored,
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM restored_at - suspended_at))
+                       AS median_restore_seconds
+            FROM fate
+            GROUP BY GROUPING SETS ((period, channel), (period), (channel), ())
+            ORDER BY all_periods, period, all_channels, channel
             """,
                 since,
                 until,

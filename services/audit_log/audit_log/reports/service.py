@@ -1,29 +1,19 @@
 """The access-suspension campaign report: reminder, 8 days' grace, suspension, restoration on
-payment (ARCHITECTURE.md, who uses it), measured per payment channel from the log itself."""
+payment (ARCHITECTURE.md, who uses it), measured per payment channel and per month from the log
+itself, as JSON or as CSV for the accounting office's spreadsheets."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
+from typing import Any
 
 from audit_log.reports.repository import ReportRepository, report_repository
-from audit_log.reports.schemas import ChannelFigures, SuspensionCampaignReport
+from audit_log.reports.schemas import ChannelFigures, PeriodFigures, SuspensionCampaignReport
 from vigie_shared.kit.db import Conn
 
-
-def _rate(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 0.0
-
-
-def _figures(channel: str, counts: dict[str, int]) -> ChannelFigures:
-    return ChannelFigures(
-        channel=channel,
-        **counts,
-        payment_rate=_rate(counts["paid_after_reminder"], counts["reminded"]),
-        paid_within_grace_rate=_rate(counts["paid_before_suspension"], counts["reminded"]),
-        suspension_rate=_rate(counts["suspended"], counts["reminded"]),
-        recovery_after_suspension_rate=_rate(counts["paid_after_suspension"], counts["suspended"]),
-    )
-
+ALL = "all"
 
 _COUNTS = (
     "reminded",
@@ -32,7 +22,45 @@ _COUNTS = (
     "exempted",
     "suspended",
     "paid_after_suspension",
+    "restored",
 )
+
+CSV_COLUMNS = (
+    "period",
+    "channel",
+    *_COUNTS,
+    "payment_rate",
+    "paid_within_grace_rate",
+    "suspension_rate",
+    "recovery_after_suspension_rate",
+    "median_restore_seconds",
+)
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _figures(row: Any) -> dict[str, Any]:
+    counts = {k: int(row[k]) for k in _COUNTS}
+    median = row["median_restore_seconds"]
+    return {
+        "channel": ALL if row["all_channels"] else (row["channel"] or "unknown"),
+        **counts,
+        "median_restore_seconds": None if median is None else round(float(median), 3),
+        "payment_rate": _rate(counts["paid_after_reminder"], counts["reminded"]),
+        "paid_within_grace_rate": _rate(counts["paid_before_suspension"], counts["reminded"]),
+        "suspension_rate": _rate(counts["suspended"], counts["reminded"]),
+        "recovery_after_suspension_rate": _rate(
+            counts["paid_after_suspension"], counts["suspended"]
+        ),
+    }
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # OWASP CSV injection: a spreadsheet must not read a cell as a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class ReportService:
@@ -44,9 +72,38 @@ class ReportService:
     ) -> SuspensionCampaignReport:
         rows = await self._repository.suspension_campaign(conn, since, until)
         channels = [
-            _figures(row["channel"] or "unknown", {k: row[k] for k in _COUNTS}) for row in rows
+            ChannelFigures(**_figures(r))
+            for r in rows
+            if r["all_periods"] and not r["all_channels"]
         ]
-        total = {k: sum(row[k] for row in rows) for k in _COUNTS}
-        return SuspensionCampaignReport(
-            since=since, until=until, channels=channels, total=_figures("all", total)
+        periods = [
+            PeriodFigures(period=r["period"], **_figures(r)) for r in rows if not r["all_periods"]
+        ]
+        totals = [r for r in rows if r["all_periods"] and r["all_channels"]]
+        total = (
+            ChannelFigures(**_figures(totals[0])) if totals else ChannelFigures(**_figures(_EMPTY))
         )
+        return SuspensionCampaignReport(
+            since=since, until=until, channels=channels, periods=periods, total=total
+        )
+
+    async def suspension_campaign_csv(self, conn: Conn, since: datetime, until: datetime) -> str:
+        """One line per month and channel, the month's total, each channel's total and the
+        grand total (period and channel ``all``), rates as fractions, times in seconds."""
+        report = await self.suspension_campaign(conn, since, until)
+        lines: list[dict[str, Any]] = [p.model_dump() for p in report.periods]
+        lines += [{"period": ALL, **c.model_dump()} for c in [*report.channels, report.total]]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 §2
+        writer.writerow(CSV_COLUMNS)
+        for line in lines:
+            writer.writerow([_cell(line[column]) for column in CSV_COLUMNS])
+        return out.getvalue()
+
+
+_EMPTY: dict[str, Any] = {
+    "all_channels": True,
+    "channel": None,
+    "median_restore_seconds": None,
+    **dict.fromkeys(_COUNTS, 0),
+}

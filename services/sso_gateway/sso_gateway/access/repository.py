@@ -173,6 +173,17 @@ class AccessRepository:
         )
         return bool(value)
 
+    async def reachable_platforms(self, conn: Conn, limit: int = 20) -> list[asyncpg.Record]:
+        """Platforms a suspended learner can still sign in to (payment, GDPR requests): not
+        training platforms, and used by people (the authorization code grant)."""
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT client_id, name, redirect_uris FROM clients"
+            " WHERE NOT training_platform AND 'authorization_code' = ANY(grant_types)"
+            " ORDER BY name, client_id LIMIT $1",
+            limit,
+        )
+        return rows
+
 
 access_repository = AccessRepository()
 
