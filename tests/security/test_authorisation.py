@@ -255,12 +255,6 @@ async def test_gateway_admin_operations_refuse_anonymous_callers_and_learners(
                 assert_refused(as_learner, (403,), f"{method} {path} as a learner")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sso_gateway.access.endpoints suspend/restore call require_roles inside the "
-    "endpoint, after FastAPI validated the body: an anonymous caller gets 422 (and learns the "
-    "schema) instead of 401. Fix: make the role check a dependency (Depends), as admin does.",
-)
 async def test_the_gateway_authenticates_before_validating_the_body(services: Services) -> None:
     async with browser(services.sso) as http:
         anonymous = await http.post("/admin/access/u-unknown/suspend", json={})

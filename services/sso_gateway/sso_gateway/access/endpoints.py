@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from sso_gateway.access.schemas import AccessDecisionCreate, AccessStatePublic
 from sso_gateway.access.service import AccessService
@@ -13,6 +14,20 @@ from sso_gateway.oauth.deps import provider_of
 from vigie_shared.kit.clock import utcnow
 
 router = APIRouter(prefix="/admin/access", tags=["access"])
+
+
+def _roles(*roles: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
+    """The caller's claims, checked as a dependency: FastAPI resolves it before it validates
+    the body, so an anonymous caller gets 401, never a 422 that describes the schema."""
+
+    async def claims(request: Request) -> dict[str, Any]:
+        return await require_roles(request, *roles)
+
+    return claims
+
+
+Reader = Annotated[dict[str, Any], Depends(_roles("accounting", "admin", "dpo"))]
+Accountant = Annotated[dict[str, Any], Depends(_roles("accounting", "admin"))]
 
 
 def _access(request: Request) -> AccessService:
@@ -27,15 +42,18 @@ async def _state(request: Request, learner_id: str) -> AccessStatePublic:
 
 
 @router.get("/{learner_id}", summary="A learner's access: suspended or not, why, what is due")
-async def get_state(learner_id: str, request: Request) -> AccessStatePublic:
-    await require_roles(request, "accounting", "admin", "dpo")
+async def get_state(learner_id: str, request: Request, _: Reader) -> AccessStatePublic:
     return await _state(request, learner_id)
 
 
 async def _decide(
-    request: Request, learner_id: str, data: AccessDecisionCreate, *, suspend: bool
+    request: Request,
+    learner_id: str,
+    data: AccessDecisionCreate,
+    claims: dict[str, Any],
+    *,
+    suspend: bool,
 ) -> AccessStatePublic:
-    claims: dict[str, Any] = await require_roles(request, "accounting", "admin")
     async with provider_of(request).pool.acquire() as conn:
         await _access(request).decide_manually(
             conn,
@@ -50,13 +68,13 @@ async def _decide(
 
 @router.post("/{learner_id}/suspend", summary="Suspend by hand (role accounting), with a reason")
 async def suspend(
-    learner_id: str, data: AccessDecisionCreate, request: Request
+    learner_id: str, data: AccessDecisionCreate, request: Request, claims: Accountant
 ) -> AccessStatePublic:
-    return await _decide(request, learner_id, data, suspend=True)
+    return await _decide(request, learner_id, data, claims, suspend=True)
 
 
 @router.post("/{learner_id}/restore", summary="Restore by hand (role accounting), with a reason")
 async def restore(
-    learner_id: str, data: AccessDecisionCreate, request: Request
+    learner_id: str, data: AccessDecisionCreate, request: Request, claims: Accountant
 ) -> AccessStatePublic:
-    return await _decide(request, learner_id, data, suspend=False)
+    return await _decide(request, learner_id, data, claims, suspend=False)
