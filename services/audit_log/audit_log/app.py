@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from audit_log import metrics
 from audit_log.checkpoints.endpoints import router as checkpoints_router
 from audit_log.config import Settings
 from audit_log.context import AuditLog
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Vigie audit log", version="0.2.0", lifespan=lifespan)
     runtime.install(app)
+    metrics.install(app)
     app.state.audit = audit
     app.state.ingest = ingest
     app.state.token_verifier = TokenVerifier(issuer=settings.issuer, audience=settings.audience)
