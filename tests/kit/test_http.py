@@ -107,3 +107,28 @@ async def test_input_nested_past_the_recursion_limit_is_a_400_not_a_500() -> Non
     assert shallow.json() == {"depth": 3}
     assert too_deep.status_code == 400
     assert too_deep.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_database_that_is_down_is_a_503_with_retry_after() -> None:
+    """Seen in the fault suite: with PostgreSQL restarting, reads answered 500."""
+    import asyncpg
+
+    from vigie_shared.kit.embedded import free_port
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+
+    @app.get("/rows")
+    async def rows() -> list[int]:
+        conn = await asyncpg.connect(closed, timeout=2)
+        await conn.close()
+        return []
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        down = await http.get("/rows")
+    assert down.status_code == 503
+    assert down.headers["retry-after"] == "1"
+    assert down.headers["content-type"] == "application/problem+json"
+    assert down.json()["status"] == 503

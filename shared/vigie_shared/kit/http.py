@@ -63,6 +63,18 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+)
+"""Failures of the database connection, answered 503 (the consumer retries the same ones)."""
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -123,6 +135,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
+    async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down or restarting: our outage, not a bug, and one a client should
+        # retry (RFC 9110 §15.6.4 503, with Retry-After §10.2.3), not a 500 to page someone.
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        response = problem_response(
+            503,
+            "Service Unavailable",
+            "A backing service is unavailable; retry shortly.",
+            instance=request.url.path,
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "Internal Server Error", instance=request.url.path)
@@ -135,6 +160,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     # or NUL characters in text or JSON, numbers out of range.
     app.add_exception_handler(asyncpg.exceptions.DataError, on_bad_data)
     app.add_exception_handler(RecursionError, on_too_deep)
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, on_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
 
 
