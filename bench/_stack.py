@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import statistics
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import mkdtemp
@@ -39,23 +41,54 @@ async def _admin_dsn() -> tuple[str, EmbeddedPostgres | None]:
     return dsn, None
 
 
+@contextmanager
+def _cancel_on_signals() -> Iterator[None]:
+    """SIGTERM or SIGHUP (``timeout``, a closed terminal, a CI runner) would end Python without
+    running any ``finally``, leaving the broker running: it is in a session of its own, so the
+    signal does not reach it. Cancel the running task instead, so the teardown runs."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            if task is not None:
+                loop.add_signal_handler(sig, task.cancel)
+                installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
 @asynccontextmanager
 async def stack() -> AsyncIterator[Stack]:
-    admin, embedded = await _admin_dsn()
-    name = f"vigie_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    broker = EmbeddedBroker(port=free_port()).start()
-    try:
-        yield Stack(urlunsplit(urlsplit(admin)._replace(path=f"/{name}")), broker.bootstrap, broker)
-    finally:
-        broker.stop()
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await conn.close()
-        if embedded is not None:
-            embedded.stop()
+    """A scratch database and a private broker, both gone when the block ends, however it
+    ends (an exception, Ctrl-C, SIGTERM or SIGHUP)."""
+    with _cancel_on_signals():
+        admin, embedded = await _admin_dsn()
+        try:
+            name = f"vigie_bench_{uuid.uuid4().hex[:8]}"
+            conn = await asyncpg.connect(admin)
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.close()
+            try:
+                broker = EmbeddedBroker(port=free_port()).start()
+                try:
+                    yield Stack(
+                        urlunsplit(urlsplit(admin)._replace(path=f"/{name}")),
+                        broker.bootstrap,
+                        broker,
+                    )
+                finally:
+                    broker.stop()
+            finally:
+                conn = await asyncpg.connect(admin)
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await conn.close()
+        finally:
+            if embedded is not None:
+                embedded.stop()
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

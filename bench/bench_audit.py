@@ -2,11 +2,12 @@
 the same run (aiokafka consume alone, PostgreSQL COPY alone), proof throughput, verification,
 and query latency on a large synthetic table.
 
-Run: ``python bench/bench_audit.py [--events N] [--rows M]``. ``--events`` go through the real
-pipeline (broker -> batch consumer -> inbox + sealing + leaf hashes + nodes + frontier, one
-transaction per batch); ``--rows`` synthetic entries are generated server-side for the query
-figures (their leaf hashes are not a valid tree: only the query plans and latencies are measured
-on them).
+Run: ``python bench/bench_audit.py [--events N] [--rows M] [--runs R]``. ``--events`` go
+through the real pipeline (broker -> batch consumer -> inbox + sealing + leaf hashes + nodes +
+frontier, one transaction per batch), ``--runs`` times into a fresh log each (medians printed);
+``--rows`` synthetic entries are generated server-side for the query figures (their leaf hashes
+are not a valid tree: only the query plans and latencies are measured on them). The broker and
+the scratch database are removed however the run ends (``_stack.stack``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from _stack import median, print_table, stack
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 
@@ -39,13 +41,8 @@ from audit_log.service import SERVICE
 from vigie_shared.events import Actor, DebtReminded, LoginSucceeded, SuspensionScheduled, new_event
 from vigie_shared.kit import db
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
-from vigie_shared.kit.embedded import EmbeddedBroker, free_port
 from vigie_shared.kit.kafka import Producer, ensure_topics
 from vigie_shared.kit.migrate import migrate
-
-ADMIN_DSN = os.environ.get(
-    "VIGIE_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
 
 class Deps:
@@ -143,15 +140,26 @@ async def pipeline(
     try:
         # The clock starts at the first committed batch: the consumer group's join is not
         # ingestion (and the raw consumer above is timed the same way).
+        deadline = time.monotonic() + 600
         while ingest.stored == 0:
+            _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.001)
         first, start = ingest.stored, time.perf_counter()
         while ingest.stored < n:
+            _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.01)
         return (n - first) / (time.perf_counter() - start)
     finally:
         await broker.stop()
         await producer.stop()
+
+
+def _check_progress(ingest: BatchIngest, n: int, deadline: float) -> None:
+    """A run that cannot finish fails instead of waiting for ever (and for someone to kill it)."""
+    if ingest.dead_lettered:
+        raise RuntimeError(f"{ingest.dead_lettered} event(s) dead-lettered during the benchmark")
+    if time.monotonic() > deadline:
+        raise TimeoutError(f"ingested {ingest.stored} of {n} events before the deadline")
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], runs: int) -> tuple[float, float]:
@@ -276,33 +284,35 @@ async def plan_of(conn: Any, where: EntryFilter, after: int) -> str:
     return "+".join(dict.fromkeys(names)) or "seq scan"
 
 
-async def main(n_events: int, n_rows: int) -> None:
-    name = f"vigie_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    broker_proc = EmbeddedBroker(port=free_port()).start()
-    try:
-        bootstrap = broker_proc.bootstrap
-        topic = f"bench.{uuid.uuid4().hex[:6]}"
-        await ensure_topics(bootstrap, [topic], partitions=3)
-        records = events(n_events, topic)
-        producer = Producer(bootstrap, client_id="bench-load")
-        await producer.start()
-        start = time.perf_counter()
-        for i in range(0, n_events, 1000):
-            await asyncio.gather(*(producer.send_and_wait(r) for r in records[i : i + 1000]))
-        produce = n_events / (time.perf_counter() - start)
-        await producer.stop()
+async def main(n_events: int, n_rows: int, runs: int) -> None:
+    samples: dict[str, list[float]] = {}
+    async with stack() as s:
+        dsn, bootstrap = s.database_url, s.bootstrap
+        for run in range(runs):
+            topic = f"bench.{uuid.uuid4().hex[:6]}"
+            await ensure_topics(bootstrap, [topic], partitions=3)
+            records = events(n_events, topic)
+            producer = Producer(bootstrap, client_id="bench-load")
+            await producer.start()
+            start = time.perf_counter()
+            for i in range(0, n_events, 1000):
+                await asyncio.gather(*(producer.send_and_wait(r) for r in records[i : i + 1000]))
+            samples.setdefault("produce", []).append(n_events / (time.perf_counter() - start))
+            await producer.stop()
 
-        consume = await raw_consume(bootstrap, topic, n_events)
-        copy = await raw_copy(dsn, records)
-        await migrate(dsn, SERVICE.schema, SERVICE.migrations)
-        pool = await db.create_pool(dsn, SERVICE.schema)
-        settings = Settings(database_url=dsn, kafka_bootstrap=bootstrap)
-        audit = AuditLog.build(settings)
-        ingest = await pipeline(dsn, bootstrap, topic, n_events, audit, pool)
+            samples.setdefault("consume", []).append(await raw_consume(bootstrap, topic, n_events))
+            samples.setdefault("copy", []).append(await raw_copy(dsn, records))
+            # A fresh log per run: each run ingests into an empty tree, as the first did.
+            schema = f"audit_bench_{run}"
+            await migrate(dsn, schema, SERVICE.migrations)
+            pool = await db.create_pool(dsn, schema)
+            settings = Settings(database_url=dsn, kafka_bootstrap=bootstrap)
+            audit = AuditLog.build(settings)
+            samples.setdefault("ingest", []).append(
+                await pipeline(dsn, bootstrap, topic, n_events, audit, pool)
+            )
+            if run < runs - 1:
+                await pool.close()
 
         async with pool.acquire() as conn:
             start = time.perf_counter()
@@ -330,10 +340,13 @@ async def main(n_events: int, n_rows: int) -> None:
             cons = 100 / (time.perf_counter() - start)
         await pool.close()
 
+        produce, consume, copy, ingest = (
+            median(samples[k]) for k in ("produce", "consume", "copy", "ingest")
+        )
         print(
             f"\nIngestion of {n_events:,} events (3 partitions, batches of "
             f"{settings.ingest_batch_size}; embedded Tansu broker, local PostgreSQL,"
-            f" {os.cpu_count()} CPUs)"
+            f" {os.cpu_count()} CPUs; median of {runs} runs)"
         )
         print(f"{'figure':<62} {'per second':>12}")
         for label, value in [
@@ -347,21 +360,39 @@ async def main(n_events: int, n_rows: int) -> None:
             ("consistency proofs generated", cons),
         ]:
             print(f"{label:<62} {value:12,.0f}")
+        print(f"pipeline runs: {', '.join(f'{v:,.0f}' for v in samples['ingest'])} events/s")
         print(
             f"pipeline = {ingest / consume:.1%} of consume alone, {ingest / copy:.1%} of COPY alone"
         )
+        print_table(
+            f"Audit log (median of {runs} runs of {n_events:,} events)",
+            [
+                (
+                    "ingestion with Merkle hashing vs PostgreSQL COPY alone",
+                    ingest,
+                    copy,
+                    "events/s",
+                ),
+                (
+                    "ingestion with Merkle hashing vs aiokafka consume alone",
+                    ingest,
+                    consume,
+                    "events/s",
+                ),
+                ("vigie audit verify (every leaf hash and root)", verify, None, "entries/s"),
+                ("inclusion proofs generated", gen, None, "proofs/s"),
+                ("inclusion proofs verified", check, None, "proofs/s"),
+                ("consistency proofs generated", cons, None, "proofs/s"),
+            ],
+        )
         if n_rows:
             await queries(dsn, n_rows)
-    finally:
-        broker_proc.stop()
-        admin = await asyncpg.connect(ADMIN_DSN)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="ingestion runs (median)")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.rows))
+    asyncio.run(main(args.events, args.rows, args.runs))

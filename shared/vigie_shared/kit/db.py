@@ -35,9 +35,20 @@ async def connect(dsn: str, schema: str) -> asyncpg.Connection:
     return conn
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Released connections are not reset with asyncpg's default ``RESET ALL; UNLISTEN *;
+    pg_advisory_unlock_all(); CLOSE ALL``: that query is one more round trip for every
+    acquisition, a quarter of a short transaction's cost. asyncpg still rolls back an open
+    transaction and drops the Python listeners before calling this. So session state must not
+    outlive a checkout: settings are ``SET LOCAL``, locks ``pg_advisory_xact_lock``, and a
+    session-level lock or ``LISTEN`` is undone before release (the outbox relay does), or the
+    connection is terminated."""
+
+
 async def create_pool(
     dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any
 ) -> asyncpg.Pool:
+    kwargs.setdefault("reset", _keep_session)
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 TopicPartitionKey = tuple[str, int]
 
 
+_INSERT = (
+    "INSERT INTO outbox (event_id, topic, key, headers, value) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (event_id) DO NOTHING"
+)
+
+
 async def enqueue(conn: Conn, *events: CloudEvent[Any]) -> None:
     """Write events to the outbox; call inside the transaction of the state change."""
     if not conn.is_in_transaction():
@@ -42,20 +49,21 @@ async def enqueue(conn: Conn, *events: CloudEvent[Any]) -> None:
     records = [(event.id, encode(event)) for event in events]
     # The writer's trace continues in every consumer of these events (W3C traceparent header).
     trace_headers = inject_headers()
-    await conn.executemany(
-        "INSERT INTO outbox (event_id, topic, key, headers, value) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (event_id) DO NOTHING",
-        [
-            (
-                event_id,
-                rec.topic,
-                rec.key,
-                [[name, value.decode()] for name, value in [*rec.headers, *trace_headers]],
-                rec.value,
-            )
-            for event_id, rec in records
-        ],
-    )
+    rows = [
+        (
+            event_id,
+            rec.topic,
+            rec.key,
+            [[name, value.decode()] for name, value in [*rec.headers, *trace_headers]],
+            rec.value,
+        )
+        for event_id, rec in records
+    ]
+    if len(rows) == 1:
+        # The usual case, one event per state change: execute costs less than executemany.
+        await conn.execute(_INSERT, *rows[0])
+    elif rows:
+        await conn.executemany(_INSERT, rows)
 
 
 class OutboxRelay:
@@ -82,6 +90,8 @@ class OutboxRelay:
         self._linger = linger
         self._ensure_topics = ensure_topics
         self._wake = asyncio.Event()
+        # Relaying and the read-back probe both move rows between pending and published.
+        self._moving = asyncio.Lock()
         self._next_offset: dict[TopicPartitionKey, int] = {}
         self.published = 0
         self.republished = 0
@@ -109,25 +119,25 @@ class OutboxRelay:
                 "SELECT pg_try_advisory_lock(hashtext($1))", f"outbox:{self._schema}"
             ):
                 await asyncio.sleep(self._idle_interval)
+            upkeep: asyncio.Task[None] | None = None
             try:
                 self.is_leader = True
                 await lock_conn.add_listener(f"vigie_outbox_{self._schema}", self._notified)
                 await self._load_positions()
                 if self._ensure_topics is not None:
                     await self._ensure_topics()
-                await self._check_broker()
-                last_check = asyncio.get_running_loop().time()
+                await self._check_broker(lock_conn)
+                # The read-back probe opens a consumer and waits on the broker: run inline, it
+                # stalled relaying for tens of milliseconds every probe interval (a spike in
+                # the tail latency). It runs beside the relay, on the lock's own connection.
+                upkeep = asyncio.create_task(self._upkeep(lock_conn))
                 while True:
                     # Cleared before reading, so a row committed during this cycle wakes the
                     # next one at once instead of waiting for the idle timeout.
                     self._wake.clear()
                     sent = await self.relay_once()
-                    now = asyncio.get_running_loop().time()
-                    if now - last_check >= self._probe_interval:
-                        await self._check_broker()
-                        await self._prune()
-                        OUTBOX_BACKLOG.labels(self._schema).set(await self.backlog())
-                        last_check = now
+                    if upkeep.done():
+                        upkeep.result()  # its failure restarts leadership, as an inline one did
                     if sent < self._batch_size:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._idle_interval)
@@ -136,11 +146,30 @@ class OutboxRelay:
                         await asyncio.sleep(self._linger)
             finally:
                 self.is_leader = False
-                with contextlib.suppress(Exception):
+                if upkeep is not None:
+                    upkeep.cancel()
+                    with contextlib.suppress(BaseException):
+                        await upkeep
+                try:
                     await lock_conn.remove_listener(f"vigie_outbox_{self._schema}", self._notified)
                     await lock_conn.execute(
                         "SELECT pg_advisory_unlock(hashtext($1))", f"outbox:{self._schema}"
                     )
+                except BaseException as exc:
+                    # Back in the pool still holding the session lock, it would keep every
+                    # relay of this schema (this one included) from leading again.
+                    lock_conn.terminate()
+                    if not isinstance(exc, Exception):
+                        raise
+
+    async def _upkeep(self, conn: Conn) -> None:
+        while True:
+            await asyncio.sleep(self._probe_interval)
+            await self._check_broker(conn)
+            await conn.execute(
+                "DELETE FROM outbox WHERE published_at < now() - $1::interval", self._retention
+            )
+            OUTBOX_BACKLOG.labels(self._schema).set(await self.backlog(conn))
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
@@ -154,6 +183,10 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch of pending rows; returns how many were confirmed by the broker."""
+        async with self._moving:
+            return await self._relay_batch()
+
+    async def _relay_batch(self) -> int:
         rows = await self._pool.fetch(
             "SELECT id, topic, key, headers, value FROM outbox"
             " WHERE published_at IS NULL ORDER BY id LIMIT $1",
@@ -182,24 +215,33 @@ class OutboxRelay:
                 break
             placed.append((row["id"], result.partition, result.offset))
         lost = self._note_placements(rows[: len(placed)], placed)
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "UPDATE outbox o SET published_at = now(), partition = p.partition,"
-                " kafka_offset = p.kafka_offset"
-                " FROM unnest($1::bigint[], $2::int[], $3::bigint[])"
-                "   AS p(id, partition, kafka_offset) WHERE o.id = p.id",
-                [p[0] for p in placed],
-                [p[1] for p in placed],
-                [p[2] for p in placed],
-            )
-            if lost:
+        if lost:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await self._mark_published(conn, placed)
                 await self._requeue(conn, lost, before_id=rows[0]["id"])
+        elif placed:
+            # One statement is atomic by itself: no BEGIN and COMMIT round trips per batch.
+            await self._mark_published(self._pool, placed)
         self.published += len(placed)
-        for row in rows[: len(placed)]:
-            EVENTS_PUBLISHED.labels(self._schema, row["topic"]).inc()
+        for topic, count in Counter(row["topic"] for row in rows[: len(placed)]).items():
+            EVENTS_PUBLISHED.labels(self._schema, topic).inc(count)
         if error is not None:
             raise error
         return len(placed)
+
+    @staticmethod
+    async def _mark_published(
+        db: Conn | asyncpg.Pool, placed: Sequence[tuple[int, int, int]]
+    ) -> None:
+        await db.execute(
+            "UPDATE outbox o SET published_at = now(), partition = p.partition,"
+            " kafka_offset = p.kafka_offset"
+            " FROM unnest($1::bigint[], $2::int[], $3::bigint[])"
+            "   AS p(id, partition, kafka_offset) WHERE o.id = p.id",
+            [p[0] for p in placed],
+            [p[1] for p in placed],
+            [p[2] for p in placed],
+        )
 
     def _note_placements(
         self, rows: Sequence[asyncpg.Record], placed: Sequence[tuple[int, int, int]]
@@ -214,11 +256,11 @@ class OutboxRelay:
             self._next_offset[tp] = offset + 1
         return lost
 
-    async def _check_broker(self) -> None:
+    async def _check_broker(self, conn: Conn) -> None:
         """Read back the last record relayed to each partition; if the broker no longer has it,
         every retained row of that partition is queued again (from its last safe point: the
         start of the retention window)."""
-        last = await self._pool.fetch(
+        last = await conn.fetch(
             "SELECT DISTINCT ON (topic, partition) topic, partition, kafka_offset, event_id"
             " FROM outbox WHERE published_at IS NOT NULL"
             " ORDER BY topic, partition, kafka_offset DESC"
@@ -237,7 +279,8 @@ class OutboxRelay:
             return
         if self._ensure_topics is not None:
             await self._ensure_topics()
-        async with self._pool.acquire() as conn, conn.transaction():
+        # A row relayed meanwhile may be queued again too: a repeat, which inboxes absorb.
+        async with self._moving, conn.transaction():
             await self._requeue(conn, lost, before_id=None)
         for tp in lost:
             self._next_offset.pop(tp, None)
@@ -267,13 +310,8 @@ class OutboxRelay:
             "broker lost its log for %s: %d relayed event(s) queued again", sorted(lost), count
         )
 
-    async def _prune(self) -> None:
-        await self._pool.execute(
-            "DELETE FROM outbox WHERE published_at < now() - $1::interval", self._retention
-        )
-
-    async def backlog(self) -> int:
-        count: int = await self._pool.fetchval(
+    async def backlog(self, conn: Conn | None = None) -> int:
+        count: int = await (conn or self._pool).fetchval(
             "SELECT count(*) FROM outbox WHERE published_at IS NULL"
         )
         return count

@@ -1,0 +1,161 @@
+"""The consumer's batch path (one inbox statement per run, no savepoint per record) and the
+outbox relay's hand-over, on the real database and broker (docs/backbone.md, Consuming)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from aiokafka.structs import ConsumerRecord
+
+from tests.fixtures.kafka import read_all
+from vigie_shared import topics
+from vigie_shared.events import CloudEvent, UserCreated, new_event
+from vigie_shared.kit import db
+from vigie_shared.kit.cloudevents import encode
+from vigie_shared.kit.consumer import EventConsumer, Outcome
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.migrate import migrate
+from vigie_shared.kit.outbox import OutboxRelay
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+
+
+class Deps:
+    def __init__(self, pool: asyncpg.Pool, producer: Producer) -> None:
+        self.pool = pool
+        self.producer = producer
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def deps(database_url: str, schema: str, kafka: str) -> AsyncIterator[Deps]:
+    await migrate(database_url, schema, None)
+    pool = await db.create_pool(database_url, schema, max_size=3)
+    await pool.execute("CREATE TABLE effects (event_id text, subject text)")
+    producer = Producer(kafka, client_id="test")
+    await producer.start()
+    yield Deps(pool, producer)
+    await producer.stop()
+    await pool.close()
+
+
+def record(topic: str, offset: int, event: CloudEvent[Any]) -> ConsumerRecord[Any, Any]:
+    rec = encode(event)
+    return ConsumerRecord(topic, 0, offset, 0, 0, rec.key, rec.value, None, 0, 0, rec.headers)
+
+
+def user_event(subject: str) -> CloudEvent[Any]:
+    return new_event(
+        UserCreated(user_id=subject, email=f"{subject}@t.fr", display_name=subject),
+        subject=subject,
+        source="/test",
+    )
+
+
+async def effects(pool: asyncpg.Pool) -> list[str]:
+    return [r["subject"] for r in await pool.fetch("SELECT subject FROM effects ORDER BY 1")]
+
+
+async def test_an_id_repeated_within_one_batch_is_applied_once(deps: Deps) -> None:
+    consumer = EventConsumer(f"g-{uuid.uuid4().hex[:8]}", deps)
+
+    @consumer.handles(UserCreated)
+    async def effect(conn: Conn, event: CloudEvent[Any]) -> None:
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, event.subject)
+
+    a, b = user_event("a"), user_event("b")
+    outcomes = await consumer.process_batch(
+        [record("t", 0, a), record("t", 1, b), record("t", 2, a)]
+    )
+    assert outcomes == [Outcome.PROCESSED, Outcome.PROCESSED, Outcome.DUPLICATE]
+    again = await consumer.process_batch([record("t", 0, a), record("t", 1, b)])
+    assert again == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert await effects(deps.pool) == ["a", "b"]
+
+
+async def test_records_before_a_failing_handler_are_applied_once_and_those_after_it_too(
+    deps: Deps, kafka: str
+) -> None:
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, [topic], partitions=1)
+    consumer = EventConsumer(f"g-{topic}", deps, max_attempts=2, base_delay=0.01)
+    calls: list[str] = []
+
+    @consumer.handles(UserCreated)
+    async def effect(conn: Conn, event: CloudEvent[Any]) -> None:
+        calls.append(event.subject)
+        if event.subject == "poison":
+            raise ValueError("never applies")
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, event.subject)
+
+    events = [user_event(s) for s in ("before", "poison", "after")]
+    outcomes = await consumer.process_batch(
+        [record(topic, i, event) for i, event in enumerate(events)]
+    )
+    assert outcomes == [Outcome.PROCESSED, Outcome.DEAD_LETTERED, Outcome.PROCESSED]
+    assert await effects(deps.pool) == ["after", "before"]
+    assert calls.count("poison") == 2  # max_attempts in all, the batch's try included
+    (dead,) = await read_all(kafka, topics.dlq(topic), 1)
+    assert dict(dead.headers)["dlq_attempts"] == b"2"
+
+
+async def test_a_handler_that_swallows_a_database_error_loses_nothing_silently(
+    deps: Deps, kafka: str
+) -> None:
+    """asyncpg commits an aborted transaction as a silent rollback: the batch must notice,
+    or the run's inbox rows and effects vanish while its offsets are committed."""
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, [topic], partitions=1)
+    consumer = EventConsumer(f"g-{topic}", deps, max_attempts=2, base_delay=0.01)
+
+    @consumer.handles(UserCreated)
+    async def effect(conn: Conn, event: CloudEvent[Any]) -> None:
+        if event.subject == "sloppy":
+            # The bug under test: the transaction is aborted, and the handler goes on.
+            with contextlib.suppress(asyncpg.DivisionByZeroError):
+                await conn.execute("SELECT 1 / 0")
+            return
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, event.subject)
+
+    events = [user_event(s) for s in ("first", "sloppy", "last")]
+    outcomes = await consumer.process_batch(
+        [record(topic, i, event) for i, event in enumerate(events)]
+    )
+    assert outcomes == [Outcome.PROCESSED, Outcome.DEAD_LETTERED, Outcome.PROCESSED]
+    assert await effects(deps.pool) == ["first", "last"]
+    inbox = await deps.pool.fetch("SELECT event_id FROM inbox WHERE consumer = $1", consumer.name)
+    assert {r["event_id"] for r in inbox} == {events[0].id, events[2].id}
+
+
+async def test_a_stopped_relay_hands_its_lock_to_the_next_one(deps: Deps, schema: str) -> None:
+    """Pooled connections are not reset on release (kit/db.py): the relay must undo its
+    session-level lock itself, or no relay of the schema could lead again."""
+    first = OutboxRelay(deps.pool, deps.producer, schema=schema, idle_interval=0.05)
+    task = asyncio.create_task(first.run())
+    await until(lambda: first.is_leader)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    second = OutboxRelay(deps.pool, deps.producer, schema=schema, idle_interval=0.05)
+    task = asyncio.create_task(second.run())
+    try:
+        await until(lambda: second.is_leader)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
