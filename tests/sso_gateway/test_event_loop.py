@@ -51,3 +51,17 @@ async def test_grants_stuck_on_the_database_do_not_hold_up_other_requests(sso: F
                 await asyncio.wait_for(asyncio.gather(*stuck, return_exceptions=True), 30)
     assert discovery.status_code == jwks.status_code == login_page.status_code == 200
     assert [task.result().status_code for task in stuck] == [200] * STUCK
+
+
+async def test_a_storage_hook_never_waits_on_the_database_from_the_event_loop(
+    sso: FastAPI,
+) -> None:
+    """Waiting from the loop thread on work scheduled on that same loop would hang it for
+    good; the bridge refuses instead."""
+    provider = sso.state.provider
+
+    async def nothing(conn: object) -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="event loop"):
+        provider.call(nothing)

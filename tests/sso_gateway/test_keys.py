@@ -94,3 +94,24 @@ async def test_rotation_publishes_first_then_signs_and_keeps_the_old_key_until_e
     async with browser(sso) as http:
         assert (await introspect(http, service, after))["active"] is True
         assert json.dumps(await introspect(http, service, before)) == '{"active": false}'
+
+
+async def test_a_key_reload_reuses_keys_already_decrypted_and_serves_the_same_jwks(
+    sso: FastAPI,
+) -> None:
+    keyring = sso.state.provider.keyring
+    pool = sso.state.runtime.pool
+    await keyring.refresh(pool, force=True)
+    rsa, ec = keyring.signing_key("RS256").key, keyring.signing_key("ES256").key
+    await keyring.refresh(pool, force=True)
+    # An RSA import is milliseconds of CPU on the event loop: a reload does not redo it.
+    assert keyring.signing_key("RS256").key is rsa
+    assert keyring.signing_key("ES256").key is ec
+    async with browser(sso) as http:
+        served = await http.get("/jwks")
+    assert served.headers["content-type"] == "application/json"
+    assert served.json() == keyring.jwks()
+    assert {k["kid"] for k in served.json()["keys"]} >= {
+        keyring.signing_key("RS256").kid,
+        keyring.signing_key("ES256").kid,
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from vigie_shared.kit.settings import ServiceSettings
 
@@ -34,6 +34,19 @@ class Settings(ServiceSettings):
         "database through the event loop, so this bounds grants in flight, not CPU).",
     )
     backchannel_max_attempts: int = Field(8, ge=1)
+    backchannel_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a platform has to answer a back-channel logout POST."
+    )
+    backchannel_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a claimed back-channel logout stays with the replica that claimed "
+        "it; after that (the replica died mid-send) any replica may send it again. Longer than "
+        "the POST timeout, so a live replica always records its result first.",
+    )
+    backchannel_concurrency: int = Field(
+        20, ge=1, description="Back-channel logout POSTs in flight per replica."
+    )
     grace_sweep_seconds: float = Field(
         30.0,
         ge=0,
@@ -42,6 +55,12 @@ class Settings(ServiceSettings):
     backchannel_poll_seconds: float = Field(
         1.0, ge=0, description="How often due back-channel logouts are sent; 0 disables the worker."
     )
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_post(self) -> Settings:
+        if self.backchannel_lease_seconds <= self.backchannel_timeout_seconds:
+            raise ValueError("backchannel_lease_seconds must exceed backchannel_timeout_seconds")
+        return self
 
     @property
     def secure_cookies(self) -> bool:

@@ -5,6 +5,12 @@ Deliveries are rows written in the transaction that ends the session, so they su
 a worker posts them, retrying with exponential backoff, and gives up after
 ``backchannel_max_attempts`` (the failures stay visible through the admin API). The token is
 signed at each attempt, so a late retry does not carry an expired token.
+
+No transaction is open while a platform answers: a worker *claims* due rows (one short
+statement leases them to it), *sends* with no connection held, then *records* the outcome (one
+short statement, only if its lease still stands). Two replicas never claim the same row while a
+lease lasts; a replica that dies mid-send leaves a lease that expires, and the row is sent again
+(at least once: a platform must tolerate a repeated logout token for a session already ended).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -29,6 +37,18 @@ log = logging.getLogger(__name__)
 
 # OIDC Back-Channel Logout 1.0 §2.4: the event member that makes a JWT a logout token.
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased to this worker until its lease expires."""
+
+    id: int
+    claim_id: uuid.UUID
+    client_id: str
+    uri: str
+    claims: dict[str, Any]
+    attempts: int
 
 
 class BackchannelService:
@@ -72,6 +92,75 @@ class BackchannelService:
         # §2.4: "logout+jwt" type, so a logout token is never taken for an ID token.
         return jwt.encode({"alg": alg, "kid": key.kid, "typ": "logout+jwt"}, body, key.key)
 
+    async def claim(self, pool: asyncpg.Pool, settings: Settings, *, limit: int) -> list[Claimed]:
+        """Lease due deliveries to this worker (a short transaction of its own)."""
+        claim_id = uuid.uuid4()
+        async with pool.acquire() as conn:
+            rows = await self._repository.claim_due(
+                conn,
+                limit=limit,
+                lease_seconds=settings.backchannel_lease_seconds,
+                claim_id=claim_id,
+            )
+        return [
+            Claimed(
+                id=row["id"],
+                claim_id=claim_id,
+                client_id=row["client_id"],
+                uri=row["uri"],
+                claims=dict(row["claims"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def send(
+        self,
+        pool: asyncpg.Pool,
+        keyring: KeyRing,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        delivery: Claimed,
+    ) -> bool:
+        """POST one claimed delivery, holding no connection while the platform answers, then
+        record the outcome; True if it was delivered."""
+        await keyring.refresh(pool)
+        token = self.sign(keyring, delivery.claims)
+        error: str | None = None
+        try:
+            response = await http.post(
+                delivery.uri,
+                data={"logout_token": token},
+                timeout=settings.backchannel_timeout_seconds,
+            )
+            # §2.8: 200 on success (204 tolerated); anything else is a failure.
+            if response.status_code not in (200, 204):
+                error = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        async with pool.acquire() as conn:
+            if error is None:
+                return await self._repository.delivered(conn, delivery.id, delivery.claim_id)
+            attempts = delivery.attempts + 1
+            give_up = attempts >= settings.backchannel_max_attempts
+            recorded = await self._repository.failed_attempt(
+                conn,
+                delivery.id,
+                delivery.claim_id,
+                error=error,
+                retry_in=min(2.0**attempts, 3600.0),
+                give_up=give_up,
+            )
+        if recorded:
+            log.warning(
+                "back-channel logout to %s failed (%s), attempt %d%s",
+                delivery.client_id,
+                error,
+                attempts,
+                ", giving up" if give_up else "",
+            )
+        return False
+
     async def deliver_due(
         self,
         pool: asyncpg.Pool,
@@ -81,54 +170,58 @@ class BackchannelService:
         *,
         limit: int = 20,
     ) -> int:
-        """One pass: post every due delivery; returns how many were delivered."""
-        delivered = 0
-        async with pool.acquire() as conn, conn.transaction():
-            for row in await self._repository.claim_due(conn, limit):
-                await keyring.refresh(pool)
-                token = self.sign(keyring, dict(row["claims"]))
-                error: str | None = None
-                try:
-                    response = await http.post(row["uri"], data={"logout_token": token})
-                    # §2.8: 200 on success (204 tolerated); anything else is a failure.
-                    if response.status_code not in (200, 204):
-                        error = f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                if error is None:
-                    await self._repository.delivered(conn, row["id"])
-                    delivered += 1
-                    continue
-                attempts = row["attempts"] + 1
-                give_up = attempts >= settings.backchannel_max_attempts
-                await self._repository.failed_attempt(
-                    conn,
-                    row["id"],
-                    error=error,
-                    retry_in=min(2.0**attempts, 3600.0),
-                    give_up=give_up,
-                )
-                log.warning(
-                    "back-channel logout to %s failed (%s), attempt %d%s",
-                    row["client_id"],
-                    error,
-                    attempts,
-                    ", giving up" if give_up else "",
-                )
-        return delivered
+        """One pass: claim what is due and post it all concurrently (a slow platform delays
+        only its own delivery); returns how many were delivered."""
+        claimed = await self.claim(pool, settings, limit=limit)
+        sent = await asyncio.gather(
+            *(self.send(pool, keyring, http, settings, delivery) for delivery in claimed)
+        )
+        return sum(sent)
 
     async def run(
-        self, pool: asyncpg.Pool, keyring: KeyRing, settings: Settings, *, interval: float = 1.0
+        self,
+        pool: asyncpg.Pool,
+        keyring: KeyRing,
+        settings: Settings,
+        *,
+        interval: float = 1.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        async with httpx.AsyncClient(timeout=5.0) as http:
-            while True:
-                try:
-                    await self.deliver_due(pool, keyring, http, settings)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("back-channel logout worker pass failed")
-                await asyncio.sleep(interval)
+        """Claim what is due every ``interval`` seconds, keeping at most
+        ``backchannel_concurrency`` POSTs in flight; a pass never waits for the previous one's
+        slow platforms."""
+        in_flight: set[asyncio.Task[bool]] = set()
+        async with httpx.AsyncClient(transport=transport) as http:
+            try:
+                while True:
+                    room = settings.backchannel_concurrency - len(in_flight)
+                    try:
+                        claimed = await self.claim(pool, settings, limit=room) if room else []
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("back-channel logout claim failed")
+                        claimed = []
+                    for delivery in claimed:
+                        task = asyncio.create_task(
+                            self.send(pool, keyring, http, settings, delivery)
+                        )
+                        in_flight.add(task)
+                        task.add_done_callback(self._finished(in_flight))
+                    await asyncio.sleep(interval)
+            finally:
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
+
+    @staticmethod
+    def _finished(in_flight: set[asyncio.Task[bool]]) -> Callable[[asyncio.Task[bool]], None]:
+        def done(task: asyncio.Task[bool]) -> None:
+            in_flight.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("back-channel logout delivery failed", exc_info=task.exception())
+
+        return done
 
     async def undelivered(self, conn: Conn) -> list[dict[str, Any]]:
         return [dict(r) for r in await self._repository.undelivered(conn)]

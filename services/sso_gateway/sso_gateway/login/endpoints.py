@@ -16,6 +16,7 @@ from sso_gateway.login.pages import (
 )
 from sso_gateway.login.schemas import TEXTS, pick_lang
 from sso_gateway.login.service import login_service
+from sso_gateway.metrics import login_failed
 from sso_gateway.oauth.deps import provider_of
 from sso_gateway.oauth.endpoints import PAGE_RESPONSES
 from sso_gateway.sessions.service import sessions
@@ -106,6 +107,7 @@ async def login_submit(request: Request) -> Response:
     identifier = form.get("identifier", "")
     texts = TEXTS[lang]
     if not csrf_valid(settings, request, form.get("csrf_token", "")):
+        login_failed("csrf")
         return _form(
             request, next_url=next_url, lang=lang, error=texts["csrf"], identifier="", status=403
         )
@@ -120,6 +122,7 @@ async def login_submit(request: Request) -> Response:
             client_id=_client_id(next_url),
         )
     if result.throttled_minutes is not None:
+        login_failed("throttled")
         response = _form(
             request,
             next_url=next_url,
@@ -131,6 +134,7 @@ async def login_submit(request: Request) -> Response:
         response.headers["Retry-After"] = str(result.throttled_minutes * 60)
         return response
     if not result.ok or result.session_token is None:
+        login_failed("invalid_credentials")
         return _form(
             request,
             next_url=next_url,

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import functools
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -10,6 +12,7 @@ from authlib.oauth2.rfc6749.errors import AccessDeniedError  # type: ignore[impo
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from sso_gateway.access.pages import suspended_page
 from sso_gateway.login.pages import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -103,10 +106,21 @@ def _response(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:
     return response
 
 
-@router.get("/.well-known/openid-configuration", summary="OIDC Discovery 1.0 §3")
-async def discovery(request: Request) -> dict[str, Any]:
-    issuer = provider_of(request).settings.issuer.rstrip("/")
-    return {
+@router.get(
+    "/.well-known/openid-configuration",
+    summary="OIDC Discovery 1.0 §3",
+    response_class=Response,
+    responses={200: {"description": "Provider metadata", **_JSON}},
+)
+async def discovery(request: Request) -> Response:
+    # Fixed for the life of the process: encoded once, not at every relying party's start.
+    body = _discovery_document(provider_of(request).settings.issuer.rstrip("/"))
+    return Response(body, media_type="application/json")
+
+
+@functools.cache
+def _discovery_document(issuer: str) -> bytes:
+    metadata = {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/token",
@@ -159,6 +173,7 @@ async def discovery(request: Request) -> dict[str, Any]:
         "backchannel_logout_session_supported": True,
         "authorization_response_iss_parameter_supported": False,
     }
+    return json.dumps(metadata).encode()
 
 
 def _error_page(request: Request, message: str) -> Response:
@@ -171,6 +186,33 @@ def _error_page(request: Request, message: str) -> Response:
         message=message,
         error=True,
     )
+
+
+@dataclass(frozen=True)
+class _Suspended:
+    learner_id: str
+    platform: str
+    denied: AccessDeniedError
+
+
+async def _suspended_page(request: Request, provider: Provider, refusal: _Suspended) -> Response:
+    """Issue 4: a suspended learner is shown why, how to pay and that GDPR requests stay open,
+    instead of being sent back at once; the page's way back to the platform is the RFC 6749
+    §4.1.2.1 error redirect (``access_denied``, description, state), so the platform is told."""
+    if request.query_params.get("prompt") == "none":
+        # OIDC Core §3.1.2.1: prompt=none must not display any page; the error goes back at once.
+        return _response(refusal.denied())
+    _, _, headers = refusal.denied()
+    lang = pick_lang(request.query_params.get("ui_locales"))
+    async with provider.pool.acquire() as conn:
+        return await suspended_page.render(
+            conn,
+            learner_id=refusal.learner_id,
+            lang=lang,
+            platform=refusal.platform,
+            return_url=dict(headers)["Location"],
+            query=list(request.query_params.multi_items()),
+        )
 
 
 @router.get(
@@ -194,17 +236,17 @@ async def authorize(request: Request) -> Response:
     ):
         end_user = None
 
-    def decide() -> tuple[int, Any, list[tuple[str, str]]] | None:
+    def decide() -> tuple[int, Any, list[tuple[str, str]]] | _Suspended | None:
         grant = provider.get_consent_grant(oauth_request, end_user=end_user)
         if end_user is None or grant.prompt == "login":
             return None
         try:
             refuse_if_suspended(provider, end_user.id, grant.client)
         except AccessDeniedError as denied:
-            # Back to the platform's verified redirect URI with the reason (§4.1.2.1).
+            # The platform's redirect URI was verified by get_consent_grant (§4.1.2.1).
             denied.redirect_uri = grant.redirect_uri
             denied.state = oauth_request.payload.state
-            raise
+            return _Suspended(end_user.id, grant.client.name, denied)
         result: tuple[int, Any, list[tuple[str, str]]] = provider.create_authorization_response(
             oauth_request, grant_user=end_user, grant=grant
         )
@@ -218,6 +260,8 @@ async def authorize(request: Request) -> Response:
             return _response(error())
         # ... but an unknown client or an unregistered redirect URI is never redirected to.
         return _error_page(request, f"{error.error}: {error.description or ''}".strip())
+    if isinstance(result, _Suspended):
+        return await _suspended_page(request, provider, result)
     if result is None:
         # Authenticate first; the continuation drops prompt=login so that it is not a loop.
         query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("prompt",)]
@@ -233,7 +277,7 @@ async def authorize(request: Request) -> Response:
 async def token(request: Request) -> Response:
     provider = provider_of(request)
     oauth_request = await _oauth_request(request, provider)
-    return _response(await provider.run(provider.create_token_response, oauth_request))
+    return _response(await provider.token_response(oauth_request))
 
 
 @router.post("/introspect", summary="Token introspection (RFC 7662)", responses=OAUTH_RESPONSES)
