@@ -261,12 +261,6 @@ async def test_the_gateway_authenticates_before_validating_the_body(services: Se
     assert anonymous.status_code == 401
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gateway's admin routes (sso_gateway.admin.endpoints.require_roles) raise their "
-    "401/403 without denial=...: they should pass denial='missing_token', 'invalid_token' and "
-    "'missing_role' to Problem, as kit.oidc.bearer does, so that the refusal is recorded.",
-)
 async def test_gateway_admin_refusals_are_recorded(services: Services) -> None:
     sso = services.sso
     before = await last_outbox_id(sso)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -33,6 +34,7 @@ async def require_roles(request: Request, *roles: str) -> dict[str, Any]:
             "Unauthorized",
             "A bearer token is required.",
             headers={"WWW-Authenticate": "Bearer"},
+            denial="missing_token",
         )
     await provider.keyring.refresh(provider.pool)
     claims = provider.decode_access_token(token.strip())
@@ -42,6 +44,7 @@ async def require_roles(request: Request, *roles: str) -> dict[str, Any]:
             "Unauthorized",
             "The access token is invalid or expired.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            denial="invalid_token",
         )
     async with provider.pool.acquire() as conn:
         if await grant_repository.access_token_revoked(conn, str(claims.get("jti", ""))):
@@ -50,9 +53,19 @@ async def require_roles(request: Request, *roles: str) -> dict[str, Any]:
                 "Unauthorized",
                 "The access token was revoked.",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                denial="invalid_token",
             )
+    # Who was refused goes with the refusal to the audit log (issue 8: every attempt audited).
+    request.state.principal = SimpleNamespace(
+        subject=claims.get("sub"), client_id=claims.get("client_id")
+    )
     if not set(roles).intersection(claims.get("roles") or []):
-        raise Problem(403, "Forbidden", f"One of the roles {', '.join(roles)} is required.")
+        raise Problem(
+            403,
+            "Forbidden",
+            f"One of the roles {', '.join(roles)} is required.",
+            denial="missing_role",
+        )
     return claims
 
 
