@@ -132,3 +132,41 @@ async def test_a_database_that_is_down_is_a_503_with_retry_after() -> None:
     assert down.headers["retry-after"] == "1"
     assert down.headers["content-type"] == "application/problem+json"
     assert down.json()["status"] == 503
+
+
+async def test_a_client_that_hangs_up_mid_body_is_not_an_unhandled_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_with_routes()
+    sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b'{"na', "more_body": True}
+        return {"type": "http.disconnect"}
+
+    messages: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        messages.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/things",
+        "raw_path": b"/things",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+    }
+    with caplog.at_level("INFO"):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert messages[0]["status"] == 400

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from vigie_shared.kit.denials import record_denial
 
@@ -148,6 +149,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         response.headers["Retry-After"] = "1"
         return response
 
+    async def on_disconnect(request: Request, exc: Exception) -> JSONResponse:
+        # The client hung up while we read its body: nobody to answer, nothing went wrong here.
+        log.info("client left during %s %s", request.method, request.url.path)
+        return problem_response(400, "Bad Request", "Client disconnected.")
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "Internal Server Error", instance=request.url.path)
@@ -160,6 +166,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     # or NUL characters in text or JSON, numbers out of range.
     app.add_exception_handler(asyncpg.exceptions.DataError, on_bad_data)
     app.add_exception_handler(RecursionError, on_too_deep)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, on_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
