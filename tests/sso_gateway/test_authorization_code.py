@@ -88,6 +88,8 @@ async def test_code_flow_with_pkce_gives_verified_id_token_refresh_and_userinfo(
         assert access.claims["aud"] == platform.client_id
         assert access.claims["roles"] == ["learner"]
         assert access.claims["sid"] == claims["sid"]
+        # Granted the email scope: the address rides in the token (RFC 9068 §2.2.3.1).
+        assert access.claims["email"] == account.email
         assert token["refresh_token"].startswith("vigie_rt_")
 
         info = (await rp.get(f"{ISSUER}/userinfo")).json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -185,6 +186,24 @@ async def test_the_extension_is_granted_once_and_the_requester_is_told(dpo: Dpo)
     )
     assert len(mail) == 1
     assert "archives papier" in mail[0]["body"]
+
+
+async def test_a_learner_from_the_sso_is_written_to_at_the_token_s_email(dpo: Dpo) -> None:
+    """The gateway puts the address in access tokens granted the email scope (RFC 9068
+    §2.2.3.1): notices reach learners who filed online, not only postal requesters."""
+    learner = f"u-{uuid.uuid4().hex[:8]}"
+    address = f"{learner}@demo.example.org"
+    submitted = await dpo.http.post(
+        "/requests",
+        json={"request_type": "access"},
+        headers=dpo.learner(learner, email=address),
+    )
+    assert submitted.status_code == 201, submitted.text
+    url = f"/requests/{submitted.json()['id']}/extend"
+    extended = await dpo.http.post(url, json={"reason": "archives"}, headers=dpo.officer())
+    assert extended.status_code == 200, extended.text
+    mail = await dpo.pool.fetch("SELECT body FROM outgoing_emails WHERE recipient = $1", address)
+    assert len(mail) == 1
 
 
 async def test_an_extension_after_the_first_month_is_refused(dpo: Dpo) -> None:

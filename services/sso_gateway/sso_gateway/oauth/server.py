@@ -343,6 +343,11 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
                 auth_time=user.auth_time,
                 sid=user.session_id,
             )
+            if "email" in scope.split():
+                # RFC 9068 §2.2.3.1: identity claims the client was granted may ride in the
+                # token, so that a resource server (dpo_requests) can write to the person
+                # (GDPR Art. 12(3), 12(4) notices) without a userinfo round trip.
+                claims["email"] = user.email
         else:
             claims.update(sub=client.client_id, aud=self._audience(request), roles=[])
         access_token = jwt.encode(
