@@ -6,8 +6,9 @@ partition first, so this relay's next record lands at an offset *above* the one 
 its read-back probe finds that new record where it looks: neither check of kit/outbox.py fires,
 and the records this relay had published before the restart are never sent again.
 
-Found by the fault-injection soak (a DPO task whose answer never reached dpo_requests). Marked
-as an expected failure until kit/outbox.py is fixed; ``strict`` makes the fix visible here.
+Found by the fault-injection soak (a DPO task whose answer never reached dpo_requests). The
+relay now also reads back the oldest record it still retains, which the other producer's
+records have replaced.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
 from vigie_shared import topics
-from vigie_shared.events import LoginFailed, new_event
+from vigie_shared.events import SERVICE_SOURCES, LoginFailed, new_event
 from vigie_shared.kit import db, outbox
 from vigie_shared.kit.embedded import EmbeddedBroker
 from vigie_shared.kit.kafka import Producer, ensure_topics
@@ -46,7 +47,9 @@ class Producing:
         async with self.pool.acquire() as conn, conn.transaction():
             for _ in range(count):
                 event = new_event(
-                    LoginFailed(reason="bad_credentials"), subject="u-1", source="/test"
+                    LoginFailed(reason="bad_credentials"),
+                    subject="u-1",
+                    source=SERVICE_SOURCES["sso_gateway"],
                 )
                 await outbox.enqueue(conn, event)
                 self.ids.append(event.id)
@@ -110,10 +113,6 @@ async def two_producers(
             await conn.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kit/outbox.py: a relay sharing a partition misses the broker's loss (see module doc)",
-)
 async def test_records_relayed_before_a_broker_restart_are_sent_again_by_every_producer(
     two_producers: tuple[Producing, Producing], private_broker: EmbeddedBroker
 ) -> None:
@@ -131,6 +130,9 @@ async def test_records_relayed_before_a_broker_restart_are_sent_again_by_every_p
     await b.emit(10)
     await b.relayed()
     await a.emit(1)
+    await a.relayed()
+    # This relay's next probe, without waiting a minute for it: its last record reads back.
+    await a.relay.check_broker()
     await a.relayed()
 
     on_broker = await event_ids(private_broker.bootstrap, topics.IDENTITY)

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from vigie_shared import topics
-from vigie_shared.events import UserCreated, new_event
+from vigie_shared.events import SERVICE_SOURCES, UserCreated, new_event
 from vigie_shared.kit import db, outbox
 from vigie_shared.kit.embedded import EmbeddedBroker
 from vigie_shared.kit.kafka import ensure_topics
@@ -84,7 +84,7 @@ async def produce(pool: asyncpg.Pool, start: int, count: int) -> None:
                 new_event(
                     UserCreated(user_id=subject, email=f"{seq}@t.fr", display_name=f"seq-{seq}"),
                     subject=subject,
-                    source="/test",
+                    source=SERVICE_SOURCES["sso_gateway"],
                 ),
             )
         if seq % 10 == 0:

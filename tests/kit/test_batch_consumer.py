@@ -17,7 +17,7 @@ from aiokafka.structs import ConsumerRecord
 
 from tests.fixtures.kafka import read_all
 from vigie_shared import topics
-from vigie_shared.events import CloudEvent, UserCreated, new_event
+from vigie_shared.events import SERVICE_SOURCES, CloudEvent, UserCreated, new_event
 from vigie_shared.kit import db
 from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.consumer import EventConsumer, Outcome
@@ -56,7 +56,7 @@ def user_event(subject: str) -> CloudEvent[Any]:
     return new_event(
         UserCreated(user_id=subject, email=f"{subject}@t.fr", display_name=subject),
         subject=subject,
-        source="/test",
+        source=SERVICE_SOURCES["sso_gateway"],
     )
 
 

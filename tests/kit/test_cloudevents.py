@@ -7,14 +7,23 @@ import pytest
 
 from vigie_shared.events import (
     EVENT_TYPES,
+    SERVICE_SOURCES,
     Actor,
     DebtReminded,
+    DpoTaskCompleted,
     PaymentChannel,
+    TaskAction,
     UserCreated,
     new_event,
 )
 from vigie_shared.kit.clock import utcnow
-from vigie_shared.kit.cloudevents import MalformedEvent, decode, encode
+from vigie_shared.kit.cloudevents import (
+    MAX_EVENT_BYTES,
+    MAX_EXPORT_EVENT_BYTES,
+    MalformedEvent,
+    decode,
+    encode,
+)
 
 
 def _reminder() -> DebtReminded:
@@ -68,12 +77,25 @@ def test_every_catalog_type_is_vigie_prefixed_and_on_a_catalog_topic() -> None:
         (lambda h, v: (h, b'{"user_id": 3}'), "invalid"),
         (lambda h, v: ([(k, b"0.3" if k == "ce_specversion" else x) for k, x in h], v), "spec"),
         (lambda h, v: ([(k, b"\xff" if k == "ce_source" else x) for k, x in h], v), "UTF-8"),
+        (lambda h, v: ([(k, b"/moodle" if k == "ce_source" else x) for k, x in h], v), "source"),
+        (lambda h, v: (h, v[:-1] + b', "pad": "' + b"x" * MAX_EVENT_BYTES + b'"}'), "exceeds"),
     ],
-    ids=["bad-json", "unknown-type", "missing-id", "bad-data", "old-spec", "bad-utf8"],
+    ids=[
+        "bad-json",
+        "unknown-type",
+        "missing-id",
+        "bad-data",
+        "old-spec",
+        "bad-utf8",
+        "foreign-source",
+        "oversized",
+    ],
 )
 def test_malformed_records_are_refused_with_a_reason(mutate: object, reason: str) -> None:
     event = new_event(
-        UserCreated(user_id="u-1", email="a@b.fr", display_name="A"), subject="u-1", source="/t"
+        UserCreated(user_id="u-1", email="a@b.fr", display_name="A"),
+        subject="u-1",
+        source=SERVICE_SOURCES["sso_gateway"],
     )
     record = encode(event)
     headers, value = mutate(list(record.headers), record.value)  # type: ignore[operator]
@@ -89,3 +111,26 @@ def test_actor_is_part_of_access_events() -> None:
         learner_id="u-1", debt_ids=["d-1"], reason="unpaid", actor=Actor(kind="system", id="grace")
     )
     assert json.loads(data.model_dump_json())["actor"] == {"kind": "system", "id": "grace"}
+
+
+def _export(source: str, size: int) -> tuple[list[tuple[str, bytes]], bytes | None]:
+    answer = DpoTaskCompleted(
+        task_id="t-1",
+        request_id="r-1",
+        system="moodle",
+        action=TaskAction.EXPORT,
+        data={"login_history": "x" * size},
+    )
+    record = encode(new_event(answer, subject="r-1", source=source))
+    return record.headers, record.value
+
+
+def test_a_data_systems_export_may_exceed_the_ordinary_bound_up_to_the_record_limit() -> None:
+    # Any data system answers tasks, under its own source; an export grows with a person's
+    # history, so it is bounded by what the broker takes, not by the ordinary bound.
+    headers, value = _export("/platforms/moodle", MAX_EVENT_BYTES + 1024)
+    decoded = decode(headers, value)
+    assert isinstance(decoded.data, DpoTaskCompleted)
+    headers, value = _export("/platforms/moodle", MAX_EXPORT_EVENT_BYTES)
+    with pytest.raises(MalformedEvent, match="exceeds"):
+        decode(headers, value)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from vigie_shared.events import DpoTaskRequested, TaskAction, new_event
+from vigie_shared.events import SERVICE_SOURCES, DpoTaskRequested, TaskAction, new_event
 from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.data_system import DataSystem, TaskRefused
 from vigie_shared.kit.db import Conn
@@ -67,7 +67,7 @@ async def test_tasks_are_answered_completed_failed_or_unsupported_and_the_system
             subject_id="u-1",
         )
         records = [
-            encode(new_event(task, subject="r-1", source="/dpo"))
+            encode(new_event(task, subject="r-1", source=SERVICE_SOURCES["dpo_requests"]))
             for task in [*tasks.values(), other]
         ]
         # The first record again, byte for byte: a redelivery must not be answered twice.

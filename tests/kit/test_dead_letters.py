@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 
 from tests.fixtures.kafka import on_topic, read_all
 from vigie_shared import topics
-from vigie_shared.events import CloudEvent, UserCreated, new_event
+from vigie_shared.events import SERVICE_SOURCES, CloudEvent, UserCreated, new_event
 from vigie_shared.kit import db
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.consumer import EventConsumer, Outcome
@@ -50,7 +50,7 @@ def user_event(subject: str) -> CloudEvent[Any]:
     return new_event(
         UserCreated(user_id=subject, email=f"{subject}@t.fr", display_name=subject),
         subject=subject,
-        source="/test",
+        source=SERVICE_SOURCES["sso_gateway"],
     )
 
 

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from vigie_shared.events import CloudEvent, UserCreated, new_event
+from vigie_shared.events import SERVICE_SOURCES, CloudEvent, UserCreated, new_event
 from vigie_shared.kit import db, outbox
 from vigie_shared.kit.migrate import migrate
 
@@ -29,7 +29,7 @@ def user_event(subject: str) -> CloudEvent[Any]:
     return new_event(
         UserCreated(user_id=subject, email=f"{subject}@t.fr", display_name=subject),
         subject=subject,
-        source="/test",
+        source=SERVICE_SOURCES["sso_gateway"],
     )
 
 

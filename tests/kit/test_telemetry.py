@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from vigie_shared import topics
-from vigie_shared.events import CloudEvent, UserCreated, new_event
+from vigie_shared.events import SERVICE_SOURCES, CloudEvent, UserCreated, new_event
 from vigie_shared.kit import db, outbox
 from vigie_shared.kit.consumer import EventConsumer
 from vigie_shared.kit.db import Conn
@@ -72,7 +72,7 @@ async def test_trace_started_where_the_event_is_written_continues_in_its_consume
                     new_event(
                         UserCreated(user_id="u-1", email="a@b.fr", display_name="A"),
                         subject="u-1",
-                        source="/test",
+                        source=SERVICE_SOURCES["sso_gateway"],
                     ),
                 )
         deadline = time.monotonic() + 30

@@ -118,13 +118,6 @@ async def test_oversized_deep_and_wrongly_sourced_events_never_stop_the_consumer
     assert consumer.counts[Outcome.DEAD_LETTERED] >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no size bound on consumed events: cloudevents.decode should refuse a value above "
-    "a MAX_EVENT_BYTES (e.g. 256 KiB; task results carrying exports use data_ref beyond it) "
-    "with MalformedEvent, so that it is dead-lettered instead of stored (the audit log keeps "
-    "every event forever).",
-)
 async def test_an_oversized_event_goes_to_the_dlq(deps: Deps, kafka: str) -> None:
     topic = await new_topic(kafka)
     big = on_topic(encode(user_created("big", padding="x" * OVERSIZED)), topic)
@@ -134,12 +127,6 @@ async def test_an_oversized_event_goes_to_the_dlq(deps: Deps, kafka: str) -> Non
     assert consumer.counts[Outcome.DEAD_LETTERED] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consumers do not check ce_source: cloudevents.decode should raise MalformedEvent "
-    "when not events.source_allowed(type, source) (tests publishing catalog types from "
-    "sources such as '/test' must then use the producing service's source).",
-)
 async def test_a_wrongly_sourced_event_goes_to_the_dlq(deps: Deps, kafka: str) -> None:
     topic = await new_topic(kafka)
     forged = on_topic(encode(restored("forged", "/platforms/moodle")), topic)

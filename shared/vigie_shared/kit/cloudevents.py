@@ -10,10 +10,31 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vigie_shared.events import EVENT_TYPES, SPECVERSION, CloudEvent, EventData
+from vigie_shared.events import (
+    EVENT_TYPES,
+    SPECVERSION,
+    CloudEvent,
+    DpoTaskCompleted,
+    EventData,
+    source_allowed,
+)
 
 CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
+
+MAX_EVENT_BYTES = 256 * 1024
+"""The largest value a consumer accepts. Vigie's events are a few hundred bytes; one far larger
+is a faulty or hostile producer's, and would otherwise be stored for ever (the audit log keeps
+every event): it goes to the dead-letter topic instead."""
+
+MAX_EXPORT_EVENT_BYTES = 1024 * 1024
+"""The bound for a data system's answer, which carries the subject's exported data inline
+(``DpoTaskCompleted.data``: a login history, audit entries; GDPR Art. 15(3)) and grows with the
+person's history. It is the producers' own record limit (Kafka's ``message.max.bytes`` and the
+client's ``max_request_size``, 1 MiB by default): an answer that could be published is never
+refused here; a larger export must travel by ``data_ref``."""
+
+_MAX_BYTES: dict[str, int] = {DpoTaskCompleted.event_type: MAX_EXPORT_EVENT_BYTES}
 
 
 class MalformedEvent(Exception):
@@ -83,9 +104,18 @@ def decode(
     content_type = attrs.get("content-type", CONTENT_TYPE).split(";")[0].strip()
     if content_type != CONTENT_TYPE:
         raise MalformedEvent(f"unsupported content-type {content_type!r}")
-    data_cls = EVENT_TYPES.get(attrs["ce_type"])
+    event_type = attrs["ce_type"]
+    data_cls = EVENT_TYPES.get(event_type)
     if data_cls is None:
-        raise MalformedEvent(f"unknown event type {attrs['ce_type']!r}")
+        raise MalformedEvent(f"unknown event type {event_type!r}")
+    # Checked before parsing, so an oversized value costs no parse.
+    size, bound = len(value or b""), _MAX_BYTES.get(event_type, MAX_EVENT_BYTES)
+    if size > bound:
+        raise MalformedEvent(f"{event_type} of {size} bytes exceeds {bound} bytes")
+    if not source_allowed(event_type, attrs["ce_source"]):
+        # ARCHITECTURE.md, Events: each type has one producer; another source is a misrouted or
+        # misconfigured producer, not a fact to act on (events.ALLOWED_SOURCES).
+        raise MalformedEvent(f"source {attrs['ce_source']!r} may not emit {event_type}")
     try:
         # Parsed and validated in one pass by pydantic-core (no json.loads into Python objects
         # first): decoding is a good part of a consumer's cost per event.
@@ -93,15 +123,15 @@ def decode(
     except ValidationError as exc:
         if any(error["type"] == "json_invalid" for error in exc.errors()):
             raise MalformedEvent(f"body is not JSON: {exc}") from exc
-        raise MalformedEvent(f"invalid {attrs['ce_type']}: {exc}") from exc
+        raise MalformedEvent(f"invalid {event_type}: {exc}") from exc
     try:
         time = datetime.fromisoformat(attrs["ce_time"])
     except ValueError as exc:
-        raise MalformedEvent(f"invalid {attrs['ce_type']}: {exc}") from exc
+        raise MalformedEvent(f"invalid {event_type}: {exc}") from exc
     return _ENVELOPE(
         id=attrs["ce_id"],
         source=attrs["ce_source"],
-        type=attrs["ce_type"],
+        type=event_type,
         time=time,
         subject=attrs["ce_subject"],
         data=data,

