@@ -38,7 +38,14 @@ from audit_log.merkle import verify_inclusion
 from audit_log.query.repository import query_repository
 from audit_log.query.schemas import EntryFilter
 from audit_log.service import SERVICE
-from vigie_shared.events import Actor, DebtReminded, LoginSucceeded, SuspensionScheduled, new_event
+from vigie_shared.events import (
+    SERVICE_SOURCES,
+    Actor,
+    DebtReminded,
+    LoginSucceeded,
+    SuspensionScheduled,
+    new_event,
+)
 from vigie_shared.kit import db
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.kafka import Producer, ensure_topics
@@ -77,7 +84,7 @@ def events(n: int, topic: str) -> list[KafkaRecord]:
                 reason="unpaid",
                 actor=Actor(kind="system", id="grace-scheduler"),
             )
-        record = encode(new_event(data, subject=learner, source="/vigie/bench"))
+        record = encode(new_event(data, subject=learner, source=SERVICE_SOURCES["sso_gateway"]))
         out.append(
             KafkaRecord(topic=topic, key=record.key, value=record.value, headers=record.headers)
         )
