@@ -110,3 +110,40 @@ async def test_tasks_are_answered_completed_failed_or_unsupported_and_the_system
         "actions": ["erase", "export"],
         "description": "paper archives, scanned",
     }
+
+
+async def test_an_export_too_large_for_an_event_is_answered_failed_not_stuck(
+    database_url: str, schema: str
+) -> None:
+    """A 13,000-login history would exceed the broker's record limit: the relay, which keeps
+    order, would retry that row forever and hold back every later event of the service."""
+    from vigie_shared.kit import db
+    from vigie_shared.kit.data_system import EXPORT_INLINE_LIMIT
+    from vigie_shared.kit.migrate import migrate
+
+    await migrate(database_url, schema, None)
+    system = DataSystem("big-archive")
+
+    @system.action(TaskAction.EXPORT)
+    async def export(conn: Conn, task: DpoTaskRequested) -> dict[str, Any]:
+        return {"logins": ["x" * 100] * (EXPORT_INLINE_LIMIT // 100)}
+
+    task = DpoTaskRequested(
+        task_id="t-big",
+        request_id="r-big",
+        system="big-archive",
+        action=TaskAction.EXPORT,
+        subject_id="u-1",
+    )
+    conn = await db.connect(database_url, schema)
+    try:
+        async with conn.transaction():
+            await system.answer(conn, task, source=SERVICE_SOURCES["sso_gateway"])
+        row = await conn.fetchrow("SELECT headers, value FROM outbox WHERE key = 'r-big'::bytea")
+    finally:
+        await conn.close()
+    assert row is not None
+    assert dict(row["headers"])["ce_type"] == "vigie.dpo.task.failed"
+    body = json.loads(row["value"])
+    assert "larger than an event may carry" in body["error"]
+    assert body["retryable"] is False

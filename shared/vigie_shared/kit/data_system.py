@@ -25,8 +25,12 @@ from vigie_shared.events import (
     new_event,
 )
 from vigie_shared.kit import outbox
+from vigie_shared.kit.cloudevents import MAX_EXPORT_EVENT_BYTES
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.runtime import Runtime
+
+EXPORT_INLINE_LIMIT = MAX_EXPORT_EVENT_BYTES - 16 * 1024
+"""Largest export carried inline: the consumers' bound minus room for the other fields."""
 
 TaskHandler = Callable[[Conn, DpoTaskRequested], Awaitable[dict[str, Any] | None]]
 
@@ -105,4 +109,15 @@ class DataSystem:
                 result = DpoTaskFailed(**common, error=str(exc), retryable=exc.retryable)
             else:
                 result = DpoTaskCompleted(**common, data=data)
+                size = len(result.model_dump_json().encode())
+                if size > EXPORT_INLINE_LIMIT:
+                    # The broker would refuse the record and the relay, which keeps order,
+                    # would retry it forever with every later event of this service behind
+                    # it. A failed task instead goes to the DPO, who gets the data another way.
+                    result = DpoTaskFailed(
+                        **common,
+                        error=f"{self.name}: the export ({size} bytes) is larger than an event "
+                        f"may carry ({EXPORT_INLINE_LIMIT} bytes); to be handed over by hand",
+                        retryable=False,
+                    )
         await outbox.enqueue(conn, new_event(result, subject=task.request_id, source=source))
