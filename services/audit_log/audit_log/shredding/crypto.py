@@ -21,14 +21,17 @@ def derive_key(secret: str, purpose: bytes) -> bytes:
     )
 
 
-def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """``nonce || AES-GCM(key, nonce, plaintext, aad)`` with a random 96-bit nonce."""
+def seal(key: bytes | AESGCM, plaintext: bytes, aad: bytes) -> bytes:
+    """``nonce || AES-GCM(key, nonce, plaintext, aad)`` with a random 96-bit nonce. Pass an
+    ``AESGCM`` built once to seal many payloads under one key (it is what costs, not the key)."""
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
     nonce = os.urandom(NONCE_SIZE)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return nonce + aead.encrypt(nonce, plaintext, aad)
 
 
-def open_sealed(key: bytes, sealed: bytes, aad: bytes) -> bytes:
-    return AESGCM(key).decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], aad)
+def open_sealed(key: bytes | AESGCM, sealed: bytes, aad: bytes) -> bytes:
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
+    return aead.decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], aad)
 
 
 class KeyWrapper:
@@ -36,7 +39,7 @@ class KeyWrapper:
     a row copied onto another subject does not decrypt."""
 
     def __init__(self, secret: str, purpose: bytes = b"vigie audit_log subject keys v1") -> None:
-        self._kek = derive_key(secret, purpose)
+        self._kek = AESGCM(derive_key(secret, purpose))
 
     def new_wrapped(self, aad: bytes) -> tuple[bytes, bytes]:
         data_key = AESGCM.generate_key(bit_length=256)

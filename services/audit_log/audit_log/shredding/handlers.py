@@ -25,6 +25,9 @@ def data_system(audit: AuditLog) -> DataSystem:
 
     @system.action(TaskAction.ERASE)
     async def erase(conn: Conn, task: DpoTaskRequested) -> dict[str, Any]:
+        # Serialised with ingestion (same lock): a batch in flight either commits before the
+        # keys are destroyed, or sees the erasure and seals its older entries unreadable.
+        await audit.tree.lock_writer(conn)
         shredded = await audit.keys.erase(
             conn, task.subject_id, f"erasure request {task.request_id}"
         )

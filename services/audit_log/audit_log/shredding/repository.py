@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 import asyncpg
 
@@ -26,11 +26,14 @@ class KeyRepository:
             [n[2] for n in names],
         )
 
-    async def insert(self, conn: Conn, keys: Sequence[tuple[KeyName, bytes]]) -> None:
-        await conn.execute(
+    async def insert(
+        self, conn: Conn, keys: Sequence[tuple[KeyName, bytes]]
+    ) -> list[asyncpg.Record]:
+        """The rows inserted (a name another transaction created meanwhile is left out)."""
+        return await conn.fetch(
             "INSERT INTO subject_keys (data_subject, topic, period, wrapped_key)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::bytea[])"
-            " ON CONFLICT DO NOTHING",
+            " ON CONFLICT DO NOTHING RETURNING id, data_subject, topic, period",
             [name[0] for name, _ in keys],
             [name[1] for name, _ in keys],
             [name[2] for name, _ in keys],
@@ -68,6 +71,43 @@ class KeyRepository:
             reason,
         )
         return count
+
+    async def record_erasure(self, conn: Conn, data_subject: str, reason: str) -> None:
+        """One row per erasure request; a replay keeps the first run's time. The clock is read
+        now, not at the transaction's start: the caller holds the tree's writer lock by then, so
+        every entry committed before this instant was sealed under a key this erasure deletes."""
+        await conn.execute(
+            "INSERT INTO erasures (data_subject, reason, erased_at)"
+            " VALUES ($1, $2, clock_timestamp()) ON CONFLICT DO NOTHING",
+            data_subject,
+            reason,
+        )
+
+    async def erased_at(self, conn: Conn, data_subjects: Sequence[str]) -> dict[str, datetime]:
+        """The latest erasure of each of ``data_subjects`` that was erased."""
+        rows = await conn.fetch(
+            "SELECT data_subject, max(erased_at) AS erased_at FROM erasures"
+            " WHERE data_subject = ANY($1::text[]) GROUP BY data_subject",
+            list(data_subjects),
+        )
+        return {row["data_subject"]: row["erased_at"] for row in rows}
+
+    async def throwaway_ids(
+        self, conn: Conn, names: Sequence[KeyName], reason: str
+    ) -> list[asyncpg.Record]:
+        """Key ids for throwaway keys, recorded as shredded at once: the id comes from the data
+        keys' own sequence, so every ``key_id`` of a leaf names a row of ``subject_keys`` or of
+        ``shredded_keys``."""
+        return await conn.fetch(
+            "INSERT INTO shredded_keys (key_id, data_subject, topic, period, reason)"
+            " SELECT nextval(pg_get_serial_sequence('subject_keys', 'id')), w.*, $4"
+            " FROM unnest($1::text[], $2::text[], $3::date[]) AS w"
+            " RETURNING key_id, data_subject, topic, period",
+            [n[0] for n in names],
+            [n[1] for n in names],
+            [n[2] for n in names],
+            reason,
+        )
 
     async def shredded(self, conn: Conn, ids: Sequence[int]) -> set[int]:
         rows = await conn.fetch(

@@ -6,16 +6,38 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from audit_log.shredding.crypto import KeyWrapper, open_sealed, seal
 from audit_log.shredding.repository import KeyName, KeyRepository, key_repository
 from vigie_shared.kit.db import Conn
 
 log = logging.getLogger(__name__)
+
+
+# The payload's plaintext: compact JSON (one encoder, not one per payload).
+_PAYLOAD_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class SealingKeys:
+    """The keys of one batch: a subject's live key, or a throwaway one for an entry dated before
+    the subject's erasure."""
+
+    erased: dict[str, datetime]
+    live: dict[KeyName, tuple[int, AESGCM]]
+    throwaway: dict[KeyName, tuple[int, AESGCM]]
+
+    def for_entry(self, name: KeyName, time: datetime) -> tuple[int, AESGCM]:
+        erased_at = self.erased.get(name[0])
+        if erased_at is not None and time < erased_at:
+            return self.throwaway[name]
+        return self.live[name]
 
 
 def period_of(time: datetime) -> date:
@@ -35,39 +57,82 @@ class Keys:
         self._wrapper = KeyWrapper(secret)
         self._repository = repository
 
-    async def data_keys(
-        self, conn: Conn, names: Iterable[KeyName]
-    ) -> dict[KeyName, tuple[int, bytes]]:
-        """Key id and clear data key for each name, created when missing (in the caller's
-        transaction, which must hold the tree lock so two writers never race here)."""
-        wanted = sorted(set(names))
-        rows = await self._repository.share_lock(conn, wanted)
-        have = {(r["data_subject"], r["topic"], r["period"]) for r in rows}
-        missing = [name for name in wanted if name not in have]
-        if missing:
-            await self._repository.insert(
-                conn, [(name, self._wrapper.new_wrapped(_aad(name))[1]) for name in missing]
-            )
-            rows += await self._repository.share_lock(conn, missing)
-        out: dict[KeyName, tuple[int, bytes]] = {}
-        for row in rows:
+    async def sealing_keys(
+        self, conn: Conn, wanted: Iterable[tuple[KeyName, datetime]]
+    ) -> SealingKeys:
+        """The keys to seal entries ``(key name, event time)`` with, one lookup per batch. The
+        caller's transaction must hold the tree's writer lock: two writers never race to create
+        a key, and an erasure (which takes the same lock) is wholly before or after this batch.
+
+        An entry about a subject erased *after* its event time (it reached the log late) is
+        sealed under a throwaway key that is never stored, so the erasure covers it too (GDPR
+        Art. 17). Entries dated after the erasure get the subject's live key, created anew: an
+        erasure destroys what was known then, it does not forbid recording later facts (the
+        erasure's own accountability events, GDPR Art. 5(2), or a new account with that id).
+        """
+        times: dict[KeyName, list[datetime]] = {}
+        for name, time in wanted:
+            times.setdefault(name, []).append(time)
+        erased = await self._repository.erased_at(conn, sorted({name[0] for name in times}))
+        live: list[KeyName] = []
+        late: list[KeyName] = []
+        for name, name_times in sorted(times.items()):
+            erased_at = erased.get(name[0])
+            if erased_at is None or max(name_times) >= erased_at:
+                live.append(name)
+            if erased_at is not None and min(name_times) < erased_at:
+                late.append(name)
+        keys = SealingKeys(erased, await self._live_keys(conn, live), {})
+        if late:
+            for row in await self._repository.throwaway_ids(
+                conn, late, "erased before this entry was recorded: throwaway key, never stored"
+            ):
+                name = (row["data_subject"], row["topic"], row["period"])
+                keys.throwaway[name] = (row["key_id"], AESGCM(AESGCM.generate_key(256)))
+        return keys
+
+    async def _live_keys(
+        self, conn: Conn, names: Sequence[KeyName]
+    ) -> dict[KeyName, tuple[int, AESGCM]]:
+        """Key id and cipher of each name, created when missing. A key created here is used in
+        clear as generated (no unwrap); an existing one is unwrapped once for the batch."""
+        if not names:
+            return {}
+        out: dict[KeyName, tuple[int, AESGCM]] = {}
+        for row in await self._repository.share_lock(conn, names):
             name = (row["data_subject"], row["topic"], row["period"])
-            out[name] = (row["id"], self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name)))
+            clear = self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name))
+            out[name] = (row["id"], AESGCM(clear))
+        missing = [name for name in names if name not in out]
+        if missing:
+            generated = {name: self._wrapper.new_wrapped(_aad(name)) for name in missing}
+            inserted = await self._repository.insert(
+                conn, [(name, wrapped) for name, (_, wrapped) in generated.items()]
+            )
+            for row in inserted:
+                name = (row["data_subject"], row["topic"], row["period"])
+                out[name] = (row["id"], AESGCM(generated[name][0]))
+            raced = [name for name in missing if name not in out]
+            if raced:  # created meanwhile by a writer not holding the tree lock: use theirs
+                for row in await self._repository.share_lock(conn, raced):
+                    name = (row["data_subject"], row["topic"], row["period"])
+                    clear = self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name))
+                    out[name] = (row["id"], AESGCM(clear))
         return out
 
     @staticmethod
-    def seal_payload(data_key: bytes, event_id: str, data: Mapping[str, Any]) -> bytes:
-        return seal(data_key, json.dumps(data, separators=(",", ":")).encode(), event_id.encode())
+    def seal_payload(key: AESGCM, event_id: str, data: Mapping[str, Any]) -> bytes:
+        return seal(key, _PAYLOAD_JSON.encode(data).encode(), event_id.encode())
 
     async def open_payloads(
         self, conn: Conn, items: Sequence[tuple[int, str, bytes]]
     ) -> list[dict[str, Any] | None]:
         """Clear payloads of ``(key_id, event_id, data_ct)``; None where the key was shredded."""
         rows = await self._repository.by_ids(conn, sorted({i[0] for i in items}))
-        keys: dict[int, bytes] = {}
+        keys: dict[int, AESGCM] = {}
         for row in rows:
             name = (row["data_subject"], row["topic"], row["period"])
-            keys[row["id"]] = self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name))
+            keys[row["id"]] = AESGCM(self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name)))
         out: list[dict[str, Any] | None] = []
         for key_id, event_id, sealed in items:
             key = keys.get(key_id)
@@ -82,6 +147,12 @@ class Keys:
         return out
 
     async def erase(self, conn: Conn, data_subject: str, reason: str) -> int:
+        """Destroy the subject's data keys and record the erasure, so entries about the subject
+        dated before now that reach the log later are sealed unreadable (``sealing_keys``). The
+        caller's transaction must hold the tree's writer lock (``TreeService.lock_writer``):
+        otherwise a batch being ingested could create a key this erasure does not see.
+        ``reason`` names the request: a replay keeps the first run's erasure time."""
+        await self._repository.record_erasure(conn, data_subject, reason)
         return await self._repository.destroy_subject(conn, data_subject, reason)
 
     async def sweep(

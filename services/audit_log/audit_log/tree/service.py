@@ -76,8 +76,9 @@ class TreeService:
                 fresh.append(entry)
         if not fresh:
             return []
-        keys = await self._keys.data_keys(
-            conn, ((e.data_subject, e.topic, period_of(e.time)) for e in fresh)
+        names = [(e.data_subject, e.topic, period_of(e.time)) for e in fresh]
+        keys = await self._keys.sealing_keys(
+            conn, ((name, e.time) for name, e in zip(names, fresh, strict=True))
         )
         accumulator = MerkleAccumulator.from_state(state)
         frontier = list(accumulator.frontier)
@@ -85,8 +86,8 @@ class TreeService:
         leaves: list[Leaf] = []
         hashes: list[bytes] = []
         nodes: list[Node] = []
-        for entry in fresh:
-            key_id, data_key = keys[(entry.data_subject, entry.topic, period_of(entry.time))]
+        for name, entry in zip(names, fresh, strict=True):
+            key_id, data_key = keys.for_entry(name, entry.time)
             leaf = Leaf(
                 index=size,
                 event_id=entry.event_id,
@@ -112,6 +113,14 @@ class TreeService:
             conn, {"size": size, "hashes": [h.hex() for h in frontier]}
         )
         return leaves
+
+    async def lock_writer(self, conn: Conn) -> None:
+        """Take the single writer's lock for the caller's transaction, as :meth:`append` does:
+        an erasure holds it so that no batch is sealing with the keys it destroys, nor creating
+        a key it would not see (docs/audit-log.md, crypto-shredding)."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("lock_writer must run inside the caller's transaction")
+        await self._repository.lock_state(conn)
 
     async def size(self, conn: Conn) -> int:
         return (await self._repository.state(conn))["size"]
