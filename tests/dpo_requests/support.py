@@ -3,11 +3,10 @@ server) and the service running on the real broker and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -105,14 +104,3 @@ async def running_dpo(
         ) as http,
     ):
         yield Dpo(app=app, http=http, issuer=issuer, settings=settings)
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 30
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if until(value) or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.1)

@@ -20,7 +20,8 @@ import pytest
 import pytest_asyncio
 
 from dpo_requests.connectors import moodle_example
-from tests.dpo_requests.support import Dpo, eventually, running_dpo
+from tests.dpo_requests.support import Dpo, running_dpo
+from tests.fixtures.serving import eventually
 from vigie_shared.events import DataSystemAnnounced, DpoTaskRequested, TaskAction, new_event
 from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.data_system import DataSystem

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from datetime import datetime
 
-import asyncpg
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
@@ -24,7 +23,7 @@ from audit_log.config import Settings as AuditSettings
 from audit_log.reports.schemas import ChannelFigures, SuspensionCampaignReport
 from sso_gateway.app import create_app as sso_app
 from sso_gateway.config import Settings as SsoSettings
-from tests.fixtures.stack import with_database
+from tests.fixtures.serving import own_database
 from vigie_shared.events import PaymentChannel
 from vigie_shared.kit.clock import PARIS
 from vigie_shared.kit.embedded import EmbeddedBroker, free_port
@@ -63,26 +62,15 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def own_database(admin_dsn: str) -> AsyncIterator[str]:
+async def campaign_database(admin_dsn: str) -> AsyncIterator[str]:
     """A database of this module's own: no other gateway relays these outboxes."""
-    name = f"vigie_campaign_{os.getpid()}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield with_database(admin_dsn, name)
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with own_database(admin_dsn, f"vigie_campaign_{os.getpid()}") as dsn:
+        yield dsn
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(own_database: str, own_broker: str) -> AsyncIterator[Stack]:
-    running = Stack(own_database, own_broker)
+async def stack(campaign_database: str, own_broker: str) -> AsyncIterator[Stack]:
+    running = Stack(campaign_database, own_broker)
     await running.start("audit")
     await running.start("sso")
     try:

@@ -16,20 +16,17 @@ import asyncio
 import contextlib
 import io
 import json
-import time
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from authlib.common.security import generate_token  # type: ignore[import-untyped]
 from authlib.integrations.base_client import OAuthError  # type: ignore[import-untyped]
 from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
@@ -48,7 +45,7 @@ from sso_gateway.config import Settings as SsoSettings
 from sso_gateway.login.pages import SESSION_COOKIE
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user as users
-from tests.fixtures.stack import with_database
+from tests.fixtures.serving import eventually, own_database, serving
 from tests.sso_gateway.conftest import csrf_of
 from vigie_shared.kit.embedded import EmbeddedBroker, free_port
 from vigie_shared.kit.runtime import Runtime
@@ -69,52 +66,12 @@ ERASURE_TRAIL = {
 }
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 30
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if until(value) or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.1)
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def database(admin_dsn: str) -> AsyncIterator[str]:
     """A database of this test's own: the services' fixed schemas (sso, audit) start empty and
     the audit tree holds only this story."""
-    name = f"vigie_e2e_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    yield with_database(admin_dsn, name)
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def served(app: FastAPI, port: int) -> AsyncIterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("server stopped while starting")
-            await asyncio.sleep(0.05)
-        yield
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with own_database(admin_dsn, f"vigie_e2e_{uuid.uuid4().hex[:10]}") as dsn:
+        yield dsn
 
 
 @contextlib.asynccontextmanager
@@ -179,8 +136,8 @@ async def stack(database_url: str, bootstrap: str) -> AsyncIterator[Stack]:
     async with contextlib.AsyncExitStack() as exits:
         # Each start waits for its consumer group to form: start them side by side.
         await asyncio.gather(
-            exits.enter_async_context(served(sso, sso_port)),
-            exits.enter_async_context(served(dpo, dpo_port)),
+            exits.enter_async_context(serving(sso, sso_port, lifespan="on")),
+            exits.enter_async_context(serving(dpo, dpo_port, lifespan="on")),
             exits.enter_async_context(lifespan_of(audit)),
             exits.enter_async_context(running(moodle)),
         )

@@ -15,11 +15,10 @@ import asyncio
 import io
 import json
 import re
-import time
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +26,6 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 
 from dpo_requests import demo
@@ -40,6 +38,7 @@ from sso_gateway.config import Settings as SsoSettings
 from sso_gateway.crypto import keyed_hash, new_secret
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user
+from tests.fixtures.serving import eventually, serving
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.embedded import EmbeddedBroker, free_port
 
@@ -66,34 +65,6 @@ class Stack:
     learner: Person
     other: Person
     officer: Person
-
-
-@asynccontextmanager
-async def serving(app: FastAPI, port: int) -> AsyncIterator[None]:
-    # The app's lifespan is run by the fixture (once): uvicorn only serves.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], timeout: float = 30
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if until(value) or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.2)
 
 
 async def person(sso: FastAPI, name: str, *roles: str) -> Person:

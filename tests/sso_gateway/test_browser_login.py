@@ -4,15 +4,11 @@ its own, written with Authlib's client and joserfc, over real HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import html
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from authlib.common.security import generate_token  # type: ignore[import-untyped]
 from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
@@ -24,25 +20,11 @@ from sso_gateway.app import create_app
 from sso_gateway.clients.schemas import ClientCreate
 from sso_gateway.clients.service import client
 from sso_gateway.config import Settings
+from tests.fixtures.serving import serving
 from tests.sso_gateway.conftest import make_user
 from vigie_shared.kit.embedded import free_port
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
-
-
-@asynccontextmanager
-async def serving(app: FastAPI, port: int) -> AsyncIterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 def platform_app(issuer: str, client_id: str, secret: str, redirect_uri: str) -> FastAPI:

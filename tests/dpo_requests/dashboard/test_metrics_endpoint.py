@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.dpo_requests.support import Dpo, eventually
+from tests.dpo_requests.support import Dpo
+from tests.fixtures.serving import eventually
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 
