@@ -33,6 +33,8 @@ async def _retention(runtime: Runtime, audit: AuditLog) -> None:
     while True:
         try:
             async with runtime.pool.acquire() as conn, conn.transaction():
+                # As an erasure does: no batch in flight may be sealing with a key we destroy.
+                await audit.tree.lock_writer(conn)
                 shredded = await audit.keys.sweep(
                     conn, utcnow(), s.retention_days, s.retention_days_by_topic
                 )
