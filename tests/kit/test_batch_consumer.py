@@ -7,57 +7,28 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
 from aiokafka.structs import ConsumerRecord
 
 from tests.fixtures.kafka import read_all
+from tests.kit.support import Deps, user_event
 from vigie_shared import topics
-from vigie_shared.events import SERVICE_SOURCES, CloudEvent, UserCreated, new_event
-from vigie_shared.kit import db
+from vigie_shared.events import CloudEvent, UserCreated
 from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.consumer import EventConsumer, Outcome
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.kafka import Producer, ensure_topics
-from vigie_shared.kit.migrate import migrate
+from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.outbox import OutboxRelay
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 
 
-class Deps:
-    def __init__(self, pool: asyncpg.Pool, producer: Producer) -> None:
-        self.pool = pool
-        self.producer = producer
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def deps(database_url: str, schema: str, kafka: str) -> AsyncIterator[Deps]:
-    await migrate(database_url, schema, None)
-    pool = await db.create_pool(database_url, schema, max_size=3)
-    await pool.execute("CREATE TABLE effects (event_id text, subject text)")
-    producer = Producer(kafka, client_id="test")
-    await producer.start()
-    yield Deps(pool, producer)
-    await producer.stop()
-    await pool.close()
-
-
 def record(topic: str, offset: int, event: CloudEvent[Any]) -> ConsumerRecord[Any, Any]:
     rec = encode(event)
     return ConsumerRecord(topic, 0, offset, 0, 0, rec.key, rec.value, None, 0, 0, rec.headers)
-
-
-def user_event(subject: str) -> CloudEvent[Any]:
-    return new_event(
-        UserCreated(user_id=subject, email=f"{subject}@t.fr", display_name=subject),
-        subject=subject,
-        source=SERVICE_SOURCES["sso_gateway"],
-    )
 
 
 async def effects(pool: asyncpg.Pool) -> list[str]:

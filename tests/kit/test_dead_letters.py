@@ -6,52 +6,22 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
-import pytest_asyncio
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from tests.fixtures.kafka import on_topic, read_all
+from tests.kit.support import Deps, user_event
 from vigie_shared import topics
-from vigie_shared.events import SERVICE_SOURCES, CloudEvent, UserCreated, new_event
-from vigie_shared.kit import db
+from vigie_shared.events import CloudEvent, UserCreated
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.consumer import EventConsumer, Outcome
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.kafka import Producer, ensure_topics
-from vigie_shared.kit.migrate import migrate
+from vigie_shared.kit.kafka import ensure_topics
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
-
-
-class Deps:
-    def __init__(self, pool: asyncpg.Pool, producer: Producer) -> None:
-        self.pool = pool
-        self.producer = producer
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def deps(database_url: str, schema: str, kafka: str) -> AsyncIterator[Deps]:
-    await migrate(database_url, schema, None)
-    pool = await db.create_pool(database_url, schema)
-    await pool.execute("CREATE TABLE effects (event_id text, subject text)")
-    producer = Producer(kafka, client_id="test")
-    await producer.start()
-    yield Deps(pool, producer)
-    await producer.stop()
-    await pool.close()
-
-
-def user_event(subject: str) -> CloudEvent[Any]:
-    return new_event(
-        UserCreated(user_id=subject, email=f"{subject}@t.fr", display_name=subject),
-        subject=subject,
-        source=SERVICE_SOURCES["sso_gateway"],
-    )
 
 
 async def test_poison_and_malformed_messages_are_dead_lettered_and_the_next_is_processed(

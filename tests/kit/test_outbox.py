@@ -4,13 +4,12 @@ Producing)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
-from vigie_shared.events import SERVICE_SOURCES, CloudEvent, UserCreated, new_event
+from tests.kit.support import user_event
 from vigie_shared.kit import db, outbox
 from vigie_shared.kit.migrate import migrate
 
@@ -23,14 +22,6 @@ async def pool(database_url: str, schema: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await db.create_pool(database_url, schema, max_size=2)
     yield pool
     await pool.close()
-
-
-def user_event(subject: str) -> CloudEvent[Any]:
-    return new_event(
-        UserCreated(user_id=subject, email=f"{subject}@t.fr", display_name=subject),
-        subject=subject,
-        source=SERVICE_SOURCES["sso_gateway"],
-    )
 
 
 async def test_one_or_several_events_are_written_once_each(pool: asyncpg.Pool) -> None:

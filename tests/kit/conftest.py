@@ -1,0 +1,5 @@
+"""Fixtures of the kit's tests."""
+
+from tests.kit.support import deps
+
+__all__ = ["deps"]
