@@ -18,7 +18,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from tests.fixtures.kafka import on_topic, read_all
-from tests.kit.test_dead_letters import Deps, deps
+from tests.kit.support import Deps, deps
 from vigie_shared import topics
 from vigie_shared.events import (
     AccessRestored,
