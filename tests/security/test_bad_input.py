@@ -256,3 +256,31 @@ async def test_a_well_behaved_client_is_served_as_before(server: tuple[str, int]
         second = await http.post("/echo", json={"a": [1, 2, 3]})
     assert first.json() == {"received": 1000}
     assert second.json() == {"received": len(b'{"a":[1,2,3]}')}
+
+
+async def test_headers_over_the_limit_get_431_and_the_connection_closes(
+    server: tuple[str, int],
+) -> None:
+    def attempt() -> tuple[bytes, bool]:
+        with connection(server) as sock:
+            # 40 KiB of headers against the default 32 KiB, sent whole: the parser must stop.
+            sock.sendall(
+                b"GET /healthz HTTP/1.1\r\nHost: t\r\n"
+                + b"".join(b"X-Filler-%d: %s\r\n" % (i, b"a" * 1000) for i in range(40))
+                + b"\r\n"
+            )
+            return read_until_closed(sock, time.monotonic() + 5)
+
+    received, closed = await asyncio.to_thread(attempt)
+    assert received.startswith(b"HTTP/1.1 431"), received[:200]
+    assert b"application/problem+json" in received
+    assert received.count(b"HTTP/1.1") == 1  # no 400 after it
+    assert closed
+
+
+async def test_headers_under_the_limit_are_served(server: tuple[str, int]) -> None:
+    host, port = server
+    filler = {f"x-filler-{i}": "a" * 1000 for i in range(20)}
+    async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as http:
+        response = await http.post("/echo", content=b"ok", headers=filler)
+    assert response.json() == {"received": 2}

@@ -24,6 +24,7 @@ from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.oidc import TokenVerifier
 from vigie_shared.kit.runtime import Runtime
+from vigie_shared.kit.telemetry import FASTAPI_TELEMETRY
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
 
-    app = FastAPI(title="Vigie audit log", version="0.2.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Vigie audit log", version="0.2.0", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY
+    )
     runtime.install(app)
     metrics.install(app)
     app.state.audit = audit

@@ -28,6 +28,7 @@ from dpo_requests.web.endpoints import router as pages_router
 from dpo_requests.web.oidc import RelyingParty
 from vigie_shared.kit.oidc import TokenVerifier
 from vigie_shared.kit.runtime import Runtime
+from vigie_shared.kit.telemetry import FASTAPI_TELEMETRY
 
 
 def create_app(
@@ -64,7 +65,9 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
 
-    app = FastAPI(title="Vigie DPO requests", version="0.2.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Vigie DPO requests", version="0.2.0", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY
+    )
     runtime.install(app)
     app.state.settings = settings
     app.state.token_verifier = token_verifier or TokenVerifier(

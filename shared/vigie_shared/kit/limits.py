@@ -64,14 +64,21 @@ def _is_json(scope: Scope) -> bool:
     return True
 
 
-def _content_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[bool, int | None]:
+    """Whether the request has a body at all, and its ``Content-Length`` if it says one. RFC
+    9112 §6.3: a request with neither ``Content-Length`` nor ``Transfer-Encoding`` has none."""
+    length: int | None = None
+    has_body = False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
+            has_body = True
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
+                length = None
+        elif name == b"transfer-encoding":
+            has_body = True
+    return has_body, length
 
 
 async def _problem(send: Send, scope: Scope, status: int, title: str, detail: str) -> None:
@@ -122,7 +129,11 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = _content_length(scope)
+        has_body, length = _framing(scope)
+        if not has_body:
+            # Nothing to bound (most GETs): no wrapper on the hot path.
+            await self.app(scope, receive, send)
+            return
         if length is not None and length > self.max_body_bytes:
             await self._refuse(send, scope, self._too_large())
             return
@@ -162,7 +173,10 @@ class RequestLimits:
 
     async def _next(self, receive: Receive) -> Message:
         try:
-            return await asyncio.wait_for(receive(), self.body_timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the receive in a task
+            # of its own, one per body chunk.
+            async with asyncio.timeout(self.body_timeout):
+                return await receive()
         except TimeoutError:
             raise _Refused(
                 408, "Request Timeout", "The request body did not arrive in time."

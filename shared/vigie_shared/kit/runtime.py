@@ -187,7 +187,11 @@ class Runtime:
         from vigie_shared.kit.limits import RequestLimits
         from vigie_shared.kit.metrics import install_http_metrics
         from vigie_shared.kit.security_headers import SecurityHeaders
-        from vigie_shared.kit.telemetry import configure_tracing
+        from vigie_shared.kit.telemetry import (
+            RequestTraceContext,
+            configure_tracing,
+            spans_go_anywhere,
+        )
 
         app.state.runtime = self
         quiet_secret_loggers()
@@ -204,7 +208,11 @@ class Runtime:
         # Added after the limits, so outside them: their refusals carry the headers too.
         app.add_middleware(SecurityHeaders)
         configure_tracing(self.spec.name)
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+        if spans_go_anywhere():
+            FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+        else:
+            # Nothing would receive a server span (no OTLP endpoint): only the trace context.
+            app.add_middleware(RequestTraceContext)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:

@@ -1,40 +1,54 @@
-"""Run one service's HTTP app (``python -m <service>``)."""
+"""Run one service's HTTP app (``python -m <service>``).
+
+uvicorn runs on uvloop (libuv) with httptools (llhttp), its fastest event loop and HTTP parser:
+with the pure-Python pair (asyncio's selector loop, h11) the HTTP layer alone cost the gateway
+more CPU per client-credentials grant than the grant itself (issue 9, ``bench/bench_sso.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
-import h11
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from vigie_shared.kit.http import PROBLEM_JSON
 from vigie_shared.kit.settings import ServiceSettings
 from vigie_shared.kit.telemetry import configure_logging
 
 
-class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on each request's headers.
+class _HeadersTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a request whose head is over the limit."""
 
-    uvicorn bounds idle keep-alive connections but not a client that sends its headers a byte
-    at a time (or never sends them): each such connection would be held forever ("slowloris").
-    Here a connection must deliver complete headers within ``header_timeout`` seconds of being
-    opened or of its previous response, else it is closed. The body is bounded by
-    ``kit.limits`` (``body_timeout``); header size by h11 (``h11_max_incomplete_event_size``).
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with two bounds it lacks (issue 8, slow or greedy clients).
+
+    - **Header deadline** ("slowloris"): uvicorn bounds idle keep-alive connections, not a
+      client that sends its headers a byte at a time (or never): each such connection would be
+      held forever. A connection must deliver complete headers within ``header_timeout`` seconds
+      of being opened or of its previous response, else it is closed.
+    - **Header size**: llhttp sets no limit on the request line and headers, which are held in
+      memory until complete. Beyond ``max_header_bytes`` the request gets 431 (RFC 6585 §5) and
+      the connection is closed.
+
+    The body is bounded by ``kit.limits`` (size, depth, ``body_timeout``).
     """
 
     header_timeout = 10.0
+    max_header_bytes = 32 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
-        self._awaited_cycle: object | None = None
+        self._head_bytes = 0
+        self._refused = False
 
-    def _arm(self, current: object | None) -> None:
-        """Start the clock for the request after ``current`` (None: the first)."""
+    def _arm(self) -> None:
         self._disarm()
-        self._awaited_cycle = current
         self._header_deadline = self.loop.call_later(self.header_timeout, self._on_deadline)
 
     def _disarm(self) -> None:
@@ -44,39 +58,82 @@ class BoundedH11Protocol(H11Protocol):
 
     def _on_deadline(self) -> None:
         self._header_deadline = None
-        if self.cycle is self._awaited_cycle and not self.transport.is_closing():
+        if not self.transport.is_closing():
             self.logger.info("closing a connection that did not send its headers in time")
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(None)
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self._header_deadline is not None and self.cycle is not self._awaited_cycle:
-            # A new request cycle began: its headers are complete.
-            self._disarm()
-
-    def on_response_complete(self) -> None:
-        finished = self.cycle
-        super().on_response_complete()
-        # A pipelined request may have started inside the call above: then it is not awaited.
-        if (
-            self.cycle is finished
-            and not self.transport.is_closing()
-            and self.conn.our_state is not h11.MUST_CLOSE
-        ):
-            self._arm(finished)
+        self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        # The parser error raised to stop a 431 must not add a 400 after it.
+        if not self._refused:
+            super().send_400_response(msg)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.max_header_bytes:
+            self._refuse_head()
+            raise _HeadersTooLarge
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        # Complete headers: the request is the app's now (its body has ``body_timeout``).
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # Re-armed only when the connection waits for a new request: not when a pipelined one
+        # has already started (its headers are complete).
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+            self._arm()
+
+    def _refuse_head(self) -> None:
+        self._refused = True
+        self._disarm()
+        body = json.dumps(
+            {
+                "type": "about:blank",
+                "title": "Request Header Fields Too Large",
+                "status": 431,
+                "detail": f"The request line and headers exceed {self.max_header_bytes} bytes.",
+            }
+        ).encode()
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: " + PROBLEM_JSON.encode() + b"\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + body
+        )
+        self.transport.close()
+
 
 def uvicorn_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
     protocol = type(
-        "ServiceH11Protocol", (BoundedH11Protocol,), {"header_timeout": settings.header_timeout}
+        "ServiceHttpProtocol",
+        (BoundedHttpToolsProtocol,),
+        {"header_timeout": settings.header_timeout, "max_header_bytes": settings.max_header_bytes},
     )
     return uvicorn.Config(
         app,
@@ -84,6 +141,7 @@ def uvicorn_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         http=protocol,
+        loop="uvloop",
         # Slow clients are bounded (issue 8): idle connections, headers (above), concurrency.
         timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_concurrency,

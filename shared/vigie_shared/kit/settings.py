@@ -61,6 +61,11 @@ class ServiceSettings(BaseSettings):
         description="Seconds a client has to send a request's headers (slow clients, "
         "'slowloris'); the connection is closed after it.",
     )
+    max_header_bytes: int = Field(
+        32 * 1024,
+        ge=1024,
+        description="Largest request line plus headers, in bytes (431 beyond it).",
+    )
     body_timeout: float = Field(
         30.0, gt=0, description="Seconds the body may pause before the request gets 408."
     )
