@@ -16,15 +16,20 @@ from sso_gateway.admin.endpoints import router as admin_router
 from sso_gateway.backchannel.service import backchannel
 from sso_gateway.config import Settings
 from sso_gateway.data_rights.service import data_system
+from sso_gateway.keys.endpoints import jwks as jwks_endpoint
 from sso_gateway.keys.endpoints import router as keys_router
 from sso_gateway.keys.service import keys
 from sso_gateway.login.endpoints import router as login_router
+from sso_gateway.oauth.endpoints import discovery as discovery_endpoint
 from sso_gateway.oauth.endpoints import router as oauth_router
+from sso_gateway.oauth.endpoints import token as token_endpoint
 from sso_gateway.oauth.server import Provider
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.http import serve_plainly
 from vigie_shared.kit.runtime import Runtime
+from vigie_shared.kit.telemetry import FASTAPI_TELEMETRY
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,9 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         worker.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await worker
-                    provider.stop()
+                    await provider.close()
 
-    app = FastAPI(title="Vigie SSO gateway", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Vigie SSO gateway", version="0.1.0", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY
+    )
     runtime.install(app)
     app.state.provider = provider
     app.state.access = access
@@ -88,4 +95,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login_router)
     app.include_router(admin_router)
     app.include_router(access_router)
+    # What every platform calls at every token expiry or key rotation (issue 9).
+    serve_plainly(
+        app,
+        [
+            ("/token", "POST", token_endpoint),
+            ("/jwks", "GET", jwks_endpoint),
+            ("/.well-known/openid-configuration", "GET", discovery_endpoint),
+        ],
+    )
     return app

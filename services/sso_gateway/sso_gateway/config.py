@@ -33,6 +33,12 @@ class Settings(ServiceSettings):
         description="Worker threads running Authlib's synchronous server (each waits on the "
         "database through the event loop, so this bounds grants in flight, not CPU).",
     )
+    client_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long a replica keeps a registered client it has read for the token "
+        "endpoint (0: read it at every request).",
+    )
     backchannel_max_attempts: int = Field(8, ge=1)
     backchannel_timeout_seconds: float = Field(
         5.0, gt=0, description="How long a platform has to answer a back-channel logout POST."

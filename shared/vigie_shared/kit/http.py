@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from vigie_shared.kit.denials import record_denial
 
@@ -263,3 +265,39 @@ def document_problems(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+PlainEndpoint = Callable[[Request], Awaitable[Response]]
+
+
+class _PlainEndpoint:
+    """An endpoint taking only the request, called as a bare ASGI app."""
+
+    def __init__(self, path: str, method: str, endpoint: PlainEndpoint) -> None:
+        self.endpoint = endpoint
+        self.route = Route(path, self, methods=[method], name=f"plain:{path}")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # FastAPI's router records the matched route only for its own: the metrics label the
+        # request by this route's template, as for any other.
+        scope["route"] = self.route
+        response = await self.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+
+def serve_plainly(app: FastAPI, routes: Sequence[tuple[str, str, PlainEndpoint]]) -> None:
+    """Serve these (path, method, endpoint) through plain Starlette routes matched before
+    FastAPI's own, for the few endpoints called far more than the rest (issue 9: the gateway's
+    token endpoint, JWKS and discovery, which every platform polls).
+
+    FastAPI's path operation machinery (request-scoped exit stacks, dependency solving,
+    response validation, its exception wrapper) was about a fifth of the CPU of a
+    client-credentials grant, for an endpoint that takes the raw request and returns a built
+    response. Each endpoint stays declared with FastAPI too, so it is in the OpenAPI document,
+    and it is the same function: one implementation, two ways in. Everything around the routes
+    is unchanged (the middlewares: limits, security headers, metrics, trace context; the
+    problem handlers).
+    """
+    app.router.routes[0:0] = [
+        _PlainEndpoint(path, method, endpoint).route for path, method, endpoint in routes
+    ]

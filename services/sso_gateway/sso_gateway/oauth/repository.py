@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -170,6 +171,22 @@ class GrantRepository:
             session_id,
             family_id,
             expires_at,
+        )
+
+    async def insert_access_tokens(
+        self,
+        conn: Conn,
+        rows: Sequence[tuple[str, str, str | None, str | None, str | None, datetime]],
+    ) -> None:
+        """Many rows in one statement (``AccessTokenWriter``): (jti, client_id, user_id,
+        session_id, family_id, expires_at)."""
+        if not rows:
+            return
+        await conn.execute(
+            "INSERT INTO access_tokens (jti, client_id, user_id, session_id, family_id,"
+            " expires_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            " $5::text[], $6::timestamptz[])",
+            *(list(column) for column in zip(*rows, strict=True)),
         )
 
     async def access_token_revoked(self, conn: Conn, jti: str) -> bool:

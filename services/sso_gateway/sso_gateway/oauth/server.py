@@ -53,6 +53,7 @@ from sso_gateway.clients.repository import client_repository
 from sso_gateway.config import Settings
 from sso_gateway.keys.service import KeyRing
 from sso_gateway.metrics import token_issued
+from sso_gateway.oauth.hot_path import AccessTokenRow, AccessTokenWriter, ClientCache
 from sso_gateway.oauth.models import (
     SCOPES,
     AccessTokenInfo,
@@ -121,7 +122,7 @@ class Request(OAuth2Request):  # type: ignore[misc]
         # Set when Authlib runs on the event loop (``Provider.token_response``): what its hooks
         # would read was loaded before, and what they write is queued here and awaited after.
         self.clients: dict[str, OAuthClient | None] | None = None
-        self.deferred: list[Callable[[Conn], Coroutine[Any, Any, None]]] = []
+        self.deferred: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
     @property
     def args(self) -> dict[str, str]:
@@ -161,6 +162,8 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         self._executor = ThreadPoolExecutor(
             max_workers=settings.oauth_threads, thread_name_prefix="vigie-authlib"
         )
+        self.clients = ClientCache(settings.secret_key, settings.client_cache_seconds)
+        self.access_tokens = AccessTokenWriter()
         self.register_token_generator("default", self._generate_token)
         self.register_grant(AuthorizationCodeGrant, [S256Challenge(), OpenIDCodeExtension(self)])
         self.register_grant(RefreshTokenGrant)
@@ -172,6 +175,7 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
     def start(self, pool: asyncpg.Pool, loop: asyncio.AbstractEventLoop) -> None:
         self._pool = pool
         self._loop = loop
+        self.access_tokens.start(pool)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -211,23 +215,22 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
             return await self.run(self.create_token_response, request)
         await self.keyring.refresh(self.pool)
         candidates = {c for c in (_basic_client_id(request), request.form.get("client_id")) if c}
-        request.clients = {}
+        request.clients = {c: await self.clients.get(self.pool, c) for c in candidates}
         inline = _inline_request.set(request)
-        async with self.pool.acquire() as conn:
-            for client_id in candidates:
-                row = await client_repository.get(conn, client_id)
-                request.clients[client_id] = (
-                    None if row is None else OAuthClient.from_row(row, self.settings.secret_key)
-                )
-            try:
-                result: tuple[int, Any, list[tuple[str, str]]] = self.create_token_response(request)
-            finally:
-                _inline_request.reset(inline)
-            for write in request.deferred:
-                await write(conn)
+        try:
+            result: tuple[int, Any, list[tuple[str, str]]] = self.create_token_response(request)
+        finally:
+            _inline_request.reset(inline)
+        for write in request.deferred:
+            await write()
         if request.deferred:
             token_issued(request.payload.grant_type, request.client.client_id)
         return result
+
+    async def close(self) -> None:
+        """Write the token rows still queued, then stop the worker threads."""
+        await self.access_tokens.close()
+        self.stop()
 
     def stop(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -278,8 +281,18 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
                     expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl),
                 )
 
-        if request.clients is not None:
-            request.deferred.append(save)
+        if request.clients is not None and not refresh:
+            # Inline (client credentials): written after Authlib returns, with the rows of
+            # concurrent grants (``AccessTokenWriter``), before the response leaves.
+            row = AccessTokenRow(
+                jti=issued["jti"],
+                client_id=request.client.client_id,
+                user_id=issued.get("user_id"),
+                session_id=issued.get("session_id"),
+                family_id=issued.get("family_id"),
+                expires_at=_ts(issued["exp"]),
+            )
+            request.deferred.append(lambda: self.access_tokens.write(row))
             return
         self.call(save)
         token_issued(request.payload.grant_type or "", request.client.client_id)
