@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any
 
-from _stack import Stack, median, percentile, print_table, stack
+from _stack import Stack, median, percentile, print_table, run, stack
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
@@ -202,4 +202,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run(main())

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from _stack import Row, Stack, median, percentile, print_table, stack
+from _stack import Row, Stack, median, percentile, print_table, run, stack
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
@@ -341,4 +341,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        run(main())

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
-from _stack import median, percentile, print_table, stack
+from _stack import median, percentile, print_table, run, stack
 
 from sso_gateway import crypto
 from sso_gateway.clients.schemas import ClientCreate
@@ -502,4 +502,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run(main())

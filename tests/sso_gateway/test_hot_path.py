@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from secrets import token_urlsafe as generate_token
 from typing import Any
 
 import asyncpg
@@ -13,7 +14,7 @@ from fastapi import FastAPI
 
 from sso_gateway.oauth.hot_path import AccessTokenRow, AccessTokenWriter, ClientCache
 from tests.sso_gateway.conftest import browser, make_client, unique
-from tests.sso_gateway.test_errors import basic
+from tests.sso_gateway.test_errors import basic, get_code, redeem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -144,3 +145,46 @@ async def test_token_jwks_and_discovery_are_served_by_the_plain_routes_and_docum
     paths = sso.openapi()["paths"]
     assert "post" in paths["/token"]
     assert "get" in paths["/jwks"]
+
+
+async def test_code_and_refresh_grants_run_on_the_loop_and_consume_once(
+    sso: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = await make_client(sso)
+    verifier = generate_token(48)
+    code = await get_code(sso, platform, verifier)
+    provider = sso.state.provider
+
+    def no_thread(*_: object) -> None:
+        raise AssertionError("a token grant waited on the database from a worker thread")
+
+    monkeypatch.setattr(provider, "call", no_thread)
+    async with browser(sso) as http:
+        issued = await http.post(
+            "/token", data=redeem(platform, code, verifier), auth=basic(platform)
+        )
+        assert issued.status_code == 200, issued.text
+        first_refresh = issued.json()["refresh_token"]
+        refreshed = await http.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": first_refresh},
+            auth=basic(platform),
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        # Authlib ran three times for that grant; the token was consumed once, so presenting
+        # it again is a reuse (RFC 9700 §4.14.2), which revokes the new one too.
+        reused = await http.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": first_refresh},
+            auth=basic(platform),
+        )
+        after_reuse = await http.post(
+            "/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refreshed.json()["refresh_token"],
+            },
+            auth=basic(platform),
+        )
+    assert reused.json()["error"] == "invalid_grant"
+    assert after_reuse.json()["error"] == "invalid_grant"

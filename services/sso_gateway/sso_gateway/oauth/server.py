@@ -1,14 +1,18 @@
 """The Authlib authorization server, wired to PostgreSQL without blocking the event loop.
 
 Authlib's server API is synchronous. A call into it that reads or consumes state as it goes
-(authorize, code and refresh grants, introspection, revocation, end session) runs in a worker
+(authorize, introspection, revocation, end session) runs in a worker
 thread (a pool of ``oauth_threads``); its storage hooks call back into asyncpg on the event loop
 with ``asyncio.run_coroutine_threadsafe`` and wait in that thread. The loop therefore keeps
-serving other requests while a grant waits on the database. The client-credentials grant, the
-hot path of service-to-service calls, needs only the client: it is loaded first, Authlib runs
-inline on the loop with nothing to wait for, and the token row is written asynchronously after
-(``Provider.token_response``). Signing keys are preloaded (``KeyRing``), so no hook waits on
-them.
+serving other requests while a grant waits on the database.
+
+At the token endpoint (``Provider.token_response``) Authlib runs on the loop instead: the
+client comes from a short-lived cache (``hot_path.ClientCache``), what a grant reads or consumes
+is loaded on the loop when a hook asks for it, Authlib then running again (``_Load``), and the
+new tokens' rows are written after it returns, before the response leaves. The
+client-credentials grant, the hot path of service-to-service calls, has nothing to wait for:
+its row goes with those of concurrent grants (``hot_path.AccessTokenWriter``). Signing keys are
+preloaded (``KeyRing``), so no hook waits on them.
 """
 
 from __future__ import annotations
@@ -123,6 +127,7 @@ class Request(OAuth2Request):  # type: ignore[misc]
         # would read was loaded before, and what they write is queued here and awaited after.
         self.clients: dict[str, OAuthClient | None] | None = None
         self.deferred: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self.loaded: dict[str, Any] = {}
 
     @property
     def args(self) -> dict[str, str]:
@@ -134,6 +139,20 @@ class Request(OAuth2Request):  # type: ignore[misc]
 
 
 _inline_request: ContextVar[Request | None] = ContextVar("vigie_inline_request", default=None)
+_MAX_PASSES = 6
+
+
+class _Load(Exception):
+    """Raised by a storage hook while Authlib runs on the event loop (``token_response``) when
+    what it needs is not loaded yet: the loop loads it, then runs Authlib again, which then
+    finds it in ``Request.loaded``. Authlib's steps before a hook are pure (parsing, client
+    authentication against the preloaded client), so running them again changes nothing, and
+    each load runs once per request: a consumed code or refresh token is consumed once."""
+
+    def __init__(self, key: str, work: Callable[[Conn], Coroutine[Any, Any, Any]]) -> None:
+        super().__init__(key)
+        self.key = key
+        self.work = work
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
@@ -205,27 +224,49 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         )
 
     async def token_response(self, request: Request) -> tuple[int, Any, list[tuple[str, str]]]:
-        """RFC 6749 §3.2. A client-credentials grant (§4.4) needs nothing from the database but
-        the client, and writes one row: the client is read here, on the loop, Authlib then runs
-        inline (a signature's worth of CPU, no waiting), and the token row is written before the
-        response leaves. That saves the two thread hops and two loop round trips of the general
-        path, the grant service-to-service calls make at every token expiry. The other grants
-        read and consume codes and tokens as Authlib goes: they run off the loop (``run``)."""
-        if request.payload.grant_type != "client_credentials":
-            return await self.run(self.create_token_response, request)
+        """RFC 6749 §3.2, every grant on the event loop, no worker thread: the client comes from
+        the cache, what the grant reads or consumes (a code, a refresh token, the user and their
+        suspension) is loaded when Authlib asks for it (``_Load``), and the new tokens' rows are
+        written after it returns, before the response leaves. A client-credentials grant (§4.4)
+        needs nothing but the client: Authlib runs once (a signature's worth of CPU). A refresh
+        grant runs it three times around two round trips, where it used to wait in a worker
+        thread on five, each a hop to the loop and back."""
         await self.keyring.refresh(self.pool)
         candidates = {c for c in (_basic_client_id(request), request.form.get("client_id")) if c}
         request.clients = {c: await self.clients.get(self.pool, c) for c in candidates}
         inline = _inline_request.set(request)
         try:
-            result: tuple[int, Any, list[tuple[str, str]]] = self.create_token_response(request)
+            result = await self._run_inline(request)
         finally:
             _inline_request.reset(inline)
+        # The new tokens' rows, written on the loop before the response leaves: the worker
+        # thread does not wait on a round trip for them.
         for write in request.deferred:
             await write()
         if request.deferred:
             token_issued(request.payload.grant_type, request.client.client_id)
         return result
+
+    async def _run_inline(self, request: Request) -> tuple[int, Any, list[tuple[str, str]]]:
+        for _ in range(_MAX_PASSES):
+            try:
+                result: tuple[int, Any, list[tuple[str, str]]] = self.create_token_response(request)
+                return result
+            except _Load as needed:
+                async with self.pool.acquire() as conn:
+                    request.loaded[needed.key] = await needed.work(conn)
+        raise RuntimeError(f"a grant still needed data after {_MAX_PASSES} loads")
+
+    def load(self, key: str, work: Callable[[Conn], Coroutine[Any, Any, T]]) -> T:
+        """What a storage hook reads or consumes: loaded by ``token_response`` on the loop when
+        Authlib runs there (see ``_Load``), else fetched from the worker thread (``call``)."""
+        request = _inline_request.get()
+        if request is None or request.clients is None:
+            return self.call(work)
+        if key in request.loaded:
+            loaded: T = request.loaded[key]
+            return loaded
+        raise _Load(key, work)
 
     async def close(self) -> None:
         """Write the token rows still queued, then stop the worker threads."""
@@ -263,27 +304,36 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
             )
 
         async def save(conn: Conn) -> None:
+            # One statement each way: atomic by itself, no BEGIN/COMMIT round trips around it.
             if not refresh:
-                # One statement is atomic by itself: no BEGIN/COMMIT round trips around it.
                 await access_token(conn)
                 return
-            async with conn.transaction():
-                await access_token(conn)
-                await grant_repository.insert_refresh_token(
-                    conn,
-                    token_hash=crypto.keyed_hash(settings.secret_key, refresh),
-                    family_id=issued["family_id"],
-                    client_id=request.client.client_id,
-                    user_id=issued["user_id"],
-                    session_id=issued["session_id"],
-                    scope=token.get("scope", ""),
-                    auth_time=_ts(issued["auth_time"]),
-                    expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl),
-                )
+            await grant_repository.insert_token_pair(
+                conn,
+                jti=issued["jti"],
+                access_expires_at=_ts(issued["exp"]),
+                token_hash=crypto.keyed_hash(settings.secret_key, refresh),
+                family_id=issued["family_id"],
+                client_id=request.client.client_id,
+                user_id=issued["user_id"],
+                session_id=issued["session_id"],
+                scope=token.get("scope", ""),
+                auth_time=_ts(issued["auth_time"]),
+                expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl),
+            )
 
-        if request.clients is not None and not refresh:
-            # Inline (client credentials): written after Authlib returns, with the rows of
-            # concurrent grants (``AccessTokenWriter``), before the response leaves.
+        if request.clients is not None and refresh:
+            pool = self.pool
+
+            async def save_later() -> None:
+                async with pool.acquire() as conn:
+                    await save(conn)
+
+            request.deferred.append(save_later)
+            return
+        if request.clients is not None:
+            # An access token alone (client credentials): written with the rows of concurrent
+            # grants (``AccessTokenWriter``) after Authlib returns, before the response leaves.
             row = AccessTokenRow(
                 jti=issued["jti"],
                 client_id=request.client.client_id,
@@ -509,7 +559,7 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
                 await grant_repository.revoke_family(conn, family)
             return None
 
-        return self.server.call(consume)
+        return self.server.load(f"code:{code_hash}", consume)
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Already marked used, atomically, when it was queried."""
@@ -535,10 +585,21 @@ def load_grant_user(
 ) -> GrantUser | None:
     """The resource owner of a code or refresh token: None if the account is gone (erased),
     refused if their access to this platform is suspended."""
-    row = server.call(lambda conn: user_repository.get(conn, user_id))
+    training = client is not None and client.training_platform
+
+    async def load(conn: Conn) -> tuple[asyncpg.Record | None, bool]:
+        # One round trip from the worker thread for both (a refresh grant's hot path).
+        row = await user_repository.get(conn, user_id)
+        suspended = (
+            row is not None and training and await access_repository.is_suspended(conn, user_id)
+        )
+        return row, suspended
+
+    row, suspended = server.load(f"user:{user_id}:{training}", load)
     if row is None:
         return None
-    refuse_if_suspended(server, user_id, client)
+    if suspended:
+        raise _suspended()
     return GrantUser(
         id=row["id"],
         email=row["email"],
@@ -557,9 +618,11 @@ def refuse_if_suspended(server: Provider, user_id: str, client: OAuthClient | No
     if client is None or not client.training_platform:
         return
     if server.call(lambda conn: access_repository.is_suspended(conn, user_id)):
-        raise AccessDeniedError(
-            description="Access to training platforms is suspended (unpaid debt)."
-        )
+        raise _suspended()
+
+
+def _suspended() -> AccessDeniedError:
+    return AccessDeniedError(description="Access to training platforms is suspended (unpaid debt).")
 
 
 class S256Challenge(CodeChallenge):  # type: ignore[misc]
@@ -663,7 +726,7 @@ class RefreshTokenGrant(_Issuing, grants.RefreshTokenGrant):  # type: ignore[mis
                 await grant_repository.revoke_family(conn, known["family_id"])
             return None
 
-        return self.server.call(consume)
+        return self.server.load(f"refresh:{token_hash}", consume)
 
     def authenticate_user(self, refresh_token: RefreshToken) -> GrantUser | None:
         token = refresh_token
