@@ -7,11 +7,14 @@ import re
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.responses import Response
 
 from sso_gateway.config import Settings
 from sso_gateway.login.pages import set_session_cookie
+from sso_gateway.users.repository import user_repository
+from sso_gateway.users.service import password_hasher
 from tests.sso_gateway.conftest import (
     Account,
     browser,
@@ -185,3 +188,20 @@ async def test_a_login_without_a_platform_lands_on_the_signed_in_page(sso: FastA
         page = await http.get("/")
     assert page.status_code == 200
     assert "Vous êtes connecté, Léa Dupont." in page.text
+
+
+async def test_a_hash_made_with_other_parameters_verifies_and_is_rehashed_at_login(
+    sso: FastAPI,
+) -> None:
+    account = await make_user(sso)
+    stronger = PasswordHasher()  # the library's default: 64 MiB x 3, 4 lanes
+    async with sso.state.runtime.pool.acquire() as conn:
+        await user_repository.set_password_hash(conn, account.id, stronger.hash(account.password))
+    async with browser(sso) as http:
+        response = await submit(http, account.username, account.password)
+    assert response.status_code == 303
+    async with sso.state.runtime.pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", account.id)
+    # OWASP's parameters now, and the same password still opens it.
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert password_hasher.verify(stored, account.password)

@@ -10,7 +10,7 @@ from sso_gateway.config import SOURCE, Settings
 from sso_gateway.login.repository import AttemptRepository, attempt_repository
 from sso_gateway.sessions.service import sessions
 from sso_gateway.users.repository import user_repository
-from sso_gateway.users.service import verify_password
+from sso_gateway.users.service import needs_rehash, password_hasher, verify_password
 from vigie_shared.events import LoginFailed, LoginSucceeded, new_event
 from vigie_shared.kit import outbox
 from vigie_shared.kit.db import Conn
@@ -65,6 +65,11 @@ class LoginService:
         ok = await asyncio.to_thread(
             verify_password, None if row is None else row["password_hash"], password
         )
+        rehashed = None
+        if ok and row is not None and needs_rehash(row["password_hash"]):
+            # The password is at hand only now: bring its hash to the current parameters
+            # (before the transaction, which need not stay open while argon2id runs).
+            rehashed = await asyncio.to_thread(password_hasher.hash, password)
         async with conn.transaction():
             await self._attempts.record(conn, identifier=identifier, ip=ip, user_id=user_id, ok=ok)
             if not ok or row is None:
@@ -77,6 +82,8 @@ class LoginService:
                     ),
                 )
                 return LoginResult(ok=False)
+            if rehashed is not None:
+                await user_repository.set_password_hash(conn, row["id"], rehashed)
             session_id, token = await sessions.open(conn, settings, user_id=row["id"], ip=ip)
             await outbox.enqueue(
                 conn,
