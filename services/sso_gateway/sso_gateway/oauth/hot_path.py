@@ -75,6 +75,17 @@ class AccessTokenRow:
     family_id: str | None
     expires_at: datetime
 
+    def values(self) -> tuple[str, str, str | None, str | None, str | None, datetime]:
+        """In ``GrantRepository.insert_access_tokens``' column order."""
+        return (
+            self.jti,
+            self.client_id,
+            self.user_id,
+            self.session_id,
+            self.family_id,
+            self.expires_at,
+        )
+
 
 class AccessTokenWriter:
     """Group commit for access-token rows: a request awaits its row's commit, as before, but
@@ -138,10 +149,4 @@ class AccessTokenWriter:
     @staticmethod
     async def _insert(pool: asyncpg.Pool, rows: Sequence[AccessTokenRow]) -> None:
         async with pool.acquire() as conn:
-            await grant_repository.insert_access_tokens(
-                conn,
-                [
-                    (r.jti, r.client_id, r.user_id, r.session_id, r.family_id, r.expires_at)
-                    for r in rows
-                ],
-            )
+            await grant_repository.insert_access_tokens(conn, [r.values() for r in rows])

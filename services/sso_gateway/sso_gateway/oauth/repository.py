@@ -185,28 +185,6 @@ class GrantRepository:
             session_id,
         )
 
-    async def insert_access_token(
-        self,
-        conn: Conn,
-        *,
-        jti: str,
-        client_id: str,
-        user_id: str | None,
-        session_id: str | None,
-        family_id: str | None,
-        expires_at: datetime,
-    ) -> None:
-        await conn.execute(
-            "INSERT INTO access_tokens (jti, client_id, user_id, session_id, family_id,"
-            " expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            jti,
-            client_id,
-            user_id,
-            session_id,
-            family_id,
-            expires_at,
-        )
-
     async def insert_access_tokens(
         self,
         conn: Conn,

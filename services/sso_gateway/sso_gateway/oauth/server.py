@@ -291,30 +291,27 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         issued = request.issued
         refresh = token.get("refresh_token")
         settings = self.settings
-
-        async def access_token(conn: Conn) -> None:
-            await grant_repository.insert_access_token(
-                conn,
-                jti=issued["jti"],
-                client_id=request.client.client_id,
-                user_id=issued.get("user_id"),
-                session_id=issued.get("session_id"),
-                family_id=issued.get("family_id"),
-                expires_at=_ts(issued["exp"]),
-            )
+        access = AccessTokenRow(
+            jti=issued["jti"],
+            client_id=request.client.client_id,
+            user_id=issued.get("user_id"),
+            session_id=issued.get("session_id"),
+            family_id=issued.get("family_id"),
+            expires_at=_ts(issued["exp"]),
+        )
 
         async def save(conn: Conn) -> None:
-            # One statement each way: atomic by itself, no BEGIN/COMMIT round trips around it.
+            # One statement either way: atomic by itself, no BEGIN/COMMIT round trips around it.
             if not refresh:
-                await access_token(conn)
+                await grant_repository.insert_access_tokens(conn, [access.values()])
                 return
             await grant_repository.insert_token_pair(
                 conn,
-                jti=issued["jti"],
-                access_expires_at=_ts(issued["exp"]),
+                jti=access.jti,
+                access_expires_at=access.expires_at,
                 token_hash=crypto.keyed_hash(settings.secret_key, refresh),
                 family_id=issued["family_id"],
-                client_id=request.client.client_id,
+                client_id=access.client_id,
                 user_id=issued["user_id"],
                 session_id=issued["session_id"],
                 scope=token.get("scope", ""),
@@ -334,15 +331,7 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         if request.clients is not None:
             # An access token alone (client credentials): written with the rows of concurrent
             # grants (``AccessTokenWriter``) after Authlib returns, before the response leaves.
-            row = AccessTokenRow(
-                jti=issued["jti"],
-                client_id=request.client.client_id,
-                user_id=issued.get("user_id"),
-                session_id=issued.get("session_id"),
-                family_id=issued.get("family_id"),
-                expires_at=_ts(issued["exp"]),
-            )
-            request.deferred.append(lambda: self.access_tokens.write(row))
+            request.deferred.append(lambda: self.access_tokens.write(access))
             return
         self.call(save)
         token_issued(request.payload.grant_type or "", request.client.client_id)
