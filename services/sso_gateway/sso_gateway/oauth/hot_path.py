@@ -108,6 +108,9 @@ class AccessTokenWriter:
 
     async def write(self, row: AccessTokenRow) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Retrieved even when the request went away meanwhile, so that a failed write its
+        # client no longer awaits is not reported again as "never retrieved".
+        future.add_done_callback(_retrieve)
         self._queue.append((row, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="sso-access-token-writer")
@@ -150,3 +153,8 @@ class AccessTokenWriter:
     async def _insert(pool: asyncpg.Pool, rows: Sequence[AccessTokenRow]) -> None:
         async with pool.acquire() as conn:
             await grant_repository.insert_access_tokens(conn, [r.values() for r in rows])
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
