@@ -23,17 +23,18 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from _stack import median, print_table, stack
+from _stack import median, print_table, run, stack
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 
 from audit_log.config import Settings
 from audit_log.context import AuditLog
-from audit_log.ingest.handlers import BatchIngest
+from audit_log.ingest.handlers import PART_SIZE, BatchIngest
 from audit_log.merkle import verify_inclusion
 from audit_log.query.repository import query_repository
 from audit_log.query.schemas import EntryFilter
@@ -135,9 +136,40 @@ async def raw_copy(dsn: str, records: list[KafkaRecord]) -> float:
         await conn.close()
 
 
+@dataclass
+class IngestRun:
+    rate: float
+    cpu_us: float
+    """CPU of this process per event ingested: decoding, sealing, hashing, asyncpg, FastStream."""
+    db_cpu_us: float | None
+    """CPU of the PostgreSQL backends per event, when they run on this machine."""
+
+
+def _backend_cpu(pids: list[int]) -> dict[int, float] | None:
+    """CPU seconds of each PostgreSQL backend (Linux /proc), None when not readable here."""
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/schedstat") as f:
+                out[pid] = int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError):
+            return None
+    return out
+
+
+async def _backends(pool: asyncpg.Pool) -> list[int]:
+    """The pool's backends (the pool opens one more whenever all are busy)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = current_setting("
+            "'application_name') AND datname = current_database()"
+        )
+    return [row["pid"] for row in rows]
+
+
 async def pipeline(
     dsn: str, bootstrap: str, topic: str, n: int, audit: AuditLog, pool: asyncpg.Pool
-) -> float:
+) -> IngestRun:
     producer = Producer(bootstrap, client_id="bench")
     await producer.start()
     broker = KafkaBroker(bootstrap, logger=None)
@@ -145,17 +177,24 @@ async def pipeline(
     ingest.subscribe(broker, topic, max_records=audit.settings.ingest_batch_size)
     await broker.start()
     try:
-        # The clock starts at the first committed batch: the consumer group's join is not
+        # The clock starts at the first committed part: the consumer group's join is not
         # ingestion (and the raw consumer above is timed the same way).
         deadline = time.monotonic() + 600
         while ingest.stored == 0:
             _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.001)
-        first, start = ingest.stored, time.perf_counter()
+        db_start = _backend_cpu(await _backends(pool))
+        first, start, cpu = ingest.stored, time.perf_counter(), time.process_time()
         while ingest.stored < n:
             _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.01)
-        return (n - first) / (time.perf_counter() - start)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        db_end = _backend_cpu(await _backends(pool))
+        count = n - first
+        db_cpu = None
+        if db_start is not None and db_end is not None:
+            db_cpu = sum(t - db_start.get(pid, 0.0) for pid, t in db_end.items()) / count * 1e6
+        return IngestRun(rate=count / elapsed, cpu_us=cpu / count * 1e6, db_cpu_us=db_cpu)
     finally:
         await broker.stop()
         await producer.stop()
@@ -315,9 +354,11 @@ async def main(n_events: int, n_rows: int, runs: int) -> None:
             pool = await db.create_pool(dsn, schema)
             settings = Settings(database_url=dsn, kafka_bootstrap=bootstrap)
             audit = AuditLog.build(settings)
-            samples.setdefault("ingest", []).append(
-                await pipeline(dsn, bootstrap, topic, n_events, audit, pool)
-            )
+            run_figures = await pipeline(dsn, bootstrap, topic, n_events, audit, pool)
+            samples.setdefault("ingest", []).append(run_figures.rate)
+            samples.setdefault("ingest_cpu", []).append(run_figures.cpu_us)
+            if run_figures.db_cpu_us is not None:
+                samples.setdefault("ingest_db_cpu", []).append(run_figures.db_cpu_us)
             if run < runs - 1:
                 await pool.close()
 
@@ -351,9 +392,9 @@ async def main(n_events: int, n_rows: int, runs: int) -> None:
             median(samples[k]) for k in ("produce", "consume", "copy", "ingest")
         )
         print(
-            f"\nIngestion of {n_events:,} events (3 partitions, batches of "
-            f"{settings.ingest_batch_size}; embedded Tansu broker, local PostgreSQL,"
-            f" {os.cpu_count()} CPUs; median of {runs} runs)"
+            f"\nIngestion of {n_events:,} events (3 partitions, polls of "
+            f"{settings.ingest_batch_size}, {PART_SIZE} per transaction; embedded Tansu broker,"
+            f" local PostgreSQL, {os.cpu_count()} CPUs, uvloop; median of {runs} runs)"
         )
         print(f"{'figure':<62} {'per second':>12}")
         for label, value in [
@@ -368,6 +409,10 @@ async def main(n_events: int, n_rows: int, runs: int) -> None:
         ]:
             print(f"{label:<62} {value:12,.0f}")
         print(f"pipeline runs: {', '.join(f'{v:,.0f}' for v in samples['ingest'])} events/s")
+        cpu_line = f"pipeline CPU per event: this process {median(samples['ingest_cpu']):.0f} µs"
+        if "ingest_db_cpu" in samples:
+            cpu_line += f", PostgreSQL backends {median(samples['ingest_db_cpu']):.0f} µs"
+        print(cpu_line + f" (median of {runs} runs)")
         print(
             f"pipeline = {ingest / consume:.1%} of consume alone, {ingest / copy:.1%} of COPY alone"
         )
@@ -402,4 +447,4 @@ if __name__ == "__main__":
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=3, help="ingestion runs (median)")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.rows, args.runs))
+    run(main(args.events, args.rows, args.runs))

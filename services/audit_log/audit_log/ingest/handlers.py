@@ -1,12 +1,16 @@
 """The audit log consumes every topic of the catalog (ARCHITECTURE.md, Events), in batches.
 
-One consumer group; for each batch polled: malformed records go to ``<topic>.dlq`` (as the kit's
-``EventConsumer`` does), then one database transaction claims the event ids in the inbox and
-appends the new ones to the tree; only after it commits does FastStream commit the offsets
-(``AckPolicy.NACK_ON_ERROR``: commit on success, seek back on error). An infrastructure failure
-fails the batch, which is redelivered; any other failure makes the batch fall back to one record
-per transaction, so one poison record goes to the DLQ after ``max_attempts`` and never blocks
-the partition.
+One consumer group; each batch polled is stored in parts of ``part_size`` records: malformed
+records go to ``<topic>.dlq`` (as the kit's ``EventConsumer`` does), then one database
+transaction per part claims the event ids in the inbox and appends the new ones to the tree.
+Two parts are stored at once, on two connections: while one appends, the next claims its
+records, then queues for the tree's writer lock, which the parts take in the order polled; and
+the part after them is decoded meanwhile. Only once every part has committed does FastStream
+commit the offsets (``AckPolicy.NACK_ON_ERROR``: commit on success, seek back on error). An
+infrastructure failure fails the batch, which is redelivered (its parts already stored are then
+skipped by the inbox); any other failure makes that part fall back to one record per
+transaction, so one poison record goes to the DLQ after ``max_attempts`` and never blocks the
+partition.
 """
 
 from __future__ import annotations
@@ -23,16 +27,29 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
 from audit_log.ingest.repository import EntryRepository, entry_repository
-from audit_log.ingest.service import IngestService
-from vigie_shared.events import CloudEvent, EventData
+from audit_log.ingest.service import IngestService, entry_of
+from audit_log.tree.service import NewEntry
 from vigie_shared.kit.cloudevents import MalformedEvent, decode
 from vigie_shared.kit.consumer import TRANSIENT, Deps, dead_letter
-from vigie_shared.kit.telemetry import consuming
+from vigie_shared.kit.telemetry import consuming, spans_go_anywhere
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "audit_log.ingest"
 """Inbox name; the same as the per-record consumer it replaces, so its dedupe history holds."""
+
+PART_SIZE = 500
+"""Records per transaction (the batch size before parts): smaller parts would pay a
+transaction's dozen round trips and its commit more often."""
+
+_YIELD_EVERY = 10
+"""Decoding lets the parts being stored send their next statements every this many records."""
+
+_IN_FLIGHT = 2
+"""Parts being stored at once, each in its own transaction on its own connection: while one
+appends to the tree, the next claims its records in the inbox, then queues for the writer lock."""
+
+Item = tuple[ConsumerRecord[Any, Any], NewEntry]
 
 
 async def _no_decode(_msg: StreamMessage[Any]) -> bytes:
@@ -48,12 +65,14 @@ class BatchIngest:
         *,
         max_attempts: int = 5,
         group: str = CONSUMER,
+        part_size: int = PART_SIZE,
         repository: EntryRepository = entry_repository,
     ) -> None:
         self._deps = deps
         self._service = service
         self._max_attempts = max_attempts
         self.group = group
+        self._part_size = part_size
         self._repository = repository
         self.stored = 0
         self.dead_lettered = 0
@@ -75,17 +94,51 @@ class BatchIngest:
         )(consume)
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        good: list[tuple[ConsumerRecord[Any, Any], CloudEvent[EventData]]] = []
-        for record in records:
+        # Asked once per batch: with nowhere for spans to go, a per-record context would only
+        # be attached around decoding, which logs nothing and writes no event.
+        traced = spans_go_anywhere()
+        storing: list[asyncio.Task[None]] = []
+        ahead: asyncio.Event | None = None
+        try:
+            for start in range(0, len(records), self._part_size):
+                part = await self._parse(records[start : start + self._part_size], traced)
+                if not part:
+                    continue
+                while len(storing) >= _IN_FLIGHT:
+                    await storing.pop(0)
+                locked = asyncio.Event()
+                storing.append(asyncio.create_task(self._store_part(part, ahead, locked)))
+                ahead = locked
+                await asyncio.sleep(0)  # let it begin before the next part is decoded
+            while storing:
+                await storing.pop(0)
+        finally:
+            if pending := [task for task in storing if not task.done()]:
+                # Failing while parts are being stored: they commit or roll back before the
+                # batch is given up (and redelivered), and the error raised is the first one.
+                await asyncio.wait(pending)
+            for task in storing:
+                if not task.cancelled():
+                    task.exception()
+
+    async def _parse(self, records: Sequence[ConsumerRecord[Any, Any]], traced: bool) -> list[Item]:
+        """The entries of ``records``; a record that is not one goes to the DLQ."""
+        items: list[Item] = []
+        for n, record in enumerate(records, 1):
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             try:
-                # The receive span continues the producer's trace (W3C traceparent header), so
-                # a request's trace reaches the audit log.
-                with consuming(
-                    record.headers,
-                    f"receive {record.topic}",
-                    **{"messaging.consumer.group.name": self.group},
-                ):
-                    good.append((record, decode(record.headers, record.value)))
+                if traced:
+                    # The receive span continues the producer's trace (W3C traceparent header),
+                    # so a request's trace reaches the audit log.
+                    with consuming(
+                        record.headers,
+                        f"receive {record.topic}",
+                        **{"messaging.consumer.group.name": self.group},
+                    ):
+                        event = decode(record.headers, record.value)
+                else:
+                    event = decode(record.headers, record.value)
             except MalformedEvent as exc:
                 log.warning(
                     "malformed record %s[%s]@%s to DLQ: %s",
@@ -95,37 +148,58 @@ class BatchIngest:
                     exc.reason,
                 )
                 await self._dead_letter(record, "malformed", exc.reason, 0)
-        if not good:
-            return
+                continue
+            try:
+                items.append((record, entry_of(event)))
+            except Exception as exc:
+                # A valid event the log cannot represent would fail every attempt to store it.
+                log.exception("%s cannot be recorded, to DLQ", event.id)
+                await self._dead_letter(record, type(exc).__name__, str(exc), 0)
+        return items
+
+    async def _store_part(
+        self, items: Sequence[Item], ahead: asyncio.Event | None, locked: asyncio.Event
+    ) -> None:
         try:
-            await self._store(good)
+            await self._store(items, ahead, locked)
         except TRANSIENT:
             raise
         except Exception:
-            log.exception("batch of %d failed; retrying record by record", len(good))
-            for item in good:
+            log.exception("part of %d failed; retrying record by record", len(items))
+            for item in items:
                 await self._store_one(item)
 
     async def _store(
-        self, items: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent[EventData]]]
+        self,
+        items: Sequence[Item],
+        ahead: asyncio.Event | None = None,
+        locked: asyncio.Event | None = None,
     ) -> None:
-        async with self._deps.pool.acquire() as conn, conn.transaction():
-            fresh = await self._repository.claim(
-                conn,
-                self.group,
-                [
-                    (event.id, record.topic, record.partition, record.offset)
-                    for record, event in items
-                ],
-            )
-            stored = await self._service.record(
-                conn, [event for _, event in items if event.id in fresh]
-            )
+        """One transaction: claim ``items`` in the inbox and append the new ones to the tree.
+        With ``ahead``, the claim waits until the part before holds the tree's writer lock
+        (or is done), so parts take that lock in order; ``locked`` is this part's own signal,
+        set once it holds the lock or has failed."""
+        try:
+            async with self._deps.pool.acquire() as conn, conn.transaction():
+                if ahead is not None:
+                    await ahead.wait()
+                fresh = await self._repository.claim(
+                    conn,
+                    self.group,
+                    [
+                        (entry.event_id, record.topic, record.partition, record.offset)
+                        for record, entry in items
+                    ],
+                )
+                stored = await self._service.record(
+                    conn, [entry for _, entry in items if entry.event_id in fresh], locked=locked
+                )
+        finally:
+            if locked is not None:
+                locked.set()
         self.stored += len(stored)
 
-    async def _store_one(
-        self, item: tuple[ConsumerRecord[Any, Any], CloudEvent[EventData]]
-    ) -> None:
+    async def _store_one(self, item: Item) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 await self._store([item])
@@ -134,7 +208,7 @@ class BatchIngest:
                 raise
             except Exception as exc:
                 if attempt == self._max_attempts:
-                    log.exception("%s failed %d times, to DLQ", item[1].id, attempt)
+                    log.exception("%s failed %d times, to DLQ", item[1].event_id, attempt)
                     await self._dead_letter(item[0], type(exc).__name__, str(exc), attempt)
                     return
                 await asyncio.sleep(0.05 * 2 ** (attempt - 1))

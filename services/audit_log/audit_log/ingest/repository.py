@@ -14,18 +14,23 @@ class EntryRepository:
         self, conn: Conn, consumer: str, records: Sequence[tuple[str, str, int, int]]
     ) -> set[str]:
         """Insert ``(event_id, topic, partition, offset)`` into the inbox; the ids not seen
-        before (ARCHITECTURE.md, Delivery: dedupe by ``ce_id``)."""
+        before (ARCHITECTURE.md, Delivery: dedupe by ``ce_id``). The statement answers with the
+        ids seen before, usually none, rather than with every new one."""
+        event_ids = [r[0] for r in records]
         rows = await conn.fetch(
-            "INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
+            "WITH claimed AS ("
+            " INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
             " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[])"
-            " ON CONFLICT DO NOTHING RETURNING event_id",
+            " ON CONFLICT DO NOTHING RETURNING event_id)"
+            " SELECT r.event_id FROM unnest($2::text[]) AS r(event_id)"
+            " WHERE r.event_id NOT IN (SELECT event_id FROM claimed)",
             consumer,
-            [r[0] for r in records],
+            event_ids,
             [r[1] for r in records],
             [r[2] for r in records],
             [r[3] for r in records],
         )
-        return {row["event_id"] for row in rows}
+        return set(event_ids).difference(row["event_id"] for row in rows)
 
     async def oldest_legacy(self, conn: Conn, limit: int) -> list[asyncpg.Record]:
         return await conn.fetch(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -60,8 +61,10 @@ class IngestService:
         self._tree = tree
         self._repository = repository
 
-    async def record(self, conn: Conn, events: Sequence[CloudEvent[Any]]) -> list[Leaf]:
-        return await self._tree.append(conn, [entry_of(event) for event in events])
+    async def record(
+        self, conn: Conn, entries: Sequence[NewEntry], *, locked: asyncio.Event | None = None
+    ) -> list[Leaf]:
+        return await self._tree.append(conn, entries, locked=locked)
 
     async def adopt_legacy(self, conn: Conn, *, batch: int = 1000) -> int:
         """Move rows of the pre-tree table (migration 0001) into the tree, oldest first, and drop

@@ -16,10 +16,12 @@ KeyName = tuple[str, str, date]
 class KeyRepository:
     async def share_lock(self, conn: Conn, names: Sequence[KeyName]) -> list[asyncpg.Record]:
         """The wanted keys, locked FOR SHARE: an erasure running concurrently waits for this
-        transaction, so no entry is sealed with a key that is being destroyed."""
+        transaction, so no entry is sealed with a key that is being destroyed. Each row names
+        its key by position in ``names`` (``n``, from 1)."""
         return await conn.fetch(
-            "SELECT k.id, k.data_subject, k.topic, k.period, k.wrapped_key FROM subject_keys k"
-            " JOIN unnest($1::text[], $2::text[], $3::date[]) AS w(data_subject, topic, period)"
+            "SELECT w.n, k.id, k.wrapped_key FROM subject_keys k"
+            " JOIN unnest($1::text[], $2::text[], $3::date[]) WITH ORDINALITY"
+            " AS w(data_subject, topic, period, n)"
             " USING (data_subject, topic, period) FOR SHARE OF k",
             [n[0] for n in names],
             [n[1] for n in names],

@@ -44,6 +44,11 @@ def period_of(time: datetime) -> date:
     return date(time.year, time.month, 1)
 
 
+def payload_plaintext(data: Mapping[str, Any]) -> bytes:
+    """What :meth:`Keys.seal_payload` seals: the payload as compact JSON."""
+    return _PAYLOAD_JSON.encode(data).encode()
+
+
 def _aad(name: KeyName) -> bytes:
     return "\x00".join((name[0], name[1], name[2].isoformat())).encode()
 
@@ -100,7 +105,7 @@ class Keys:
             return {}
         out: dict[KeyName, tuple[int, AESGCM]] = {}
         for row in await self._repository.share_lock(conn, names):
-            name = (row["data_subject"], row["topic"], row["period"])
+            name = names[row["n"] - 1]
             clear = self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name))
             out[name] = (row["id"], AESGCM(clear))
         missing = [name for name in names if name not in out]
@@ -115,14 +120,15 @@ class Keys:
             raced = [name for name in missing if name not in out]
             if raced:  # created meanwhile by a writer not holding the tree lock: use theirs
                 for row in await self._repository.share_lock(conn, raced):
-                    name = (row["data_subject"], row["topic"], row["period"])
+                    name = raced[row["n"] - 1]
                     clear = self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name))
                     out[name] = (row["id"], AESGCM(clear))
         return out
 
     @staticmethod
-    def seal_payload(key: AESGCM, event_id: str, data: Mapping[str, Any]) -> bytes:
-        return seal(key, _PAYLOAD_JSON.encode(data).encode(), event_id.encode())
+    def seal_payload(key: AESGCM, event_id: str, plaintext: bytes) -> bytes:
+        """Seal a payload's :func:`payload_plaintext`, bound to its event id."""
+        return seal(key, plaintext, event_id.encode())
 
     async def open_payloads(
         self, conn: Conn, items: Sequence[tuple[int, str, bytes]]

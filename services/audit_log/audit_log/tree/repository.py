@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 
 import asyncpg
 
 from audit_log.merkle import AccumulatorState
-from audit_log.tree.leaf import Leaf
+from audit_log.tree.leaf import Leaf, facets_json
 from vigie_shared.kit.db import Conn
 
 LEAF_COLUMNS = (
@@ -47,9 +46,18 @@ class TreeRepository:
         state: AccumulatorState = await conn.fetchval("SELECT frontier FROM tree_state")
         return state
 
-    async def save_state(self, conn: Conn, state: AccumulatorState) -> None:
+    async def save_tree(
+        self, conn: Conn, nodes: Sequence[tuple[int, int, bytes]], state: AccumulatorState
+    ) -> None:
+        """The perfect-subtree nodes completed by an append and the new frontier, in one round
+        trip."""
         await conn.execute(
-            "UPDATE tree_state SET size = $1, frontier = $2, updated_at = now()",
+            "WITH nodes AS (INSERT INTO tree_nodes (level, idx, hash)"
+            " SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]))"
+            " UPDATE tree_state SET size = $4, frontier = $5, updated_at = now()",
+            [n[0] for n in nodes],
+            [n[1] for n in nodes],
+            [n[2] for n in nodes],
             state["size"],
             state,
         )
@@ -78,20 +86,9 @@ class TreeRepository:
             [leaf.time for leaf in leaves],
             [leaf.data_subject for leaf in leaves],
             [leaf.key_id for leaf in leaves],
-            [json.dumps(leaf.facets) for leaf in leaves],
+            [facets_json(leaf.facets) for leaf in leaves],
             [leaf.data_ct for leaf in leaves],
             list(hashes),
-        )
-
-    async def insert_nodes(self, conn: Conn, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        if not nodes:
-            return
-        await conn.execute(
-            "INSERT INTO tree_nodes (level, idx, hash)"
-            " SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
-            [n[0] for n in nodes],
-            [n[1] for n in nodes],
-            [n[2] for n in nodes],
         )
 
     async def nodes(

@@ -7,6 +7,7 @@ leaves and nodes always describe the same tree. The caller owns the transaction.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,11 +19,13 @@ from audit_log.merkle import (
     consistency_proof_ranges,
     fold_subtree_roots,
     inclusion_proof_ranges,
+    leaf_hash,
     node_hash,
     range_nodes,
 )
-from audit_log.shredding.service import Keys, period_of
-from audit_log.tree.leaf import Leaf
+from audit_log.shredding.repository import KeyName
+from audit_log.shredding.service import Keys, payload_plaintext, period_of
+from audit_log.tree.leaf import Leaf, LeafText
 from audit_log.tree.repository import TreeRepository, tree_repository
 from vigie_shared.kit.db import Conn
 
@@ -31,7 +34,13 @@ Node = tuple[int, int, bytes]
 
 @dataclass(frozen=True)
 class NewEntry:
-    """An event to record; ``data`` is the clear payload, sealed before it is stored."""
+    """An event to record; ``data`` is the clear payload, sealed before it is stored.
+
+    What does not depend on the tree (the payload's plaintext, the leaf's bytes but for its
+    index, key id and ciphertext, the name of its data key) is derived here, when the entry is
+    made: ingestion makes the entries of one part while the previous part is being stored, so
+    that work is done outside the writer's lock.
+    """
 
     event_id: str
     topic: str
@@ -43,6 +52,29 @@ class NewEntry:
     data_subject: str
     data: Mapping[str, Any]
     facets: dict[str, Any] = field(default_factory=dict)
+    plaintext: bytes = field(init=False, repr=False, compare=False)
+    text: LeafText = field(init=False, repr=False, compare=False)
+    key_name: KeyName = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The dataclass is frozen: derived fields are set as its generated __init__ sets fields.
+        object.__setattr__(self, "plaintext", payload_plaintext(self.data))
+        object.__setattr__(
+            self,
+            "text",
+            LeafText.of(
+                event_id=self.event_id,
+                topic=self.topic,
+                type=self.type,
+                source=self.source,
+                subject=self.subject,
+                actor=self.actor,
+                time=self.time,
+                data_subject=self.data_subject,
+                facets=self.facets,
+            ),
+        )
+        object.__setattr__(self, "key_name", (self.data_subject, self.topic, period_of(self.time)))
 
 
 def append_leaf_hash(frontier: list[bytes], size: int, leaf: bytes, nodes: list[Node]) -> None:
@@ -63,11 +95,17 @@ class TreeService:
         self._keys = keys
         self._repository = repository
 
-    async def append(self, conn: Conn, entries: Sequence[NewEntry]) -> list[Leaf]:
-        """Seal, number and store ``entries`` (an id already in the log is skipped)."""
+    async def append(
+        self, conn: Conn, entries: Sequence[NewEntry], *, locked: asyncio.Event | None = None
+    ) -> list[Leaf]:
+        """Seal, number and store ``entries`` (an id already in the log is skipped). ``locked``
+        is set as soon as the writer's lock is held: a caller with another transaction to
+        append next may then let it queue for the lock, in order."""
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
         state = await self._repository.lock_state(conn)
+        if locked is not None:
+            locked.set()
         known = await self._repository.known_event_ids(conn, [e.event_id for e in entries])
         fresh: list[NewEntry] = []
         for entry in entries:
@@ -76,41 +114,39 @@ class TreeService:
                 fresh.append(entry)
         if not fresh:
             return []
-        names = [(e.data_subject, e.topic, period_of(e.time)) for e in fresh]
-        keys = await self._keys.sealing_keys(
-            conn, ((name, e.time) for name, e in zip(names, fresh, strict=True))
-        )
+        keys = await self._keys.sealing_keys(conn, ((e.key_name, e.time) for e in fresh))
         accumulator = MerkleAccumulator.from_state(state)
         frontier = list(accumulator.frontier)
         size = accumulator.size
         leaves: list[Leaf] = []
         hashes: list[bytes] = []
         nodes: list[Node] = []
-        for name, entry in zip(names, fresh, strict=True):
-            key_id, data_key = keys.for_entry(name, entry.time)
-            leaf = Leaf(
-                index=size,
-                event_id=entry.event_id,
-                topic=entry.topic,
-                type=entry.type,
-                source=entry.source,
-                subject=entry.subject,
-                actor=entry.actor,
-                time=entry.time,
-                data_subject=entry.data_subject,
-                key_id=key_id,
-                data_ct=Keys.seal_payload(data_key, entry.event_id, entry.data),
-                facets=entry.facets,
+        for entry in fresh:
+            key_id, data_key = keys.for_entry(entry.key_name, entry.time)
+            data_ct = Keys.seal_payload(data_key, entry.event_id, entry.plaintext)
+            digest = leaf_hash(entry.text.render(size, key_id, data_ct))
+            leaves.append(
+                Leaf(
+                    index=size,
+                    event_id=entry.event_id,
+                    topic=entry.topic,
+                    type=entry.type,
+                    source=entry.source,
+                    subject=entry.subject,
+                    actor=entry.actor,
+                    time=entry.time,
+                    data_subject=entry.data_subject,
+                    key_id=key_id,
+                    data_ct=data_ct,
+                    facets=entry.facets,
+                )
             )
-            digest = leaf.hash()
+            hashes.append(digest)
             append_leaf_hash(frontier, size, digest, nodes)
             size += 1
-            leaves.append(leaf)
-            hashes.append(digest)
         await self._repository.insert_leaves(conn, leaves, hashes)
-        await self._repository.insert_nodes(conn, nodes)
-        await self._repository.save_state(
-            conn, {"size": size, "hashes": [h.hex() for h in frontier]}
+        await self._repository.save_tree(
+            conn, nodes, {"size": size, "hashes": [h.hex() for h in frontier]}
         )
         return leaves
 

@@ -1,0 +1,169 @@
+"""A polled batch is stored part by part, two transactions at once (issue 9): the parts take the
+tree's writer lock in the order they were polled, a record is stored once however often it is
+delivered, a poison record goes to the DLQ without losing the rest of its part, and an outage
+fails the batch so that it is redelivered."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from aiokafka.structs import ConsumerRecord
+
+from audit_log import cli
+from audit_log.ingest.handlers import BatchIngest
+from tests.audit_log.conftest import LogUnderTest
+from tests.fixtures.kafka import read_all
+from vigie_shared import topics
+from vigie_shared.events import LoginSucceeded, new_event
+from vigie_shared.kit.cloudevents import encode
+from vigie_shared.kit.kafka import Producer
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+
+
+class Deps:
+    def __init__(self, pool: Any, producer: Producer) -> None:
+        self.pool = pool
+        self.producer = producer
+
+
+class OutageOnAcquire:
+    """The log's pool, but the ``nth`` connection asked for is refused (the database is down)."""
+
+    def __init__(self, pool: asyncpg.Pool, nth: int) -> None:
+        self._pool = pool
+        self._nth = nth
+        self.asked = 0
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        self.asked += 1
+        if self.asked == self._nth:
+            raise ConnectionRefusedError("database unreachable")
+        async with self._pool.acquire() as conn:
+            yield conn
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def producer(kafka: str) -> AsyncIterator[Producer]:
+    producer = Producer(kafka, client_id="audit-parts-test")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"audit-parts-{uuid.uuid4().hex[:8]}"
+
+
+def polled(topic: str, *users: str) -> list[ConsumerRecord[Any, Any]]:
+    """Records as the broker hands them over: one per login of each user, in that order."""
+    out: list[ConsumerRecord[Any, Any]] = []
+    for offset, user in enumerate(users):
+        record = encode(
+            new_event(
+                LoginSucceeded(user_id=user, session_id=f"s-{offset}", ip="10.0.0.1"),
+                subject=user,
+                source="/vigie/sso_gateway",
+            )
+        )
+        out.append(
+            ConsumerRecord(
+                topic=topic,
+                partition=0,
+                offset=offset,
+                timestamp=0,
+                timestamp_type=0,
+                key=record.key,
+                value=record.value,
+                checksum=None,
+                serialized_key_size=len(record.key or b""),
+                serialized_value_size=len(record.value or b""),
+                headers=tuple(record.headers),
+            )
+        )
+    return out
+
+
+def event_id(record: ConsumerRecord[Any, Any]) -> str:
+    value: bytes = dict(record.headers)["ce_id"]
+    return value.decode()
+
+
+async def stored_ids(log: LogUnderTest) -> list[str]:
+    async with log.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT event_id FROM log_entries ORDER BY leaf_index")
+    return [row["event_id"] for row in rows]
+
+
+async def test_parts_are_appended_in_the_order_polled_and_a_redelivery_adds_nothing(
+    log: LogUnderTest, producer: Producer, topic: str
+) -> None:
+    records = polled(topic, *(f"u-{n % 4}" for n in range(11)))
+    ingest = BatchIngest(Deps(log.pool, producer), log.audit.ingest, group="g", part_size=3)
+    # Another transaction is claiming the first record (a consumer being replaced, say): the
+    # first part waits for it, and the parts after it must not overtake it meanwhile.
+    async with log.pool.acquire() as other:
+        blocker = other.transaction()
+        await blocker.start()
+        await other.execute(
+            "INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
+            " VALUES ('g', $1, $2, 0, 0)",
+            event_id(records[0]),
+            topic,
+        )
+        processing = asyncio.create_task(ingest.process(records))
+        await asyncio.sleep(0.5)
+        assert await stored_ids(log) == []
+        await blocker.rollback()
+    await processing
+    await ingest.process(records)  # the same batch again, as after a lost offset commit
+
+    assert await stored_ids(log) == [event_id(r) for r in records]
+    assert ingest.stored == len(records)
+    assert (await cli.verify(log.settings, [], log.schema)).ok
+
+
+async def test_a_poison_record_is_dead_lettered_and_the_rest_of_its_part_stored(
+    log: LogUnderTest, kafka: str, producer: Producer, topic: str
+) -> None:
+    # PostgreSQL refuses a NUL in text: this record decodes, but can never be stored.
+    records = polled(topic, "u-1", "u-2", "u-3", "u-\x00", "u-5", "u-6", "u-7")
+    ingest = BatchIngest(
+        Deps(log.pool, producer), log.audit.ingest, group="g", part_size=2, max_attempts=2
+    )
+
+    await ingest.process(records)
+
+    dead = await read_all(kafka, topics.dlq(topic), 1)
+    good = [event_id(r) for r in records if r is not records[3]]
+    assert sorted(await stored_ids(log)) == sorted(good)
+    assert [event_id(r) for r in dead] == [event_id(records[3])]
+    assert dict(dead[0].headers)["dlq_attempts"] == b"2"
+    assert (await cli.verify(log.settings, [], log.schema)).ok
+
+
+async def test_an_outage_fails_the_batch_and_its_redelivery_stores_each_record_once(
+    log: LogUnderTest, producer: Producer, topic: str
+) -> None:
+    records = polled(topic, *(f"u-{n}" for n in range(10)))
+    down = OutageOnAcquire(log.pool, nth=3)
+    ingest = BatchIngest(Deps(down, producer), log.audit.ingest, group="g", part_size=2)
+
+    with pytest.raises(ConnectionRefusedError):
+        await ingest.process(records)
+    interrupted = await stored_ids(log)
+    assert 0 < len(interrupted) < len(records)
+
+    await BatchIngest(Deps(log.pool, producer), log.audit.ingest, group="g").process(records)
+
+    assert sorted(await stored_ids(log)) == sorted(event_id(r) for r in records)
+    assert (await cli.verify(log.settings, [], log.schema)).ok
