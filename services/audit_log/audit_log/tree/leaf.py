@@ -22,7 +22,7 @@ from binascii import b2a_base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from audit_log.merkle import leaf_hash
 
@@ -57,6 +57,30 @@ def facets_json(facets: Mapping[str, Any]) -> str:
     return _CANONICAL.encode(facets) if facets else "{}"
 
 
+class LeafFields(Protocol):
+    """What a leaf's bytes are made of besides its index, key id and ciphertext: a stored
+    ``Leaf`` and an entry about to be appended (``tree.service.NewEntry``) both have it."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def actor(self) -> str | None: ...
+    @property
+    def time(self) -> datetime: ...
+    @property
+    def data_subject(self) -> str: ...
+    @property
+    def facets(self) -> Mapping[str, Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class LeafText:
     """A leaf's canonical bytes but for what only the tree's writer knows (the index, the data
@@ -71,28 +95,17 @@ class LeafText:
     tail: bytes
 
     @classmethod
-    def of(
-        cls,
-        *,
-        event_id: str,
-        topic: str,
-        type: str,
-        source: str,
-        subject: str,
-        actor: str | None,
-        time: datetime,
-        data_subject: str,
-        facets: Mapping[str, Any],
-    ) -> LeafText:
+    def of(cls, e: LeafFields) -> LeafText:
+        actor = "null" if e.actor is None else _string(e.actor)
         return cls(
-            head=f'{{"actor":{"null" if actor is None else _string(actor)},"data_ct":"'.encode(),
+            head=f'{{"actor":{actor},"data_ct":"'.encode(),
             middle=(
-                f'","data_subject":{_string(data_subject)},"facets":{facets_json(facets)},'
-                f'"id":{_string(event_id)},"index":'
+                f'","data_subject":{_string(e.data_subject)},"facets":{facets_json(e.facets)},'
+                f'"id":{_string(e.event_id)},"index":'
             ).encode(),
             tail=(
-                f',"source":{_string(source)},"subject":{_string(subject)},'
-                f'"time":"{format_time(time)}","topic":{_string(topic)},"type":{_string(type)},'
+                f',"source":{_string(e.source)},"subject":{_string(e.subject)},'
+                f'"time":"{format_time(e.time)}","topic":{_string(e.topic)},"type":{_string(e.type)},'
                 f'"v":{LEAF_VERSION:d}}}'
             ).encode(),
         )
@@ -126,17 +139,7 @@ class Leaf:
     facets: dict[str, Any] = field(default_factory=dict)
 
     def canonical(self) -> bytes:
-        text = LeafText.of(
-            event_id=self.event_id,
-            topic=self.topic,
-            type=self.type,
-            source=self.source,
-            subject=self.subject,
-            actor=self.actor,
-            time=self.time,
-            data_subject=self.data_subject,
-            facets=self.facets,
-        )
+        text = LeafText.of(self)
         return text.render(self.index, self.key_id, self.data_ct)
 
     def hash(self) -> bytes:

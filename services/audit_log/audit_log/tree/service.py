@@ -62,17 +62,7 @@ class NewEntry:
         object.__setattr__(
             self,
             "text",
-            LeafText.of(
-                event_id=self.event_id,
-                topic=self.topic,
-                type=self.type,
-                source=self.source,
-                subject=self.subject,
-                actor=self.actor,
-                time=self.time,
-                data_subject=self.data_subject,
-                facets=self.facets,
-            ),
+            LeafText.of(self),
         )
         object.__setattr__(self, "key_name", (self.data_subject, self.topic, period_of(self.time)))
 
