@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 import pytest_asyncio
@@ -27,7 +27,7 @@ from tests.fixtures.serving import own_database
 from vigie_shared.events import PaymentChannel
 from vigie_shared.kit.clock import PARIS
 from vigie_shared.kit.embedded import EmbeddedBroker, free_port
-from vigie_shared.simulate import Fate, Outcome, campaign, play
+from vigie_shared.simulate import Campaign, Fate, Outcome, campaign, play, schedule
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 
@@ -241,7 +241,25 @@ async def test_the_seed_campaigns_reproduce_the_annual_reports_figures(
 async def test_the_command_plays_a_campaign_day_by_day_and_waits_for_the_restorations(
     stack: Stack, own_broker: str
 ) -> None:
-    """``vigie simulate billing --speed``, as an operator runs it against a running stack."""
+    """``vigie simulate billing --speed``, as an operator runs it against a running stack.
+
+    The seed is fixed so that the progress lines the command must print are known: one each
+    time the virtual clock reaches a new day on which something is published (an unseeded
+    campaign can publish everything on its first day and after its tenth, and print none
+    dated 2020-03-0x)."""
+    seed = 11
+    plan = campaign(
+        reminders=6,
+        pay_after_reminder=2,
+        exempt=1,
+        pay_after_suspension=2,
+        channel=PaymentChannel.CARD,
+        days=3,
+        seed=seed,
+        start=datetime(2020, 3, 2, tzinfo=PARIS),
+    )
+    days_reached = [f"{day:%Y-%m-%d}" for day in publication_days(plan)]
+    assert any(day.startswith("2020-03-0") for day in days_reached), "pick another seed"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -251,6 +269,7 @@ async def test_the_command_plays_a_campaign_day_by_day_and_waits_for_the_restora
         *("--reminders", "6", "--pay-after-reminder", "2", "--exempt", "1"),
         *("--pay-after-suspension", "2", "--channel", "card", "--days", "3"),
         *("--start", "2020-03-02", "--speed", str(10 * 86400), "--wait", "60"),
+        *("--seed", str(seed)),
         env={**os.environ, "VIGIE_KAFKA_BOOTSTRAP": own_broker, "VIGIE_LOG_LEVEL": "WARNING"},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -260,8 +279,20 @@ async def test_the_command_plays_a_campaign_day_by_day_and_waits_for_the_restora
     assert process.returncode == 0, (lines, err.decode()[-2000:])
     assert lines[0].startswith("campaign 2020-03-02 → ")
     assert "6 reminders, 2 paid within grace, 1 exempted, 3 to suspend" in lines[0]
-    assert any(line.startswith("2020-03-0") and "(virtual)" in line for line in lines[1:])
+    progress = [line for line in lines[1:] if "(virtual)" in line]
+    assert [line.split(" ", 1)[0] for line in progress] == days_reached, lines
     assert lines[-1] == "done: 11 billing events, 3 suspended, 2 restored"
+
+
+def publication_days(plan: Campaign) -> list[date]:
+    """The days, after the first, on which the campaign publishes something, in order."""
+    days: list[date] = []
+    first = plan.start.astimezone(PARIS).date()
+    for send in schedule(plan):
+        day = send.at.astimezone(PARIS).date()
+        if day != first and (not days or days[-1] != day):
+            days.append(day)
+    return days
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
