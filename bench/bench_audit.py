@@ -235,6 +235,8 @@ SELECT g, 'syn-' || g,
             -- a settlement of a reminder 1, 7 or 13 entries earlier; a suspension 5 earlier
             WHEN 4 THEN jsonb_build_object('debt_id', 'd-' || (g - 1 - 6 * (g % 3)))
             WHEN 2 THEN jsonb_build_object('debt_ids', jsonb_build_array('d-' || (g - 5)))
+            -- the restoration of the suspension 3 entries earlier
+            WHEN 5 THEN jsonb_build_object('debt_ids', jsonb_build_array('d-' || (g - 8)))
             ELSE '{}'::jsonb END,
        decode(md5(g::text), 'hex'), sha256(g::text::bytea)
 FROM generate_series($1::bigint, $1::bigint + $4 - 1) AS g

@@ -16,6 +16,8 @@ class ReportRepository:
         """The fate of each debt reminded in [since, until), counted per (month, channel), per
         month, per channel and in all (a ``grouping`` flag marks the totals), from the clear
         facets (debt_id, channel, debt_ids) and event times, so shredded entries still count.
+        Each debt is followed through ``debt_entries`` (migration 0005): one B-tree probe per
+        debt and step.
         A restoration counts for a debt when an ``access.restored`` naming it follows its
         suspension (whoever restored: payment, exemption or the office by hand)."""
         async with conn.transaction():
@@ -30,27 +32,27 @@ class ReportRepository:
                 WHERE type = 'vigie.billing.debt.reminded' AND time >= $1 AND time < $2
                 GROUP BY 1
             ), suspended AS MATERIALIZED (
-                SELECT r.debt_id, min(e.time) AS suspended_at
-                FROM reminded r JOIN log_entries e
-                  ON e.facets->'debt_ids' ? r.debt_id AND e.time > r.reminded_at
-                WHERE e.type = 'vigie.access.suspended'
+                SELECT r.debt_id, min(d.time) AS suspended_at
+                FROM reminded r JOIN debt_entries d
+                  ON d.debt_id = r.debt_id AND d.type = 'vigie.access.suspended'
+                 AND d.time > r.reminded_at
                 GROUP BY r.debt_id
             ), settled AS MATERIALIZED (
-                SELECT r.debt_id, min(e.time) AS settled_at
-                FROM reminded r JOIN log_entries e
-                  ON e.facets->>'debt_id' = r.debt_id AND e.time > r.reminded_at
-                WHERE e.type = 'vigie.billing.debt.settled'
+                SELECT r.debt_id, min(d.time) AS settled_at
+                FROM reminded r JOIN debt_entries d
+                  ON d.debt_id = r.debt_id AND d.type = 'vigie.billing.debt.settled'
+                 AND d.time > r.reminded_at
                 GROUP BY r.debt_id
             ), exempted AS MATERIALIZED (
-                SELECT r.debt_id, min(e.time) AS exempted_at
-                FROM reminded r JOIN log_entries e ON e.facets->>'debt_id' = r.debt_id
-                WHERE e.type = 'vigie.billing.debt.exempted'
+                SELECT r.debt_id, min(d.time) AS exempted_at
+                FROM reminded r JOIN debt_entries d
+                  ON d.debt_id = r.debt_id AND d.type = 'vigie.billing.debt.exempted'
                 GROUP BY r.debt_id
             ), restored AS MATERIALIZED (
-                SELECT s.debt_id, min(e.time) AS restored_at
-                FROM suspended s JOIN log_entries e
-                  ON e.facets->'debt_ids' ? s.debt_id AND e.time >= s.suspended_at
-                WHERE e.type = 'vigie.access.restored'
+                SELECT s.debt_id, min(d.time) AS restored_at
+                FROM suspended s JOIN debt_entries d
+                  ON d.debt_id = s.debt_id AND d.type = 'vigie.access.restored'
+                 AND d.time >= s.suspended_at
                 GROUP BY s.debt_id
             ), fate AS MATERIALIZED (
                 SELECT r.channel, s.suspended_at, p.settled_at, x.exempted_at, o.restored_at,
