@@ -47,6 +47,9 @@ INSERT INTO debt_entries (debt_id, type, time, leaf_index)
 SELECT d.debt_id, e.type, e.time, e.leaf_index
 FROM log_entries e CROSS JOIN LATERAL named_debts(e.facets) AS d(debt_id)
 WHERE e.facets ?| ARRAY['debt_id', 'debt_ids'];
+-- Statistics now, not at autovacuum's next pass: without them the planner guesses the probes'
+-- selectivity and the report is several times slower (0.9 s instead of 0.14 s at 3 million).
+ANALYZE debt_entries;
 
 DROP INDEX log_entries_debt;
 DROP INDEX log_entries_debts;
