@@ -18,6 +18,7 @@ from audit_log.tree.leaf import Leaf
 from audit_log.tree.service import NewEntry
 from vigie_shared.kit import db
 from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.kafka import Producer
 from vigie_shared.kit.migrate import migrate
 
 
@@ -67,3 +68,12 @@ async def log(database_url: str, schema: str) -> AsyncIterator[LogUnderTest]:
         yield LogUnderTest(settings, schema, pool, AuditLog.build(settings))
     finally:
         await pool.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def producer(kafka: str) -> AsyncIterator[Producer]:
+    """A started producer on the test broker, for the ingestion tests' records."""
+    producer = Producer(kafka, client_id="audit-test")
+    await producer.start()
+    yield producer
+    await producer.stop()

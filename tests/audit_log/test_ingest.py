@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from faststream.kafka import KafkaBroker
 
 from audit_log import cli
@@ -30,14 +28,6 @@ class Deps:
     def __init__(self, log: LogUnderTest, producer: Producer) -> None:
         self.pool = log.pool
         self.producer = producer
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka: str) -> AsyncIterator[Producer]:
-    producer = Producer(kafka, client_id="audit-test")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def test_a_replayed_event_is_stored_once_and_a_malformed_one_is_dead_lettered(

@@ -13,7 +13,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
 from aiokafka.structs import ConsumerRecord
 
 from audit_log import cli
@@ -49,14 +48,6 @@ class OutageOnAcquire:
             raise ConnectionRefusedError("database unreachable")
         async with self._pool.acquire() as conn:
             yield conn
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka: str) -> AsyncIterator[Producer]:
-    producer = Producer(kafka, client_id="audit-parts-test")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @pytest.fixture
