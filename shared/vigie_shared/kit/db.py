@@ -22,11 +22,30 @@ def check_schema(schema: str) -> str:
     return schema
 
 
+_JSONB_VERSION = b"\x01"
+"""The first byte of jsonb's binary form, followed by the document as JSON text (PostgreSQL's
+``jsonb_send``/``jsonb_recv``, the only version there is)."""
+
+
+def _jsonb_encode(value: Any) -> bytes:
+    return _JSONB_VERSION + json.dumps(value).encode()
+
+
+def _jsonb_decode(data: bytes) -> Any:
+    if data[:1] != _JSONB_VERSION:
+        raise ValueError(f"unsupported jsonb binary version {data[:1]!r}")
+    return json.loads(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
-        )
+    await conn.set_type_codec(
+        "json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+    )
+    # jsonb in binary: a text codec would keep asyncpg's binary COPY (copy_records_to_table)
+    # from taking jsonb columns, and the audit log writes its leaves by COPY.
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
+    )
 
 
 async def connect(dsn: str, schema: str) -> asyncpg.Connection:
