@@ -9,7 +9,7 @@ import os
 import signal
 import statistics
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +99,19 @@ def percentile(values: Sequence[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def backend_cpu(pids: Iterable[int]) -> dict[int, float] | None:
+    """CPU seconds of each PostgreSQL backend (Linux /proc), None when not readable here (a
+    server on another machine or in a container)."""
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/schedstat") as f:
+                out[pid] = int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError):
+            return None
+    return out
 
 
 def median(values: Sequence[float]) -> float:

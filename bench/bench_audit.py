@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from _stack import median, print_table, run, stack
+from _stack import backend_cpu, median, print_table, run, stack
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 
@@ -51,6 +51,7 @@ from vigie_shared.kit import db
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.kafka import Producer, ensure_topics
 from vigie_shared.kit.migrate import migrate
+from vigie_shared.kit.serve import freeze_heap
 
 
 class Deps:
@@ -102,6 +103,7 @@ async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
         max_poll_records=500,
     )
     await consumer.start()
+    freeze_heap()  # as the pipeline below (and a served process) does once started
     seen = 0
     try:
         while seen == 0:
@@ -145,18 +147,6 @@ class IngestRun:
     """CPU of the PostgreSQL backends per event, when they run on this machine."""
 
 
-def _backend_cpu(pids: list[int]) -> dict[int, float] | None:
-    """CPU seconds of each PostgreSQL backend (Linux /proc), None when not readable here."""
-    out: dict[int, float] = {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/schedstat") as f:
-                out[pid] = int(f.read().split()[0]) / 1e9
-        except (OSError, ValueError):
-            return None
-    return out
-
-
 async def _backends(pool: asyncpg.Pool) -> list[int]:
     """The pool's backends (the pool opens one more whenever all are busy)."""
     async with pool.acquire() as conn:
@@ -176,6 +166,8 @@ async def pipeline(
     ingest = BatchIngest(Deps(pool, producer), audit.ingest, group=f"bench-{uuid.uuid4().hex}")
     ingest.subscribe(broker, topic, max_records=audit.settings.ingest_batch_size)
     await broker.start()
+    # What ``python -m audit_log`` does once its lifespan has started (kit.serve).
+    freeze_heap()
     try:
         # The clock starts at the first committed part: the consumer group's join is not
         # ingestion (and the raw consumer above is timed the same way).
@@ -183,13 +175,13 @@ async def pipeline(
         while ingest.stored == 0:
             _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.001)
-        db_start = _backend_cpu(await _backends(pool))
+        db_start = backend_cpu(await _backends(pool))
         first, start, cpu = ingest.stored, time.perf_counter(), time.process_time()
         while ingest.stored < n:
             _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.01)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        db_end = _backend_cpu(await _backends(pool))
+        db_end = backend_cpu(await _backends(pool))
         count = n - first
         db_cpu = None
         if db_start is not None and db_end is not None:

@@ -12,9 +12,11 @@ import contextlib
 import json
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-from _stack import Stack, median, percentile, print_table, run, stack
+import asyncpg
+from _stack import Stack, backend_cpu, median, percentile, print_table, run, stack
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
@@ -26,6 +28,7 @@ from vigie_shared.kit.db import Conn
 from vigie_shared.kit.kafka import Producer, ensure_topics
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.outbox import OutboxRelay
+from vigie_shared.kit.serve import freeze_heap
 
 
 class Deps:
@@ -34,7 +37,29 @@ class Deps:
         self.producer = producer
 
 
-async def raw(stack: Stack, events: int, rate: float | None) -> tuple[list[float], float]:
+@dataclass
+class Run:
+    latencies: list[float]
+    elapsed: float
+    """Seconds from the first write to the last effect."""
+    cpu_us: float
+    """CPU of this process per event: for ours, the writers, the relay and the consumer."""
+    db_cpu_us: dict[str, float] = field(default_factory=dict)
+    """CPU of the PostgreSQL backends per event, by role, when they run on this machine."""
+
+
+def _tracked(pids: set[int]) -> type[asyncpg.Connection]:
+    """A connection class that records its backend's pid, so a pool's server CPU can be read."""
+
+    class Tracked(asyncpg.Connection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            pids.add(self.get_server_pid())
+
+    return Tracked
+
+
+async def raw(stack: Stack, events: int, rate: float | None) -> Run:
     """aiokafka alone: per-event latencies and the seconds from first send to last receipt."""
     topic = f"raw.{uuid.uuid4().hex[:6]}"
     await ensure_topics(stack.bootstrap, [topic], with_dlq=False)
@@ -62,14 +87,15 @@ async def raw(stack: Stack, events: int, rate: float | None) -> tuple[list[float
 
     task = asyncio.create_task(consume())
     await asyncio.sleep(3)  # group join, as our consumer gets too
-    started = time.perf_counter()
+    freeze_heap()  # as ours below
+    started, cpu = time.perf_counter(), time.process_time()
     await _pace(events, rate, lambda i: _raw_send(producer, topic, i))
     await producer.flush()
     await asyncio.wait_for(task, 120)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await producer.stop()
     await consumer.stop()
-    return latencies, elapsed
+    return Run(latencies, elapsed, cpu / events * 1e6)
 
 
 async def _raw_send(producer: AIOKafkaProducer, topic: str, i: int) -> None:
@@ -97,18 +123,25 @@ async def _pace(events: int, rate: float | None, send: Any, writers: int = 16) -
     await asyncio.gather(*(writer() for _ in range(writers)))
 
 
-async def ours(stack: Stack, events: int, rate: float | None) -> tuple[list[float], float]:
+async def ours(stack: Stack, events: int, rate: float | None) -> Run:
     """Outbox -> relay -> broker -> inbox consumer, one state change per transaction."""
     schema = f"b_{uuid.uuid4().hex[:8]}"
     await migrate(stack.database_url, schema, None)
     await ensure_topics(stack.bootstrap, [topics.IDENTITY])
-    pool = await db.create_pool(stack.database_url, schema, max_size=10)
+    roles: dict[str, set[int]] = {"writers": set(), "relay": set(), "consumer": set()}
+    pool = await db.create_pool(
+        stack.database_url, schema, max_size=10, connection_class=_tracked(roles["writers"])
+    )
     await pool.execute("CREATE TABLE effects (event_id text PRIMARY KEY)")
     producer = Producer(stack.bootstrap, client_id="bench")
     await producer.start()
     # Writers, relay and consumer live in different services in production: separate pools.
-    relay_pool = await db.create_pool(stack.database_url, schema, max_size=2)
-    consumer_pool = await db.create_pool(stack.database_url, schema, max_size=2)
+    relay_pool = await db.create_pool(
+        stack.database_url, schema, max_size=2, connection_class=_tracked(roles["relay"])
+    )
+    consumer_pool = await db.create_pool(
+        stack.database_url, schema, max_size=2, connection_class=_tracked(roles["consumer"])
+    )
     relay = asyncio.create_task(OutboxRelay(relay_pool, producer, schema=schema).run())
     broker = KafkaBroker(stack.bootstrap, logger=None)
     consumer = EventConsumer(f"g-{schema}", Deps(consumer_pool, producer))
@@ -130,6 +163,8 @@ async def ours(stack: Stack, events: int, rate: float | None) -> tuple[list[floa
     consumer.subscribe(broker, topics.IDENTITY)
     await broker.start()
     await asyncio.sleep(3)
+    # What each service does once its lifespan has started (kit.serve).
+    freeze_heap()
 
     async def write(i: int) -> None:
         # One state change and its event per transaction, as an endpoint would do it.
@@ -144,10 +179,18 @@ async def ours(stack: Stack, events: int, rate: float | None) -> tuple[list[floa
                 ),
             )
 
-    started = time.perf_counter()
+    db_start = {role: backend_cpu(pids) for role, pids in roles.items()}
+    started, cpu = time.perf_counter(), time.process_time()
     await _pace(events, rate, write)
     await asyncio.wait_for(done.wait(), 180)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    db_cpu: dict[str, float] = {}
+    for role, pids in roles.items():
+        before, after = db_start[role], backend_cpu(pids)
+        if before is not None and after is not None:
+            # A backend opened during the run counts from its start.
+            spent = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+            db_cpu[role] = spent / events * 1e6
     await broker.stop()
     relay.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -155,7 +198,7 @@ async def ours(stack: Stack, events: int, rate: float | None) -> tuple[list[floa
     await producer.stop()
     for p in (pool, relay_pool, consumer_pool):
         await p.close()
-    return latencies, elapsed
+    return Run(latencies, elapsed, cpu / events * 1e6, db_cpu)
 
 
 async def main() -> None:
@@ -170,9 +213,12 @@ async def main() -> None:
     async with stack() as s:
         for _ in range(args.runs):
             for name, fn in (("raw", raw), ("ours", ours)):
-                _, elapsed = await fn(s, args.events, None)
-                figures.setdefault(f"{name}.burst", []).append(args.events / elapsed)
-                lat, _ = await fn(s, steady, args.rate)
+                burst = await fn(s, args.events, None)
+                figures.setdefault(f"{name}.burst", []).append(args.events / burst.elapsed)
+                figures.setdefault(f"{name}.cpu", []).append(burst.cpu_us)
+                for role, us in burst.db_cpu_us.items():
+                    figures.setdefault(f"{name}.db.{role}", []).append(us)
+                lat = (await fn(s, steady, args.rate)).latencies
                 figures.setdefault(f"{name}.p50", []).append(percentile(lat, 50) * 1000)
                 figures.setdefault(f"{name}.p99", []).append(percentile(lat, 99) * 1000)
     print_table(
@@ -196,6 +242,25 @@ async def main() -> None:
                 median(figures["ours.p99"]),
                 median(figures["raw.p99"]),
                 "ms",
+            ),
+            # Where the burst's CPU goes. The writers stand for the services' endpoints (one
+            # transaction per state change): they share the machine with the backbone here,
+            # not in production. The backbone itself is the relay and the consumer.
+            (
+                "burst CPU per event, this process vs raw aiokafka",
+                median(figures["ours.cpu"]),
+                median(figures["raw.cpu"]),
+                "µs",
+            ),
+            *(
+                (
+                    f"burst PostgreSQL CPU per event: {role}",
+                    median(figures[f"ours.db.{role}"]),
+                    None,
+                    "µs",
+                )
+                for role in ("writers", "relay", "consumer")
+                if f"ours.db.{role}" in figures
             ),
         ],
     )
