@@ -160,9 +160,10 @@ def freeze_heap() -> None:
     """Keep what is alive once a service has started (modules, pydantic schemas, pools, the
     app) out of the garbage collector's full collections, which would otherwise traverse all
     of it again and again (``gc.freeze``, Python docs). Ingestion allocates enough per event to
-    trigger them often: freezing took the audit pipeline from 45 to 38 µs of CPU per event
-    (issue 9, ``bench/bench_audit.py``). Only for a process that runs one service: a test
-    process starts many apps, and would keep each one's garbage for ever."""
+    trigger them often: in ``bench/bench_audit.py`` freezing took the pipeline from 45 to 38 µs
+    of CPU per event (issue 9). Only for a process that runs one service: frozen objects are
+    still freed by reference counting, but never as cycles, so a test process that starts and
+    stops many apps would keep the cycles each one leaves."""
     gc.collect()
     gc.freeze()
 
