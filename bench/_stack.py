@@ -9,7 +9,7 @@ import os
 import signal
 import statistics
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,17 +101,40 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[index]
 
 
-def backend_cpu(pids: Iterable[int]) -> dict[int, float] | None:
-    """CPU seconds of each PostgreSQL backend (Linux /proc), None when not readable here (a
-    server on another machine or in a container)."""
-    out: dict[int, float] = {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/schedstat") as f:
-                out[pid] = int(f.read().split()[0]) / 1e9
-        except (OSError, ValueError):
+class Backends:
+    """The PostgreSQL backends of the pools created with :attr:`connection_class`, and the CPU
+    they spend (Linux /proc; a figure is None when the server is not readable from here, on
+    another machine or in a container)."""
+
+    def __init__(self) -> None:
+        self.pids: set[int] = set()
+        pids = self.pids
+
+        class Tracked(asyncpg.Connection):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                pids.add(self.get_server_pid())
+
+        self.connection_class: type[asyncpg.Connection] = Tracked
+
+    def cpu(self) -> dict[int, float] | None:
+        """CPU seconds of each backend so far."""
+        out: dict[int, float] = {}
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/schedstat") as f:
+                    out[pid] = int(f.read().split()[0]) / 1e9
+            except (OSError, ValueError):
+                return None
+        return out
+
+    def spent_since(self, start: dict[int, float] | None) -> float | None:
+        """CPU seconds spent since :meth:`cpu` gave ``start``; a backend opened meanwhile (a
+        pool opens one more whenever all are busy) counts from its start."""
+        end = self.cpu()
+        if start is None or end is None:
             return None
-    return out
+        return sum(t - start.get(pid, 0.0) for pid, t in end.items())
 
 
 def median(values: Sequence[float]) -> float:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from _stack import backend_cpu, median, print_table, run, stack
+from _stack import Backends, median, print_table, run, stack
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 
@@ -147,18 +147,8 @@ class IngestRun:
     """CPU of the PostgreSQL backends per event, when they run on this machine."""
 
 
-async def _backends(pool: asyncpg.Pool) -> list[int]:
-    """The pool's backends (the pool opens one more whenever all are busy)."""
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = current_setting("
-            "'application_name') AND datname = current_database()"
-        )
-    return [row["pid"] for row in rows]
-
-
 async def pipeline(
-    dsn: str, bootstrap: str, topic: str, n: int, audit: AuditLog, pool: asyncpg.Pool
+    bootstrap: str, topic: str, n: int, audit: AuditLog, pool: asyncpg.Pool, backends: Backends
 ) -> IngestRun:
     producer = Producer(bootstrap, client_id="bench")
     await producer.start()
@@ -175,18 +165,19 @@ async def pipeline(
         while ingest.stored == 0:
             _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.001)
-        db_start = backend_cpu(await _backends(pool))
+        db_start = backends.cpu()
         first, start, cpu = ingest.stored, time.perf_counter(), time.process_time()
         while ingest.stored < n:
             _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.01)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        db_end = backend_cpu(await _backends(pool))
+        db_cpu = backends.spent_since(db_start)
         count = n - first
-        db_cpu = None
-        if db_start is not None and db_end is not None:
-            db_cpu = sum(t - db_start.get(pid, 0.0) for pid, t in db_end.items()) / count * 1e6
-        return IngestRun(rate=count / elapsed, cpu_us=cpu / count * 1e6, db_cpu_us=db_cpu)
+        return IngestRun(
+            rate=count / elapsed,
+            cpu_us=cpu / count * 1e6,
+            db_cpu_us=None if db_cpu is None else db_cpu / count * 1e6,
+        )
     finally:
         await broker.stop()
         await producer.stop()
@@ -346,10 +337,11 @@ async def main(n_events: int, n_rows: int, runs: int) -> None:
             # A fresh log per run: each run ingests into an empty tree, as the first did.
             schema = f"audit_bench_{run}"
             await migrate(dsn, schema, SERVICE.migrations)
-            pool = await db.create_pool(dsn, schema)
+            backends = Backends()
+            pool = await db.create_pool(dsn, schema, connection_class=backends.connection_class)
             settings = Settings(database_url=dsn, kafka_bootstrap=bootstrap)
             audit = AuditLog.build(settings)
-            run_figures = await pipeline(dsn, bootstrap, topic, n_events, audit, pool)
+            run_figures = await pipeline(bootstrap, topic, n_events, audit, pool, backends)
             samples.setdefault("ingest", []).append(run_figures.rate)
             samples.setdefault("ingest_cpu", []).append(run_figures.cpu_us)
             if run_figures.db_cpu_us is not None:

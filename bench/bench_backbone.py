@@ -15,8 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-from _stack import Stack, backend_cpu, median, percentile, print_table, run, stack
+from _stack import Backends, Stack, median, percentile, print_table, run, stack
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
@@ -46,17 +45,6 @@ class Run:
     """CPU of this process per event: for ours, the writers, the relay and the consumer."""
     db_cpu_us: dict[str, float] = field(default_factory=dict)
     """CPU of the PostgreSQL backends per event, by role, when they run on this machine."""
-
-
-def _tracked(pids: set[int]) -> type[asyncpg.Connection]:
-    """A connection class that records its backend's pid, so a pool's server CPU can be read."""
-
-    class Tracked(asyncpg.Connection):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            pids.add(self.get_server_pid())
-
-    return Tracked
 
 
 async def raw(stack: Stack, events: int, rate: float | None) -> Run:
@@ -128,19 +116,19 @@ async def ours(stack: Stack, events: int, rate: float | None) -> Run:
     schema = f"b_{uuid.uuid4().hex[:8]}"
     await migrate(stack.database_url, schema, None)
     await ensure_topics(stack.bootstrap, [topics.IDENTITY])
-    roles: dict[str, set[int]] = {"writers": set(), "relay": set(), "consumer": set()}
+    roles = {"writers": Backends(), "relay": Backends(), "consumer": Backends()}
     pool = await db.create_pool(
-        stack.database_url, schema, max_size=10, connection_class=_tracked(roles["writers"])
+        stack.database_url, schema, max_size=10, connection_class=roles["writers"].connection_class
     )
     await pool.execute("CREATE TABLE effects (event_id text PRIMARY KEY)")
     producer = Producer(stack.bootstrap, client_id="bench")
     await producer.start()
     # Writers, relay and consumer live in different services in production: separate pools.
     relay_pool = await db.create_pool(
-        stack.database_url, schema, max_size=2, connection_class=_tracked(roles["relay"])
+        stack.database_url, schema, max_size=2, connection_class=roles["relay"].connection_class
     )
     consumer_pool = await db.create_pool(
-        stack.database_url, schema, max_size=2, connection_class=_tracked(roles["consumer"])
+        stack.database_url, schema, max_size=2, connection_class=roles["consumer"].connection_class
     )
     relay = asyncio.create_task(OutboxRelay(relay_pool, producer, schema=schema).run())
     broker = KafkaBroker(stack.bootstrap, logger=None)
@@ -179,17 +167,15 @@ async def ours(stack: Stack, events: int, rate: float | None) -> Run:
                 ),
             )
 
-    db_start = {role: backend_cpu(pids) for role, pids in roles.items()}
+    db_start = {role: backends.cpu() for role, backends in roles.items()}
     started, cpu = time.perf_counter(), time.process_time()
     await _pace(events, rate, write)
     await asyncio.wait_for(done.wait(), 180)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     db_cpu: dict[str, float] = {}
-    for role, pids in roles.items():
-        before, after = db_start[role], backend_cpu(pids)
-        if before is not None and after is not None:
-            # A backend opened during the run counts from its start.
-            spent = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+    for role, backends in roles.items():
+        spent = backends.spent_since(db_start[role])
+        if spent is not None:
             db_cpu[role] = spent / events * 1e6
     await broker.stop()
     relay.cancel()
