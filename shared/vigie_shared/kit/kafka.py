@@ -9,9 +9,10 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError
+from aiokafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError, for_code
+from aiokafka.protocol.transaction import InitProducerIdRequest
 from aiokafka.structs import RecordMetadata
 
 from vigie_shared import topics
@@ -26,9 +27,13 @@ async def ensure_topics(
     *,
     partitions: int = 3,
     replication: int = 1,
+    min_insync: int | None = None,
     with_dlq: bool = True,
 ) -> None:
-    """Create missing topics (and their ``.dlq``); existing ones are left as they are."""
+    """Create missing topics (and their ``.dlq``); existing ones are left as they are.
+
+    ``min_insync`` sets the topic's ``min.insync.replicas`` (the broker's default otherwise):
+    with ``acks=all``, a write is refused rather than acknowledged by fewer replicas."""
     wanted = list(names)
     if with_dlq:
         wanted += [topics.dlq(name) for name in wanted]
@@ -37,36 +42,77 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
+        configs = {} if min_insync is None else {"min.insync.replicas": str(min_insync)}
         for name in missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(name, partitions, replication)])
+                await admin.create_topics(
+                    [NewTopic(name, partitions, replication, topic_configs=configs)]
+                )
         if missing:
             log.info("created topics %s", missing)
     finally:
         await admin.close()
 
 
+async def grants_producer_ids(bootstrap: str) -> bool:
+    """Whether the broker hands out producer ids (InitProducerId, KIP-98), without which an
+    idempotent producer cannot start. Apache Kafka does; Tansu advertises the request in
+    ApiVersions yet answers it with an unknown error. A retriable error (a coordinator still
+    loading) is an answer of a broker that has the feature."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
+    try:
+        node = client.get_random_node()
+        if node is None:
+            return False
+        response = await client.send(node, InitProducerIdRequest(None, 60_000))
+        error = for_code(response.error_code)
+        return response.error_code == 0 or bool(error.retriable)
+    finally:
+        await client.close()
+
+
 class Producer:
     """One aiokafka producer per process. ``acks="all"``: a record counts as sent only when every
-    in-sync replica has it. No idempotence: the embedded broker lacks it, and the consumers'
-    inboxes absorb the duplicates a retry may cause."""
+    in-sync replica has it. Idempotent where the broker grants producer ids (Apache Kafka): a
+    batch retried after a lost acknowledgement is then written once, in order. Tansu grants
+    none, so there the consumers' inboxes absorb the duplicates a retry may cause.
 
-    def __init__(self, bootstrap: str, *, client_id: str) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id=client_id,
+    ``idempotence`` forces the choice; None asks the broker when starting."""
+
+    def __init__(self, bootstrap: str, *, client_id: str, idempotence: bool | None = None) -> None:
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._idempotence = idempotence
+        self._started: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._started is None:
+            raise RuntimeError("the producer is not started")
+        return self._started
+
+    @property
+    def idempotent(self) -> bool:
+        return self._started is not None and bool(self._idempotence)
+
+    async def start(self) -> None:
+        if self._idempotence is None:
+            self._idempotence = await grants_producer_ids(self._bootstrap)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
             acks="all",
-            enable_idempotence=False,
+            enable_idempotence=self._idempotence,
             linger_ms=2,
             request_timeout_ms=10_000,
         )
-        self._bootstrap = bootstrap
-
-    async def start(self) -> None:
-        await self._producer.start()
+        await producer.start()
+        self._started = producer
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._started is not None:
+            await self._started.stop()
 
     async def send(self, record: KafkaRecord) -> asyncio.Future[RecordMetadata]:
         """Queue a record; the returned future resolves with its partition and offset."""
