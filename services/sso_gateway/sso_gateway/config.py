@@ -27,6 +27,24 @@ class Settings(ServiceSettings):
     login_max_failures_per_account: int = Field(5, ge=1)
     login_max_failures_per_ip: int = Field(30, ge=1)
     login_throttle_window: int = Field(900, ge=10, description="Seconds failures are counted.")
+    login_max_failures_per_account_any_ip: int = Field(
+        20,
+        ge=1,
+        description="Failures on one account from every browser it does not recognise, before "
+        "those browsers are slowed down (a guessing attack spread over many addresses).",
+    )
+    login_throttle_base_delay: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds to wait once a limit is reached; each further failure doubles it, "
+        "up to the window.",
+    )
+    login_device_days: int = Field(
+        180,
+        ge=1,
+        description="How long a browser that logged in to an account is recognised for it: its "
+        "attempts have a budget of their own, which others' failures cannot use up.",
+    )
     oauth_threads: int = Field(
         32,
         ge=1,

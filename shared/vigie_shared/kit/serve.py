@@ -149,7 +149,10 @@ def uvicorn_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
         limit_concurrency=settings.max_concurrency,
         # In-flight requests finish on SIGTERM before the lifespan stops the consumers.
         timeout_graceful_shutdown=15,
-        proxy_headers=True,
+        # RFC 7239 §8.3: forwarded addresses can be forged by any client; believe them only
+        # from the proxies the operator names (uvicorn's default trusts all of loopback).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or [],
         # Our handlers own the log format (JSON with trace ids); uvicorn's access log would
         # bypass it.
         log_config=None,

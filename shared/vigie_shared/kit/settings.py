@@ -75,6 +75,12 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Connections and requests in flight before new requests get 503.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses (or CIDR ranges) of the reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed; from anyone else they are ignored, so a client "
+        "cannot choose the address that login throttling counts.",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> ServiceSettings:

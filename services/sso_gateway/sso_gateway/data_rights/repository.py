@@ -45,7 +45,8 @@ class DataRightsRepository:
             user_id,
         )
         await conn.execute(
-            "UPDATE login_attempts SET ip = NULL, identifier = 'erased' WHERE user_id = $1",
+            "UPDATE login_attempts SET ip = NULL, identifier = 'erased', device = NULL"
+            " WHERE user_id = $1",
             user_id,
         )
         await conn.execute("UPDATE sessions SET ip = NULL WHERE user_id = $1", user_id)

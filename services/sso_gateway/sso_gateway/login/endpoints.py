@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
@@ -12,10 +13,12 @@ from sso_gateway.login.pages import (
     csrf_valid,
     render,
     set_csrf_cookie,
+    set_device_cookie,
     set_session_cookie,
 )
 from sso_gateway.login.schemas import TEXTS, pick_lang
 from sso_gateway.login.service import login_service
+from sso_gateway.login.throttle import DEVICE_COOKIE
 from sso_gateway.metrics import login_failed
 from sso_gateway.oauth.deps import provider_of
 from sso_gateway.oauth.endpoints import PAGE_RESPONSES
@@ -120,18 +123,20 @@ async def login_submit(request: Request) -> Response:
             password=form.get("password", ""),
             ip=ip,
             client_id=_client_id(next_url),
+            device_cookie=request.cookies.get(DEVICE_COOKIE),
         )
-    if result.throttled_minutes is not None:
+    if result.throttled_seconds is not None:
         login_failed("throttled")
         response = _form(
             request,
             next_url=next_url,
             lang=lang,
-            error=texts["throttled"].format(minutes=result.throttled_minutes),
+            error=texts["throttled"].format(minutes=math.ceil(result.throttled_seconds / 60)),
             identifier=identifier,
             status=429,
         )
-        response.headers["Retry-After"] = str(result.throttled_minutes * 60)
+        # RFC 9110 §10.2.3: how long to wait, in seconds.
+        response.headers["Retry-After"] = str(result.throttled_seconds)
         return response
     if not result.ok or result.session_token is None:
         login_failed("invalid_credentials")
@@ -145,4 +150,6 @@ async def login_submit(request: Request) -> Response:
         )
     redirect = RedirectResponse(next_url, status_code=303)
     set_session_cookie(redirect, settings, result.session_token)
+    if result.device_cookie is not None:
+        set_device_cookie(redirect, settings, result.device_cookie)
     return redirect

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sso_gateway import crypto
 from sso_gateway.config import Settings
+from sso_gateway.login.throttle import DEVICE_COOKIE
 
 SESSION_COOKIE = "vigie_sso"
 CSRF_COOKIE = "vigie_csrf"
@@ -73,6 +74,19 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
         samesite="lax",
         secure=settings.secure_cookies,
         path="/",
+    )
+
+
+def set_device_cookie(response: Response, settings: Settings, value: str) -> None:
+    """The browser's proof of a past login (login/throttle.py): sent only to the login form."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=settings.login_device_days * 24 * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        path="/login",
     )
 
 

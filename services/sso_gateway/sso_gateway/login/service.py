@@ -1,13 +1,20 @@
-"""Password login with throttling (per account and per IP) and no user enumeration: the same
+"""Password login with throttling (login/throttle.py) and no user enumeration: the same
 message, and about the same time, whether the account exists or not."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 
 from sso_gateway.config import SOURCE, Settings
 from sso_gateway.login.repository import AttemptRepository, attempt_repository
+from sso_gateway.login.throttle import (
+    Limits,
+    new_device_cookie,
+    recognised_device,
+    wait_seconds,
+)
 from sso_gateway.sessions.service import sessions
 from sso_gateway.users.repository import user_repository
 from sso_gateway.users.service import needs_rehash, password_hasher, verify_password
@@ -21,7 +28,8 @@ class LoginResult:
     ok: bool
     session_id: str | None = None
     session_token: str | None = None
-    throttled_minutes: int | None = None
+    device_cookie: str | None = None
+    throttled_seconds: int | None = None
 
 
 class LoginService:
@@ -37,20 +45,24 @@ class LoginService:
         password: str,
         ip: str | None,
         client_id: str | None,
+        device_cookie: str | None = None,
     ) -> LoginResult:
         identifier = identifier.strip().lower()
-        account_failures, ip_failures = await self._attempts.recent_failures(
-            conn, identifier=identifier, ip=ip, window=settings.login_throttle_window
-        )
         row = await user_repository.get_for_login(conn, identifier)
         user_id = None if row is None else row["id"]
-        if (
-            account_failures >= settings.login_max_failures_per_account
-            or ip_failures >= settings.login_max_failures_per_ip
-        ):
-            # Throttled by the submitted identifier, not by account: an unknown name is
-            # throttled the same way, so throttling reveals nothing either.
-            async with conn.transaction():
+        device = recognised_device(settings, user_id, device_cookie)
+        async with conn.transaction():
+            await self._attempts.lock(conn, account_key=user_id or f"name:{identifier}", ip=ip)
+            budgets = await self._attempts.budgets(
+                conn,
+                user_id=user_id,
+                identifier=identifier,
+                ip=ip,
+                device=device,
+                window=settings.login_throttle_window,
+            )
+            wait = wait_seconds(budgets, Limits.of(settings), recognised=device is not None)
+            if wait > 0:
                 await outbox.enqueue(
                     conn,
                     new_event(
@@ -59,8 +71,10 @@ class LoginService:
                         source=SOURCE,
                     ),
                 )
-            minutes = max(1, settings.login_throttle_window // 60)
-            return LoginResult(ok=False, throttled_minutes=minutes)
+                return LoginResult(ok=False, throttled_seconds=math.ceil(wait))
+            attempt = await self._attempts.begin(
+                conn, identifier=identifier, ip=ip, user_id=user_id, device=device
+            )
         # argon2id takes tens of milliseconds of CPU: a worker thread, never the event loop.
         ok = await asyncio.to_thread(
             verify_password, None if row is None else row["password_hash"], password
@@ -71,7 +85,6 @@ class LoginService:
             # (before the transaction, which need not stay open while argon2id runs).
             rehashed = await asyncio.to_thread(password_hasher.hash, password)
         async with conn.transaction():
-            await self._attempts.record(conn, identifier=identifier, ip=ip, user_id=user_id, ok=ok)
             if not ok or row is None:
                 await outbox.enqueue(
                     conn,
@@ -82,6 +95,7 @@ class LoginService:
                     ),
                 )
                 return LoginResult(ok=False)
+            await self._attempts.succeed(conn, attempt)
             if rehashed is not None:
                 await user_repository.set_password_hash(conn, row["id"], rehashed)
             session_id, token = await sessions.open(conn, settings, user_id=row["id"], ip=ip)
@@ -95,7 +109,14 @@ class LoginService:
                     source=SOURCE,
                 ),
             )
-        return LoginResult(ok=True, session_id=session_id, session_token=token)
+        return LoginResult(
+            ok=True,
+            session_id=session_id,
+            session_token=token,
+            device_cookie=device_cookie
+            if device is not None
+            else new_device_cookie(settings, row["id"]),
+        )
 
 
 login_service = LoginService(attempt_repository)
