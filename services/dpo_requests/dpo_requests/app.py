@@ -23,6 +23,7 @@ from dpo_requests.service import SERVICE
 from dpo_requests.tasks import handlers as task_handlers
 from dpo_requests.tasks.endpoints import router as tasks_router
 from dpo_requests.web import errors as page_errors
+from dpo_requests.web import handlers as page_handlers
 from dpo_requests.web.endpoints import root as root_router
 from dpo_requests.web.endpoints import router as pages_router
 from dpo_requests.web.oidc import RelyingParty
@@ -46,6 +47,7 @@ def create_app(
     spec = SERVICE if schema is None else dataclasses.replace(SERVICE, schema=schema)
     runtime = Runtime(spec, settings)
     task_handlers.register(runtime, settings)
+    page_handlers.register(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

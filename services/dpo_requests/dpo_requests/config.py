@@ -45,7 +45,13 @@ class Settings(ServiceSettings):
         None, description="Its secret; without it the pages cannot log anyone in."
     )
     session_hours: float = Field(
-        8.0, gt=0, le=24, description="How long a login to the pages lasts."
+        8.0, gt=0, le=24, description="How long a login to the pages lasts at most."
+    )
+    session_idle_minutes: float = Field(
+        30.0,
+        gt=0,
+        description="A login to the pages unused this long ends (OWASP Session Management "
+        "Cheat Sheet, idle timeout).",
     )
 
     @property

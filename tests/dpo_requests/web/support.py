@@ -1,5 +1,5 @@
-"""Browsers of the pages, as httpx clients over ASGI carrying a real signed session cookie (the
-login itself, through the real gateway, is the browser test's part)."""
+"""Browsers of the pages, as httpx clients over ASGI carrying the cookie of a real server-side
+session (the login itself, through the real gateway, is the browser test's part)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from dpo_requests.web.session import SESSION_COOKIE, encode_session, new_session
+from dpo_requests.web.session import SESSION_COOKIE, open_session
 from tests.dpo_requests.support import Dpo
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -17,18 +17,27 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 @asynccontextmanager
 async def browser(
-    dpo: Dpo, subject: str | None, *roles: str, name: str = "Camille Martin", **headers: str
+    dpo: Dpo,
+    subject: str | None,
+    *roles: str,
+    name: str = "Camille Martin",
+    sid: str | None = None,
+    **headers: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
     cookies = {}
     if subject is not None:
-        session = new_session(
-            subject=subject,
-            name=name,
-            email=f"{subject}@example.org",
-            roles=frozenset(roles),
-            id_token=None,
-        )
-        cookies[SESSION_COOKIE] = encode_session(dpo.settings, session)
+        async with dpo.app.state.runtime.pool.acquire() as conn:
+            token, _ = await open_session(
+                conn,
+                dpo.settings,
+                subject=subject,
+                name=name,
+                email=f"{subject}@example.org",
+                roles=frozenset(roles),
+                id_token=None,
+                sid=sid,
+            )
+        cookies[SESSION_COOKIE] = token
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=dpo.app),
         base_url="http://dpo.test",

@@ -7,7 +7,7 @@ import pytest
 from dpo_requests.config import Settings
 from dpo_requests.web.endpoints import _safe_next
 from dpo_requests.web.i18n import _accept_language
-from dpo_requests.web.session import csrf_token, csrf_valid, encode_session, new_session
+from dpo_requests.web.session import WebSession, csrf_token, csrf_valid
 from sso_gateway.demo import DEMO_CLIENTS, demo_secret
 from vigie_shared.cli import pages_env
 from vigie_shared.kit.settings import DEV_SECRET
@@ -46,14 +46,13 @@ def test_after_login_only_a_path_of_this_site(asked: str | None, expected: str) 
 def test_a_csrf_token_belongs_to_one_session_and_one_key() -> None:
     settings = Settings(secret_key="k" * 40)
     other_key = Settings(secret_key="z" * 40)
-    one = new_session(subject="u", name="U", email=None, roles=frozenset(), id_token=None)
-    two = new_session(subject="u", name="U", email=None, roles=frozenset(), id_token=None)
+    one = WebSession(subject="u", name="U", email=None, roles=frozenset(), csrf_seed="a" * 32)
+    two = WebSession(subject="u", name="U", email=None, roles=frozenset(), csrf_seed="b" * 32)
     token = csrf_token(settings, one)
     assert csrf_valid(settings, one, token)
     assert not csrf_valid(settings, two, token)
     assert not csrf_valid(other_key, one, token)
     assert not csrf_valid(settings, one, None)
-    assert encode_session(settings, one) != encode_session(other_key, one)
 
 
 def test_session_cookies_are_secure_outside_development() -> None:

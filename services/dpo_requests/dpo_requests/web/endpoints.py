@@ -38,7 +38,8 @@ from dpo_requests.web.session import (
     clear_login_state,
     clear_session_cookie,
     csrf_valid,
-    new_session,
+    end_session,
+    open_session,
     read_login_state,
     read_session,
     set_login_state,
@@ -86,18 +87,23 @@ def _relying_party(request: Request) -> RelyingParty:
     return rp
 
 
-def _session(request: Request) -> WebSession:
-    session = read_session(request.app.state.settings, request)
+async def _session(request: Request, conn: DbConn) -> WebSession:
+    session = await read_session(conn, request.app.state.settings, request)
     if session is None:
         raise LoginRequired(
             request.url.path + (f"?{request.url.query}" if request.url.query else "")
         )
+    request.state.web_session = session
     return session
 
 
-async def _posted(request: Request) -> WebSession:
+Session = Annotated[WebSession, Depends(_session)]
+
+
+async def _posted(
+    request: Request, session: Annotated[WebSession, Depends(_session)]
+) -> WebSession:
     """The session of a form post whose CSRF token is right (else a 403 page)."""
-    session = _session(request)
     form = await request.form()
     submitted = form.get("csrf")
     if not csrf_valid(
@@ -115,7 +121,6 @@ async def _posted(request: Request) -> WebSession:
     return session
 
 
-Session = Annotated[WebSession, Depends(_session)]
 Posted = Annotated[WebSession, Depends(_posted)]
 Confirm = Annotated[str | None, Form()]
 
@@ -174,8 +179,8 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> Response:
-    session = read_session(request.app.state.settings, request)
+async def home(request: Request, conn: DbConn) -> Response:
+    session = await read_session(conn, request.app.state.settings, request)
     if session is None:
         return render(request, "welcome.html")
     return RedirectResponse("/pages/dpo" if session.is_dpo else "/pages/requests", 303)
@@ -205,7 +210,7 @@ async def login(request: Request, next: str | None = None) -> Response:
 
 
 @router.get("/auth/callback")
-async def callback(request: Request, settings: AppSettings) -> Response:
+async def callback(request: Request, settings: AppSettings, conn: DbConn) -> Response:
     pending = read_login_state(settings, request)
     error = request.query_params.get("error")
     if pending is None or error or request.query_params.get("state") != pending.get("state"):
@@ -225,22 +230,25 @@ async def callback(request: Request, settings: AppSettings) -> Response:
         raise PageError(400, ("Connexion refusée", "Login refused"), (str(exc), str(exc))) from exc
     response = RedirectResponse(_safe_next(pending.get("next")), status_code=303)
     clear_login_state(response, settings)
-    set_session_cookie(
-        response,
+    token, _ = await open_session(
+        conn,
         settings,
-        new_session(
-            subject=identity.subject,
-            name=identity.name,
-            email=identity.email,
-            roles=identity.roles,
-            id_token=identity.id_token,
-        ),
+        subject=identity.subject,
+        name=identity.name,
+        email=identity.email,
+        roles=identity.roles,
+        id_token=identity.id_token,
+        sid=identity.sid,
     )
+    set_session_cookie(response, settings, token)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, session: Posted, settings: AppSettings) -> Response:
+async def logout(
+    request: Request, session: Posted, settings: AppSettings, conn: DbConn
+) -> Response:
+    await end_session(conn, settings, request)
     home_url = settings.public_url.rstrip("/") + "/pages/"
     target = await _relying_party(request).logout_url(
         id_token=session.id_token, post_logout=home_url

@@ -44,6 +44,8 @@ class Identity:
     email: str | None
     roles: frozenset[str]
     id_token: str
+    sid: str | None = None
+    """The gateway's session (OIDC Front/Back-Channel Logout ``sid`` claim)."""
 
 
 class RelyingParty:
@@ -140,6 +142,7 @@ class RelyingParty:
             email=str(email) if email else None,
             roles=access.roles,
             id_token=id_token,
+            sid=str(claims["sid"]) if claims.get("sid") else None,
         )
 
     async def logout_url(self, *, id_token: str | None, post_logout: str) -> str | None:

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from dpo_requests.config import Settings
 from dpo_requests.deadlines import PARIS
 from dpo_requests.web import i18n
-from dpo_requests.web.session import LANG_COOKIE, WebSession, csrf_token, read_session
+from dpo_requests.web.session import LANG_COOKIE, WebSession, csrf_token
 
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -80,7 +80,8 @@ def render(
     settings: Settings = request.app.state.settings
     lang = i18n.negotiate(request)
     if session is None:
-        session = read_session(settings, request)
+        # Loaded by the page's session dependency, if it ran (error pages included).
+        session = getattr(request.state, "web_session", None)
 
     def t(fr: str, en: str) -> str:
         return fr if lang == "fr" else en

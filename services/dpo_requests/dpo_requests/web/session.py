@@ -1,10 +1,14 @@
-"""The pages' login session and CSRF tokens, kept in signed cookies (no server-side store).
+"""The pages' login session, kept server-side, and CSRF tokens.
 
-The session cookie holds who logged in (subject, name, roles) as a timestamped HMAC
-signature by ``itsdangerous`` under a key derived from ``VIGIE_SECRET_KEY`` for this purpose
-only; it is HttpOnly, SameSite=Lax and Secure outside development, so scripts cannot read it
-and other sites' forms do not carry it. CSRF tokens are bound to the session (a random value in
-it, signed), OWASP's "synchronizer token" without storage; every form carries one.
+The session cookie holds a random token and nothing else; the session itself (who logged in,
+roles, the SSO session it came from) is a row of ``web_sessions`` found by the token's keyed
+hash (OWASP Session Management Cheat Sheet). So a session can end: on logout from the pages,
+when the gateway ends the SSO session (``vigie.sso.session.revoked``: logout, back-channel
+logout, suspension, erasure; web/handlers.py), after ``session_idle_minutes`` unused, and at
+``session_hours`` whatever happens. A copied cookie is worth nothing after any of these.
+The cookie is HttpOnly, SameSite=Lax and Secure outside development. CSRF tokens are bound to
+the session (a random value in it, signed), OWASP's "synchronizer token"; every form carries
+one.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -20,6 +25,9 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from dpo_requests.config import Settings
+from dpo_requests.web.repository import StoredSession, web_session_repository
+from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.db import Conn
 from vigie_shared.kit.oidc import Principal
 
 SESSION_COOKIE = "vigie_dpo_session"
@@ -38,7 +46,8 @@ class WebSession:
     roles: frozenset[str]
     csrf_seed: str
     id_token: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    sid: str | None = None
+    """The gateway's SSO session this login came from (OIDC ``sid`` claim)."""
 
     @property
     def principal(self) -> Principal:
@@ -56,56 +65,77 @@ def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.secret_key, salt=f"vigie-dpo-pages-{purpose}-v1")
 
 
-def new_session(
-    *, subject: str, name: str, email: str | None, roles: frozenset[str], id_token: str | None
-) -> WebSession:
+def _token_hash(settings: Settings, token: str) -> str:
+    key = hmac.new(settings.secret_key.encode(), b"vigie-dpo-pages-session-v1", hashlib.sha256)
+    return hmac.new(key.digest(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def _of(stored: StoredSession) -> WebSession:
     return WebSession(
+        subject=stored.subject,
+        name=stored.name,
+        email=stored.email,
+        roles=stored.roles,
+        csrf_seed=stored.csrf_seed,
+        id_token=stored.id_token,
+        sid=stored.sid,
+    )
+
+
+async def open_session(
+    conn: Conn,
+    settings: Settings,
+    *,
+    subject: str,
+    name: str,
+    email: str | None,
+    roles: frozenset[str],
+    id_token: str | None,
+    sid: str | None,
+) -> tuple[str, WebSession]:
+    """A new session; returns the cookie's token (shown once, stored only as a hash)."""
+    token = secrets.token_urlsafe(32)
+    stored = StoredSession(
         subject=subject,
         name=name,
         email=email,
         roles=roles,
         csrf_seed=secrets.token_urlsafe(24),
         id_token=id_token,
+        sid=sid,
     )
-
-
-def encode_session(settings: Settings, session: WebSession) -> str:
-    return _serializer(settings, "session").dumps(
-        {
-            "sub": session.subject,
-            "name": session.name,
-            "email": session.email,
-            "roles": sorted(session.roles),
-            "csrf": session.csrf_seed,
-            "idt": session.id_token,
-        }
-    )
-
-
-def read_session(settings: Settings, request: Request) -> WebSession | None:
-    raw = request.cookies.get(SESSION_COOKIE)
-    if not raw:
-        return None
-    try:
-        data = _serializer(settings, "session").loads(
-            raw, max_age=int(settings.session_hours * 3600)
+    idle = settings.session_idle_minutes * 60
+    async with conn.transaction():
+        await web_session_repository.purge(conn, idle)
+        await web_session_repository.insert(
+            conn,
+            _token_hash(settings, token),
+            stored,
+            utcnow() + timedelta(hours=settings.session_hours),
         )
-    except BadSignature:
+    return token, _of(stored)
+
+
+async def read_session(conn: Conn, settings: Settings, request: Request) -> WebSession | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
         return None
-    return WebSession(
-        subject=str(data["sub"]),
-        name=str(data["name"]),
-        email=data.get("email"),
-        roles=frozenset(data.get("roles") or ()),
-        csrf_seed=str(data["csrf"]),
-        id_token=data.get("idt"),
+    stored = await web_session_repository.touch(
+        conn, _token_hash(settings, token), settings.session_idle_minutes * 60
     )
+    return None if stored is None else _of(stored)
 
 
-def set_session_cookie(response: Response, settings: Settings, session: WebSession) -> None:
+async def end_session(conn: Conn, settings: Settings, request: Request) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await web_session_repository.delete(conn, _token_hash(settings, token))
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
-        encode_session(settings, session),
+        token,
         max_age=int(settings.session_hours * 3600),
         httponly=True,
         samesite="lax",
