@@ -1,18 +1,38 @@
+import pytest
+
 from tests.fixtures.browser import chromium, page
 from tests.fixtures.stack import (
     admin_dsn,
+    broker_kind,
+    broker_params,
     database_url,
     kafka,
+    kafka_cluster,
     private_broker,
     schema,
+    session_brokers,
+    session_cluster,
 )
 
 __all__ = [
     "admin_dsn",
+    "broker_kind",
     "chromium",
     "database_url",
     "kafka",
+    "kafka_cluster",
     "page",
     "private_broker",
     "schema",
+    "session_brokers",
+    "session_cluster",
 ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``both_brokers`` tests run on Tansu and on Apache Kafka, grouped per module so that each
+    module's own fixtures are set up once per broker."""
+    if "broker_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_brokers"
+    ):
+        metafunc.parametrize("broker_kind", broker_params(), indirect=True, scope="module")

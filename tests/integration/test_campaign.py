@@ -24,12 +24,16 @@ from audit_log.reports.schemas import ChannelFigures, SuspensionCampaignReport
 from sso_gateway.app import create_app as sso_app
 from sso_gateway.config import Settings as SsoSettings
 from tests.fixtures.serving import own_database
+from tests.fixtures.stack import new_broker
 from vigie_shared.events import PaymentChannel
 from vigie_shared.kit.clock import PARIS
-from vigie_shared.kit.embedded import EmbeddedBroker, free_port
 from vigie_shared.simulate import Campaign, Fate, Outcome, campaign, play, schedule
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.broker,
+    pytest.mark.both_brokers,
+]
 
 
 class Stack(dict[str, FastAPI]):
@@ -53,12 +57,14 @@ class Stack(dict[str, FastAPI]):
 
 
 @pytest.fixture(scope="module")
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def own_broker(tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> Iterator[str]:
     """A broker of this module's own: other gateways of the session (in the same consumer
     group on the session's broker) would take partitions of the campaign's events."""
-    log_file = tmp_path_factory.mktemp("campaign-broker") / "broker.log"
-    with EmbeddedBroker(port=free_port(), log_file=log_file) as broker:
-        yield broker.bootstrap
+    data_dir = tmp_path_factory.mktemp("campaign-broker")
+    broker = new_broker(broker_kind, data_dir, f"campaign-{broker_kind}")
+    broker.start()
+    yield broker.bootstrap
+    broker.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

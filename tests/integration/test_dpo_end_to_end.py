@@ -46,11 +46,16 @@ from sso_gateway.login.pages import SESSION_COOKIE
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user as users
 from tests.fixtures.serving import eventually, own_database, serving
+from tests.fixtures.stack import Broker
 from tests.sso_gateway.conftest import csrf_of
-from vigie_shared.kit.embedded import EmbeddedBroker, free_port
+from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.runtime import Runtime
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.broker,
+    pytest.mark.both_brokers,
+]
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
@@ -260,7 +265,7 @@ async def file_and_verify(
 
 
 async def test_learner_gets_every_systems_data_then_is_erased_everywhere(
-    database: str, private_broker: EmbeddedBroker
+    database: str, private_broker: Broker
 ) -> None:
     checked: list[str] = []
     async with (

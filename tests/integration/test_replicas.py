@@ -37,15 +37,18 @@ from tests.faults.ledger import (
     until,
     verify_tree,
 )
-from tests.fixtures.stack import with_database
+from tests.fixtures.stack import Broker, with_database
 from vigie_shared.events import DebtReminded, DebtSettled, EventData, PaymentChannel, new_event
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.consumer import Outcome
-from vigie_shared.kit.embedded import EmbeddedBroker
 from vigie_shared.kit.kafka import Producer
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.broker,
+    pytest.mark.both_brokers,
+]
 
 LEARNERS = 24
 PAYING = 10
@@ -102,7 +105,7 @@ async def serve(app: FastAPI, ready: asyncio.Event, stop: asyncio.Event) -> None
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def replicas(own_database: str, private_broker: EmbeddedBroker) -> AsyncIterator[Replicas]:
+async def replicas(own_database: str, private_broker: Broker) -> AsyncIterator[Replicas]:
     """All six start at once, as a deployment's pods do: they race to migrate the schemas, to
     create the signing keys and to join the consumer groups."""
     stack = Replicas(own_database, private_broker.bootstrap)
@@ -149,7 +152,7 @@ def consumed(app: FastAPI, purpose: str) -> int:
 
 
 async def test_two_replicas_of_each_service_give_single_effects(
-    replicas: Replicas, own_database: str, private_broker: EmbeddedBroker
+    replicas: Replicas, own_database: str, private_broker: Broker
 ) -> None:
     run = uuid.uuid4().hex[:6]
     learners = [f"rep-{run}-{n:02d}" for n in range(LEARNERS)]

@@ -22,9 +22,13 @@ from sso_gateway.app import create_app as sso_app
 from sso_gateway.config import Settings as SsoSettings
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user
-from vigie_shared.kit.embedded import EmbeddedBroker
+from tests.fixtures.stack import Broker
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.broker,
+    pytest.mark.both_brokers,
+]
 
 
 def settings_for(cls: type[Any], database_url: str, bootstrap: str) -> Any:
@@ -95,7 +99,7 @@ async def test_user_created_at_the_gateway_is_recorded_once_by_the_audit_log(
 
 
 async def test_readiness_fails_when_the_broker_is_gone(
-    database_url: str, private_broker: EmbeddedBroker
+    database_url: str, private_broker: Broker
 ) -> None:
     app = audit_app(settings_for(AuditSettings, database_url, private_broker.bootstrap))
     async with app.router.lifespan_context(app), client(app) as http:

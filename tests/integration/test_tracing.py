@@ -18,7 +18,11 @@ from audit_log.config import Settings as AuditSettings
 from tests.dpo_requests.support import running_dpo
 from vigie_shared.kit.telemetry import configure_tracing
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.broker,
+    pytest.mark.both_brokers,
+]
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 

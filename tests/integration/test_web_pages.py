@@ -41,10 +41,15 @@ from sso_gateway.crypto import keyed_hash, new_secret
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user
 from tests.fixtures.serving import eventually, serving
+from tests.fixtures.stack import Broker, new_broker
 from vigie_shared.kit.clock import utcnow
-from vigie_shared.kit.embedded import EmbeddedBroker, free_port
+from vigie_shared.kit.embedded import free_port
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.broker,
+    pytest.mark.both_brokers,
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
@@ -86,16 +91,18 @@ async def person(sso: FastAPI, name: str, *roles: str) -> Person:
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+def broker(tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> Iterator[Broker]:
     """A broker of the module's own: data systems announced by other tests stay out of the
     fan-out."""
-    log_file = Path(tmp_path_factory.mktemp("pages-broker")) / "broker.log"
-    with EmbeddedBroker(port=free_port(), log_file=log_file) as started:
-        yield started
+    data_dir = Path(tmp_path_factory.mktemp("pages-broker"))
+    started = new_broker(broker_kind, data_dir, f"pages-{broker_kind}")
+    started.start()
+    yield started
+    started.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(database_url: str, broker: EmbeddedBroker) -> AsyncIterator[Stack]:
+async def stack(database_url: str, broker: Broker) -> AsyncIterator[Stack]:
     sso_port, dpo_port = free_port(), free_port()
     issuer, dpo_url = f"http://127.0.0.1:{sso_port}", f"http://127.0.0.1:{dpo_port}"
     schema = f"t_pages_{uuid.uuid4().hex[:8]}"

@@ -15,14 +15,18 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from tests.fixtures.stack import Broker
 from vigie_shared import topics
 from vigie_shared.events import SERVICE_SOURCES, UserCreated, new_event
 from vigie_shared.kit import db, outbox
-from vigie_shared.kit.embedded import EmbeddedBroker
 from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.migrate import migrate
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.broker,
+    pytest.mark.both_brokers,
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBJECTS = [f"u-{n:02d}" for n in range(12)]
@@ -65,7 +69,7 @@ async def pool(database_url: str, schema: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture
 def workers(
-    private_broker: EmbeddedBroker, database_url: str, schema: str
+    private_broker: Broker, database_url: str, schema: str
 ) -> Iterator[tuple[Worker, Worker]]:
     relay = Worker("relay", database_url, schema, private_broker.bootstrap)
     consumer = Worker("consumer", database_url, schema, private_broker.bootstrap, f"g-{schema}")
@@ -113,7 +117,7 @@ async def check_exactly_once(pool: asyncpg.Pool, sent: int, label: str) -> None:
 
 
 async def test_relay_and_consumer_killed_mid_stream_lose_nothing_and_apply_once(
-    pool: asyncpg.Pool, workers: tuple[Worker, Worker], private_broker: EmbeddedBroker
+    pool: asyncpg.Pool, workers: tuple[Worker, Worker], private_broker: Broker
 ) -> None:
     await ensure_topics(private_broker.bootstrap, [topics.IDENTITY])
     relay, consumer = workers
@@ -137,7 +141,7 @@ async def test_relay_and_consumer_killed_mid_stream_lose_nothing_and_apply_once(
 
 
 async def test_broker_restart_that_loses_its_log_loses_no_event(
-    pool: asyncpg.Pool, workers: tuple[Worker, Worker], private_broker: EmbeddedBroker
+    pool: asyncpg.Pool, workers: tuple[Worker, Worker], private_broker: Broker
 ) -> None:
     await ensure_topics(private_broker.bootstrap, [topics.IDENTITY])
     relay, consumer = workers

@@ -23,7 +23,11 @@ from vigie_shared.kit.db import Conn
 from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.outbox import OutboxRelay
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.broker,
+    pytest.mark.both_brokers,
+]
 
 
 def record(topic: str, offset: int, event: CloudEvent[Any]) -> ConsumerRecord[Any, Any]:

@@ -18,7 +18,11 @@ from vigie_shared.kit.kafka import Producer
 from vigie_shared.kit.runtime import Runtime, ServiceSpec
 from vigie_shared.kit.settings import ServiceSettings
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.broker,
+    pytest.mark.both_brokers,
+]
 
 
 async def test_tasks_are_answered_completed_failed_or_unsupported_and_the_system_announced(
