@@ -1,17 +1,21 @@
-"""Consuming events: inbox dedupe, bounded retries, dead-letter topic (ARCHITECTURE.md, Delivery).
+"""Consuming events: inbox dedupe, bounded retries, dead letters (ARCHITECTURE.md, Delivery).
 
-For each record: decode the CloudEvent (a malformed record goes straight to ``<topic>.dlq``);
-in the batch's database transaction, record its id in the inbox and apply the handler's effect
-(a redelivered id changes nothing); only then does FastStream commit the Kafka offsets
-(``AckPolicy.NACK_ON_ERROR``: commit after success, seek back on error). A handler that keeps
-failing on the same event is tried ``max_attempts`` times, then the record goes to the DLQ with
-the error in headers, so one poison message never stops the partition. An outage of the database
-or the broker is not the message's fault: it is retried without end and never dead-lettered.
+For each record: decode the CloudEvent (a malformed record becomes a dead letter at once); in
+the batch's database transaction, record its id in the inbox and apply the handler's effect (a
+redelivered id changes nothing); only then does FastStream commit the Kafka offsets
+(``AckPolicy.NACK_ON_ERROR``: commit after success, seek back on error).
+
+Failures are classified (``dead_letters.is_transient``). A permanent one, the record's fault, is
+tried ``max_attempts`` times with backoff, then the record becomes a dead letter (one row and one
+copy on ``<topic>.dlq`` per consumer group, whatever the redeliveries) and the partition moves
+on. A transient one, an outage of the database or the broker, is not the message's fault: the
+batch is given back after a backoff that grows with each failure in a row, and is redelivered,
+never dead-lettered. A consumer that has records waiting and has not moved past any for its
+stall window is reported stalled (``ConsumerProgress``: ``/metrics``, ``/readyz``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -20,22 +24,30 @@ from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
-from aiokafka.errors import KafkaError
-from aiokafka.structs import ConsumerRecord
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
-from vigie_shared import topics
 from vigie_shared.events import CloudEvent, EventData
-from vigie_shared.kit.cloudevents import KafkaRecord, MalformedEvent, decode
+from vigie_shared.kit.backoff import Backoff
+from vigie_shared.kit.cloudevents import MalformedEvent, decode
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.dead_letters import (
+    MAX_MESSAGE_BYTES,
+    dead_letter,
+    is_dead_letter,
+    is_transient,
+)
 from vigie_shared.kit.kafka import Producer
 from vigie_shared.kit.metrics import (
     CONSUMER_LAG_SECONDS,
+    DEFAULT_STALL_SECONDS,
     EVENTS_CONSUMED,
-    EVENTS_DEAD_LETTERED,
+    ConsumerProgress,
+    LogEnd,
 )
 from vigie_shared.kit.telemetry import consuming
 
@@ -44,17 +56,25 @@ log = logging.getLogger(__name__)
 D = TypeVar("D", bound=EventData)
 Handler = Callable[[Conn, CloudEvent[Any]], Awaitable[None]]
 
-# Infrastructure failures: the message is fine, the world is not. Retried forever, never DLQ'd.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.AdminShutdownError,
-    KafkaError,
-    TimeoutError,
-)
+TRANSIENT_BACKOFF_CAP = 30.0
+"""Longest pause before a batch that failed on an outage is given back for redelivery."""
+
+
+def log_end_of(msg: KafkaMessage) -> LogEnd | None:
+    """The log-end offsets the message's consumer last fetched, for the lag it reports."""
+    consumer = msg.consumer
+    if not isinstance(consumer, AIOKafkaConsumer):
+        return None
+
+    def log_end(topic: str, partition: int) -> int | None:
+        end: int | None = consumer.highwater(TopicPartition(topic, partition))
+        return end
+
+    return log_end
+
+
+def positions(records: Sequence[ConsumerRecord[Any, Any]]) -> list[tuple[str, int, int]]:
+    return [(record.topic, record.partition, record.offset) for record in records]
 
 
 class _HandlerFailed(Exception):
@@ -101,13 +121,21 @@ class EventConsumer:
         max_attempts: int = 5,
         base_delay: float = 0.05,
         transient_delay: float = 1.0,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        stall_after: float = DEFAULT_STALL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``base_delay`` is the first wait between tries of a failing handler;
+        ``transient_delay`` the first pause before a batch failed by an outage is given back
+        (each doubles with the failures in a row, see ``kit.backoff``)."""
         self.name = name
         self._deps = deps
         self._handlers: dict[str, Handler] = {}
         self._max_attempts = max_attempts
-        self._base_delay = base_delay
-        self._transient_delay = transient_delay
+        self._retry = Backoff(base=base_delay, cap=max(base_delay, 5.0))
+        self._transient = Backoff(base=transient_delay, cap=TRANSIENT_BACKOFF_CAP)
+        self._max_message_bytes = max_message_bytes
+        self.progress = ConsumerProgress(name, stall_after=stall_after, clock=clock)
         self.counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
 
     def handles(self, data_cls: type[D]) -> Callable[[Handler], Handler]:
@@ -133,7 +161,8 @@ class EventConsumer:
 
         async def consume(msg: KafkaMessage) -> None:
             raw = msg.raw_message
-            await self.process_batch(raw if isinstance(raw, tuple) else (raw,))
+            records = raw if isinstance(raw, tuple) else (raw,)
+            await self.process_batch(records, log_end=log_end_of(msg))
 
         consume.__name__ = f"{self.name}_consume"
         router.subscriber(
@@ -165,25 +194,42 @@ class EventConsumer:
         self._count(record, outcome)
         return outcome
 
-    async def process_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Outcome]:
+    async def process_batch(
+        self, records: Sequence[ConsumerRecord[Any, Any]], *, log_end: LogEnd | None = None
+    ) -> list[Outcome]:
         """Handle records in order, as many as possible in one transaction.
 
         A record whose handler fails ends the transaction before it; that record then goes
-        through :meth:`process` alone (retries, then DLQ) and the batch resumes after it, so
-        one person's events are still applied in order.
+        through :meth:`process` alone (retries, then dead letter) and the batch resumes after
+        it, so one person's events are still applied in order. A transient failure gives the
+        whole batch back, after a backoff, for redelivery (the inbox skips what was applied).
         """
+        self.progress.received(positions(records), log_end)
+        try:
+            outcomes = await self._process_batch(records)
+        except Exception as exc:
+            failures = self.progress.failed()
+            if is_transient(exc):
+                log.warning(
+                    "%s: transient failure (%s), the batch will be redelivered",
+                    self.name,
+                    type(exc).__name__,
+                )
+            else:
+                log.exception("%s: the batch failed and will be redelivered", self.name)
+            await self._transient.sleep(failures)
+            raise
+        self.progress.advanced(positions(records), log_end)
+        return outcomes
+
+    async def _process_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         position = 0
         while position < len(records):
             try:
-                try:
-                    applied, tried = await self._apply_run(records[position:])
-                except _UnattributedFailure:
-                    applied, tried = await self._apply_run_guarded(records[position:])
-            except TRANSIENT:
-                log.warning("%s: transient failure, the batch will be redelivered", self.name)
-                await asyncio.sleep(self._transient_delay)
-                raise
+                applied, tried = await self._apply_run(records[position:])
+            except _UnattributedFailure:
+                applied, tried = await self._apply_run_guarded(records[position:])
             outcomes.extend(applied)
             position += len(applied)
             if position < len(records):
@@ -253,9 +299,9 @@ class EventConsumer:
                         },
                     ):
                         await handler(conn, event)
-                except TRANSIENT:
-                    raise
                 except Exception as exc:
+                    if is_transient(exc):
+                        raise
                     raise _HandlerFailed(index) from exc
                 outcomes.append(Outcome.PROCESSED)
             try:
@@ -312,9 +358,9 @@ class EventConsumer:
                             # Inside the savepoint, so that it is rolled back: a failed RELEASE
                             # would leave the whole transaction aborted.
                             await conn.execute("SELECT 1")
-                except TRANSIENT:
-                    raise
-                except Exception:
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
                     tried = 1
                     break
                 outcomes.append(outcome)
@@ -347,7 +393,7 @@ class EventConsumer:
             event = decode(record.headers, record.value)
         except MalformedEvent as exc:
             log.warning(
-                "%s: malformed record %s[%s]@%s to DLQ: %s",
+                "%s: malformed record %s[%s]@%s, a dead letter: %s",
                 self.name,
                 record.topic,
                 record.partition,
@@ -359,6 +405,11 @@ class EventConsumer:
         handler = self._handlers.get(event.type)
         if handler is None:
             return Outcome.IGNORED
+        if await is_dead_letter(self._deps.pool, self.name, record):
+            # Given up on in an earlier delivery whose offset was never committed: its copy is
+            # sent (if that delivery could not) but never a second one, and no retries again.
+            await self._dead_letter(record, "redelivered", "already a dead letter", tried)
+            return Outcome.DEAD_LETTERED
         attempt = tried
         while True:
             attempt += 1
@@ -369,16 +420,16 @@ class EventConsumer:
                     # event is retried, then dead-lettered, rather than silently rolled back.
                     await conn.execute("SELECT 1")
                     return outcome
-            except TRANSIENT:
-                log.warning("%s: transient failure on %s, will redeliver", self.name, event.id)
-                await asyncio.sleep(self._transient_delay)
-                raise
             except Exception as exc:
+                if is_transient(exc):
+                    raise
                 if attempt >= self._max_attempts:
-                    log.exception("%s: %s failed %d times, to DLQ", self.name, event.id, attempt)
+                    log.exception(
+                        "%s: %s failed %d times, a dead letter", self.name, event.id, attempt
+                    )
                     await self._dead_letter(record, type(exc).__name__, str(exc), attempt)
                     return Outcome.DEAD_LETTERED
-                await asyncio.sleep(self._base_delay * 2 ** (attempt - 1))
+                await self._retry.sleep(attempt)
 
     async def _apply_in(
         self,
@@ -405,39 +456,12 @@ class EventConsumer:
         self, record: ConsumerRecord[Any, Any], error: str, reason: str, attempts: int
     ) -> None:
         await dead_letter(
+            self._deps.pool,
             self._deps.producer,
             record,
             consumer=self.name,
             error=error,
             reason=reason,
             attempts=attempts,
+            max_message_bytes=self._max_message_bytes,
         )
-
-
-async def dead_letter(
-    producer: Producer,
-    record: ConsumerRecord[Any, Any],
-    *,
-    consumer: str,
-    error: str,
-    reason: str,
-    attempts: int,
-) -> None:
-    """Send ``record``, unchanged, to ``<topic>.dlq`` with the error in headers (docs/
-    backbone.md, dead letters); for any consumer, batch or not."""
-    EVENTS_DEAD_LETTERED.labels(consumer, record.topic).inc()
-    headers = [
-        *(record.headers or ()),
-        ("dlq_error", error.encode()),
-        ("dlq_reason", reason[:2000].encode()),
-        ("dlq_consumer", consumer.encode()),
-        ("dlq_topic", record.topic.encode()),
-        ("dlq_partition", str(record.partition).encode()),
-        ("dlq_offset", str(record.offset).encode()),
-        ("dlq_attempts", str(attempts).encode()),
-    ]
-    await producer.send_and_wait(
-        KafkaRecord(
-            topic=topics.dlq(record.topic), key=record.key, value=record.value, headers=headers
-        )
-    )

@@ -7,6 +7,7 @@ Services add their own domain series (tokens issued, requests by state, tree siz
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -38,6 +39,32 @@ CONSUMER_LAG_SECONDS = Gauge(
     "Age of the last record handled (now minus its Kafka timestamp): how far behind it runs.",
     ["consumer", "topic"],
 )
+DEAD_LETTER_COPIES = Counter(
+    "vigie_dead_letter_copies_total",
+    "Dead letters by the copy sent to the dead-letter topic: the record whole, a record of it "
+    "(too large to go whole), or none (the broker refused both; kept in PostgreSQL only).",
+    ["consumer", "topic", "form"],
+)
+CONSUMER_OFFSET_LAG = Gauge(
+    "vigie_consumer_offset_lag",
+    "Records of a partition a consumer has not moved past yet (log end minus its position).",
+    ["consumer", "topic", "partition"],
+)
+CONSUMER_LAST_ADVANCE = Gauge(
+    "vigie_consumer_last_advance_timestamp_seconds",
+    "When a consumer last moved past a batch of records (Unix time).",
+    ["consumer"],
+)
+CONSUMER_STALLED = Gauge(
+    "vigie_consumer_stalled",
+    "1 while a consumer has records waiting and has not moved past any for its stall window.",
+    ["consumer"],
+)
+CONSUMER_TRANSIENT_FAILURES = Counter(
+    "vigie_consumer_transient_failures_total",
+    "Batches given back for redelivery because the database or the broker failed.",
+    ["consumer"],
+)
 EVENTS_PUBLISHED = Counter(
     "vigie_events_published_total",
     "Outbox rows confirmed by the broker, by topic.",
@@ -53,6 +80,80 @@ OUTBOX_REPUBLISHED = Counter(
     "Relayed rows queued again because the broker had lost them.",
     ["service"],
 )
+
+
+DEFAULT_STALL_SECONDS = 120.0
+"""How long a consumer with records waiting may go without moving past one before it counts as
+stalled: longer than any batch takes, shorter than anyone would leave a wedged partition."""
+
+Partition = tuple[str, int]
+LogEnd = Callable[[str, int], int | None]
+"""The log-end offset of a partition as the consumer last fetched it, when known."""
+
+
+class ConsumerProgress:
+    """Whether a consumer moves: its lag per partition, when it last advanced, and so whether
+    it is stalled (records waiting, nothing moved past for ``stall_after`` seconds). Shown on
+    ``/metrics`` and, for the consumers a runtime watches, on ``/readyz``."""
+
+    def __init__(
+        self,
+        consumer: str,
+        *,
+        stall_after: float = DEFAULT_STALL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.consumer = consumer
+        self.stall_after = stall_after
+        self._clock = clock
+        self._behind: dict[Partition, int] = {}
+        self._last_advance = clock()
+        self.failures = 0
+        """Transient failures since the consumer last advanced (the backoff's retry number)."""
+        # Read at scrape time, so that a consumer wedged inside one batch still shows.
+        CONSUMER_STALLED.labels(consumer).set_function(lambda: float(self.stalled()))
+        CONSUMER_LAST_ADVANCE.labels(consumer).set(time.time())
+
+    @property
+    def behind(self) -> int:
+        return sum(self._behind.values())
+
+    def stalled(self) -> bool:
+        return self.behind > 0 and self._clock() - self._last_advance > self.stall_after
+
+    def received(self, records: Iterable[tuple[str, int, int]], log_end: LogEnd | None) -> None:
+        """A batch of ``(topic, partition, offset)`` is in hand, not yet moved past."""
+        first: dict[Partition, int] = {}
+        count: dict[Partition, int] = {}
+        for topic, partition, offset in records:
+            key = (topic, partition)
+            first[key] = min(first.get(key, offset), offset)
+            count[key] = count.get(key, 0) + 1
+        for key, offset in first.items():
+            end = log_end(*key) if log_end is not None else None
+            self._set_behind(key, max(count[key], (end or 0) - offset))
+
+    def advanced(self, records: Iterable[tuple[str, int, int]], log_end: LogEnd | None) -> None:
+        """The batch is done: its offsets will be committed."""
+        after: dict[Partition, int] = {}
+        for topic, partition, offset in records:
+            after[(topic, partition)] = max(after.get((topic, partition), 0), offset + 1)
+        for key, position in after.items():
+            end = log_end(*key) if log_end is not None else None
+            self._set_behind(key, max(0, (end or 0) - position))
+        self._last_advance = self._clock()
+        self.failures = 0
+        CONSUMER_LAST_ADVANCE.labels(self.consumer).set(time.time())
+
+    def failed(self) -> int:
+        """A transient failure gave the batch back; returns how many in a row."""
+        self.failures += 1
+        CONSUMER_TRANSIENT_FAILURES.labels(self.consumer).inc()
+        return self.failures
+
+    def _set_behind(self, key: Partition, behind: int) -> None:
+        self._behind[key] = behind
+        CONSUMER_OFFSET_LAG.labels(self.consumer, key[0], str(key[1])).set(behind)
 
 
 class HttpMetrics:

@@ -21,6 +21,7 @@ from vigie_shared.kit import db
 from vigie_shared.kit.consumer import EventConsumer
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.metrics import ConsumerProgress
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.outbox import OutboxRelay
 from vigie_shared.kit.settings import ServiceSettings
@@ -93,6 +94,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self.consumers: list[EventConsumer] = []
+        self._watched: list[ConsumerProgress] = []
         self._on_start: list[Callable[[Conn], Awaitable[None]]] = []
 
     @property
@@ -113,7 +115,14 @@ class Runtime:
         )
         consumer.subscribe(self.broker, *topic_names)
         self.consumers.append(consumer)
+        self.watch(consumer.progress)
         return consumer
+
+    def watch(self, progress: ConsumerProgress) -> None:
+        """Let ``/readyz`` say when this consumer is stalled (records waiting, none moved past
+        for its stall window): a wedged partition is otherwise invisible from outside, the
+        process answering every probe. Consumers made by :meth:`consumer` are watched."""
+        self._watched.append(progress)
 
     def on_start(self, hook: Callable[[Conn], Awaitable[None]]) -> None:
         """Run ``hook`` with a connection once the schema is migrated, before consumers start."""
@@ -230,4 +239,7 @@ class Runtime:
         except Exception:  # unreachable for any reason means not ready
             database = False
         broker = self._producer is not None and await self._producer.ping()
-        return {"database": database, "broker": broker}
+        checks = {"database": database, "broker": broker}
+        for progress in self._watched:
+            checks[f"consumer {progress.consumer}"] = not progress.stalled()
+        return checks

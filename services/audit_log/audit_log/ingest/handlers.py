@@ -1,23 +1,26 @@
 """The audit log consumes every topic of the catalog (ARCHITECTURE.md, Events), in batches.
 
 One consumer group; each batch polled is stored in parts of ``part_size`` records: malformed
-records go to ``<topic>.dlq`` (as the kit's ``EventConsumer`` does), then one database
+records become dead letters (``kit.dead_letters``, as in the kit's ``EventConsumer``: one row
+and one copy on ``<topic>.dlq`` per record however often it is delivered, a record of it when
+it is too large to go whole), then one database
 transaction per part claims the event ids in the inbox and appends the new ones to the tree.
 Two parts are stored at once, on two connections: while one appends, the next claims its
 records, then queues for the tree's writer lock, which the parts take in the order polled; and
 the part after them is decoded meanwhile. Only once every part has committed does FastStream
 commit the offsets (``AckPolicy.NACK_ON_ERROR``: commit on success, seek back on error). An
-infrastructure failure fails the batch, which is redelivered (its parts already stored are then
-skipped by the inbox); any other failure makes that part fall back to one record per
-transaction, so one poison record goes to the DLQ after ``max_attempts`` and never blocks the
-partition.
+infrastructure failure (``dead_letters.is_transient``) fails the batch, which is redelivered
+after a backoff (its parts already stored are then skipped by the inbox); any other failure
+makes that part fall back to one record per transaction, so one poison record becomes a dead
+letter after ``max_attempts`` and never blocks the partition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
@@ -29,8 +32,16 @@ from faststream.message import StreamMessage
 from audit_log.ingest.repository import EntryRepository, entry_repository
 from audit_log.ingest.service import IngestService, entry_of
 from audit_log.tree.service import NewEntry
+from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.cloudevents import MalformedEvent, decode
-from vigie_shared.kit.consumer import TRANSIENT, Deps, dead_letter
+from vigie_shared.kit.consumer import TRANSIENT_BACKOFF_CAP, Deps, log_end_of, positions
+from vigie_shared.kit.dead_letters import (
+    MAX_MESSAGE_BYTES,
+    dead_letter,
+    is_dead_letter,
+    is_transient,
+)
+from vigie_shared.kit.metrics import DEFAULT_STALL_SECONDS, ConsumerProgress, LogEnd
 from vigie_shared.kit.telemetry import consuming, spans_go_anywhere
 
 log = logging.getLogger(__name__)
@@ -67,6 +78,11 @@ class BatchIngest:
         group: str = CONSUMER,
         part_size: int = PART_SIZE,
         repository: EntryRepository = entry_repository,
+        retry_delay: float = 0.05,
+        transient_delay: float = 1.0,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        stall_after: float = DEFAULT_STALL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._deps = deps
         self._service = service
@@ -74,13 +90,18 @@ class BatchIngest:
         self.group = group
         self._part_size = part_size
         self._repository = repository
+        self._retry = Backoff(base=retry_delay, cap=max(retry_delay, 5.0))
+        self._transient = Backoff(base=transient_delay, cap=TRANSIENT_BACKOFF_CAP)
+        self._max_message_bytes = max_message_bytes
+        self.progress = ConsumerProgress(group, stall_after=stall_after, clock=clock)
         self.stored = 0
         self.dead_lettered = 0
 
     def subscribe(self, broker: KafkaBroker, *topic_names: str, max_records: int) -> None:
         async def consume(msg: KafkaMessage) -> None:
             raw = msg.raw_message
-            await self.process(list(raw) if isinstance(raw, tuple) else [raw])
+            records = list(raw) if isinstance(raw, tuple) else [raw]
+            await self.process(records, log_end=log_end_of(msg))
 
         broker.subscriber(
             *topic_names,
@@ -93,7 +114,24 @@ class BatchIngest:
             title=f"{self.group}:batch",
         )(consume)
 
-    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    async def process(
+        self, records: Sequence[ConsumerRecord[Any, Any]], *, log_end: LogEnd | None = None
+    ) -> None:
+        """Store a polled batch; a failure gives it back, after a backoff, for redelivery."""
+        self.progress.received(positions(records), log_end)
+        try:
+            await self._process(records)
+        except Exception as exc:
+            failures = self.progress.failed()
+            if is_transient(exc):
+                log.warning("transient failure (%s), the batch will be redelivered", exc)
+            else:
+                log.exception("the batch failed and will be redelivered")
+            await self._transient.sleep(failures)
+            raise
+        self.progress.advanced(positions(records), log_end)
+
+    async def _process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         # Asked once per batch: with nowhere for spans to go, a per-record context would only
         # be attached around decoding, which logs nothing and writes no event.
         traced = spans_go_anywhere()
@@ -141,7 +179,7 @@ class BatchIngest:
                     event = decode(record.headers, record.value)
             except MalformedEvent as exc:
                 log.warning(
-                    "malformed record %s[%s]@%s to DLQ: %s",
+                    "malformed record %s[%s]@%s, a dead letter: %s",
                     record.topic,
                     record.partition,
                     record.offset,
@@ -153,7 +191,7 @@ class BatchIngest:
                 items.append((record, entry_of(event)))
             except Exception as exc:
                 # A valid event the log cannot represent would fail every attempt to store it.
-                log.exception("%s cannot be recorded, to DLQ", event.id)
+                log.exception("%s cannot be recorded, a dead letter", event.id)
                 await self._dead_letter(record, type(exc).__name__, str(exc), 0)
         return items
 
@@ -162,9 +200,9 @@ class BatchIngest:
     ) -> None:
         try:
             await self._store(items, ahead, locked)
-        except TRANSIENT:
-            raise
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                raise
             log.exception("part of %d failed; retrying record by record", len(items))
             for item in items:
                 await self._store_one(item)
@@ -200,28 +238,36 @@ class BatchIngest:
         self.stored += len(stored)
 
     async def _store_one(self, item: Item) -> None:
+        record, entry = item
+        if await is_dead_letter(self._deps.pool, self.group, record):
+            # Given up on in a delivery whose offsets were never committed: no retries again,
+            # and no second copy (the first is sent now if that delivery could not).
+            await self._dead_letter(record, "redelivered", "already a dead letter", 0)
+            return
         for attempt in range(1, self._max_attempts + 1):
             try:
                 await self._store([item])
                 return
-            except TRANSIENT:
-                raise
             except Exception as exc:
+                if is_transient(exc):
+                    raise
                 if attempt == self._max_attempts:
-                    log.exception("%s failed %d times, to DLQ", item[1].event_id, attempt)
-                    await self._dead_letter(item[0], type(exc).__name__, str(exc), attempt)
+                    log.exception("%s failed %d times, a dead letter", entry.event_id, attempt)
+                    await self._dead_letter(record, type(exc).__name__, str(exc), attempt)
                     return
-                await asyncio.sleep(0.05 * 2 ** (attempt - 1))
+                await self._retry.sleep(attempt)
 
     async def _dead_letter(
         self, record: ConsumerRecord[Any, Any], error: str, reason: str, attempts: int
     ) -> None:
-        await dead_letter(
+        if await dead_letter(
+            self._deps.pool,
             self._deps.producer,
             record,
             consumer=self.group,
             error=error,
             reason=reason,
             attempts=attempts,
-        )
-        self.dead_lettered += 1
+            max_message_bytes=self._max_message_bytes,
+        ):
+            self.dead_lettered += 1
