@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from audit_log.config import Settings as AuditSettings
 from audit_log.context import AuditLog
 from vigie_shared import topics
+from vigie_shared.events import (
+    EVENT_TYPES,
+    DataSystemAnnounced,
+    DebtExempted,
+    DebtReminded,
+    DebtSettled,
+    DpoTaskCompleted,
+    DpoTaskFailed,
+    DpoTaskRequested,
+)
 from vigie_shared.kit import db
 
 SCHEMAS = ("sso", "dpo", "audit")
@@ -34,6 +44,7 @@ class AuditCounts:
     stored: int = 0
     duplicates: int = 0
     lost: list[str] = field(default_factory=list)
+    doubled: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (
@@ -65,6 +76,7 @@ async def audit_counts(conn: asyncpg.Connection, outside: Iterable[str] = ()) ->
         stored=sum(stored.values()),
         duplicates=sum(n - 1 for n in stored.values()),
         lost=sorted(ids - stored.keys()),
+        doubled=sorted(event_id for event_id, n in stored.items() if n > 1),
     )
 
 
@@ -190,6 +202,164 @@ async def doubled_checkpoints(conn: asyncpg.Connection) -> int:
         " (SELECT count(*) AS n FROM audit.checkpoints GROUP BY tree_size) AS sizes"
     )
     return count
+
+
+@dataclass(frozen=True)
+class Group:
+    """A consumer group as the ledger sees it: the schema of its inbox, the topics it reads and
+    the event types it has a handler for (the kit claims an inbox row for those only)."""
+
+    name: str
+    schema: str
+    topics: tuple[str, ...]
+    types: frozenset[str]
+
+
+GROUPS = (
+    Group("audit_log.ingest", "audit", topics.ALL, frozenset(EVENT_TYPES)),
+    Group(
+        "sso_gateway.access",
+        "sso",
+        (topics.BILLING,),
+        frozenset(c.event_type for c in (DebtReminded, DebtSettled, DebtExempted)),
+    ),
+    Group(
+        "dpo_requests.task-results",
+        "dpo",
+        (topics.DPO_TASK_RESULTS,),
+        frozenset(c.event_type for c in (DataSystemAnnounced, DpoTaskCompleted, DpoTaskFailed)),
+    ),
+    *(
+        Group(
+            f"{system}.data-system.{system}",
+            schema,
+            (topics.DPO_TASKS,),
+            frozenset({DpoTaskRequested.event_type}),
+        )
+        for system, schema in (("sso_gateway", "sso"), ("audit_log", "audit"))
+    ),
+)
+"""Every consumer group of the three services (kit/consumer.py names them
+``<service>.<purpose>``; a data system's is ``<service>.data-system.<system>``)."""
+
+
+@dataclass
+class GroupLedger:
+    """What one consumer group was due (events of its types produced on its topics) and what
+    its inbox claimed; an inbox row is written in the transaction of the effect, so a produced
+    id missing from it is an event whose effect was never applied."""
+
+    group: Group
+    due: int
+    applied: int
+    lost: list[str]
+
+    def line(self, show: int = 20) -> str:
+        ids = ", ".join(self.lost[:show]) + (" …" if len(self.lost) > show else "")
+        return (
+            f"{self.group.name}: produced {self.due}, applied {self.applied},"
+            f" lost {len(self.lost)}{f' [{ids}]' if self.lost else ''}"
+        )
+
+
+async def group_ledgers(
+    conn: asyncpg.Connection, outside: Iterable[tuple[str, str, str]] = ()
+) -> list[GroupLedger]:
+    """Each consumer group's ledger; ``outside`` are ``(event id, topic, type)`` of events
+    published by the test itself (the accounting system's)."""
+    produced: dict[str, tuple[str, str]] = {
+        event_id: (topic, event_type) for event_id, topic, event_type in outside
+    }
+    for schema in SCHEMAS:
+        rows = await conn.fetch(
+            "SELECT event_id, topic, (SELECT h ->> 1 FROM jsonb_array_elements(headers) AS h"
+            f"  WHERE h ->> 0 = 'ce_type') AS type FROM \"{schema}\".outbox"
+        )
+        produced.update((r["event_id"], (r["topic"], r["type"])) for r in rows)
+    ledgers = []
+    for group in GROUPS:
+        due = {
+            event_id
+            for event_id, (topic, event_type) in produced.items()
+            if topic in group.topics and event_type in group.types
+        }
+        claimed = {
+            r["event_id"]
+            for r in await conn.fetch(
+                f'SELECT event_id FROM "{group.schema}".inbox WHERE consumer = $1', group.name
+            )
+        }
+        ledgers.append(GroupLedger(group, len(due), len(due & claimed), sorted(due - claimed)))
+    return ledgers
+
+
+async def activity(conn: asyncpg.Connection) -> tuple[int, ...]:
+    """What moves only when events flow: inbox rows claimed, outbox rows produced and relayed,
+    leaves appended. Periodic chores that change none of these (checkpoints, sweeps finding
+    nothing) leave it unchanged, so an unchanged value means the pipeline is not advancing."""
+    parts = [
+        f'(SELECT count(*) FROM "{s}".inbox), (SELECT count(*) FROM "{s}".outbox),'
+        f' (SELECT count(*) FROM "{s}".outbox WHERE published_at IS NOT NULL)'
+        for s in SCHEMAS
+    ]
+    row = await conn.fetchrow(
+        f"SELECT {', '.join(parts)}, (SELECT count(*) FROM audit.log_entries)"
+    )
+    assert row is not None
+    return tuple(row)
+
+
+class WaitFailed(AssertionError):
+    """A wait of the checks gave up: the system stopped advancing, or the test's budget ran
+    out while it still was."""
+
+
+@dataclass
+class Budget:
+    """One deadline for a sequence of waits, set below the test's pytest timeout so that the
+    test fails with its own report instead of being killed mid-wait."""
+
+    deadline: float  # time.monotonic()
+
+    @classmethod
+    def lasting(cls, seconds: float) -> Budget:
+        return cls(time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+async def settle(
+    probe: Callable[[], Awaitable[Any]],
+    done: Callable[[Any], bool],
+    *,
+    what: str,
+    quiet: float,
+    budget: Budget,
+    progress: Callable[[], Awaitable[Hashable]] | None = None,
+) -> Any:
+    """Poll ``probe`` until ``done`` holds. Fail once neither the value seen nor ``progress``
+    (e.g. :func:`activity`) has changed for ``quiet`` seconds: a slow machine passes as long
+    as the system advances, a stuck one fails ``quiet`` seconds after it stopped. ``budget``
+    is the backstop for a system that advances but never gets there."""
+    last: Hashable = None
+    changed = time.monotonic()
+    while True:
+        value = await probe()
+        if done(value):
+            return value
+        seen = (repr(value), None if progress is None else await progress())
+        now = time.monotonic()
+        if seen != last:
+            last, changed = seen, now
+        if now - changed > quiet:
+            raise WaitFailed(f"{what}: nothing advanced for {quiet:.0f}s; last seen {value}")
+        if budget.left() <= 0:
+            raise WaitFailed(
+                f"{what}: the test's budget ran out while the system still advanced;"
+                f" last seen {value}"
+            )
+        await asyncio.sleep(0.5)
 
 
 async def until(

@@ -17,6 +17,7 @@ it). Both print the counts they checked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -24,6 +25,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -32,14 +34,18 @@ import pytest_asyncio
 
 from tests.faults.ledger import (
     FINAL_TASK_STATES,
+    Budget,
+    WaitFailed,
+    activity,
     audit_counts,
     dead_letters,
     doubled_checkpoints,
     events_by_key,
+    group_ledgers,
     pending_outbox,
+    settle,
     task_answers,
     trace_tasks,
-    until,
     verify_tree,
 )
 from tests.faults.stack import Stack
@@ -54,36 +60,71 @@ SERVICES = ("sso_gateway", "dpo_requests", "audit_log")
 SCHEMAS = {"sso_gateway": "sso", "dpo_requests": "dpo", "audit_log": "audit"}
 
 
-# How long the checks wait for the system to settle after the last fault. The last service
-# restarted needs ~25 s to rejoin its consumer groups on Tansu, more on a loaded 2-core machine
-# (seen: a full suite with other work beside it); the checks are exact, only the wait is long.
-RECOVERY = 150
+TEST_TIMEOUT = 300
+"""pytest-timeout's limit for the short version (setup, call and teardown together)."""
+
+TEARDOWN = 60
+"""Kept out of the waits' budget for the stack's teardown (each of the three services is given
+20 s to stop gracefully) and for the report, so that a wait that gives up fails the test with
+what it saw rather than being cut short by pytest-timeout."""
+
+QUIET = 60
+"""How long the checks accept seeing nothing advance. The quietest stretch a healthy stack may
+go through after the last fault: a consumer group waiting out a killed member's session (10 s,
+aiokafka's default) and the rebalance after it (about 5 s on Tansu), a relay noticing a broker
+that lost its log at its next read-back probe (every 5 s) and backing off between attempts (up
+to 5 s); some 25 s alone, doubled for a loaded 2-core machine. A slow machine that keeps
+advancing passes whatever the total; a stuck system fails QUIET seconds after it stopped."""
+
+LOG_LINES = 30
+
+
+SOAK_SECONDS = float(os.environ.get("VIGIE_SOAK_SECONDS", "900"))
+
+
+@pytest.fixture
+def budget(request: pytest.FixtureRequest) -> Budget:
+    """The deadline of every wait of the test, taken before the stack starts (its start counts
+    against pytest-timeout's limit too). The soak has no pytest limit: its cycles, then the
+    same allowance as the short version."""
+    cycles = SOAK_SECONDS if request.node.get_closest_marker("soak") else 0
+    return Budget.lasting(cycles + TEST_TIMEOUT - TEARDOWN)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+async def stack(request: pytest.FixtureRequest, budget: Budget) -> AsyncIterator[Stack]:
     # Outside pytest's temporary root: the database server runs as another user, and other
     # pytest sessions reset that root's permissions and prune it.
     root = Path(tempfile.mkdtemp(prefix="vigie-faults-"))
     running = Stack(root, root / "pgdata")
     try:
         running.start()
-        await running.wait_ready()
+        await running.wait_ready(timeout=max(1.0, budget.left()))
         yield running
     finally:
         running.stop()
-        report = getattr(request.node, "rep_call", None)
-        if report is None or report.failed or request.node.get_closest_marker("soak"):
-            # The services' logs, for the post-mortem (and the soak's record).
-            kept = ARTIFACTS / f"{request.node.name}-{time.strftime('%Y%m%dT%H%M%S')}"
-            shutil.copytree(root, kept, ignore=shutil.ignore_patterns("pgdata"))
-            print(f"\nservice logs kept in {kept}")
+        if getattr(request.node, "rep_call", None) is None:
+            # The stack never got to the test: its logs say why (a failed test's report has
+            # them already).
+            print("\n\n".join(tails(running)))
+        # Every run's logs and report (a few hundred kilobytes), not only a failed one's: the
+        # run that fails once in a full suite is the one whose output is gone afterwards.
+        kept = ARTIFACTS / f"{request.node.name}-{time.strftime('%Y%m%dT%H%M%S')}"
+        shutil.copytree(root, kept, ignore=shutil.ignore_patterns("pgdata"))
+        with contextlib.suppress(OSError):
+            shutil.copyfile(root / "pgdata" / "log", kept / "postgres.log")
+        print(f"\nlogs and report kept in {kept}")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 @dataclass
 class Faults:
-    """Kills and restarts, with how long each part took to be ready again."""
+    """Kills and restarts, with how long each part took to be ready again, and when each step
+    happened (wall clock, UTC: the services' logs are stamped the same way)."""
 
     stack: Stack
     work: Workload
@@ -91,27 +132,38 @@ class Faults:
     recovery: dict[str, list[float]] = field(default_factory=dict)
     recovering: list[asyncio.Task[None]] = field(default_factory=list)
     relays_cut: int = 0
+    timeline: list[str] = field(default_factory=list)
+
+    def note(self, what: str) -> None:
+        self.timeline.append(f"{_now()} {what}")
 
     def _recovered(self, name: str, started: float) -> None:
         self.recovery.setdefault(name, []).append(time.monotonic() - started)
+        self.note(f"{name} ready again ({time.monotonic() - started:.1f}s after its restart)")
 
     async def broker(self) -> None:
         await self.recovered()
         self.stack.kill_broker()
+        self.note("broker killed")
         await asyncio.sleep(1)
         started = time.monotonic()
         self.stack.restart_broker()
+        self.note("broker restarted (empty)")
         await ensure_topics(self.stack.broker.bootstrap, topics.ALL, partitions=3)
+        resent = self.work.resent
         await self.work.resend_billing(self.producer)
+        self.note(f"billing sent again: {self.work.resent - resent} record(s)")
         await self.stack.wait_ready()
         self._recovered("broker", started)
 
     async def postgres(self) -> None:
         await self.recovered()
         self.stack.postgres.kill()
+        self.note("postgres killed")
         await asyncio.sleep(1)
         started = time.monotonic()
         await asyncio.to_thread(self.stack.postgres.restart)
+        self.note("postgres restarted")
         await self.stack.wait_ready()
         self._recovered("postgres", started)
 
@@ -119,9 +171,11 @@ class Faults:
         async def fault() -> None:
             target = self.stack.services[name]
             target.kill()
+            self.note(f"{name} killed")
             await asyncio.sleep(1)
             started = time.monotonic()
             target.start()
+            self.note(f"{name} restarted")
             # The next fault does not wait for this service: it may hit while this one is
             # still starting (migrating, joining its consumer groups).
             self.recovering.append(asyncio.create_task(self._ready(name, started)))
@@ -141,7 +195,9 @@ class Faults:
     async def relays(self) -> None:
         await self.recovered()
         for schema in SCHEMAS.values():
-            self.relays_cut += int(await self.stack.kill_relay(schema))
+            cut = await self.stack.kill_relay(schema)
+            self.relays_cut += int(cut)
+            self.note(f"relay of {schema} {'cut' if cut else 'not found holding its turn'}")
             await asyncio.sleep(0.3)
 
     def all(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
@@ -153,18 +209,49 @@ class Faults:
         ]
 
 
-async def run_with_faults(stack: Stack, *, cycles_for: float, shuffle: random.Random | None) -> str:
+async def run_with_faults(
+    stack: Stack, budget: Budget, *, cycles_for: float, shuffle: random.Random | None
+) -> str:
     work = Workload(stack)
     await work.prepare()
     producer = Producer(stack.broker.bootstrap, client_id="accounting-fault-test")
     await producer.start()
+    faults = Faults(stack, work, producer)
+    # The whole run (faults, then checks) ends by the budget's deadline: whatever hangs, the
+    # test fails with its report, before pytest-timeout's limit.
+    deadline = asyncio.timeout(budget.left())
+    try:
+        async with deadline:
+            report = await _faults_then_checks(
+                stack, work, faults, producer, budget, cycles_for, shuffle
+            )
+    except Exception as error:  # any failure, a check's or the harness's, comes with the report
+        seen: BaseException = error
+        if deadline.expired():
+            last = faults.timeline[-1] if faults.timeline else "before the first fault"
+            seen = WaitFailed(f"the test's budget ran out; last step: {last}")
+        explanation = await explain(stack, work, faults, seen)
+        (stack.root / "report.txt").write_text(explanation)
+        raise WaitFailed(explanation) from error
+    (stack.root / "report.txt").write_text(report)
+    return report
+
+
+async def _faults_then_checks(
+    stack: Stack,
+    work: Workload,
+    faults: Faults,
+    producer: Producer,
+    budget: Budget,
+    cycles_for: float,
+    shuffle: random.Random | None,
+) -> str:
     stop = asyncio.Event()
     load = [
         asyncio.create_task(work.accounting(producer, stop, period=0.25)),
         asyncio.create_task(work.learners(stop, period=0.4)),
         asyncio.create_task(work.officer(stop, period=1.0)),
     ]
-    faults = Faults(stack, work, producer)
     done: list[str] = []
     try:
         await asyncio.sleep(2)
@@ -174,7 +261,7 @@ async def run_with_faults(stack: Stack, *, cycles_for: float, shuffle: random.Ra
             if shuffle is not None:
                 shuffle.shuffle(order)
             for name, fault in order:
-                print(f"{time.strftime('%H:%M:%S')} fault: {name}", flush=True)
+                print(f"{_now()} fault: {name}", flush=True)
                 await fault()
                 done.append(name)
                 # Let the flow run between two faults.
@@ -182,17 +269,23 @@ async def run_with_faults(stack: Stack, *, cycles_for: float, shuffle: random.Ra
             await faults.recovered()
             if time.monotonic() - started >= cycles_for:
                 break
-    finally:
         stop.set()
+        # The accounting system settles what it still owes: it waits for the broker, so a
+        # broker that never came back ends here at the budget's deadline.
+        await asyncio.gather(*load)
+    finally:
+        for task in load:
+            task.cancel()  # only those still running: the run is failing already
         await asyncio.gather(*load, return_exceptions=True)
         await producer.stop()
-    for task in load:
-        task.result()  # a crash of the load itself is a bug of the test, not a fault survived
-    return await check_everything(stack, work, faults, done)
+    faults.note("load stopped; checks begin")
+    return await check_everything(stack, work, faults, done, budget)
 
 
-async def check_everything(stack: Stack, work: Workload, faults: Faults, done: list[str]) -> str:
-    await stack.wait_ready()
+async def check_everything(
+    stack: Stack, work: Workload, faults: Faults, done: list[str], budget: Budget
+) -> str:
+    await stack.wait_ready(timeout=max(1.0, budget.left()))
     db = await asyncpg.connect(stack.dsn)
     try:
         # A request committed while its answer was lost in a crash, with no retry before the
@@ -202,40 +295,47 @@ async def check_everything(stack: Stack, work: Workload, faults: Faults, done: l
             for r in await db.fetch("SELECT id FROM dpo.requests ORDER BY created_at")
             if r["id"] not in work.requests_filed
         ]
-    finally:
-        await db.close()
-    work.requests_filed += unanswered
-    await until(
-        lambda: _verify_all(work),
-        lambda left: left == 0,
-        timeout=RECOVERY,
-        what="every filed request verified",
-    )
-    db = await asyncpg.connect(stack.dsn)
-    try:
-        counts = await until(
+        work.requests_filed += unanswered
+
+        def moving() -> Awaitable[tuple[int, ...]]:
+            return activity(db)
+
+        await settle(
+            lambda: _verify_all(work),
+            lambda left: left == 0,
+            what="every filed request verified",
+            quiet=QUIET,
+            budget=budget,
+            progress=moving,
+        )
+        faults.note("every filed request verified")
+        counts = await settle(
             lambda: audit_counts(db, work.billing_ids),
             lambda c: not c.lost,
-            timeout=RECOVERY,
             what="every event produced stored by the audit log",
+            quiet=QUIET,
+            budget=budget,
+            progress=moving,
         )
-        await until(
+        faults.note("every event produced stored by the audit log")
+        await settle(
             lambda: _access(db, work),
             lambda a: a[0] == len(work.unpaid) and a[1] == len(work.paid),
-            timeout=RECOVERY,
             what="every suspension and restoration in effect",
+            quiet=QUIET,
+            budget=budget,
+            progress=moving,
         )
-        try:
-            requests = await until(
-                lambda: db.fetch("SELECT id, status FROM dpo.requests"),
-                lambda rows: rows and all(r["status"] == "completed" for r in rows),
-                timeout=RECOVERY,
-                what="every request completed",
-            )
-        except AssertionError:
-            stuck = await db.fetch("SELECT id FROM dpo.requests WHERE status <> 'completed'")
-            trace = await trace_tasks(db, [r["id"] for r in stuck])
-            raise AssertionError(f"requests never completed; their tasks:\n{trace}") from None
+        faults.note("every suspension and restoration in effect")
+        requests = await settle(
+            lambda: db.fetch("SELECT id, status FROM dpo.requests"),
+            lambda rows: rows and all(r["status"] == "completed" for r in rows),
+            what="every request completed",
+            quiet=QUIET,
+            budget=budget,
+            progress=moving,
+        )
+        faults.note("every request completed")
         # The stack is quiet: read everything once more, so that a late double shows.
         await asyncio.sleep(2)
         counts = await audit_counts(db, work.billing_ids)
@@ -262,7 +362,8 @@ async def check_everything(stack: Stack, work: Workload, faults: Faults, done: l
     recovery = ", ".join(f"{k} {max(v):.1f}" for k, v in faults.recovery.items())
     report = (
         f"faults injected: {len(done)} ({', '.join(done)}), relays cut {faults.relays_cut};"
-        f" longest recovery (s) {recovery}\n"
+        f" longest recovery (s) {recovery}; checks done with {budget.left():.0f}s of the"
+        f" budget left\n"
         f"  audit log: {counts.line()}; tree of {tree_size} verified against {checked}"
         f" checkpoint(s), {doubled} doubled; outbox rows pending {sum(pending.values())};"
         f" dead letters since the last broker restart {dead}\n"
@@ -279,7 +380,8 @@ async def check_everything(stack: Stack, work: Workload, faults: Faults, done: l
         f" ({sum(completed[r['id']] for r in requests)} request.completed), {len(tasks)} tasks"
         f" final, {sum(answered[t['id']] for t in tasks)} answers; {relayed_again} outbox rows\n"
         f"  last errors seen by clients: login {work.logins.last_error!r},"
-        f" filing {work.filings.last_error!r}, verification {work.verifications.last_error!r}"
+        f" filing {work.filings.last_error!r}, verification {work.verifications.last_error!r}\n"
+        "  timeline (UTC):\n" + "\n".join(f"    {line}" for line in faults.timeline)
     )
     print("\n" + report)
 
@@ -309,6 +411,103 @@ async def check_everything(stack: Stack, work: Workload, faults: Faults, done: l
     return report
 
 
+async def explain(stack: Stack, work: Workload, faults: Faults, error: BaseException) -> str:
+    """What the test saw, for a failure's post-mortem: the faults and when, each consumer
+    group's events produced, applied and lost, the effects doubled or missing, and the end of
+    every component's log. Each part is read on its own, so that a part that cannot be read
+    (PostgreSQL not back) does not hide the others."""
+    sections = [
+        f"FAILED: {error}",
+        "faults (UTC):\n" + "\n".join(f"  {line}" for line in faults.timeline),
+        f"load: {len(work.billing_ids)} billing events sent ({work.resent} again after broker"
+        f" restarts), {len(work.unpaid)} unpaid, {len(work.paid)} paid; logins"
+        f" {work.logins.ok} ok / {work.logins.attempts}; requests filed"
+        f" {len(work.requests_filed)}, verified {len(work.requests_verified)}",
+    ]
+    try:
+        async with asyncio.timeout(20):
+            sections.append(await _effects(stack, work))
+    except Exception as exc:  # the report must come out whatever state the stack is in
+        sections.append(f"effects: could not be read ({type(exc).__name__}: {exc})")
+    try:
+        async with asyncio.timeout(10):
+            sections.append(f"dead letters: {await dead_letters(stack.broker.bootstrap)}")
+    except Exception as exc:
+        sections.append(f"dead letters: could not be read ({type(exc).__name__}: {exc})")
+    return "\n\n".join([*sections, *tails(stack)])
+
+
+def tails(stack: Stack) -> list[str]:
+    """The last lines of each component's log: the broker's, each service's, PostgreSQL's."""
+    logs = sorted(stack.root.glob("*.log"))
+    if (stack.pgdata / "log").exists():
+        logs.append(stack.pgdata / "log")
+    out = []
+    for path in logs:
+        lines = path.read_text(errors="replace").splitlines()[-LOG_LINES:]
+        name = "postgres.log" if path.parent == stack.pgdata else path.name
+        out.append(f"--- last {len(lines)} lines of {name}\n" + "\n".join(lines))
+    return out
+
+
+def _ids(ids: list[str], show: int = 20) -> str:
+    return f"{len(ids)}" + (
+        f" [{', '.join(ids[:show])}{' …' if len(ids) > show else ''}]" if ids else ""
+    )
+
+
+async def _effects(stack: Stack, work: Workload) -> str:
+    db = await asyncpg.connect(stack.dsn)
+    try:
+        outside = [
+            (event_id, record.topic, dict(record.headers)["ce_type"].decode())
+            for event_id, record in zip(work.billing_ids, work.billing, strict=True)
+        ]
+        ledgers = await group_ledgers(db, outside)
+        counts = await audit_counts(db, work.billing_ids)
+        suspended = await events_by_key(db, "sso", "vigie.access.suspended")
+        restored = await events_by_key(db, "sso", "vigie.access.restored")
+        states = {
+            r["learner_id"]: r["suspended"]
+            for r in await db.fetch("SELECT learner_id, suspended FROM sso.access_states")
+        }
+        requests = await db.fetch("SELECT id, status FROM dpo.requests ORDER BY created_at")
+        tasks = await db.fetch("SELECT id, request_id, status FROM dpo.tasks")
+        answered = await task_answers(db)
+        completed = await events_by_key(db, "dpo", "vigie.dpo.request.completed", "request_id")
+        pending = await pending_outbox(db)
+        unfinished = [r["id"] for r in requests if r["status"] != "completed"]
+        trace = await trace_tasks(db, unfinished) if unfinished else ""
+    finally:
+        await db.close()
+    stored = {r["id"] for r in requests}
+    unsuspended = [x for x in work.unpaid if states.get(x) is not True]
+    still_suspended = [x for x in work.paid if states.get(x, False)]
+    lines = [
+        "per consumer group (inbox rows against events produced of the types it handles):",
+        *(f"  {ledger.line()}" for ledger in ledgers),
+        "effects:",
+        f"  audit_log leaves: {counts.line()}; lost {_ids(counts.lost)};"
+        f" doubled {_ids(counts.doubled)}",
+        f"  sso_gateway access: unpaid not suspended {_ids(unsuspended)}; paid still suspended"
+        f" {_ids(still_suspended)}; suspended more than once"
+        f" {_ids(sorted(x for x, n in suspended.items() if n > 1))}; restored more than once"
+        f" {_ids(sorted(x for x, n in restored.items() if n > 1))}; restored without suspension"
+        f" {_ids(sorted(x for x in restored if restored[x] > suspended[x]))}",
+        f"  dpo_requests: {len(requests)} requests, not completed {_ids(unfinished)};"
+        f" completed more than once {_ids(sorted(r for r, n in completed.items() if n > 1))};"
+        f" filed but absent {_ids(sorted(set(work.requests_filed) - stored))}",
+        f"  dpo tasks: {len(tasks)}, not final"
+        f" {_ids([t['id'] for t in tasks if t['status'] not in FINAL_TASK_STATES])};"
+        f" never answered {_ids([t['id'] for t in tasks if not answered[t['id']]])};"
+        f" answered more than once {_ids(sorted(t for t, n in answered.items() if n > 1))}",
+        f"  outbox rows pending: {pending}",
+    ]
+    if trace:
+        lines += ["unfinished requests' tasks:", trace]
+    return "\n".join(lines)
+
+
 async def _verify_all(work: Workload) -> int:
     await work.verify_pending()
     return len(set(work.requests_filed) - set(work.requests_verified))
@@ -327,18 +526,21 @@ async def _access(db: asyncpg.Connection, work: Workload) -> tuple[int, int]:
     )
 
 
-@pytest.mark.timeout(300)
-async def test_every_part_killed_mid_flow_loses_and_doubles_nothing(stack: Stack) -> None:
-    await run_with_faults(stack, cycles_for=0, shuffle=None)
+@pytest.mark.timeout(TEST_TIMEOUT)
+async def test_every_part_killed_mid_flow_loses_and_doubles_nothing(
+    stack: Stack, budget: Budget
+) -> None:
+    await run_with_faults(stack, budget, cycles_for=0, shuffle=None)
 
 
 @pytest.mark.soak
 @pytest.mark.timeout(0)
-async def test_soak_cycles_of_faults_lose_and_double_nothing(stack: Stack) -> None:
+async def test_soak_cycles_of_faults_lose_and_double_nothing(stack: Stack, budget: Budget) -> None:
     seed = int(os.environ.get("VIGIE_SOAK_SEED", random.randrange(1 << 32)))
     print(f"\nsoak seed {seed} (VIGIE_SOAK_SEED={seed} replays this order)")
     await run_with_faults(
         stack,
-        cycles_for=float(os.environ.get("VIGIE_SOAK_SECONDS", "900")),
+        budget,
+        cycles_for=SOAK_SECONDS,
         shuffle=random.Random(seed),
     )
