@@ -36,7 +36,13 @@ class Settings(ServiceSettings):
     email_code_minutes: int = Field(15, ge=1, description="Validity of an e-mailed code.")
     email_code_max_attempts: int = Field(5, ge=1, description="Wrong codes before it is void.")
     email_submissions_per_hour: int = Field(
-        5, ge=1, description="Submissions without an account per address and hour."
+        5, ge=1, description="Submissions without an account per mailbox and hour."
+    )
+    email_submissions_per_client_per_hour: int = Field(
+        30,
+        ge=1,
+        description="Submissions without an account from one client address per hour, "
+        "whatever the mailboxes.",
     )
     oidc_client_id: str = Field(
         "dpo-pages", description="The pages' confidential OIDC client at the issuer."

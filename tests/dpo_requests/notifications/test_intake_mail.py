@@ -31,6 +31,7 @@ async def test_code_then_acknowledgement_are_mailed_english_first_when_asked(
             conn,
             SubmissionCreate(email="jo@example.org", request_type="access", lang="en"),
             settings,
+            client_ip=None,
         )
     assert (await sender.deliver_due(pool)).delivered == 1
     [code_mail] = server.messages()

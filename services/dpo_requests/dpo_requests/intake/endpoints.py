@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from dpo_requests.deps import AppSettings, DbConn
 from dpo_requests.intake.schemas import CodeConfirm, SubmissionCreate, SubmissionPublic
@@ -16,9 +16,10 @@ router = APIRouter(prefix="/public/requests", tags=["intake without an account"]
     summary="Submit a request without an account; a one-time code is e-mailed",
 )
 async def submit_without_account(
-    data: SubmissionCreate, conn: DbConn, settings: AppSettings
+    request: Request, data: SubmissionCreate, conn: DbConn, settings: AppSettings
 ) -> SubmissionPublic:
-    return await intake.submit(conn, data, settings)
+    client_ip = request.client.host if request.client else None
+    return await intake.submit(conn, data, settings, client_ip=client_ip)
 
 
 @router.post(

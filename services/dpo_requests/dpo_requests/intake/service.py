@@ -28,6 +28,14 @@ from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import Problem
 
 
+def mailbox(email: str) -> str:
+    """The mailbox an address reaches: case does not matter (RFC 5321 §2.4 leaves the local
+    part's case to the receiving host, and every common host ignores it), nor does a ``+tag``
+    subaddress (RFC 5233), which lands in the same mailbox."""
+    local, _, domain = email.rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}".lower()
+
+
 def code_hash(secret_key: str, submission_id: str, code: str) -> str:
     key = hmac.new(secret_key.encode(), b"vigie-dpo-email-code-v1", hashlib.sha256).digest()
     return hmac.new(key, f"{submission_id}:{code}".encode(), hashlib.sha256).hexdigest()
@@ -42,27 +50,41 @@ class IntakeService:
         self._mail = mail
 
     async def submit(
-        self, conn: Conn, data: SubmissionCreate, settings: Settings
+        self, conn: Conn, data: SubmissionCreate, settings: Settings, *, client_ip: str | None
     ) -> SubmissionPublic:
         submission_id = f"s-{uuid.uuid4().hex}"
         code = f"{secrets.randbelow(10**6):06d}"
-        expires_at = utcnow() + timedelta(minutes=settings.email_code_minutes)
+        now = utcnow()
+        expires_at = now + timedelta(minutes=settings.email_code_minutes)
+        box = mailbox(data.email)
         async with conn.transaction():
-            # Codes are not a way to flood someone's mailbox.
-            recent = await self._repository.count_since(
-                conn, data.email, utcnow() - timedelta(hours=1)
+            # Codes are not a way to flood someone's mailbox, from one client or from many.
+            await self._repository.lock_counts(conn, mailbox=box, client_ip=client_ip)
+            hour_ago = now - timedelta(hours=1)
+            await self._repository.forget_client_addresses(conn, hour_ago)
+            to_mailbox, from_client = await self._repository.count_since(
+                conn, mailbox=box, client_ip=client_ip, since=hour_ago
             )
-            if recent >= settings.email_submissions_per_hour:
+            if to_mailbox >= settings.email_submissions_per_hour:
                 raise Problem(
                     429,
                     "Too Many Requests",
                     "Too many submissions for this address; try again in an hour.",
                     headers={"Retry-After": "3600"},
                 )
+            if from_client >= settings.email_submissions_per_client_per_hour:
+                raise Problem(
+                    429,
+                    "Too Many Requests",
+                    "Too many submissions from this connection; try again in an hour.",
+                    headers={"Retry-After": "3600"},
+                )
             await self._repository.insert(
                 conn,
                 submission_id=submission_id,
                 email=data.email,
+                mailbox=box,
+                client_ip=client_ip,
                 payload=data.model_dump(mode="json", exclude={"email"}),
                 code_hash=code_hash(settings.secret_key, submission_id, code),
                 expires_at=expires_at,
