@@ -1,4 +1,5 @@
-"""``vigie audit``: administer the audit log (entry point group ``vigie.commands``)."""
+"""``vigie audit``: administer the audit log (entry point group ``vigie.commands``), on the
+stack ``kit.stack_file`` resolves (the running ``vigie up``'s database unless told otherwise)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from audit_log.service import SERVICE
 from audit_log.verify.service import Report
 from vigie_shared.kit import db
 from vigie_shared.kit.migrate import migrate
+from vigie_shared.kit.stack_file import add_stack_arguments, stack_command
 
 
 async def verify(
@@ -37,6 +39,7 @@ async def checkpoint(settings: Settings, schema: str = SERVICE.schema) -> str:
     return signed.note
 
 
+@stack_command()
 def cmd_verify(args: argparse.Namespace) -> int:
     report = asyncio.run(verify(Settings(), args.key or [], args.schema))
     root = base64.b64encode(report.root_hash).decode()
@@ -50,6 +53,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+@stack_command()
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     print(asyncio.run(checkpoint(Settings(), args.schema)), end="")
     return 0
@@ -67,7 +71,9 @@ def register_commands(subparsers: Any) -> None:
         help="trusted verifier key (<name>+<hash>+<key>); default: the keys in the database",
     )
     check.add_argument("--schema", default=SERVICE.schema, help=argparse.SUPPRESS)
+    add_stack_arguments(check)
     check.set_defaults(func=cmd_verify)
     sign = commands.add_parser("checkpoint", help="sign a checkpoint of the current tree now")
     sign.add_argument("--schema", default=SERVICE.schema, help=argparse.SUPPRESS)
+    add_stack_arguments(sign)
     sign.set_defaults(func=cmd_checkpoint)

@@ -1,7 +1,9 @@
-"""Administration commands: ``vigie user add``, ``vigie client add``, ``vigie keys rotate``.
+"""Administration commands: ``vigie user add|show``, ``vigie client add``, ``vigie access
+suspend|restore``, ``vigie keys rotate``.
 
 ``register_commands`` adds them to the ``vigie`` command (entry point group ``vigie.commands``);
-``vigie-sso-admin`` runs them alone.
+``vigie-sso-admin`` runs them alone. Each finds the stack it administers as every ``vigie``
+command does (``kit.stack_file``): the running ``vigie up``'s database unless told otherwise.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,22 +25,22 @@ from sso_gateway.config import Settings
 from sso_gateway.keys.service import keys
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
-from sso_gateway.users.schemas import UserCreate
+from sso_gateway.users.repository import user_repository
+from sso_gateway.users.schemas import UserCreate, UserPublic
 from sso_gateway.users.service import UserAlreadyExists, user
 from vigie_shared.kit import db
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.migrate import migrate
+from vigie_shared.kit.stack_file import Command, add_stack_arguments, stack_command
 
 ROLES = ("learner", "dpo", "accounting", "admin")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings()
-    if args.database_url:
-        settings = settings.model_copy(update={"database_url": args.database_url})
-    return settings
+def _settings(_: argparse.Namespace) -> Settings:
+    """The settings of the stack ``stack_command`` resolved (``--database-url`` included)."""
+    return Settings()
 
 
 async def _connect(args: argparse.Namespace, settings: Settings) -> Any:
@@ -73,6 +75,29 @@ async def _user_add(args: argparse.Namespace) -> int:
         await conn.close()
     output = created.model_dump(mode="json")
     print(json.dumps(output) if args.json else f"created {created.id} ({created.email})")
+    return 0
+
+
+async def _user_show(args: argparse.Namespace) -> int:
+    conn = await _connect(args, _settings(args))
+    try:
+        row = await user_repository.get_by_email(conn, args.email)
+        if row is None:
+            return _fail(f"no account with the e-mail {args.email}")
+        account = UserPublic.model_validate({name: row[name] for name in UserPublic.model_fields})
+        suspended = await AccessService(access_repository).is_suspended(conn, account.id)
+    finally:
+        await conn.close()
+    if args.json:
+        print(json.dumps({**account.model_dump(mode="json"), "suspended": suspended}))
+        return 0
+    print(f"id: {account.id}")
+    print(f"email: {account.email}")
+    print(f"username: {account.username or '-'}")
+    print(f"display name: {account.display_name}")
+    print(f"roles: {', '.join(account.roles)}")
+    print(f"created: {account.created_at.isoformat(timespec='seconds')}")
+    print(f"access: {'suspended' if suspended else 'open'}")
     return 0
 
 
@@ -159,16 +184,16 @@ async def _access_decide(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sync(run: Any) -> Any:
+def _command(run: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> Command:
+    @stack_command()
     def func(args: argparse.Namespace) -> int:
-        code: int = asyncio.run(run(args))
-        return code
+        return asyncio.run(run(args))
 
     return func
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url", help="PostgreSQL DSN (default: VIGIE_DATABASE_URL)")
+    add_stack_arguments(parser)
     parser.add_argument("--schema", default=SERVICE.schema, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -183,7 +208,13 @@ def register_commands(subparsers: Any) -> None:
     add.add_argument("--password-stdin", action="store_true", required=True)
     add.add_argument("--role", action="append", choices=ROLES)
     _common(add)
-    add.set_defaults(func=_sync(_user_add))
+    add.set_defaults(func=_command(_user_add))
+    show = user_sub.add_parser(
+        "show", help="an account's id (what access suspend --learner takes), roles and access"
+    )
+    show.add_argument("email")
+    _common(show)
+    show.set_defaults(func=_command(_user_show))
 
     clients = subparsers.add_parser("client", help="OIDC relying parties (platforms)")
     client_sub = clients.add_subparsers(dest="client_command", required=True)
@@ -199,7 +230,7 @@ def register_commands(subparsers: Any) -> None:
     cadd.add_argument("--signing-alg", choices=("ES256", "RS256"), default="ES256")
     cadd.add_argument("--not-training-platform", action="store_true")
     _common(cadd)
-    cadd.set_defaults(func=_sync(_client_add))
+    cadd.set_defaults(func=_command(_client_add))
 
     access_parser = subparsers.add_parser(
         "access", help="suspend or restore a learner's access to training platforms"
@@ -211,14 +242,14 @@ def register_commands(subparsers: Any) -> None:
         decide.add_argument("--reason", required=True, help="recorded and sent in the event")
         decide.add_argument("--actor", required=True, help="user id of the accountant deciding")
         _common(decide)
-        decide.set_defaults(func=_sync(_access_decide))
+        decide.set_defaults(func=_command(_access_decide))
 
     key_parser = subparsers.add_parser("keys", help="signing keys")
     key_sub = key_parser.add_subparsers(dest="keys_command", required=True)
     rotate = key_sub.add_parser("rotate", help="publish new keys; they sign after a delay")
     rotate.add_argument("--publish-delay", type=int, help="seconds (default: settings)")
     _common(rotate)
-    rotate.set_defaults(func=_sync(_keys_rotate))
+    rotate.set_defaults(func=_command(_keys_rotate))
 
 
 def build_parser() -> argparse.ArgumentParser:

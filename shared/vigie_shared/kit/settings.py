@@ -15,6 +15,13 @@ def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "vigie"
 
 
+def resolve_data_dir(explicit: str | Path | None = None) -> Path:
+    """The data dir of ``vigie up`` and of every command that looks for it: ``--data-dir``, else
+    ``VIGIE_DATA_DIR``, else the default; absolute, so that the stack file names one place."""
+    chosen = Path(explicit) if explicit else ServiceSettings().data_dir
+    return chosen.expanduser().resolve()
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIE_", extra="ignore")
 
