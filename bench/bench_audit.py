@@ -86,7 +86,12 @@ def events(n: int, topic: str) -> list[KafkaRecord]:
                 reason="unpaid",
                 actor=Actor(kind="system", id="grace-scheduler"),
             )
-        record = encode(new_event(data, subject=learner, source=SERVICE_SOURCES["sso_gateway"]))
+        source = (
+            "/accounting/bench"
+            if isinstance(data, DebtReminded)
+            else SERVICE_SOURCES["sso_gateway"]
+        )
+        record = encode(new_event(data, subject=learner, source=source))
         out.append(
             KafkaRecord(topic=topic, key=record.key, value=record.value, headers=record.headers)
         )

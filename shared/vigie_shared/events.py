@@ -432,13 +432,27 @@ ALLOWED_SOURCES: dict[str, frozenset[str]] = {
     },
     AccessDenied.event_type: frozenset(SERVICE_SOURCES.values()),
 }
-"""Who may emit each type (ARCHITECTURE.md's "producer" column). Events carry no signature:
+"""Who may emit each type (docs/architecture.md, "Events"). Events carry no signature:
 ``ce_source`` is what a consumer can check, and it catches a misrouted or misconfigured
 producer (a platform announcing ``vigie.access.restored``), not a determined forger, which
-only per-topic producer ACLs on the broker stop. Types absent here come from outside Vigie
-(billing: the accounting system; task results: any data system) and may have any source."""
+only per-topic producer ACLs on the broker stop. Types absent here and from
+``ALLOWED_SOURCE_PREFIXES`` come from any data system (task results) and may have any source."""
+
+ACCOUNTING_SOURCE_PREFIX = "/accounting"
+
+ALLOWED_SOURCE_PREFIXES: dict[str, str] = {
+    cls.event_type: ACCOUNTING_SOURCE_PREFIX
+    for cls in EVENT_TYPES.values()
+    if cls.topic == topics.BILLING
+}
+"""Types from outside Vigie whose producer names itself under a known prefix: billing events
+come only from the accounting system (``/accounting/<instance>``), since they suspend and
+restore learners' access."""
 
 
 def source_allowed(event_type: str, source: str) -> bool:
+    prefix = ALLOWED_SOURCE_PREFIXES.get(event_type)
+    if prefix is not None:
+        return source == prefix or source.startswith(prefix + "/")
     allowed = ALLOWED_SOURCES.get(event_type)
     return allowed is None or source in allowed

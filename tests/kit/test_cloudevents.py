@@ -37,7 +37,7 @@ def _reminder() -> DebtReminded:
 
 
 def test_encode_uses_binary_mode_headers_json_body_and_subject_key() -> None:
-    event = new_event(_reminder(), subject="u-1", source="/vigie/test")
+    event = new_event(_reminder(), subject="u-1", source="/accounting/test")
     record = encode(event)
     headers = dict(record.headers)
     assert record.topic == "billing.events.v1"
@@ -51,7 +51,7 @@ def test_encode_uses_binary_mode_headers_json_body_and_subject_key() -> None:
 
 
 def test_decode_round_trips_every_field() -> None:
-    event = new_event(_reminder(), subject="u-1", source="/vigie/test")
+    event = new_event(_reminder(), subject="u-1", source="/accounting/test")
     record = encode(event)
     decoded = decode(record.headers, record.value)
     assert decoded == event
@@ -134,3 +134,18 @@ def test_a_data_systems_export_may_exceed_the_ordinary_bound_up_to_the_record_li
     headers, value = _export("/platforms/moodle", MAX_EXPORT_EVENT_BYTES)
     with pytest.raises(MalformedEvent, match="exceeds"):
         decode(headers, value)
+
+
+@pytest.mark.parametrize("source", ["/moodle", "/vigie/sso_gateway", "/accountingx", "/"])
+def test_billing_facts_from_anyone_but_the_accounting_system_are_refused(source: str) -> None:
+    """A forged ``debt.reminded`` would suspend a learner, a forged ``debt.settled`` restore
+    one: a consumer refuses them unless they come from the accounting system."""
+    record = encode(new_event(_reminder(), subject="u-1", source=source))
+    with pytest.raises(MalformedEvent, match="may not emit"):
+        decode(record.headers, record.value)
+
+
+def test_billing_facts_from_the_accounting_system_are_taken() -> None:
+    for source in ("/accounting", "/accounting/simulator", "/accounting/sifac"):
+        record = encode(new_event(_reminder(), subject="u-1", source=source))
+        assert decode(record.headers, record.value).source == source
