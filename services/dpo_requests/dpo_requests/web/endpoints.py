@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from dpo_requests.config import Settings
 from dpo_requests.dashboard.charts import status_chart, volume_chart
 from dpo_requests.dashboard.stats import load_dashboard
 from dpo_requests.deadlines import PARIS, paris_date
@@ -47,6 +48,7 @@ from dpo_requests.web.session import (
 )
 from vigie_shared.events import RequestType
 from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.forms import same_origin
 from vigie_shared.kit.oidc import Principal
 
 router = APIRouter(prefix="/pages", include_in_schema=False)
@@ -103,11 +105,13 @@ Session = Annotated[WebSession, Depends(_session)]
 async def _posted(
     request: Request, session: Annotated[WebSession, Depends(_session)]
 ) -> WebSession:
-    """The session of a form post whose CSRF token is right (else a 403 page)."""
+    """The session of a form post from our own pages whose CSRF token is right (else a 403
+    page)."""
     form = await request.form()
     submitted = form.get("csrf")
-    if not csrf_valid(
-        request.app.state.settings, session, submitted if isinstance(submitted, str) else None
+    settings: Settings = request.app.state.settings
+    if not same_origin(request, settings.public_url) or not csrf_valid(
+        settings, session, submitted if isinstance(submitted, str) else None
     ):
         raise PageError(
             403,

@@ -23,6 +23,7 @@ from sso_gateway.metrics import login_failed
 from sso_gateway.oauth.deps import provider_of
 from sso_gateway.oauth.endpoints import PAGE_RESPONSES
 from sso_gateway.sessions.service import sessions
+from vigie_shared.kit.forms import first_values, read_form, same_origin
 
 router = APIRouter(tags=["login"])
 
@@ -104,12 +105,14 @@ async def login_form(
 async def login_submit(request: Request) -> Response:
     provider = provider_of(request)
     settings = provider.settings
-    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+    form = first_values(await read_form(request))
     lang = pick_lang(form.get("lang"))
     next_url = safe_next(form.get("next"))
     identifier = form.get("identifier", "")
     texts = TEXTS[lang]
-    if not csrf_valid(settings, request, form.get("csrf_token", "")):
+    if not same_origin(request, settings.issuer) or not csrf_valid(
+        settings, request, form.get("csrf_token", "")
+    ):
         login_failed("csrf")
         return _form(
             request, next_url=next_url, lang=lang, error=texts["csrf"], identifier="", status=403
