@@ -1,5 +1,6 @@
 """Ingestion from the real broker into verified storage (issue 7, point 1): batches, inbox dedupe
-by ``ce_id``, malformed records to the DLQ, offsets committed after the batch is stored."""
+by ``ce_id``, malformed records to the DLQ, offsets committed after the batch is stored; a record
+over 1 MiB and a malformed one get one dead letter each, however often they are delivered."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ from audit_log.ingest.handlers import BatchIngest
 from tests.audit_log.conftest import LogUnderTest
 from tests.fixtures.kafka import on_topic as on
 from tests.fixtures.kafka import read_all
+from tests.kit.test_consumer_poison import (
+    dead_letter_copies,
+    new_topic,
+    oversized,
+    records_of,
+    send_as_attacker,
+)
 from vigie_shared import topics
 from vigie_shared.events import AccessSuspended, Actor, CloudEvent, UserCreated, new_event
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
@@ -80,4 +88,45 @@ async def test_a_replayed_event_is_stored_once_and_a_malformed_one_is_dead_lette
     assert stored_created.data["email"] == "lea@example.org"
     assert len(dead) == 1
     assert dict(dead[0].headers)["dlq_error"] == b"malformed"
+    assert (await cli.verify(log.settings, [], log.schema)).ok
+
+
+@pytest.mark.both_brokers
+async def test_an_oversized_and_a_malformed_record_get_one_dead_letter_each_however_delivered(
+    log: LogUnderTest, kafka: str, producer: Producer
+) -> None:
+    topic = await new_topic(kafka, roomy=True)
+    created: CloudEvent[Any] = new_event(
+        UserCreated(user_id="u-1", email="lea@example.org", display_name="Léa"),
+        subject="u-1",
+        source="/vigie/sso_gateway",
+    )
+    big = on(oversized("u-big"), topic)
+    malformed = KafkaRecord(topic, b"u-1", b"{not json", [("ce_id", b"x")])
+    await send_as_attacker(kafka, [big, malformed, on(encode(created), topic)])
+    ingest = BatchIngest(Deps(log, producer), log.audit.ingest, group=f"g-{uuid.uuid4().hex}")
+    broker = KafkaBroker(kafka, logger=None)
+    ingest.subscribe(broker, topic, max_records=100)
+    await broker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while ingest.stored < 1:
+            assert time.monotonic() < deadline, "the good event was never stored"
+            await asyncio.sleep(0.1)
+    finally:
+        await broker.stop()
+    # Delivered again, as after a crash before the offset commit.
+    again = await records_of(kafka, topic, lambda record: record.offset == 2, inclusive=True)
+    await ingest.process(again)
+
+    copies = await dead_letter_copies(kafka, topic)
+    assert [dict(r.headers)["dlq_form"] for r in copies] == [b"record", b"whole"]
+    assert copies[1].value == malformed.value
+    assert ingest.dead_lettered == 2
+    async with log.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT event_id FROM log_entries")
+        dead = await conn.fetchval("SELECT count(*) FROM dead_letters")
+    assert [r["event_id"] for r in rows] == [created.id]
+    assert dead == 2
+    assert ingest.progress.failures == 0
     assert (await cli.verify(log.settings, [], log.schema)).ok

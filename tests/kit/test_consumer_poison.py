@@ -96,31 +96,45 @@ def oversized(subject: str, size: int = MIB + MIB // 2) -> KafkaRecord:
     return encode(event)
 
 
-async def dead_letter_copies(kafka: str, topic: str) -> list[ConsumerRecord[Any, Any]]:
-    """Every record on ``topic``'s DLQ: a marker is appended, and all before it is read, so
-    the answer is exact without waiting for copies that might still come."""
-    dlq = topics.dlq(topic)
-    marker = uuid.uuid4().hex.encode()
-    await send_as_attacker(kafka, [KafkaRecord(dlq, None, b"", [("test_marker", marker)])])
+async def records_of(
+    kafka: str,
+    topic: str,
+    until: Callable[[ConsumerRecord[Any, Any]], bool],
+    *,
+    inclusive: bool = False,
+) -> list[ConsumerRecord[Any, Any]]:
+    """The records of ``topic``'s one partition from its start, up to the first for which
+    ``until`` holds (itself included if ``inclusive``)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka, enable_auto_commit=False, max_partition_fetch_bytes=ROOMY
     )
     await consumer.start()
     found: list[ConsumerRecord[Any, Any]] = []
     try:
-        tp = TopicPartition(dlq, 0)
+        tp = TopicPartition(topic, 0)
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
-                    if dict(record.headers or ()).get("test_marker") == marker:
-                        return found
+                    if until(record):
+                        return [*found, record] if inclusive else found
                     found.append(record)
     finally:
         await consumer.stop()
-    raise AssertionError(f"the marker never came back from {dlq}")
+    raise AssertionError(f"{topic} never had the record looked for")
+
+
+async def dead_letter_copies(kafka: str, topic: str) -> list[ConsumerRecord[Any, Any]]:
+    """Every record on ``topic``'s DLQ: a marker is appended, and all before it is read, so
+    the answer is exact without waiting for copies that might still come."""
+    dlq = topics.dlq(topic)
+    marker = uuid.uuid4().hex.encode()
+    await send_as_attacker(kafka, [KafkaRecord(dlq, None, b"", [("test_marker", marker)])])
+    return await records_of(
+        kafka, dlq, lambda record: dict(record.headers or ()).get("test_marker") == marker
+    )
 
 
 async def consume_until(

@@ -1,5 +1,6 @@
 """Hostile events (issue 8, "bad input"): what ``tests/kit/test_dead_letters.py`` leaves out. An
-oversized event and a wrongly sourced one never stop a consumer, and belong in the DLQ.
+oversized event and a wrongly sourced one never stop a consumer, and belong in the DLQ; one over
+Kafka's 1 MiB record limit, which cannot be dead-lettered whole, goes as a record of itself.
 
 Vigie's events carry no signature, so "wrongly signed" can only honestly mean *wrongly
 sourced*: a type announced by a source that does not produce it (``events.ALLOWED_SOURCES``),
@@ -10,6 +11,9 @@ broker, not by anything a consumer can check."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
 import time
 import uuid
 from typing import Any
@@ -19,6 +23,14 @@ from faststream.kafka import KafkaBroker
 
 from tests.fixtures.kafka import on_topic, read_all
 from tests.kit.support import Deps, deps
+from tests.kit.test_consumer_poison import (
+    applied,
+    consume_until,
+    dead_letter_copies,
+    oversized,
+    send_as_attacker,
+)
+from tests.kit.test_consumer_poison import new_topic as roomy_topic
 from vigie_shared import topics
 from vigie_shared.events import (
     AccessRestored,
@@ -138,3 +150,39 @@ async def test_a_wrongly_sourced_event_goes_to_the_dlq(deps: Deps, kafka: str) -
     dead = await read_all(kafka, topics.dlq(topic), 1)
     assert [r.value for r in dead] == [forged.value]
     assert b"source" in dict(dead[0].headers)["dlq_reason"]
+
+
+@pytest.mark.both_brokers
+async def test_an_event_over_a_mebibyte_goes_as_a_record_of_it_and_never_wedges_its_partition(
+    deps: Deps, kafka: str
+) -> None:
+    """The attack: one record larger than any broker takes back in a dead-letter copy, then a
+    good event on the same partition. The copy used to fail with MessageSizeTooLargeError,
+    taken for an outage, and the batch was redelivered for ever."""
+    topic = await roomy_topic(kafka, roomy=True)
+    big = on_topic(oversized("big"), topic)
+    last = on_topic(encode(user_created("last")), topic)
+    assert big.value is not None
+    assert len(big.value) > 1024 * 1024
+    await send_as_attacker(kafka, [big, last])
+    consumer = EventConsumer(f"g-{topic}", deps, max_attempts=2, base_delay=0.01)
+
+    async def effect(conn: Conn, event: CloudEvent[Any]) -> None:
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, event.subject)
+
+    consumer.handles(UserCreated)(effect)
+    await consume_until(consumer, kafka, topic, applied(deps.pool, "last"))
+
+    assert await effects(deps) == ["last"]
+    assert consumer.counts[Outcome.DEAD_LETTERED] == 1
+    assert consumer.progress.failures == 0  # nothing was given back for redelivery
+    (copy,) = await dead_letter_copies(kafka, topic)
+    headers = dict(copy.headers)
+    assert headers["dlq_form"] == b"record"
+    assert headers["dlq_size"] == str(len(big.value)).encode()
+    assert headers["dlq_sha256"] == hashlib.sha256(big.value).hexdigest().encode()
+    assert headers["ce_id"] == dict(big.headers)["ce_id"]
+    assert b"exceeds" in headers["dlq_reason"]
+    summary = json.loads(copy.value)
+    assert base64.b64decode(summary["head"]) == big.value[:1024]
+    assert len(copy.value) < 64 * 1024
