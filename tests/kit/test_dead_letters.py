@@ -1,11 +1,14 @@
 """Poison and malformed messages go to ``<topic>.dlq`` with the original bytes and the error in
-headers, and never stop the consumer (issue: foundation, "Done means")."""
+headers, and never stop the consumer (issue: foundation, "Done means"); ``vigie dlq`` lists the
+dead letters and replays one once its cause is fixed."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -14,7 +17,8 @@ from faststream.kafka import KafkaBroker
 
 from tests.fixtures.kafka import on_topic, read_all
 from tests.kit.support import Deps, user_event
-from vigie_shared import topics
+from tests.kit.test_consumer_poison import applied
+from vigie_shared import dlq, topics
 from vigie_shared.events import CloudEvent, UserCreated
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.consumer import EventConsumer, Outcome
@@ -108,3 +112,78 @@ async def test_a_redelivered_event_changes_nothing(deps: Deps, kafka: str) -> No
         outcomes.append(await consumer.process(raw))
     assert outcomes == [Outcome.PROCESSED, Outcome.DUPLICATE, Outcome.DUPLICATE]
     assert await deps.pool.fetchval("SELECT count(*) FROM effects WHERE subject='once'") == 1
+
+
+def vigie(argv: Sequence[str]) -> int:
+    """The ``vigie`` command line, as far as its ``dlq`` commands go."""
+    parser = argparse.ArgumentParser(prog="vigie")
+    dlq.register_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+async def test_vigie_dlq_lists_a_dead_letter_and_replays_it_to_be_applied_once(
+    deps: Deps,
+    kafka: str,
+    database_url: str,
+    schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("VIGIE_DATABASE_URL", database_url)
+    monkeypatch.setenv("VIGIE_KAFKA_BOOTSTRAP", kafka)
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, [topic], partitions=1)
+    consumer = EventConsumer(f"g-{topic}", deps, max_attempts=2, base_delay=0.01)
+    fixed = {"yet": False}
+
+    @consumer.handles(UserCreated)
+    async def effect(conn: Conn, event: CloudEvent[Any]) -> None:
+        if event.subject == "fixme" and not fixed["yet"]:
+            raise LookupError("no such platform yet")
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, event.subject)
+
+    fixme = on_topic(encode(user_event("fixme")), topic)
+    broker = KafkaBroker(kafka, logger=None)
+    consumer.subscribe(broker, topic)
+    await broker.start()
+    try:
+        await deps.producer.send_and_wait(fixme)
+        await deps.producer.send_and_wait(on_topic(encode(user_event("last")), topic))
+        await until(applied(deps.pool, "last"))
+
+        assert await asyncio.to_thread(vigie, ["dlq", "list", "--schema", schema]) == 0
+        (line,) = capsys.readouterr().out.splitlines()
+        ce_id = dict(fixme.headers)["ce_id"].decode()
+        assert f"{topic}[0]@0" in line
+        assert f"event {ce_id}" in line
+        assert "LookupError: 'no such platform yet'" in line
+        assert "copy: whole" in line
+        ref = line.split()[0]
+
+        fixed["yet"] = True
+        assert await asyncio.to_thread(vigie, ["dlq", "replay", ref]) == 0
+        await until(applied(deps.pool, "fixme"))
+        duplicates = consumer.counts[Outcome.DUPLICATE]
+        assert await asyncio.to_thread(vigie, ["dlq", "replay", ref]) == 0
+        await until(lambda: _more(consumer.counts, Outcome.DUPLICATE, duplicates))
+    finally:
+        await broker.stop()
+
+    assert await deps.pool.fetchval("SELECT count(*) FROM effects WHERE subject='fixme'") == 1
+    assert consumer.counts[Outcome.DEAD_LETTERED] == 1
+    capsys.readouterr()
+    assert await asyncio.to_thread(vigie, ["dlq", "list", "--schema", schema]) == 0
+    assert "replayed 2x" in capsys.readouterr().out
+
+
+async def _more(counts: dict[Outcome, int], outcome: Outcome, than: int) -> bool:
+    return counts[outcome] > than
+
+
+async def until(condition: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
