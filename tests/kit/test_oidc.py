@@ -12,7 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
 from vigie_shared.kit.http import install_problem_handlers
-from vigie_shared.kit.oidc import InvalidToken, Principal, TokenVerifier, bearer
+from vigie_shared.kit.oidc import InvalidToken, Principal, TokenVerifier, app_verifier, bearer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -180,3 +180,38 @@ async def test_bearer_refusals_are_logged_with_who_and_why(
     challenge = other_issuer.headers["www-authenticate"]
     assert challenge.startswith('Bearer error="invalid_token", error_description="')
     assert challenge.count('"') == 4
+
+
+async def test_an_audience_among_several_is_accepted() -> None:
+    issuer = FakeIssuer()
+    principal = await issuer.verifier().verify(issuer.token(aud=["moodle", "dpo-requests"]))
+    assert principal.subject == "u-1"
+
+
+async def test_a_token_for_another_resource_is_refused_with_401_and_who_tried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``admit`` checks the audience before the role: a DPO's token issued to a platform is
+    authentic, with the right role, and still opens nothing here (RFC 9068 §4)."""
+    issuer = FakeIssuer()
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.token_verifier = issuer.verifier()
+    dpo_only = bearer(app_verifier, "dpo")
+
+    @app.get("/dpo")
+    async def endpoint(principal: Principal = Depends(dpo_only)) -> dict[str, str]:  # noqa: B008
+        return {"sub": principal.subject}
+
+    caplog.set_level("INFO", logger="vigie.security")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        refused = await http.get(
+            "/dpo",
+            headers={"Authorization": f"Bearer {issuer.token(aud='moodle', roles=['dpo'])}"},
+        )
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    (record,) = [r for r in caplog.records if r.getMessage() == "access denied"]
+    assert (record.__dict__["reason"], record.__dict__["user_id"]) == ("wrong_audience", "u-1")

@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
 
+from sso_gateway.admin.resource import admin_resource
 from sso_gateway.app import create_app
 from sso_gateway.clients.schemas import ClientCreate
 from sso_gateway.clients.service import client
@@ -23,6 +27,8 @@ from sso_gateway.users.service import user
 
 ISSUER = "http://127.0.0.1:8000"
 PASSWORD = "correct horse battery staple"
+ADMIN_RESOURCE = admin_resource(ISSUER)
+"""The admin API's resource indicator (RFC 8707): the audience its tokens must name."""
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -149,3 +155,54 @@ async def events_about(app: FastAPI, subject: str) -> list[tuple[str, dict[str, 
         (dict((n, v) for n, v in row["headers"])["ce_type"], json.loads(row["value"]))
         for row in rows
     ]
+
+
+async def person_token(
+    app: FastAPI,
+    account: Account,
+    *,
+    resource: str | None = None,
+    platform: Platform | None = None,
+) -> dict[str, Any]:
+    """What a platform gets for ``account`` through the real login and code flow (PKCE S256):
+    the token response. With ``resource``, the authorization request names it (RFC 8707 §2.1),
+    from ``platform`` or else a new client registered for that resource."""
+    if platform is None:
+        platform = await make_client(app, audiences=[resource] if resource else [])
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    params = {
+        "response_type": "code",
+        "client_id": platform.client_id,
+        "redirect_uri": platform.redirect_uri,
+        "scope": "openid profile",
+        "state": "st-1",
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    if resource:
+        params["resource"] = resource
+    async with browser(app) as http:
+        landed = await login_through_form(http, "/authorize?" + urlencode(params), account)
+        code = query_of(landed.headers["location"])["code"]
+        response = await http.post(
+            "/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": platform.redirect_uri,
+                "code_verifier": verifier,
+            },
+            auth=httpx.BasicAuth(platform.client_id, platform.client_secret or ""),
+        )
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
+
+
+async def admin_api_token(app: FastAPI, roles: list[str]) -> str:
+    """An access token for the admin API (audience ``ADMIN_RESOURCE``, asked for explicitly)
+    of a new person with ``roles``."""
+    account = await make_user(app, roles=roles)
+    token: str = (await person_token(app, account, resource=ADMIN_RESOURCE))["access_token"]
+    return token

@@ -1,38 +1,14 @@
-"""The admin HTTP API, for holders of an access token with the ``admin`` role."""
+"""The admin HTTP API, for holders of an access token with the ``admin`` role issued for it."""
 
 from __future__ import annotations
-
-from secrets import token_urlsafe as generate_token
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import (
-    browser,
-    login_through_form,
-    make_client,
-    make_user,
-    query_of,
-    unique,
-)
-from tests.sso_gateway.test_errors import authorize_url, basic, redeem
+from tests.sso_gateway.conftest import admin_api_token, browser, unique
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-async def access_token(app: FastAPI, roles: list[str]) -> str:
-    account = await make_user(app, roles=roles)
-    platform = await make_client(app)
-    verifier = generate_token(48)
-    async with browser(app) as http:
-        landed = await login_through_form(http, authorize_url(platform, verifier), account)
-        code = query_of(landed.headers["location"])["code"]
-        response = await http.post(
-            "/token", data=redeem(platform, code, verifier), auth=basic(platform)
-        )
-    token: str = response.json()["access_token"]
-    return token
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -40,7 +16,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def test_admin_registers_a_client_and_gets_its_secret_once(sso: FastAPI) -> None:
-    token = await access_token(sso, ["admin"])
+    token = await admin_api_token(sso, ["admin"])
     client_id = unique("api")
     async with browser(sso) as http:
         response = await http.post(
@@ -72,7 +48,7 @@ async def test_admin_registers_a_client_and_gets_its_secret_once(sso: FastAPI) -
 
 
 async def test_admin_creates_a_user(sso: FastAPI) -> None:
-    token = await access_token(sso, ["admin"])
+    token = await admin_api_token(sso, ["admin"])
     username = unique("new")
     async with browser(sso) as http:
         response = await http.post(
@@ -90,7 +66,7 @@ async def test_admin_creates_a_user(sso: FastAPI) -> None:
 
 
 async def test_admin_api_refuses_learners_and_anonymous_callers(sso: FastAPI) -> None:
-    token = await access_token(sso, ["learner"])
+    token = await admin_api_token(sso, ["learner"])
     async with browser(sso) as http:
         forbidden = await http.get("/admin/backchannel-logout/undelivered", headers=bearer(token))
         anonymous = await http.get("/admin/backchannel-logout/undelivered")
@@ -100,7 +76,7 @@ async def test_admin_api_refuses_learners_and_anonymous_callers(sso: FastAPI) ->
 
 
 async def test_admin_sees_undelivered_back_channel_logouts(sso: FastAPI) -> None:
-    token = await access_token(sso, ["admin"])
+    token = await admin_api_token(sso, ["admin"])
     async with browser(sso) as http:
         response = await http.get("/admin/backchannel-logout/undelivered", headers=bearer(token))
     assert response.status_code == 200

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from audit_log.context import AuditLog
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.oidc import Principal, bearer
+from vigie_shared.kit.oidc import Principal, app_verifier, bearer
 
 AUDITOR_ROLES = ("dpo", "admin")
 
@@ -26,9 +26,7 @@ async def get_conn(request: Request) -> AsyncIterator[Conn]:
 
 Audit = Annotated[AuditLog, Depends(get_audit)]
 DbConn = Annotated[Conn, Depends(get_conn)]
-Auditor = Annotated[
-    Principal, Depends(bearer(lambda request: request.app.state.token_verifier, *AUDITOR_ROLES))
-]
+Auditor = Annotated[Principal, Depends(bearer(app_verifier, *AUDITOR_ROLES))]
 
 
 async def audited_read(

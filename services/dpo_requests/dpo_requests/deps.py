@@ -10,15 +10,10 @@ from fastapi import Depends, Request
 from dpo_requests.config import Settings
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import Problem
-from vigie_shared.kit.oidc import Principal, TokenVerifier, bearer
+from vigie_shared.kit.oidc import Principal, app_verifier, bearer
 
 LEARNER = "learner"
 DPO = "dpo"
-
-
-def _verifier(request: Request) -> TokenVerifier:
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier
 
 
 def get_settings(request: Request) -> Settings:
@@ -33,9 +28,9 @@ async def get_conn(request: Request) -> AsyncIterator[Conn]:
 
 DbConn = Annotated[Conn, Depends(get_conn)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
-Learner = Annotated[Principal, Depends(bearer(_verifier, LEARNER))]
-DpoOfficer = Annotated[Principal, Depends(bearer(_verifier, DPO))]
-Caller = Annotated[Principal, Depends(bearer(_verifier, LEARNER, DPO))]
+Learner = Annotated[Principal, Depends(bearer(app_verifier, LEARNER))]
+DpoOfficer = Annotated[Principal, Depends(bearer(app_verifier, DPO))]
+Caller = Annotated[Principal, Depends(bearer(app_verifier, LEARNER, DPO))]
 
 
 def is_dpo(principal: Principal) -> bool:

@@ -1,11 +1,16 @@
 """Resource-server side of the SSO: verify the gateway's JWT access tokens (RFC 9068) against
-its published keys, and turn them into a principal with roles for FastAPI endpoints."""
+its published keys, and turn them into a principal with roles for FastAPI endpoints.
+
+Every resource server of the project (the gateway's admin API, dpo_requests, audit_log) admits a
+caller through :func:`admit`: the token must name that server in ``aud`` (RFC 9068 §4, RFC 8707
+resource indicators) before its roles are even looked at, so a person's token issued to one
+platform opens nothing elsewhere, whatever roles it carries."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +41,35 @@ class Principal:
 
     def has_any_role(self, roles: Iterable[str]) -> bool:
         return bool(self.roles.intersection(roles))
+
+    @classmethod
+    def of(cls, claims: Mapping[str, Any]) -> Principal:
+        """The caller named by a verified access token's claims (RFC 9068 §2.2)."""
+        return cls(
+            subject=str(claims["sub"]),
+            roles=frozenset(claims.get("roles") or ()),
+            client_id=claims.get("client_id"),
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+            claims=dict(claims),
+        )
+
+
+def audiences_of(claims: Mapping[str, Any]) -> list[str]:
+    """``aud`` as a list: RFC 7519 §4.1.3 allows one string or an array of them."""
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list):
+        return [a for a in aud if isinstance(a, str)]
+    return []
+
+
+def check_audience(claims: Mapping[str, Any], audience: str) -> None:
+    """RFC 9068 §4: the resource server MUST check that ``aud`` names it, and reject the token
+    otherwise. ``audience`` is this server's resource indicator (RFC 8707 §2), which a client
+    obtains only by asking for it (``resource=``) and being registered for it."""
+    if audience not in audiences_of(claims):
+        raise InvalidToken(f"the token is not meant for this resource server ({audience})")
 
 
 class TokenVerifier:
@@ -97,6 +131,14 @@ class TokenVerifier:
             return self._keys
 
     async def verify(self, token: str) -> Principal:
+        """The principal of a token valid here: :meth:`decode`, then the audience."""
+        claims = await self.decode(token)
+        check_audience(claims, self.audience)
+        return Principal.of(claims)
+
+    async def decode(self, token: str) -> dict[str, Any]:
+        """The claims of an access token of our issuer: its type, algorithm, signature, issuer,
+        expiry and subject checked; its audience is :func:`check_audience`'s business."""
         try:
             header = jws.extract_compact(token.encode()).protected
         except (JoseError, ValueError) as exc:
@@ -113,64 +155,88 @@ class TokenVerifier:
             jwt.JWTClaimsRegistry(
                 leeway=self._leeway,
                 iss={"essential": True, "value": self.issuer},
-                aud={"essential": True, "value": self.audience},
                 exp={"essential": True},
                 sub={"essential": True},
             ).validate(decoded.claims)
         except (JoseError, ValueError) as exc:
             raise InvalidToken(str(exc) or type(exc).__name__) from exc
-        claims = decoded.claims
-        return Principal(
-            subject=str(claims["sub"]),
-            roles=frozenset(claims.get("roles") or ()),
-            client_id=claims.get("client_id"),
-            scopes=frozenset(str(claims.get("scope", "")).split()),
-            claims=dict(claims),
-        )
+        return dict(decoded.claims)
 
 
-def _unauthorized(detail: str, error: str = "invalid_token") -> Problem:
-    # RFC 6750 §3: a 401 carries a Bearer challenge saying what was wrong. The description is
-    # a quoted-string (RFC 9110 §5.6.4): no quote or backslash from the token may break it.
+def unauthorized(detail: str, *, denial: str = "invalid_token") -> Problem:
+    """401 with an RFC 6750 §3 ``invalid_token`` challenge (a token expired, revoked, malformed,
+    or meant for another resource server)."""
+    # The description is a quoted-string (RFC 9110 §5.6.4): no quote or backslash from the
+    # token may break it.
     safe = detail.replace("\\", "").replace('"', "'")
     return Problem(
         401,
         "Unauthorized",
         detail,
-        headers={"WWW-Authenticate": f'Bearer error="{error}", error_description="{safe}"'},
-        denial="invalid_token",
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{safe}"'},
+        denial=denial,
     )
+
+
+def admit(
+    request: Request, claims: Mapping[str, Any], *, audience: str, roles: Iterable[str] = ()
+) -> Principal:
+    """The one gate of every resource server, for a token already verified (signature, issuer,
+    expiry): 401 unless ``aud`` names ``audience`` (RFC 9068 §4; RFC 6750 §3.1
+    ``invalid_token``), then 403 without one of ``roles`` (when given). The principal is kept
+    on ``request.state`` first, so that either refusal says who was refused (``kit.denials``):
+    the token is authentic, only meant for someone else."""
+    principal = Principal.of(claims)
+    request.state.principal = principal
+    try:
+        check_audience(claims, audience)
+    except InvalidToken as exc:
+        raise unauthorized(str(exc), denial="wrong_audience") from exc
+    wanted = tuple(roles)
+    if wanted and not principal.has_any_role(wanted):
+        raise Problem(
+            403,
+            "Forbidden",
+            f"One of the roles {', '.join(wanted)} is required.",
+            denial="missing_role",
+        )
+    return principal
+
+
+def app_verifier(request: Request) -> TokenVerifier:
+    """The verifier a service keeps on ``app.state.token_verifier`` (its issuer and audience)."""
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
 
 
 def bearer(
     verifier: Callable[[Request], TokenVerifier], *roles: str
 ) -> Callable[[Request], Awaitable[Principal]]:
-    """A FastAPI dependency: the caller's principal, refused with 401 without a valid token and
-    403 without one of ``roles`` (when given). Each refusal is recorded (``kit.denials``); the
-    principal is kept on ``request.state`` so that a later refusal can say who was refused."""
+    """A FastAPI dependency: the caller's principal, refused with 401 without a valid token for
+    the verifier's audience and 403 without one of ``roles`` (when given); see :func:`admit`.
+    Each refusal is recorded (``kit.denials``)."""
 
     async def dependency(request: Request) -> Principal:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Problem(
-                401,
-                "Unauthorized",
-                "A bearer token is required.",
-                headers={"WWW-Authenticate": "Bearer"},
-                denial="missing_token",
-            )
+        token = bearer_token(request)
+        checker = verifier(request)
         try:
-            principal = await verifier(request).verify(token.strip())
+            claims = await checker.decode(token)
         except InvalidToken as exc:
-            raise _unauthorized(str(exc)) from exc
-        request.state.principal = principal
-        if roles and not principal.has_any_role(roles):
-            raise Problem(
-                403,
-                "Forbidden",
-                f"One of the roles {', '.join(roles)} is required.",
-                denial="missing_role",
-            )
-        return principal
+            raise unauthorized(str(exc)) from exc
+        return admit(request, claims, audience=checker.audience, roles=roles)
 
     return dependency
+
+
+def bearer_token(request: Request) -> str:
+    """The token of an ``Authorization: Bearer`` header (RFC 6750 §2.1), else 401."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(
+            401,
+            "Unauthorized",
+            "A bearer token is required.",
+            headers={"WWW-Authenticate": "Bearer"},
+            denial="missing_token",
+        )
+    return token.strip()

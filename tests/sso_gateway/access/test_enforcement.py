@@ -13,12 +13,14 @@ from fastapi import FastAPI
 
 from tests.sso_gateway.access.test_refusal_page import return_link
 from tests.sso_gateway.conftest import (
+    ADMIN_RESOURCE,
     ISSUER,
     browser,
     events_about,
     login_through_form,
     make_client,
     make_user,
+    person_token,
     query_of,
 )
 from tests.sso_gateway.test_authorization_code import relying_party
@@ -123,18 +125,8 @@ async def test_manual_suspension_needs_the_accounting_role_and_a_reason(sso: Fas
     other = await make_user(sso)
     tokens = {}
     for who in (accountant, other):
-        platform = await make_client(sso)
-        verifier = generate_token(48)
-        async with relying_party(sso, platform) as rp, browser(sso) as http:
-            url, _ = rp.create_authorization_url(f"{ISSUER}/authorize", code_verifier=verifier)
-            landed = await login_through_form(http, url, who)
-            tokens[who.id] = (
-                await rp.fetch_token(
-                    f"{ISSUER}/token",
-                    authorization_response=landed.headers["location"],
-                    code_verifier=verifier,
-                )
-            )["access_token"]
+        # The accounting routes are the admin API's: its resource is asked for explicitly.
+        tokens[who.id] = (await person_token(sso, who, resource=ADMIN_RESOURCE))["access_token"]
     async with browser(sso) as http:
         path = f"/admin/access/{learner.id}/suspend"
         refused = await http.post(

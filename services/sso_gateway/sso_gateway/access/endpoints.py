@@ -1,9 +1,10 @@
-"""Manual suspension and restoration by the accounting office (issue 4), and access states."""
+"""Manual suspension and restoration by the accounting office, and access states: admin routes,
+for tokens issued for the admin API (``admin.resource``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
@@ -12,22 +13,23 @@ from sso_gateway.access.service import AccessService
 from sso_gateway.admin.endpoints import require_roles
 from sso_gateway.oauth.deps import provider_of
 from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.oidc import Principal
 
 router = APIRouter(prefix="/admin/access", tags=["access"])
 
 
-def _roles(*roles: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
+def _roles(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     """The caller's claims, checked as a dependency: FastAPI resolves it before it validates
     the body, so an anonymous caller gets 401, never a 422 that describes the schema."""
 
-    async def claims(request: Request) -> dict[str, Any]:
+    async def caller(request: Request) -> Principal:
         return await require_roles(request, *roles)
 
-    return claims
+    return caller
 
 
-Reader = Annotated[dict[str, Any], Depends(_roles("accounting", "admin", "dpo"))]
-Accountant = Annotated[dict[str, Any], Depends(_roles("accounting", "admin"))]
+Reader = Annotated[Principal, Depends(_roles("accounting", "admin", "dpo"))]
+Accountant = Annotated[Principal, Depends(_roles("accounting", "admin"))]
 
 
 def _access(request: Request) -> AccessService:
@@ -50,7 +52,7 @@ async def _decide(
     request: Request,
     learner_id: str,
     data: AccessDecisionCreate,
-    claims: dict[str, Any],
+    caller: Principal,
     *,
     suspend: bool,
 ) -> AccessStatePublic:
@@ -60,7 +62,7 @@ async def _decide(
             learner_id,
             suspend=suspend,
             reason=data.reason,
-            actor_id=str(claims["sub"]),
+            actor_id=caller.subject,
             now=utcnow(),
         )
     return await _state(request, learner_id)
@@ -68,13 +70,13 @@ async def _decide(
 
 @router.post("/{learner_id}/suspend", summary="Suspend by hand (role accounting), with a reason")
 async def suspend(
-    learner_id: str, data: AccessDecisionCreate, request: Request, claims: Accountant
+    learner_id: str, data: AccessDecisionCreate, request: Request, caller: Accountant
 ) -> AccessStatePublic:
-    return await _decide(request, learner_id, data, claims, suspend=True)
+    return await _decide(request, learner_id, data, caller, suspend=True)
 
 
 @router.post("/{learner_id}/restore", summary="Restore by hand (role accounting), with a reason")
 async def restore(
-    learner_id: str, data: AccessDecisionCreate, request: Request, claims: Accountant
+    learner_id: str, data: AccessDecisionCreate, request: Request, caller: Accountant
 ) -> AccessStatePublic:
-    return await _decide(request, learner_id, data, claims, suspend=False)
+    return await _decide(request, learner_id, data, caller, suspend=False)

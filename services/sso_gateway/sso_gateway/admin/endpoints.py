@@ -1,13 +1,14 @@
-"""Administration over HTTP, for callers holding an access token with the ``admin`` role."""
+"""Administration over HTTP, for callers holding an access token with the ``admin`` role, issued
+for the admin API (``admin.resource``)."""
 
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from sso_gateway.admin.resource import admin_resource
 from sso_gateway.backchannel.service import backchannel
 from sso_gateway.clients.schemas import ClientCreate, ClientCreated
 from sso_gateway.clients.service import ClientAlreadyExists, client
@@ -16,60 +17,32 @@ from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.users.schemas import UserCreate, UserPublic
 from sso_gateway.users.service import UserAlreadyExists, user
 from vigie_shared.kit.http import Problem
+from vigie_shared.kit.oidc import Principal, admit, bearer_token, unauthorized
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-async def require_admin(request: Request) -> dict[str, Any]:
+async def require_admin(request: Request) -> Principal:
     return await require_roles(request, "admin")
 
 
-async def require_roles(request: Request, *roles: str) -> dict[str, Any]:
-    """Claims of a valid, unrevoked access token of ours carrying one of ``roles``."""
+async def require_roles(request: Request, *roles: str) -> Principal:
+    """The caller of a valid, unrevoked access token of ours, meant for the admin API (its
+    audience, ``admin_resource``) and carrying one of ``roles``: the resource servers' one
+    gate (``kit.oidc.admit``), with the keys and the revocation list at hand."""
     provider = provider_of(request)
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Problem(
-            401,
-            "Unauthorized",
-            "A bearer token is required.",
-            headers={"WWW-Authenticate": "Bearer"},
-            denial="missing_token",
-        )
+    token = bearer_token(request)
     await provider.keyring.refresh(provider.pool)
-    claims = provider.decode_access_token(token.strip())
+    claims = provider.decode_access_token(token)
     if claims is None or int(claims.get("exp", 0)) <= time.time():
-        raise Problem(
-            401,
-            "Unauthorized",
-            "The access token is invalid or expired.",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            denial="invalid_token",
-        )
+        raise unauthorized("The access token is invalid or expired.")
     async with provider.pool.acquire() as conn:
         if await grant_repository.access_token_revoked(conn, str(claims.get("jti", ""))):
-            raise Problem(
-                401,
-                "Unauthorized",
-                "The access token was revoked.",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                denial="invalid_token",
-            )
-    # Who was refused goes with the refusal to the audit log (issue 8: every attempt audited).
-    request.state.principal = SimpleNamespace(
-        subject=claims.get("sub"), client_id=claims.get("client_id")
-    )
-    if not set(roles).intersection(claims.get("roles") or []):
-        raise Problem(
-            403,
-            "Forbidden",
-            f"One of the roles {', '.join(roles)} is required.",
-            denial="missing_role",
-        )
-    return claims
+            raise unauthorized("The access token was revoked.")
+    return admit(request, claims, audience=admin_resource(provider.settings.issuer), roles=roles)
 
 
-Admin = Annotated[dict[str, Any], Depends(require_admin)]
+Admin = Annotated[Principal, Depends(require_admin)]
 
 
 @router.post("/users", status_code=201, summary="Create an account")

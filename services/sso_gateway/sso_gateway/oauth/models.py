@@ -112,6 +112,8 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     code_challenge: str | None
     code_challenge_method: str | None
     auth_time: datetime
+    resource: str | None = None
+    """The RFC 8707 resource named at /authorize; None: the client itself."""
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> AuthorizationCode:
@@ -148,6 +150,8 @@ class RefreshToken(TokenMixin):  # type: ignore[misc]
     expires_at: datetime
     used_at: datetime | None
     revoked_at: datetime | None
+    resource: str | None = None
+    """The grant's RFC 8707 resource (from its authorization code); None: the client itself."""
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> RefreshToken:

@@ -27,11 +27,13 @@ class GrantRepository:
         code_challenge_method: str | None,
         auth_time: datetime,
         expires_at: datetime,
+        resource: str | None = None,
     ) -> None:
         await conn.execute(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id,"
             " family_id, redirect_uri, scope, nonce, code_challenge, code_challenge_method,"
-            " auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            " auth_time, expires_at, resource)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             code_hash,
             client_id,
             user_id,
@@ -44,6 +46,7 @@ class GrantRepository:
             code_challenge_method,
             auth_time,
             expires_at,
+            resource,
         )
 
     async def consume_code(
@@ -119,6 +122,7 @@ class GrantRepository:
         scope: str,
         auth_time: datetime,
         expires_at: datetime,
+        resource: str | None = None,
     ) -> None:
         """An access token and the refresh token issued with it, in one statement: atomic by
         itself, one round trip where BEGIN, two INSERTs and COMMIT took four."""
@@ -126,7 +130,8 @@ class GrantRepository:
             "WITH access AS (INSERT INTO access_tokens (jti, client_id, user_id, session_id,"
             " family_id, expires_at) VALUES ($1, $4, $5, $6, $3, $2))"
             " INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id,"
-            " scope, auth_time, expires_at) VALUES ($7, $3, $4, $5, $6, $8, $9, $10)",
+            " scope, auth_time, expires_at, resource)"
+            " VALUES ($7, $3, $4, $5, $6, $8, $9, $10, $11)",
             jti,
             access_expires_at,
             family_id,
@@ -137,6 +142,7 @@ class GrantRepository:
             scope,
             auth_time,
             expires_at,
+            resource,
         )
 
     async def consume_refresh_token(

@@ -317,6 +317,7 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
                 scope=token.get("scope", ""),
                 auth_time=_ts(issued["auth_time"]),
                 expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl),
+                resource=issued.get("resource"),
             )
 
         if request.clients is not None and refresh:
@@ -371,8 +372,11 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         scope: str,
         include_refresh_token: bool,
         family_id: str | None,
+        granted_resource: str | None = None,
     ) -> dict[str, Any]:
-        """An RFC 9068 JWT access token (and a rotated opaque refresh token)."""
+        """An RFC 9068 JWT access token (and a rotated opaque refresh token). A person's token
+        names in ``aud`` the platform (the client), or the resource their grant was authorized
+        for when the request names it (``resource_of_grant``)."""
         client: OAuthClient = request.client
         key = self.keyring.signing_key(client.signing_alg)
         now = int(time.time())
@@ -390,7 +394,7 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
             # RFC 9068 §2.2: the resource owner is the subject; the platform the audience.
             claims.update(
                 sub=user.id,
-                aud=client.client_id,
+                aud=self.resource_of_grant(request, granted_resource),
                 roles=list(user.roles),
                 auth_time=user.auth_time,
                 sid=user.session_id,
@@ -411,7 +415,12 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
             "expires_in": ttl,
             "scope": scope,
         }
-        request.issued = {"jti": jti, "exp": now + ttl, "family_id": family_id}
+        request.issued = {
+            "jti": jti,
+            "exp": now + ttl,
+            "family_id": family_id,
+            "resource": granted_resource,
+        }
         if user is not None:
             request.issued.update(
                 user_id=user.id, session_id=user.session_id, auth_time=user.auth_time
@@ -421,19 +430,23 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         return token
 
     def _audience(self, request: Request) -> str:
-        """RFC 8707 §2: ``resource`` (or ``audience``) names the API the token is for; only
-        values registered for the client are accepted. Default: the client itself."""
+        """A client's own token (client credentials): the resource it names, else itself."""
         client: OAuthClient = request.client
-        wanted = request.payload.datalist.get("resource") or request.payload.datalist.get(
-            "audience"
-        )
-        if not wanted:
-            return client.client_id
-        if len(wanted) > 1:
-            raise InvalidTargetError("One resource per token.")
-        if wanted[0] not in client.audiences and wanted[0] != client.client_id:
-            raise InvalidTargetError("This client may not request that resource.")
-        return wanted[0]
+        return requested_resource(request) or client.client_id
+
+    def resource_of_grant(self, request: Request, granted: str | None) -> str:
+        """RFC 8707 §2.2: a person's grant yields tokens for the resource it was authorized
+        for at /authorize (``granted``), or for the client itself, never another one; the
+        token request may name either (``resource``), and gets the grant's by default. So a
+        token for the admin API exists only when it was asked for at authorization, by a
+        client registered for it."""
+        client: OAuthClient = request.client
+        wanted = requested_resource(request)
+        if wanted is None:
+            return granted or client.client_id
+        if wanted not in (granted, client.client_id):
+            raise InvalidTargetError("That resource was not requested at authorization.")
+        return wanted
 
     def decode_access_token(self, token: str) -> dict[str, Any] | None:
         """Claims of a well-signed access token from us (expiry not checked), else None."""
@@ -460,6 +473,22 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         return AccessTokenInfo(claims=claims, revoked=revoked)
 
 
+def requested_resource(request: Request) -> str | None:
+    """RFC 8707 §2: the resource a request names (``resource``, or ``audience`` as some client
+    libraries spell it), checked against those registered for the client (its own id is always
+    one); None when it names none. One per request: a token has one audience here."""
+    client: OAuthClient = request.client
+    wanted = request.payload.datalist.get("resource") or request.payload.datalist.get("audience")
+    if not wanted:
+        return None
+    if len(wanted) > 1:
+        raise InvalidTargetError("One resource per token.")
+    if wanted[0] not in client.audiences and wanted[0] != client.client_id:
+        raise InvalidTargetError("This client may not request that resource.")
+    resource: str = wanted[0]
+    return resource
+
+
 def grant_user(session: BrowserSession) -> GrantUser:
     return GrantUser(
         id=session.user_id,
@@ -482,6 +511,10 @@ class _Issuing:
     def family_id(self) -> str | None:
         return None
 
+    def granted_resource(self) -> str | None:
+        """The RFC 8707 resource the grant was authorized for (None: the client itself)."""
+        return None
+
     def generate_token(
         self,
         user: GrantUser | None = None,
@@ -497,6 +530,7 @@ class _Issuing:
             scope or "",
             include_refresh_token,
             self.family_id(),
+            self.granted_resource(),
         )
 
 
@@ -508,11 +542,27 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
         code: AuthorizationCode = self.request.authorization_code
         return code.family_id
 
+    def granted_resource(self) -> str | None:
+        code: AuthorizationCode = self.request.authorization_code
+        return code.resource
+
+    def validate_authorization_request(self) -> str:
+        """RFC 8707 §2: a ``resource`` the client may not request is refused at once, with
+        ``invalid_target`` sent back to the (verified) redirect URI."""
+        redirect_uri: str = super().validate_authorization_request()
+        try:
+            requested_resource(self.request)
+        except InvalidTargetError as error:
+            error.redirect_uri = redirect_uri
+            raise
+        return redirect_uri
+
     def save_authorization_code(self, code: str, request: Request) -> None:
         user: GrantUser = request.user
         client: OAuthClient = request.client
         settings = self.server.settings
         data = request.payload.data
+        resource = requested_resource(request)
 
         async def save(conn: Conn) -> None:
             async with conn.transaction():
@@ -530,6 +580,7 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
                     code_challenge_method=data.get("code_challenge_method"),
                     auth_time=_ts(user.auth_time),
                     expires_at=datetime.now(UTC) + timedelta(seconds=settings.code_ttl),
+                    resource=resource,
                 )
                 await sessions.signed_into(conn, user.session_id, client.client_id)
 
@@ -699,6 +750,10 @@ class RefreshTokenGrant(_Issuing, grants.RefreshTokenGrant):  # type: ignore[mis
     def family_id(self) -> str | None:
         token: RefreshToken = self.request.refresh_token
         return token.family_id
+
+    def granted_resource(self) -> str | None:
+        token: RefreshToken = self.request.refresh_token
+        return token.resource
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         client: OAuthClient = self.request.client
