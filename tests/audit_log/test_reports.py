@@ -202,3 +202,32 @@ async def test_csv_export_refuses_an_empty_period(
     )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_report_without_dates_covers_the_whole_history(
+    log: LogUnderTest,
+    api: tuple[httpx.AsyncClient, FakeIssuer],  # noqa: F811 - the fixture imported above
+) -> None:
+    http, issuer = api
+    await campaign(log)
+    officer = issuer.token("u-dpo", ["dpo"])
+    bare = await http.get("/reports/suspension-campaign", headers=officer)
+    assert bare.status_code == 200, bare.text
+    wide = await http.get(
+        "/reports/suspension-campaign",
+        params={"since": "1970-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"},
+        headers=officer,
+    )
+    report, everything = bare.json(), wide.json()
+    assert (report["since"], report["until"]) == (None, None)
+    assert {k: report[k] for k in ("channels", "periods", "total")} == {
+        k: everything[k] for k in ("channels", "periods", "total")
+    }
+    # The October reminder outside the campaign's window counts too: eight debts, not seven.
+    assert (report["total"]["reminded"], report["total"]["suspended"]) == (8, 5)
+    assert "2023-10" in {p["period"] for p in report["periods"]}
+    csv_bare = await http.get("/reports/suspension-campaign.csv", headers=officer)
+    assert csv_bare.status_code == 200, csv_bare.text
+    assert "suspension-campaign-start-end.csv" in csv_bare.headers["content-disposition"]
+    total = list(csv.DictReader(io.StringIO(csv_bare.text)))[-1]
+    assert (total["period"], total["channel"], total["reminded"]) == ("all", "all", "8")

@@ -11,9 +11,10 @@ from vigie_shared.kit.db import Conn
 
 class ReportRepository:
     async def suspension_campaign(
-        self, conn: Conn, since: datetime, until: datetime
+        self, conn: Conn, since: datetime | None, until: datetime | None
     ) -> list[asyncpg.Record]:
-        """The fate of each debt reminded in [since, until), counted per (month, channel), per
+        """The fate of each debt reminded in [since, until) (an absent bound: the log's start or
+        end), counted per (month, channel), per
         month, per channel and in all (a ``grouping`` flag marks the totals), from the clear
         facets (debt_id, channel, debt_ids) and event times, so shredded entries still count.
         Each debt is followed through ``debt_entries`` (migration 0005): one B-tree probe per
@@ -29,7 +30,9 @@ class ReportRepository:
                 SELECT facets->>'debt_id' AS debt_id, min(facets->>'channel') AS channel,
                        min(time) AS reminded_at
                 FROM log_entries
-                WHERE type = 'vigie.billing.debt.reminded' AND time >= $1 AND time < $2
+                WHERE type = 'vigie.billing.debt.reminded'
+                  AND time >= coalesce($1::timestamptz, '-infinity')
+                  AND time < coalesce($2::timestamptz, 'infinity')
                 GROUP BY 1
             ), suspended AS MATERIALIZED (
                 SELECT r.debt_id, min(d.time) AS suspended_at

@@ -38,8 +38,8 @@ class PeriodFigures(ChannelFigures):
 
 
 class SuspensionCampaignReport(BaseModel):
-    since: datetime
-    until: datetime
+    since: datetime | None = Field(description="Reminders from (inclusive); null: the log's start.")
+    until: datetime | None = Field(description="Reminders before (exclusive); null: no end.")
     channels: list[ChannelFigures] = Field(description="Per channel, over the whole period.")
     periods: list[PeriodFigures] = Field(
         default_factory=list,

@@ -68,8 +68,10 @@ class ReportService:
         self._repository = repository
 
     async def suspension_campaign(
-        self, conn: Conn, since: datetime, until: datetime
+        self, conn: Conn, since: datetime | None = None, until: datetime | None = None
     ) -> SuspensionCampaignReport:
+        """Debts reminded in [since, until); without a bound, from the log's first entry or to
+        its last."""
         rows = await self._repository.suspension_campaign(conn, since, until)
         channels = [
             ChannelFigures(**_figures(r))
@@ -87,7 +89,9 @@ class ReportService:
             since=since, until=until, channels=channels, periods=periods, total=total
         )
 
-    async def suspension_campaign_csv(self, conn: Conn, since: datetime, until: datetime) -> str:
+    async def suspension_campaign_csv(
+        self, conn: Conn, since: datetime | None = None, until: datetime | None = None
+    ) -> str:
         """One line per month and channel, the month's total, each channel's total and the
         grand total (period and channel ``all``), rates as fractions, times in seconds."""
         report = await self.suspension_campaign(conn, since, until)
