@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 
 from sso_gateway import crypto
+from sso_gateway.admin.resource import admin_resource
 from sso_gateway.clients.repository import client_repository
 from sso_gateway.clients.schemas import ClientCreate
 from sso_gateway.clients.service import CLIENT_SECRET_PREFIX, client
+from sso_gateway.config import Settings
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import UserAlreadyExists, user
 from vigie_shared.cli import DEMO_PAGES_CLIENT, demo_client_secret
@@ -52,6 +54,28 @@ DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 # client's secret.
 DPO_PAGES_URL = "http://127.0.0.1:8001"
 
+CONSOLE_CLIENT = "vigie-console"
+CONSOLE_REDIRECT_URI = "http://127.0.0.1:8766/callback"
+"""Where the console's code lands: nothing listens there, the browser's address bar shows it
+(a native app's loopback redirect, RFC 8252 §7.3)."""
+AUDIT_LOG_RESOURCE = "audit-log"
+DPO_REQUESTS_RESOURCE = "dpo-requests"
+
+
+def console_client(issuer: str) -> ClientCreate:
+    """What a DPO, an accountant or an admin uses from a terminal to call the APIs (the audit
+    log, dpo_requests, the admin API): a public client (no secret to hand out; PKCE S256), whose
+    tokens name the API asked for (``resource=``, RFC 8707), never a platform."""
+    return ClientCreate(
+        client_id=CONSOLE_CLIENT,
+        name="Console (DPO, comptabilité, administration)",
+        training_platform=False,
+        public=True,
+        redirect_uris=[CONSOLE_REDIRECT_URI],
+        audiences=[AUDIT_LOG_RESOURCE, DPO_REQUESTS_RESOURCE, admin_resource(issuer)],
+    )
+
+
 DEMO_CLIENTS = (
     ClientCreate(
         client_id="moodle",
@@ -68,7 +92,7 @@ DEMO_CLIENTS = (
         name="Demandes RGPD",
         training_platform=False,
         grant_types=["authorization_code", "refresh_token", "client_credentials"],
-        audiences=["dpo-requests", "audit-log"],
+        audiences=[DPO_REQUESTS_RESOURCE, AUDIT_LOG_RESOURCE],
     ),
     ClientCreate(
         client_id=DEMO_PAGES_CLIENT,
@@ -91,6 +115,7 @@ def demo_secret(secret_key: str, client_id: str) -> str:
 
 
 async def seed_demo(settings: ServiceSettings) -> list[str]:
+    issuer = settings.issuer if isinstance(settings, Settings) else Settings().issuer
     conn = await db.connect(settings.database_url, "sso")
     try:
         lines = []
@@ -98,6 +123,9 @@ async def seed_demo(settings: ServiceSettings) -> list[str]:
             with contextlib.suppress(UserAlreadyExists):
                 await user.create(conn, data)
             lines.append(f"{', '.join(data.roles):<10} {data.email} / {data.password}")
+        console = console_client(issuer)
+        await client.register(conn, console)
+        lines.append(f"console    {console.client_id} (public client: PKCE, no secret)")
         for platform in DEMO_CLIENTS:
             secret = demo_secret(settings.secret_key, platform.client_id)
             secret_hash = crypto.keyed_hash(settings.secret_key, secret)
