@@ -9,6 +9,8 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
+import asyncpg
+
 from vigie_shared.kit import db
 from vigie_shared.kit.dead_letters import (
     DeadLetter,
@@ -58,6 +60,9 @@ async def list_dead_letters(dsn: str, schemas: Sequence[str], limit: int) -> lis
         conn = await db.connect(dsn, schema)
         try:
             letters = await dead_letter_repository.recent(conn, limit)
+        except asyncpg.UndefinedTableError:
+            lines.append(f"{schema}: not migrated yet (`vigie migrate`)")
+            continue
         finally:
             await conn.close()
         lines += [describe(schema, letter) for letter in letters]

@@ -28,11 +28,19 @@ from typing import Any, Literal, cast
 
 import asyncpg
 from aiokafka.errors import (
+    BrokerNotAvailableError,
+    CommitFailedError,
+    IllegalGenerationError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    KafkaUnavailableError,
     NoBrokersAvailable,
     ProducerClosed,
+    QuotaViolationError,
+    RebalanceInProgressError,
+    ReplicaNotAvailableError,
+    UnknownMemberIdError,
 )
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import ConsumerRecord
@@ -75,6 +83,16 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaConnectionError,
     KafkaTimeoutError,
     NoBrokersAvailable,
+    # Not flagged retriable by aiokafka, but a broker restarting or a group rebalancing says
+    # nothing about the record.
+    BrokerNotAvailableError,
+    ReplicaNotAvailableError,
+    KafkaUnavailableError,
+    QuotaViolationError,
+    RebalanceInProgressError,
+    CommitFailedError,
+    IllegalGenerationError,
+    UnknownMemberIdError,
     # Raised while the service shuts down: the batch is redelivered after the restart.
     ProducerClosed,
 )
