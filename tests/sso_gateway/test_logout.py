@@ -32,10 +32,12 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def signed_in(
-    app: FastAPI, http: httpx.AsyncClient, platform: Platform, account: Account
+    app: FastAPI, http: httpx.AsyncClient, platform: Platform, account: Account, **authorize: str
 ) -> dict[str, str]:
+    """The token response after ``account`` signs in to ``platform`` in the browser ``http``;
+    ``authorize``: more authorization request parameters (e.g. ``resource``, RFC 8707)."""
     verifier = generate_token(48)
-    url = authorize_url(platform, verifier)
+    url = authorize_url(platform, verifier, **authorize)
     landed = await http.get(url)
     if landed.headers["location"].startswith("/login"):
         landed = await login_through_form(http, url, account)
