@@ -20,6 +20,7 @@ from audit_log.reports.endpoints import router as reports_router
 from audit_log.service import SERVICE
 from audit_log.shredding import handlers as shredding_handlers
 from vigie_shared import topics
+from vigie_shared.kit import api_docs
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.oidc import TokenVerifier
@@ -79,9 +80,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         await task
 
     app = FastAPI(
-        title="Vigie audit log", version="0.2.0", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY
+        title="Vigie audit log",
+        version="0.2.0",
+        lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
+        **api_docs.fastapi_options(settings),
     )
     runtime.install(app)
+    api_docs.install(app, settings)
     metrics.install(app)
     app.state.audit = audit
     app.state.ingest = ingest

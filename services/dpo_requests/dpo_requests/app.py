@@ -27,6 +27,7 @@ from dpo_requests.web import handlers as page_handlers
 from dpo_requests.web.endpoints import root as root_router
 from dpo_requests.web.endpoints import router as pages_router
 from dpo_requests.web.oidc import RelyingParty
+from vigie_shared.kit import api_docs
 from vigie_shared.kit.oidc import TokenVerifier
 from vigie_shared.kit.runtime import Runtime
 from vigie_shared.kit.telemetry import FASTAPI_TELEMETRY
@@ -68,9 +69,14 @@ def create_app(
                         await task
 
     app = FastAPI(
-        title="Vigie DPO requests", version="0.2.0", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY
+        title="Vigie DPO requests",
+        version="0.2.0",
+        lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
+        **api_docs.fastapi_options(settings),
     )
     runtime.install(app)
+    api_docs.install(app, settings)
     app.state.settings = settings
     app.state.token_verifier = token_verifier or TokenVerifier(
         issuer=settings.issuer, audience=settings.audience

@@ -26,6 +26,7 @@ from sso_gateway.oauth.endpoints import token as token_endpoint
 from sso_gateway.oauth.server import Provider
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
+from vigie_shared.kit import api_docs
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import serve_plainly
 from vigie_shared.kit.runtime import Runtime
@@ -85,9 +86,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await provider.close()
 
     app = FastAPI(
-        title="Vigie SSO gateway", version="0.1.0", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY
+        title="Vigie SSO gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
+        **api_docs.fastapi_options(settings),
     )
     runtime.install(app)
+    api_docs.install(app, settings)
     app.state.provider = provider
     app.state.access = access
     app.include_router(oauth_router)

@@ -82,6 +82,11 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Connections and requests in flight before new requests get 503.",
     )
+    api_docs: bool | None = Field(
+        None,
+        description="Serve the OpenAPI document and Swagger UI (/openapi.json, /docs); by "
+        "default on in development only.",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Addresses (or CIDR ranges) of the reverse proxies whose X-Forwarded-For "
