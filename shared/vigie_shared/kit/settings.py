@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +13,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "vigie-development-secret-do-not-use-in-production"  # noqa: S105
+SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+"""The random secret ``vigie up`` generates in a data dir on its first run."""
 
 
 def default_data_dir() -> Path:
@@ -20,6 +26,32 @@ def resolve_data_dir(explicit: str | Path | None = None) -> Path:
     ``VIGIE_DATA_DIR``, else the default; absolute, so that the stack file names one place."""
     chosen = Path(explicit) if explicit else ServiceSettings().data_dir
     return chosen.expanduser().resolve()
+
+
+def data_dir_secret(data_dir: Path) -> str | None:
+    """The secret generated for ``data_dir``, if it has one."""
+    with contextlib.suppress(FileNotFoundError):
+        return (data_dir / SECRET_FILE).read_text().strip() or None
+    return None
+
+
+def create_data_dir_secret(data_dir: Path) -> str:
+    """Give ``data_dir`` a random secret, once: written owner-only to a temporary file, then
+    linked into place (``link`` fails if the name exists), so that two first runs racing agree
+    and no reader sees a half-written file."""
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, data_dir / SECRET_FILE)
+    finally:
+        os.unlink(temporary)
+    secret = data_dir_secret(data_dir)
+    assert secret is not None
+    return secret
 
 
 class ServiceSettings(BaseSettings):
@@ -93,6 +125,17 @@ class ServiceSettings(BaseSettings):
         "and X-Forwarded-Proto are believed; from anyone else they are ignored, so a client "
         "cannot choose the address that login throttling counts.",
     )
+
+    @model_validator(mode="after")
+    def _data_dir_secret(self) -> ServiceSettings:
+        # A process told its data dir (vigie up's services, the commands beside it) takes the
+        # secret vigie up generated there, unless VIGIE_SECRET_KEY names one: the public
+        # development constant then protects nothing of that stack (cookies, stored keys).
+        if "secret_key" not in self.model_fields_set and "data_dir" in self.model_fields_set:
+            generated = data_dir_secret(self.data_dir.expanduser())
+            if generated is not None:
+                self.secret_key = generated
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> ServiceSettings:
