@@ -138,3 +138,13 @@ def test_a_stack_file_whose_vigie_up_is_gone_is_ignored(tmp_path: Path) -> None:
         stand_in.kill()
         stand_in.wait()
     assert find_running(tmp_path) is None
+
+
+def test_settings_that_refuse_to_load_are_one_line_and_a_failure(tmp_path: Path) -> None:
+    done = vigie(
+        "audit", "verify", "--data-dir", str(tmp_path), env=clean_env(VIGIE_ENV="production")
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: Value error, VIGIE_SECRET_KEY must be set to a random value of 32+ characters\n"
+    )

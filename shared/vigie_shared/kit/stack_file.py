@@ -246,11 +246,15 @@ def stack_command(*, database: bool = True, broker: bool = False) -> Callable[[C
     def wrap(command: Command) -> Command:
         @functools.wraps(command)
         def run(args: argparse.Namespace) -> int:
-            target = resolve(
-                data_dir=getattr(args, "data_dir", None),
-                database_url=getattr(args, "database_url", None),
-                kafka_bootstrap=getattr(args, "kafka_bootstrap", None),
-            )
+            try:
+                target = resolve(
+                    data_dir=getattr(args, "data_dir", None),
+                    database_url=getattr(args, "database_url", None),
+                    kafka_bootstrap=getattr(args, "kafka_bootstrap", None),
+                )
+            except ValidationError as error:
+                print(f"error: {error.errors()[0]['msg']}", file=sys.stderr)
+                return 1
             if database and (problem := asyncio.run(_database_problem(target.database_url))):
                 print(
                     f"error: cannot reach the database {where(target.database_url)}"
