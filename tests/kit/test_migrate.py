@@ -16,7 +16,11 @@ async def test_migrations_create_the_schema_and_apply_once(
     (tmp_path / "0001_things.sql").write_text("CREATE TABLE things (id int PRIMARY KEY);")
     first = await migrate(database_url, schema, tmp_path)
     second = await migrate(database_url, schema, tmp_path)
-    assert first == ["kit:0001_outbox_inbox.sql", "service:0001_things.sql"]
+    assert first == [
+        "kit:0001_outbox_inbox.sql",
+        "kit:0002_dead_letters.sql",
+        "service:0001_things.sql",
+    ]
     assert second == []
     conn = await asyncpg.connect(database_url)
     try:

@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     audit = AuditLog.build(settings)
     ingest = BatchIngest(runtime, audit.ingest, max_attempts=settings.consumer_max_attempts)
     ingest.subscribe(runtime.broker, *topics.ALL, max_records=settings.ingest_batch_size)
+    runtime.watch(ingest.progress)
     shredding_handlers.register(runtime, audit)
 
     async def adopt_legacy(conn: Conn) -> None:
