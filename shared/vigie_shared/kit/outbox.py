@@ -217,8 +217,12 @@ class OutboxRelay:
         lost = self._note_placements(rows[: len(placed)], placed)
         if lost:
             async with self._pool.acquire() as conn, conn.transaction():
+                # Queued again before this batch is marked, while its rows are still pending:
+                # every other row relayed to a lost partition is, whatever its id. Rows queued
+                # again for another partition go first by id, so the batch's first id does not
+                # tell which rows of this partition were relayed before it.
+                await self._requeue(conn, lost)
                 await self._mark_published(conn, placed)
-                await self._requeue(conn, lost, before_id=rows[0]["id"])
         elif placed:
             # One statement is atomic by itself: no BEGIN and COMMIT round trips per batch.
             await self._mark_published(self._pool, placed)
@@ -324,27 +328,20 @@ class OutboxRelay:
             await self._ensure_topics()
         # A row relayed meanwhile may be queued again too: a repeat, which inboxes absorb.
         async with self._moving, conn.transaction():
-            await self._requeue(conn, lost, before_id=None)
+            await self._requeue(conn, lost)
         for tp in lost:
             self._next_offset.pop(tp, None)
 
-    async def _requeue(
-        self,
-        conn: Conn,
-        lost: dict[TopicPartitionKey, int],
-        *,
-        before_id: int | None,
-    ) -> None:
+    async def _requeue(self, conn: Conn, lost: dict[TopicPartitionKey, int]) -> None:
         count = 0
         for (topic, partition), from_offset in lost.items():
             status = await conn.execute(
                 "UPDATE outbox SET published_at = NULL, partition = NULL, kafka_offset = NULL"
                 " WHERE published_at IS NOT NULL AND topic = $1 AND partition = $2"
-                " AND kafka_offset >= $3 AND ($4::bigint IS NULL OR id < $4)",
+                " AND kafka_offset >= $3",
                 topic,
                 partition,
                 from_offset,
-                before_id,
             )
             count += int(status.split()[-1])
         self.republished += count
