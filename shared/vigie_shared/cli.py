@@ -111,6 +111,10 @@ class _StopRequested(Exception):
 
 
 def _request_stop(signum: int, _frame: object) -> None:
+    # A terminal's Ctrl-C may come more than once through wrappers (make, uv run): stop once,
+    # in order, without the next signal cutting the shutdown short.
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
     raise _StopRequested(signum)
 
 
@@ -287,8 +291,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
-        # A terminal's Ctrl-C may come more than once through wrappers (make, uv run): shut
-        # down once, in order, without being cut short.
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
         withdraw(data_dir, os.getpid())

@@ -5,7 +5,9 @@ on the same data directory keeps the data."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 from pathlib import Path
 
 import httpx
@@ -83,3 +85,19 @@ def test_sigint_stops_vigie_up_started_with_sigint_ignored_leaving_nothing_runni
     ports = [*up.ports.values(), up.kafka_port]
     assert nothing_left_running([*children, postmaster], ports) == []
     assert not (up.data_dir / "stack.json").exists()
+
+
+def test_a_service_dying_unasked_stops_vigie_up_with_its_reason_and_a_failure(
+    tmp_path: Path,
+) -> None:
+    with Up(tmp_path / "data", demo=False) as up:
+        up.wait_up()
+        children = up.children()
+        audit = next(
+            pid for pid in children if b"audit_log" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        )
+        os.kill(audit, signal.SIGKILL)
+        code = up.proc.wait(60)
+    assert code == 1, up.output
+    assert "audit_log was killed by SIGKILL unasked; stopping the rest" in up.output
+    assert nothing_left_running(children, list(up.ports.values())) == []
