@@ -170,3 +170,23 @@ async def test_a_client_that_hangs_up_mid_body_is_not_an_unhandled_error(
         await app(scope, receive, send)  # type: ignore[arg-type]
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
     assert messages[0]["status"] == 400
+
+
+async def test_hsts_is_sent_outside_development_only() -> None:
+    """RFC 6797: a service in production pins HTTPS; a developer's plain-HTTP 127.0.0.1 is left
+    alone (a pinned localhost would break every other local site)."""
+    from audit_log.app import create_app
+    from audit_log.config import Settings
+
+    async def health(settings: Settings) -> httpx.Response:
+        app = create_app(settings)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://svc.test"
+        ) as http:
+            return await http.get("/healthz")
+
+    production = await health(Settings(env="production", secret_key="p" * 40))
+    development = await health(Settings(env="development"))
+    assert production.status_code == development.status_code == 200
+    assert production.headers["strict-transport-security"].startswith("max-age=31536000")
+    assert "strict-transport-security" not in development.headers

@@ -215,7 +215,7 @@ class Runtime:
             body_timeout=self.settings.body_timeout,
         )
         # Added after the limits, so outside them: their refusals carry the headers too.
-        app.add_middleware(SecurityHeaders)
+        app.add_middleware(SecurityHeaders, hsts=self.settings.env != "development")
         configure_tracing(self.spec.name)
         if spans_go_anywhere():
             FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

@@ -9,6 +9,9 @@ headers"). A header the app set itself is kept: a page may have a policy of its 
 - ``Cache-Control: no-store`` unless the app chose otherwise: answers hold personal data or
   credentials (RFC 9111 §5.2.2.5; RFC 6749 §5.1 asks it of token responses, with ``Pragma:
   no-cache`` for HTTP/1.0 caches).
+- ``Strict-Transport-Security`` outside development (RFC 6797): once a browser has seen the
+  service over HTTPS it never sends a cookie or a password to it over plain HTTP again. Not on
+  a developer's machine, which serves plain HTTP on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -29,9 +32,15 @@ _COMMON: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+HSTS = b"max-age=31536000; includeSubDomains"
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self._extra: tuple[tuple[bytes, bytes], ...] = (
+            ((b"strict-transport-security", HSTS),) if hsts else ()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,6 +55,7 @@ class SecurityHeaders:
                 present = {name.lower() for name, _ in headers}
                 wanted = [
                     *_COMMON,
+                    *self._extra,
                     (b"content-security-policy", policy.encode()),
                     (b"cache-control", b"no-store"),
                 ]
