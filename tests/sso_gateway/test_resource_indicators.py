@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 
 import httpx
 import pytest
@@ -14,10 +15,13 @@ from fastapi import FastAPI
 from tests.sso_gateway.conftest import (
     ADMIN_RESOURCE,
     browser,
+    login_through_form,
     make_client,
     make_user,
     person_token,
+    query_of,
 )
+from tests.sso_gateway.test_errors import authorize_url, redeem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -72,6 +76,32 @@ async def test_without_a_resource_a_persons_token_is_for_the_platform_alone(sso:
     )
     assert widened.status_code == 400
     assert widened.json()["error"] == "invalid_target"
+    # Refused before it was used up: the refresh token still works, for the platform.
+    again = await refresh(
+        sso, console.client_id, console.client_secret or "", issued["refresh_token"]
+    )
+    assert again.status_code == 200, again.text
+    assert audience(again.json()["access_token"]) == console.client_id
+
+
+async def test_a_code_redeemed_for_a_resource_it_was_not_granted_is_refused_and_kept(
+    sso: FastAPI,
+) -> None:
+    admin = await make_user(sso, roles=["admin"])
+    console = await make_client(sso, audiences=[ADMIN_RESOURCE])
+    verifier = secrets.token_urlsafe(48)
+    async with browser(sso) as http:
+        landed = await login_through_form(http, authorize_url(console, verifier), admin)
+        code = query_of(landed.headers["location"])["code"]
+        auth = httpx.BasicAuth(console.client_id, console.client_secret or "")
+        widened = await http.post(
+            "/token", data=redeem(console, code, verifier, resource=ADMIN_RESOURCE), auth=auth
+        )
+        redeemed = await http.post("/token", data=redeem(console, code, verifier), auth=auth)
+    assert widened.status_code == 400
+    assert widened.json()["error"] == "invalid_target"
+    assert redeemed.status_code == 200, redeemed.text
+    assert audience(redeemed.json()["access_token"]) == console.client_id
 
 
 async def test_one_resource_per_authorization(sso: FastAPI) -> None:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
 from vigie_shared.kit.db import Conn
+
+
+@dataclass(frozen=True)
+class Granted:
+    """The RFC 8707 resource a grant was authorized for; None: the client itself."""
+
+    resource: str | None
 
 
 class GrantRepository:
@@ -65,6 +73,26 @@ class GrantRepository:
             client_id,
         )
         return row
+
+    async def resource_of_code(self, conn: Conn, code_hash: str, client_id: str) -> Granted | None:
+        """Read only: what a code was authorized for, without using it up."""
+        row = await conn.fetchrow(
+            "SELECT resource FROM authorization_codes WHERE code_hash = $1 AND client_id = $2",
+            code_hash,
+            client_id,
+        )
+        return None if row is None else Granted(row["resource"])
+
+    async def resource_of_refresh_token(
+        self, conn: Conn, token_hash: str, client_id: str
+    ) -> Granted | None:
+        """Read only: what a refresh token's grant was authorized for, without rotating it."""
+        row = await conn.fetchrow(
+            "SELECT resource FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2",
+            token_hash,
+            client_id,
+        )
+        return None if row is None else Granted(row["resource"])
 
     async def used_code_family(self, conn: Conn, code_hash: str) -> str | None:
         family: str | None = await conn.fetchval(

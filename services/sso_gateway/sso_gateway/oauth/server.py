@@ -66,7 +66,7 @@ from sso_gateway.oauth.models import (
     OAuthClient,
     RefreshToken,
 )
-from sso_gateway.oauth.repository import grant_repository
+from sso_gateway.oauth.repository import Granted, grant_repository
 from sso_gateway.sessions.service import BrowserSession, sessions
 from sso_gateway.users.repository import user_repository
 from vigie_shared.kit.db import Conn
@@ -434,19 +434,38 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         client: OAuthClient = request.client
         return requested_resource(request) or client.client_id
 
-    def resource_of_grant(self, request: Request, granted: str | None) -> str:
+    def resource_of_grant(
+        self, request: Request, granted: str | None, client: OAuthClient | None = None
+    ) -> str:
         """RFC 8707 §2.2: a person's grant yields tokens for the resource it was authorized
         for at /authorize (``granted``), or for the client itself, never another one; the
         token request may name either (``resource``), and gets the grant's by default. So a
         token for the admin API exists only when it was asked for at authorization, by a
         client registered for it."""
-        client: OAuthClient = request.client
-        wanted = requested_resource(request)
+        client = client or request.client
+        wanted = requested_resource(request, client)
         if wanted is None:
             return granted or client.client_id
         if wanted not in (granted, client.client_id):
             raise InvalidTargetError("That resource was not requested at authorization.")
         return wanted
+
+    def check_resource_before_use(
+        self,
+        request: Request,
+        client: OAuthClient,
+        key: str,
+        peek: Callable[[Conn], Coroutine[Any, Any, Granted | None]],
+    ) -> None:
+        """RFC 8707 §2.2, checked before a code or refresh token is used up (``peek`` reads
+        what its grant was authorized for): a token request naming a resource outside the
+        grant fails with ``invalid_target`` and leaves the grant as it was. Nothing to read
+        when the request names no resource."""
+        if not names_a_resource(request):
+            return
+        granted = self.load(key, peek)
+        if granted is not None:
+            self.resource_of_grant(request, granted.resource, client)
 
     def decode_access_token(self, token: str) -> dict[str, Any] | None:
         """Claims of a well-signed access token from us (expiry not checked), else None."""
@@ -473,11 +492,17 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         return AccessTokenInfo(claims=claims, revoked=revoked)
 
 
-def requested_resource(request: Request) -> str | None:
+def names_a_resource(request: Request) -> bool:
+    datalist = request.payload.datalist
+    return bool(datalist.get("resource") or datalist.get("audience"))
+
+
+def requested_resource(request: Request, client: OAuthClient | None = None) -> str | None:
     """RFC 8707 §2: the resource a request names (``resource``, or ``audience`` as some client
     libraries spell it), checked against those registered for the client (its own id is always
-    one); None when it names none. One per request: a token has one audience here."""
-    client: OAuthClient = request.client
+    one); None when it names none. One per request: a token has one audience here.
+    ``client``: the authenticated client, when Authlib has not put it on the request yet."""
+    client = client or request.client
     wanted = request.payload.datalist.get("resource") or request.payload.datalist.get("audience")
     if not wanted:
         return None
@@ -588,6 +613,12 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
         code_hash = crypto.keyed_hash(self.server.settings.secret_key, code)
+        self.server.check_resource_before_use(
+            self.request,
+            client,
+            f"code-resource:{code_hash}",
+            lambda conn: grant_repository.resource_of_code(conn, code_hash, client.client_id),
+        )
 
         async def consume(conn: Conn) -> AuthorizationCode | None:
             row = await grant_repository.consume_code(conn, code_hash, client.client_id)
@@ -758,6 +789,14 @@ class RefreshTokenGrant(_Issuing, grants.RefreshTokenGrant):  # type: ignore[mis
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         client: OAuthClient = self.request.client
         token_hash = crypto.keyed_hash(self.server.settings.secret_key, refresh_token)
+        self.server.check_resource_before_use(
+            self.request,
+            client,
+            f"refresh-resource:{token_hash}",
+            lambda conn: grant_repository.resource_of_refresh_token(
+                conn, token_hash, client.client_id
+            ),
+        )
 
         async def consume(conn: Conn) -> RefreshToken | None:
             row = await grant_repository.consume_refresh_token(conn, token_hash, client.client_id)
