@@ -25,6 +25,7 @@ from dpo_requests.deadlines import (
     NaiveDatetimeError,
     RuleKind,
     SuspensionAfterDueDateError,
+    can_extend,
     compute_deadline,
     french_public_holidays,
     is_due_soon,
@@ -32,6 +33,7 @@ from dpo_requests.deadlines import (
     is_working_day,
     next_working_day,
     paris_date,
+    with_extension,
 )
 
 
@@ -296,7 +298,7 @@ def test_extension_from_30_november_2027_ends_29_february_2028() -> None:
 
 def test_extension_counts_from_receipt_not_from_the_rolled_first_due_date() -> None:
     first = compute_deadline(date(2025, 2, 15))
-    extended = first.with_extension(Extension(date(2025, 3, 1), reason="volume"))
+    extended = with_extension(first, Extension(date(2025, 3, 1), reason="volume"))
 
     _assert_due(first, date(2025, 3, 17), calendar.MONDAY)
     _assert_due(extended, date(2025, 5, 15), calendar.THURSDAY)
@@ -305,7 +307,7 @@ def test_extension_counts_from_receipt_not_from_the_rolled_first_due_date() -> N
 def test_extension_decided_on_the_first_due_date_is_allowed() -> None:
     deadline = compute_deadline(date(2025, 2, 15))
 
-    extended = deadline.with_extension(Extension(date(2025, 3, 17), reason="volume"))
+    extended = with_extension(deadline, Extension(date(2025, 3, 17), reason="volume"))
 
     assert extended.due_on == date(2025, 5, 15)
 
@@ -316,12 +318,12 @@ def test_extension_decided_after_the_first_due_date_is_refused() -> None:
 
 
 def test_second_extension_is_refused() -> None:
-    once = compute_deadline(date(2025, 2, 15)).with_extension(
-        Extension(date(2025, 3, 1), reason="volume")
+    once = with_extension(
+        compute_deadline(date(2025, 2, 15)), Extension(date(2025, 3, 1), reason="volume")
     )
 
     with pytest.raises(ExtensionAlreadyGrantedError):
-        once.with_extension(Extension(date(2025, 3, 2), reason="still more volume"))
+        with_extension(once, Extension(date(2025, 3, 2), reason="still more volume"))
 
 
 def test_extension_errors_are_deadline_errors_and_value_errors() -> None:
@@ -343,8 +345,8 @@ def test_extension_decided_before_receipt_is_refused() -> None:
 def test_can_extend_until_the_first_due_date_only() -> None:
     deadline = compute_deadline(date(2025, 2, 15))
 
-    assert deadline.can_extend(date(2025, 3, 17))
-    assert not deadline.can_extend(date(2025, 3, 18))
+    assert can_extend(deadline, date(2025, 3, 17))
+    assert not can_extend(deadline, date(2025, 3, 18))
 
 
 def test_extended_deadline_cannot_be_extended_again() -> None:
@@ -352,7 +354,7 @@ def test_extended_deadline_cannot_be_extended_again() -> None:
         date(2025, 2, 15), extended=Extension(date(2025, 3, 1), reason="volume")
     )
 
-    assert not deadline.can_extend(date(2025, 3, 2))
+    assert not can_extend(deadline, date(2025, 3, 2))
 
 
 # ---------------------------------------------------------------- clock suspension

@@ -1,6 +1,6 @@
 """All SQL of the DPO dashboard: aggregates computed by PostgreSQL in a few passes.
 
-Dates are Europe/Paris calendar dates, like the deadlines (``deadlines.rules``): a request
+Dates are Europe/Paris calendar dates, like the deadlines (``deadlines.civil_calendar``): a request
 received at 23:30 UTC on 31 December belongs to January in Paris, so every timestamp is
 turned into its Paris date (``AT TIME ZONE 'Europe/Paris'``) before it is counted.
 """

@@ -29,10 +29,12 @@ from dpo_requests.deadlines import (
     Deadline,
     DeadlineError,
     Extension,
+    can_extend,
     compute_deadline,
     is_due_soon,
     is_overdue,
     paris_date,
+    with_extension,
 )
 from dpo_requests.notifications.service import EmailSender, email_sender, is_email
 from dpo_requests.packages.service import PackageService, package_service
@@ -346,7 +348,9 @@ class RequestService:
             row = await self._lock(conn, request_id, *OPEN_STATUSES)
             current = await self.deadline(conn, row)
             try:
-                extended = current.with_extension(Extension(requested_on=today, reason=data.reason))
+                extended = with_extension(
+                    current, Extension(requested_on=today, reason=data.reason)
+                )
             except DeadlineError as exc:
                 raise Problem(
                     422,
@@ -662,7 +666,7 @@ class RequestService:
             days_left=deadline.days_left(today),
             overdue=is_open and is_overdue(deadline, today),
             due_soon=is_open and is_due_soon(deadline, today),
-            can_extend=is_open and deadline.can_extend(today),
+            can_extend=is_open and can_extend(deadline, today),
             explanation_fr=deadline.explanation_fr,
             explanation_en=deadline.explanation_en,
             rule_steps=[

@@ -1,0 +1,124 @@
+"""The French and English explanation of each rule step, as the DPO and the requester read it.
+
+Every function returns a ``(text_fr, text_en)`` pair; dates are written ``dd/mm/yyyy``, as
+French administrative letters write them.
+"""
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Final
+
+from dpo_requests.deadlines.civil_calendar import PublicHoliday
+
+Texts = tuple[str, str]
+
+_WEEKDAYS_FR: Final = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_WEEKDAYS_EN: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS_FR: Final = {1: "un mois", 3: "trois mois"}
+_MONTHS_EN: Final = {1: "one month", 3: "three months"}
+
+
+def fmt(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def _day_fr(day: date) -> str:
+    return f"{_WEEKDAYS_FR[day.weekday()]} {fmt(day)}"
+
+
+def _day_en(day: date) -> str:
+    return f"{_WEEKDAYS_EN[day.weekday()]} {fmt(day)}"
+
+
+def _count_fr(days: int) -> str:
+    return f"{days} jour" if abs(days) <= 1 else f"{days} jours"
+
+
+def _count_en(days: int) -> str:
+    return f"{days} day" if abs(days) == 1 else f"{days} days"
+
+
+def non_working_day(day: date, holiday: PublicHoliday | None) -> Texts:
+    label_fr, label_en = _day_fr(day), _day_en(day)
+    if holiday is None:
+        return label_fr, label_en
+    return f"{label_fr} ({holiday.name_fr})", f"{label_en} ({holiday.name_en})"
+
+
+def receipt(received_at: datetime | date, received_on: date) -> Texts:
+    if isinstance(received_at, datetime) and received_at.date() != received_on:
+        # Say why the Paris date differs from the date written on the timestamp.
+        clock = f"{received_at:%H:%M} {received_at.tzname()}"
+        return (
+            f"Réception le {fmt(received_at.date())} à {clock}, soit le {fmt(received_on)} à Paris",
+            f"Received on {fmt(received_at.date())} at {clock}, i.e. {fmt(received_on)} in Paris",
+        )
+    return f"Réception le {fmt(received_on)}", f"Received on {fmt(received_on)}"
+
+
+def extension(requested_on: date) -> Texts:
+    return (
+        f"prolongation de deux mois décidée le {fmt(requested_on)} "
+        "(art. 12(3) RGPD), soit trois mois à compter de la réception",
+        f"two-month extension decided on {fmt(requested_on)} "
+        "(GDPR Art. 12(3)), i.e. three months from receipt",
+    )
+
+
+def last_day_of_month(months: int, end: date) -> Texts:
+    return (
+        f"{_MONTHS_FR[months]} → {fmt(end)} "
+        "(dernier jour du mois, art. 3(2)(c) du règlement 1182/71)",
+        f"{_MONTHS_EN[months]} → {fmt(end)} "
+        "(last day of the month, Art. 3(2)(c) of Regulation 1182/71)",
+    )
+
+
+def same_day_number(months: int, end: date) -> Texts:
+    return (
+        f"{_MONTHS_FR[months]} → {fmt(end)} (même quantième, art. 3(2)(c) du règlement 1182/71)",
+        f"{_MONTHS_EN[months]} → {fmt(end)} (same day of the month, "
+        "Art. 3(2)(c) of Regulation 1182/71)",
+    )
+
+
+def working_day(day: date) -> Texts:
+    return f"{_WEEKDAYS_FR[day.weekday()]} ouvré", f"{_WEEKDAYS_EN[day.weekday()]}, a working day"
+
+
+def next_working_day(skipped: Sequence[Texts], day: date) -> Texts:
+    plural = len(skipped) > 1
+    return (
+        ", ".join(fr for fr, _ in skipped)
+        + (" non ouvrés" if plural else " non ouvré")
+        + f" → {_day_fr(day)} (jour ouvré suivant, art. 3(4) du règlement 1182/71)",
+        ", ".join(en for _, en in skipped)
+        + (" are not working days" if plural else " is not a working day")
+        + f" → {_day_en(day)} (next working day, Art. 3(4) of Regulation 1182/71)",
+    )
+
+
+def suspension(asked_on: date, answered_on: date, days: int, pushed: date) -> Texts:
+    return (
+        f"délai suspendu du {fmt(asked_on)} au {fmt(answered_on)} dans l'attente d'informations "
+        f"({_count_fr(days)}, art. 12(6) RGPD) → {fmt(pushed)}",
+        f"clock stopped from {fmt(asked_on)} to {fmt(answered_on)} awaiting information "
+        f"({_count_en(days)}, GDPR Art. 12(6)) → {fmt(pushed)}",
+    )
+
+
+def clock_stopped(asked_on: date, frozen: int) -> Texts:
+    left_fr = f"{_count_fr(frozen)} restant" + ("s" if frozen > 1 else "")
+    return (
+        f"délai suspendu depuis le {fmt(asked_on)} dans l'attente "
+        f"d'informations (art. 12(6) RGPD) : {left_fr}, décompte gelé",
+        f"clock stopped since {fmt(asked_on)} awaiting "
+        f"information (GDPR Art. 12(6)): {_count_en(frozen)} left, frozen",
+    )
+
+
+def explanation(steps: Sequence[Texts]) -> Texts:
+    return (
+        " ; ".join(fr for fr, _ in steps) + ".",
+        "; ".join(en for _, en in steps) + ".",
+    )
