@@ -309,6 +309,53 @@ async def activity(conn: asyncpg.Connection) -> tuple[int, ...]:
     return tuple(row)
 
 
+async def placements(
+    conn: asyncpg.Connection, event_ids: Iterable[str]
+) -> dict[str, tuple[str, int, int]]:
+    """Where the relays recorded each of ``event_ids`` as landing: (topic, partition, offset)."""
+    found: dict[str, tuple[str, int, int]] = {}
+    for schema in SCHEMAS:
+        rows = await conn.fetch(
+            f'SELECT event_id, topic, partition, kafka_offset FROM "{schema}".outbox'
+            " WHERE event_id = ANY($1::text[]) AND published_at IS NOT NULL",
+            list(event_ids),
+        )
+        found.update((r["event_id"], (r["topic"], r["partition"], r["kafka_offset"])) for r in rows)
+    return found
+
+
+async def read_in_order(
+    bootstrap: str, partitions: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], dict[int, list[str]]]:
+    """The ``ce_id`` at each offset of ``partitions``, read from their start as a consumer group
+    reads them (a list: the embedded broker may hand out two records at one offset)."""
+    wanted = [TopicPartition(topic, partition) for topic, partition in set(partitions)]
+    seen: dict[tuple[str, int], dict[int, list[str]]] = {
+        (tp.topic, tp.partition): {} for tp in wanted
+    }
+    if not wanted:
+        return seen
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(wanted)
+        await consumer.seek_to_beginning(*wanted)
+        empty = 0
+        while empty < 2:  # the stack is quiet: two empty polls in a row are the end
+            batches = await consumer.getmany(*wanted, timeout_ms=500)
+            empty = 0 if batches else empty + 1
+            for tp, records in batches.items():
+                at = seen[(tp.topic, tp.partition)]
+                for record in records:
+                    ce_id = dict(record.headers or ()).get("ce_id", b"").decode()
+                    at.setdefault(record.offset, []).append(ce_id)
+    finally:
+        await consumer.stop()
+    return seen
+
+
 class WaitFailed(AssertionError):
     """A wait of the checks gave up: the system stopped advancing, or the test's budget ran
     out while it still was."""

@@ -43,6 +43,8 @@ from tests.faults.ledger import (
     events_by_key,
     group_ledgers,
     pending_outbox,
+    placements,
+    read_in_order,
     settle,
     task_answers,
     trace_tasks,
@@ -71,10 +73,11 @@ what it saw rather than being cut short by pytest-timeout."""
 QUIET = 60
 """How long the checks accept seeing nothing advance. The quietest stretch a healthy stack may
 go through after the last fault: a consumer group waiting out a killed member's session (10 s,
-aiokafka's default) and the rebalance after it (about 5 s on Tansu), a relay noticing a broker
-that lost its log at its next read-back probe (every 5 s) and backing off between attempts (up
-to 5 s); some 25 s alone, doubled for a loaded 2-core machine. A slow machine that keeps
-advancing passes whatever the total; a stuck system fails QUIET seconds after it stopped."""
+aiokafka's default) and the rebalance after it (about 5 s on Tansu); a consumer that failed on
+every try while PostgreSQL was down pausing before it is given its batch again (kit/consumer.py:
+doubling from 1 s, at most 30 s); a relay noticing a broker that lost its log at its next
+read-back probe (every 5 s) after backing off (up to 5 s). A slow machine that keeps advancing
+passes whatever the total; a stuck system fails QUIET seconds after it stopped."""
 
 LOG_LINES = 30
 
@@ -430,6 +433,11 @@ async def explain(stack: Stack, work: Workload, faults: Faults, error: BaseExcep
     except Exception as exc:  # the report must come out whatever state the stack is in
         sections.append(f"effects: could not be read ({type(exc).__name__}: {exc})")
     try:
+        async with asyncio.timeout(30):
+            sections.append(await _on_the_broker(stack, work))
+    except Exception as exc:
+        sections.append(f"broker: could not be read ({type(exc).__name__}: {exc})")
+    try:
         async with asyncio.timeout(10):
             sections.append(f"dead letters: {await dead_letters(stack.broker.bootstrap)}")
     except Exception as exc:
@@ -448,6 +456,38 @@ def tails(stack: Stack) -> list[str]:
         name = "postgres.log" if path.parent == stack.pgdata else path.name
         out.append(f"--- last {len(lines)} lines of {name}\n" + "\n".join(lines))
     return out
+
+
+async def _on_the_broker(stack: Stack, work: Workload, show: int = 20) -> str:
+    """For each event a consumer group lost: where its relay recorded it as landing, and what a
+    reader going through that partition in order finds there (a broker that acknowledged it
+    at an offset it then served another record from, or one that lost it since)."""
+    db = await asyncpg.connect(stack.dsn)
+    try:
+        outside = [
+            (event_id, record.topic, dict(record.headers)["ce_type"].decode())
+            for event_id, record in zip(work.billing_ids, work.billing, strict=True)
+        ]
+        lost = sorted({e for ledger in await group_ledgers(db, outside) for e in ledger.lost})
+        where = await placements(db, lost[:show])
+    finally:
+        await db.close()
+    if not lost:
+        return "on the broker: no consumer group lost anything"
+    read = await read_in_order(stack.broker.bootstrap, {(t, p) for t, p, _ in where.values()})
+    lines = ["on the broker, read in order from the start of each partition:"]
+    for event_id in lost[:show]:
+        if event_id not in where:
+            lines.append(f"  {event_id}: not relayed by a service (the test's own billing event)")
+            continue
+        topic, partition, offset = where[event_id]
+        at = read[(topic, partition)]
+        anywhere = [o for o, ids in at.items() if event_id in ids]
+        lines.append(
+            f"  {event_id}: relayed to {topic}[{partition}]@{offset}; found there"
+            f" {at.get(offset, ['nothing'])}; found in order at {anywhere or 'no offset'}"
+        )
+    return "\n".join(lines)
 
 
 def _ids(ids: list[str], show: int = 20) -> str:
