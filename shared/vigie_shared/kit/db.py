@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -13,6 +15,7 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 """A connection, pooled or not (the edge that owns the transaction passes it down)."""
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_IDENTIFIER = _SCHEMA
 
 
 def check_schema(schema: str) -> str:
@@ -20,6 +23,52 @@ def check_schema(schema: str) -> str:
     if not _SCHEMA.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
     return schema
+
+
+@dataclass(frozen=True, slots=True)
+class RowUpdate:
+    """``UPDATE <table> SET ... WHERE <key> = $1 RETURNING *`` for a chosen set of columns.
+
+    Identifiers cannot be bound as ``$n`` parameters, so the table, the key and every column
+    come from this fixed declaration in a repository, and a column outside ``columns`` is
+    refused before any SQL is written; values are always parameters.
+    """
+
+    table: str
+    columns: frozenset[str]
+    key: str = "id"
+    touch: str | None = None
+    """A column set to ``now()`` on every update (e.g. ``updated_at``)."""
+
+    def __post_init__(self) -> None:
+        for name in (self.table, self.key, *self.columns, *([self.touch] if self.touch else [])):
+            if not _IDENTIFIER.match(name):
+                raise ValueError(f"invalid identifier {name!r}")
+
+    def statement(self, key: Any, fields: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL and its arguments (``key`` first) for setting ``fields``."""
+        unknown = set(fields) - self.columns
+        if unknown:
+            raise ValueError(f"{self.table} has no updatable column {', '.join(sorted(unknown))}")
+        if not fields:
+            raise ValueError(f"nothing to update in {self.table}")
+        names = sorted(fields)
+        assignments = [f"{name} = ${i}" for i, name in enumerate(names, start=2)]
+        if self.touch:
+            assignments.append(f"{self.touch} = now()")
+        sql = (
+            f"UPDATE {self.table} SET {', '.join(assignments)}"  # noqa: S608
+            f" WHERE {self.key} = $1 RETURNING *"
+        )
+        return sql, [key, *(fields[name] for name in names)]
+
+    async def fetch(self, conn: Conn, key: Any, fields: Mapping[str, Any]) -> asyncpg.Record:
+        """Apply the update and return the updated row; the row must exist."""
+        sql, args = self.statement(key, fields)
+        row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+        if row is None:
+            raise LookupError(f"no {self.table} row with {self.key} = {key!r}")
+        return row
 
 
 _JSONB_VERSION = b"\x01"

@@ -7,11 +7,35 @@ from typing import Any
 
 import asyncpg
 
-from vigie_shared.kit.db import Conn
+from vigie_shared.kit.db import Conn, RowUpdate
 
 OPEN_STATUSES = ("received", "identity_pending", "in_progress")
 _GET = "SELECT * FROM requests WHERE id = $1"
 _GET_FOR_UPDATE = "SELECT * FROM requests WHERE id = $1 FOR UPDATE"
+# What the lifecycle, the reminders and the demo data change on a request; the rest (id,
+# type, requester, receipt) is fixed when it is received.
+_UPDATE = RowUpdate(
+    "requests",
+    frozenset(
+        {
+            "status",
+            "subject_id",
+            "due_on",
+            "verified_at",
+            "verification_method",
+            "extended_on",
+            "extension_reason",
+            "refusal_ground",
+            "refusal_reason",
+            "refusal_justification",
+            "closed_at",
+            "closing_note",
+            "due_soon_sent_for",
+            "overdue_sent_for",
+        }
+    ),
+    touch="updated_at",
+)
 
 
 class RequestRepository:
@@ -76,16 +100,7 @@ class RequestRepository:
         return found
 
     async def update(self, conn: Conn, request_id: str, **fields: Any) -> asyncpg.Record:
-        # Column names come from the service's keyword arguments, never from input.
-        columns = sorted(fields)
-        assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(columns, start=2))
-        row: asyncpg.Record | None = await conn.fetchrow(
-            f"UPDATE requests SET {assignments}, updated_at = now() WHERE id = $1 RETURNING *",  # noqa: S608
-            request_id,
-            *(fields[name] for name in columns),
-        )
-        assert row is not None
-        return row
+        return await _UPDATE.fetch(conn, request_id, fields)
 
     async def page(
         self,

@@ -7,13 +7,31 @@ from typing import Any
 
 import asyncpg
 
-from vigie_shared.kit.db import Conn
+from vigie_shared.kit.db import Conn, RowUpdate
 
 _GET = (
     "SELECT t.*, r.subject_id, r.corrections FROM tasks t"
     " JOIN requests r ON r.id = t.request_id WHERE t.id = $1"
 )
 _GET_FOR_UPDATE = _GET + " FOR UPDATE OF t"
+# What a system's answer, a retry, a timeout or the DPO's hand changes on a task.
+_UPDATE = RowUpdate(
+    "tasks",
+    frozenset(
+        {
+            "status",
+            "manual",
+            "attempts",
+            "due_at",
+            "finished_at",
+            "data",
+            "data_ref",
+            "error",
+            "note",
+            "completed_by",
+        }
+    ),
+)
 
 
 class DataSystemRepository:
@@ -110,16 +128,7 @@ class TaskRepository:
         return rows
 
     async def update(self, conn: Conn, task_id: str, **fields: Any) -> asyncpg.Record:
-        # Column names come from the service's keyword arguments, never from input.
-        columns = sorted(fields)
-        assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(columns, start=2))
-        row: asyncpg.Record | None = await conn.fetchrow(
-            f"UPDATE tasks SET {assignments} WHERE id = $1 RETURNING *",  # noqa: S608
-            task_id,
-            *(fields[name] for name in columns),
-        )
-        assert row is not None
-        return row
+        return await _UPDATE.fetch(conn, task_id, fields)
 
 
 data_system_repository = DataSystemRepository()

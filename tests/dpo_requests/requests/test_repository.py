@@ -1,0 +1,103 @@
+"""The request and task UPDATEs (one kit helper): values bound as parameters, columns only from
+each repository's fixed list."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from dpo_requests.requests.repository import request_repository
+from dpo_requests.service import SERVICE
+from dpo_requests.tasks.repository import task_repository
+from vigie_shared.kit import db
+from vigie_shared.kit.migrate import migrate
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def conn(database_url: str, module_schema: str) -> AsyncIterator[asyncpg.Connection]:
+    await migrate(database_url, module_schema, SERVICE.migrations)
+    connection = await db.connect(database_url, module_schema)
+    yield connection
+    await connection.close()
+
+
+async def _request(conn: asyncpg.Connection) -> str:
+    request_id = f"r-{uuid.uuid4().hex[:12]}"
+    await request_repository.insert(
+        conn,
+        request_id=request_id,
+        request_type="access",
+        requester="someone@example.org",
+        subject_id="learner-1",
+        message=None,
+        channel="email",
+        received_at=datetime(2025, 3, 15, 9, tzinfo=UTC),
+        due_on=date(2025, 4, 15),
+    )
+    return request_id
+
+
+async def test_a_column_name_carrying_sql_is_refused_before_any_sql_runs(
+    conn: asyncpg.Connection,
+) -> None:
+    request_id = await _request(conn)
+
+    with pytest.raises(ValueError, match="no updatable column"):
+        await request_repository.update(
+            conn, request_id, **{"status = 'completed', requester": "x"}
+        )
+
+    row = await request_repository.get(conn, request_id)
+    assert row is not None
+    assert (row["status"], row["requester"]) == ("received", "someone@example.org")
+
+
+async def test_a_column_outside_the_list_is_refused_even_if_it_exists(
+    conn: asyncpg.Connection,
+) -> None:
+    request_id = await _request(conn)
+
+    with pytest.raises(ValueError, match="requester"):
+        await request_repository.update(conn, request_id, requester="attacker@example.org")
+
+
+async def test_a_value_carrying_sql_is_stored_as_text(conn: asyncpg.Connection) -> None:
+    request_id = await _request(conn)
+    hostile = "x'; UPDATE requests SET status = 'completed'; --"
+
+    row = await request_repository.update(conn, request_id, closing_note=hostile)
+
+    assert (row["closing_note"], row["status"]) == (hostile, "received")
+
+
+async def test_a_task_update_sets_the_named_columns_only(conn: asyncpg.Connection) -> None:
+    request_id = await _request(conn)
+    task_id = f"t-{uuid.uuid4().hex[:10]}"
+    await task_repository.insert(
+        conn,
+        task_id=task_id,
+        request_id=request_id,
+        system="moodle",
+        action="export",
+        manual=False,
+        requested_at=datetime(2025, 3, 16, tzinfo=UTC),
+        due_at=None,
+    )
+
+    row = await task_repository.update(conn, task_id, status="failed", error="no answer")
+
+    assert (row["status"], row["error"], row["manual"], row["attempts"]) == (
+        "failed",
+        "no answer",
+        False,
+        1,
+    )
+    with pytest.raises(ValueError, match="request_id"):
+        await task_repository.update(conn, task_id, request_id="r-other")
