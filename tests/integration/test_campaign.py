@@ -68,8 +68,9 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> It
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def campaign_database(admin_dsn: str) -> AsyncIterator[str]:
-    """A database of this module's own: no other gateway relays these outboxes."""
+async def campaign_database(admin_dsn: str, broker_kind: str) -> AsyncIterator[str]:
+    """A database of this module's own, for each broker: no other gateway relays these
+    outboxes, and no other run's campaign is in its reports."""
     async with own_database(admin_dsn, f"vigie_campaign_{os.getpid()}") as dsn:
         yield dsn
 

@@ -11,7 +11,16 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    OffsetOutOfRangeError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 from aiokafka.protocol.transaction import InitProducerIdRequest
 from aiokafka.structs import RecordMetadata
 
@@ -62,14 +71,46 @@ async def grants_producer_ids(bootstrap: str) -> bool:
     client = AIOKafkaClient(bootstrap_servers=bootstrap)
     await client.bootstrap()
     try:
-        node = client.get_random_node()
-        if node is None:
-            return False
-        response = await client.send(node, InitProducerIdRequest(None, 60_000))
-        error = for_code(response.error_code)
-        return response.error_code == 0 or bool(error.retriable)
+        unreachable: KafkaError = NodeNotReadyError("no broker in the cluster's metadata")
+        # Any live broker answers; the metadata may still list one that has just crashed.
+        for broker in client.cluster.brokers():
+            try:
+                response = await client.send(broker.nodeId, InitProducerIdRequest(None, 60_000))
+            except (NodeNotReadyError, KafkaConnectionError, RequestTimedOutError) as exc:
+                unreachable = exc
+                continue
+            error = for_code(response.error_code)
+            return response.error_code == 0 or bool(error.retriable)
+        raise unreachable
     finally:
         await client.close()
+
+
+async def _not_answered(
+    consumer: AIOKafkaConsumer, partitions: set[TopicPartition], timeout: float
+) -> None:
+    """Partitions that returned no record in time: None (the record is gone) is only said of a
+    partition whose leader answers. One that cannot say, its leader crashed and not yet
+    replaced, raises: taking it for a lost log would relay the partition's every retained row
+    again into a log that still holds them."""
+    try:
+        await asyncio.wait_for(consumer.end_offsets(list(partitions)), timeout)
+    except (KafkaError, TimeoutError) as exc:
+        names = sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)
+        raise KafkaTimeoutError(f"no answer from the leaders of {names}") from exc
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    """Stop ``consumer``. aiokafka's fetcher, closed while it backs off from a broker that went
+    away, lets its own task's cancellation out of ``stop()``; unless this task is the one being
+    cancelled, that is not ours to pass on (it would end the caller, the outbox relay)."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("aiokafka's consumer let a cancellation out of stop(); ignored")
 
 
 class Producer:
@@ -160,9 +201,11 @@ class Producer:
                         raw = headers.get("ce_id")
                         found[(tp.topic, tp.partition)] = raw.decode() if raw else None
                     remaining.discard(tp)
+            if remaining:
+                await _not_answered(consumer, remaining, timeout)
             return found
         finally:
-            await consumer.stop()
+            await _stop(consumer)
 
     async def ping(self, timeout: float = 2.0) -> bool:
         try:
