@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dpo_requests.config import Settings
-from dpo_requests.web.endpoints import _safe_next
 from dpo_requests.web.i18n import _accept_language
+from dpo_requests.web.page_edges import safe_next
 from dpo_requests.web.session import WebSession, csrf_token, csrf_valid
 from sso_gateway.demo import DEMO_CLIENTS, demo_secret
 from vigie_shared.cli import pages_env
@@ -40,7 +40,7 @@ def test_accept_language_picks_the_best_supported_language(header: str, expected
     ],
 )
 def test_after_login_only_a_path_of_this_site(asked: str | None, expected: str) -> None:
-    assert _safe_next(asked) == expected
+    assert safe_next(asked) == expected
 
 
 def test_a_csrf_token_belongs_to_one_session_and_one_key() -> None:

@@ -1,0 +1,128 @@
+"""The learner's pages: their own requests, a new request, withdrawing one and answering the
+DPO's question about their identity."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from dpo_requests.deps import AppSettings, DbConn
+from dpo_requests.requests.schemas import RequestSubmit, WithdrawalCreate
+from dpo_requests.requests.service import rights_request
+from dpo_requests.web import service as pages
+from dpo_requests.web.page_edges import (
+    Confirm,
+    Posted,
+    Session,
+    as_learner,
+    confirmed,
+    corrections,
+    done_message,
+    invalid,
+    see_other,
+)
+from dpo_requests.web.rendering import render
+from vigie_shared.events import RequestType
+from vigie_shared.kit.clock import utcnow
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/requests", response_class=HTMLResponse)
+async def my_requests(request: Request, session: Session, conn: DbConn) -> Response:
+    learner = as_learner(session)
+    mine = await rights_request.page(
+        conn,
+        learner,
+        limit=200,
+        cursor=None,
+        status=None,
+        request_type=None,
+        due_before=None,
+        due_after=None,
+        overdue=False,
+    )
+    return render(
+        request, "learner/list.html", session=session, items=mine.items, done=done_message(request)
+    )
+
+
+@router.get("/requests/new", response_class=HTMLResponse)
+async def new_request(request: Request, session: Session) -> Response:
+    as_learner(session)
+    return render(request, "learner/new.html", session=session)
+
+
+@router.post("/requests")
+async def submit_request(
+    session: Posted,
+    conn: DbConn,
+    request_type: Annotated[str, Form()],
+    message: Annotated[str, Form()] = "",
+    field: Annotated[list[str] | None, Form()] = None,
+    value: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    learner = as_learner(session)
+    try:
+        data = RequestSubmit.model_validate(
+            {
+                "request_type": request_type,
+                "message": message.strip() or None,
+                "corrections": corrections(field or [], value or [])
+                if request_type == RequestType.RECTIFICATION
+                else None,
+            }
+        )
+    except ValidationError as exc:
+        raise invalid(exc) from exc
+    created = await rights_request.submit(conn, data, learner)
+    return see_other(f"/pages/requests/{created.id}", "submitted")
+
+
+@router.get("/requests/{request_id}", response_class=HTMLResponse)
+async def my_request(
+    request: Request, request_id: str, session: Session, conn: DbConn, settings: AppSettings
+) -> Response:
+    learner = as_learner(session)
+    detail = await rights_request.detail(conn, request_id, learner, settings)
+    return render(
+        request,
+        "learner/detail.html",
+        session=session,
+        r=detail,
+        question=pages.identity_question(detail),
+        now=utcnow(),
+        done=done_message(request),
+    )
+
+
+@router.post("/requests/{request_id}/withdraw")
+async def withdraw(
+    request_id: str,
+    session: Posted,
+    conn: DbConn,
+    confirm: Confirm = None,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    learner = as_learner(session)
+    confirmed(confirm)
+    await rights_request.withdraw(
+        conn, request_id, WithdrawalCreate(reason=reason.strip() or None), learner
+    )
+    return see_other(f"/pages/requests/{request_id}", "withdrawn")
+
+
+@router.post("/requests/{request_id}/identity")
+async def answer_identity(
+    request_id: str,
+    session: Posted,
+    conn: DbConn,
+    settings: AppSettings,
+    answer: Annotated[str, Form(min_length=1, max_length=4_000)],
+) -> Response:
+    learner = as_learner(session)
+    await pages.answer_identity(conn, request_id, answer.strip(), learner, settings)
+    return see_other(f"/pages/requests/{request_id}", "answered")
