@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: bootstrap browser run test soak lint format bench clean
+.PHONY: bootstrap browser kafka-jars run test soak lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -24,14 +24,23 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-run: bootstrap
+# Apache Kafka 4.4's jars (tools/kafka/pom.xml) for the tests and `vigie up`, copied once into
+# .tools/kafka by Maven where Java and Maven are installed; elsewhere the tests' Apache Kafka leg
+# is skipped (saying why) and `vigie up` runs Tansu.
+kafka-jars: bootstrap
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
+		$(UV) run --frozen --no-sync python -c \
+			'from vigie_shared.kit.kafka_server import ensure_kafka_jars; ensure_kafka_jars()'; \
+	fi
+
+run: bootstrap kafka-jars
 	$(UV) run --frozen --no-sync vigie up --demo
 
-test: bootstrap browser
+test: bootstrap browser kafka-jars
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
 
 # The long fault-injection soak (issue 8): minutes of kills and restarts under steady load.
-soak: bootstrap
+soak: bootstrap kafka-jars
 	VIGIE_SOAK=1 $(UV) run --frozen --no-sync pytest -m soak -p no:cacheprovider -o timeout=0 tests/faults $(PYTEST_ARGS)
 
 lint: bootstrap

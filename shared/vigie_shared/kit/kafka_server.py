@@ -166,6 +166,7 @@ def ensure_kafka_jars(root: Path | None = None) -> Path:
                 mvn,
                 "-q",
                 "-B",
+                "-Dstyle.color=never",
                 "dependency:copy-dependencies",
                 f"-DoutputDirectory={scratch}",
                 "-DincludeScope=runtime",
