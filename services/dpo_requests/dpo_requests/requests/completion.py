@@ -32,12 +32,16 @@ class RequestCompletion(RequestCore):
     async def on_task_completed(
         self, conn: Conn, result: DpoTaskCompleted, settings: Settings
     ) -> None:
-        request_id = await self._tasks.record_completed(conn, result, now=utcnow())
+        request_id = await self._tasks.record_completed(
+            conn, result, now=utcnow(), timeline=self._repository
+        )
         if request_id is not None:
             await self._settle(conn, request_id, settings=settings)
 
     async def on_task_failed(self, conn: Conn, result: DpoTaskFailed, settings: Settings) -> None:
-        await self._tasks.record_failed(conn, result, now=utcnow(), settings=settings)
+        await self._tasks.record_failed(
+            conn, result, now=utcnow(), settings=settings, timeline=self._repository
+        )
 
     async def complete_task_by_hand(
         self,
@@ -51,7 +55,13 @@ class RequestCompletion(RequestCore):
     ) -> asyncpg.Record:
         async with conn.transaction():
             task = await self._tasks.complete_by_hand(
-                conn, task_id, note=note, data=data, actor=actor, now=utcnow()
+                conn,
+                task_id,
+                note=note,
+                data=data,
+                actor=actor,
+                now=utcnow(),
+                timeline=self._repository,
             )
             await self._settle(conn, task["request_id"], settings=settings)
         return task
@@ -137,5 +147,7 @@ class RequestCompletion(RequestCore):
     async def sweep(self, conn: Conn, *, now: datetime, settings: Settings) -> None:
         """Task timeouts (retry, then escalate to a manual task) and expired packages."""
         async with conn.transaction():
-            await self._tasks.sweep_timeouts(conn, now=now, settings=settings)
+            await self._tasks.sweep_timeouts(
+                conn, now=now, settings=settings, timeline=self._repository
+            )
             await self._packages.purge_expired(conn, now=now)

@@ -235,7 +235,9 @@ class RequestLifecycle(RequestCompletion):
                     source=SOURCE,
                 ),
             )
-            await self._tasks.fan_out(conn, row, now=now, settings=settings)
+            await self._tasks.fan_out(
+                conn, row, now=now, settings=settings, timeline=self._repository
+            )
             row = await self._settle(conn, request_id, settings=settings)
         return row
 

@@ -20,9 +20,9 @@ from dpo_requests.requests.schemas import (
     RequestPage,
     ResultPublic,
     RuleStepPublic,
-    TaskPublic,
     TimelineEntry,
 )
+from dpo_requests.tasks.schemas import TaskPublic
 from vigie_shared.events import RequestType
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn

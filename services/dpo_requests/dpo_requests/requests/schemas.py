@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
+from dpo_requests.tasks.schemas import TaskPublic
 from vigie_shared.events import RequestType
 
 CNIL_MENTION_FR = (
@@ -143,21 +144,6 @@ class TimelineEntry(BaseModel):
     kind: str
     actor: str
     detail: dict[str, Any]
-
-
-class TaskPublic(BaseModel):
-    id: str
-    system: str
-    action: str
-    status: str
-    manual: bool
-    attempts: int
-    requested_at: datetime
-    due_at: datetime | None
-    finished_at: datetime | None
-    error: str | None
-    note: str | None
-    completed_by: str | None
 
 
 class RefusalPublic(BaseModel):

@@ -5,9 +5,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from dpo_requests.deps import AppSettings, DbConn, DpoOfficer
-from dpo_requests.requests.schemas import TaskPublic
 from dpo_requests.requests.service import actor_of, rights_request
-from dpo_requests.tasks.schemas import DataSystemCreate, DataSystemPublic, ManualCompletion
+from dpo_requests.tasks.schemas import (
+    DataSystemCreate,
+    DataSystemPublic,
+    ManualCompletion,
+    TaskPublic,
+)
 from dpo_requests.tasks.service import task_service
 
 router = APIRouter(tags=["tasks and data systems"])

@@ -31,3 +31,18 @@ class ManualCompletion(BaseModel):
     data: dict[str, Any] | None = Field(
         None, description="What was found, for an export (e.g. a transcription of a file)."
     )
+
+
+class TaskPublic(BaseModel):
+    id: str
+    system: str
+    action: str
+    status: str
+    manual: bool
+    attempts: int
+    requested_at: datetime
+    due_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    note: str | None
+    completed_by: str | None

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from dpo_requests.config import SOURCE, Settings
-from dpo_requests.requests.repository import RequestRepository, request_repository
 from dpo_requests.tasks.repository import (
     DataSystemRepository,
     TaskRepository,
@@ -50,11 +49,26 @@ ACTION_FOR: dict[RequestType, TaskAction] = {
 SYSTEM = Actor(kind="system", id="dpo-task-tracker")
 
 
+class Timeline(Protocol):
+    """Where a task's steps are written on its request's timeline (the requests feature's
+    repository): passed in by the request service, so tasks never import requests."""
+
+    async def add_timeline(
+        self,
+        conn: Conn,
+        request_id: str,
+        *,
+        kind: str,
+        actor_kind: str,
+        actor_id: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
 class TaskService:
     def __init__(self, systems: DataSystemRepository, tasks: TaskRepository) -> None:
         self._systems = systems
         self._tasks = tasks
-        self._requests: RequestRepository = request_repository
 
     async def register_system(
         self, conn: Conn, *, name: str, actions: list[TaskAction], description: str, automated: bool
@@ -81,7 +95,13 @@ class TaskService:
         return await self._systems.all(conn)
 
     async def fan_out(
-        self, conn: Conn, request: asyncpg.Record, *, now: datetime, settings: Settings
+        self,
+        conn: Conn,
+        request: asyncpg.Record,
+        *,
+        now: datetime,
+        settings: Settings,
+        timeline: Timeline,
     ) -> list[asyncpg.Record]:
         """One task per data system answering the request's action; an automated one gets a
         ``dpo.task.requested`` through the outbox, a manual one goes to the DPO's list."""
@@ -104,7 +124,7 @@ class TaskService:
             created.append(task)
             if not manual:
                 await self._send(conn, task, request["subject_id"], request["corrections"])
-            await self._requests.add_timeline(
+            await timeline.add_timeline(
                 conn,
                 request["id"],
                 kind="task.manual" if manual else "task.requested",
@@ -146,7 +166,7 @@ class TaskService:
         return await self._tasks.search(conn, manual=manual, status=status, limit=limit)
 
     async def record_completed(
-        self, conn: Conn, result: DpoTaskCompleted, *, now: datetime
+        self, conn: Conn, result: DpoTaskCompleted, *, now: datetime, timeline: Timeline
     ) -> str | None:
         """The request id if the task changed; None for an unknown or already completed task.
 
@@ -166,28 +186,48 @@ class TaskService:
             error=None,
             completed_by=result.system,
         )
-        await self._timeline(conn, task, "task.completed", result.system, {})
+        await self._timeline(conn, timeline, task, "task.completed", result.system, {})
         return str(task["request_id"])
 
     async def record_failed(
-        self, conn: Conn, result: DpoTaskFailed, *, now: datetime, settings: Settings
+        self,
+        conn: Conn,
+        result: DpoTaskFailed,
+        *,
+        now: datetime,
+        settings: Settings,
+        timeline: Timeline,
     ) -> str | None:
         task = await self._tasks.get(conn, result.task_id, lock=True)
         if task is None or task["status"] != "pending" or task["system"] != result.system:
             return None
         if result.retryable and task["attempts"] < settings.task_max_attempts:
-            await self._retry(conn, task, now=now, settings=settings, why=result.error)
+            await self._retry(
+                conn, task, now=now, settings=settings, why=result.error, timeline=timeline
+            )
             return None
         await self._tasks.update(
             conn, task["id"], status="failed", manual=True, finished_at=now, error=result.error
         )
         await self._timeline(
-            conn, task, "task.failed", result.system, {"error": result.error, "escalated": True}
+            conn,
+            timeline,
+            task,
+            "task.failed",
+            result.system,
+            {"error": result.error, "escalated": True},
         )
         return str(task["request_id"])
 
     async def _retry(
-        self, conn: Conn, task: asyncpg.Record, *, now: datetime, settings: Settings, why: str
+        self,
+        conn: Conn,
+        task: asyncpg.Record,
+        *,
+        now: datetime,
+        settings: Settings,
+        why: str,
+        timeline: Timeline,
     ) -> None:
         await self._tasks.update(
             conn,
@@ -198,19 +238,33 @@ class TaskService:
         )
         await self._send(conn, task, task["subject_id"], task["corrections"])
         await self._timeline(
-            conn, task, "task.retried", SYSTEM.id, {"attempt": task["attempts"] + 1, "why": why}
+            conn,
+            timeline,
+            task,
+            "task.retried",
+            SYSTEM.id,
+            {"attempt": task["attempts"] + 1, "why": why},
         )
 
-    async def sweep_timeouts(self, conn: Conn, *, now: datetime, settings: Settings) -> set[str]:
+    async def sweep_timeouts(
+        self, conn: Conn, *, now: datetime, settings: Settings, timeline: Timeline
+    ) -> set[str]:
         """Retry or escalate the tasks whose answer is late; returns the requests touched."""
         touched: set[str] = set()
         for task in await self._tasks.lock_timed_out(conn, now=now):
             if task["attempts"] < settings.task_max_attempts:
-                await self._retry(conn, task, now=now, settings=settings, why="no answer in time")
+                await self._retry(
+                    conn,
+                    task,
+                    now=now,
+                    settings=settings,
+                    why="no answer in time",
+                    timeline=timeline,
+                )
                 continue
             await self._tasks.update(conn, task["id"], status="timed_out", manual=True)
             await self._timeline(
-                conn, task, "task.timed_out", SYSTEM.id, {"attempts": task["attempts"]}
+                conn, timeline, task, "task.timed_out", SYSTEM.id, {"attempts": task["attempts"]}
             )
             touched.add(str(task["request_id"]))
         return touched
@@ -224,6 +278,7 @@ class TaskService:
         data: dict[str, Any] | None,
         actor: Actor,
         now: datetime,
+        timeline: Timeline,
     ) -> asyncpg.Record:
         task = await self._tasks.get(conn, task_id, lock=True)
         if task is None:
@@ -240,13 +295,21 @@ class TaskService:
             data=data,
             completed_by=f"{actor.kind}:{actor.id}",
         )
-        await self._timeline(conn, task, "task.completed_by_hand", actor.id, {"note": note})
+        await self._timeline(
+            conn, timeline, task, "task.completed_by_hand", actor.id, {"note": note}
+        )
         return updated
 
+    @staticmethod
     async def _timeline(
-        self, conn: Conn, task: asyncpg.Record, kind: str, actor_id: str, extra: dict[str, Any]
+        conn: Conn,
+        timeline: Timeline,
+        task: asyncpg.Record,
+        kind: str,
+        actor_id: str,
+        extra: dict[str, Any],
     ) -> None:
-        await self._requests.add_timeline(
+        await timeline.add_timeline(
             conn,
             task["request_id"],
             kind=kind,
