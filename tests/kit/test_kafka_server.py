@@ -1,0 +1,112 @@
+"""Apache Kafka from the pinned jars (kit/kafka_server.py): its log survives a crash and a
+restart, its files are its user's alone, and the kit's producer is idempotent on it (and only
+there: Tansu grants no producer ids)."""
+
+from __future__ import annotations
+
+import stat
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from tests.fixtures.kafka import on_topic, read_all
+from tests.fixtures.stack import APACHE_KAFKA, ARTIFACTS
+from tests.kit.support import user_event
+from vigie_shared.kit.cloudevents import encode
+from vigie_shared.kit.embedded import free_port
+from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.kafka_server import ApacheKafka, kafka_unavailable_reason
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
+
+needs_kafka = pytest.mark.skipif(
+    kafka_unavailable_reason() is not None, reason=f"Apache Kafka: {kafka_unavailable_reason()}"
+)
+
+
+@pytest.fixture(scope="module")
+def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApacheKafka]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    broker = ApacheKafka(
+        data_dir=tmp_path_factory.mktemp("kafka-server") / "data",
+        port=free_port(),
+        log_file=ARTIFACTS / "test_kafka_server.log",
+        pid_file=tmp_path_factory.mktemp("kafka-pid") / "kafka.pid",
+    )
+    with broker:
+        yield broker
+
+
+@needs_kafka
+async def test_a_broker_killed_outright_restarts_with_its_records_and_group_offsets(
+    own_kafka: ApacheKafka,
+) -> None:
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(own_kafka.bootstrap, [topic], partitions=1, with_dlq=False)
+    producer = Producer(own_kafka.bootstrap, client_id="test")
+    await producer.start()
+    try:
+        for n in range(10):
+            await producer.send_and_wait(on_topic(encode(user_event(f"u-{n}")), topic))
+    finally:
+        await producer.stop()
+    group = f"g-{topic}"
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=own_kafka.bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        await consumer.commit({TopicPartition(topic, 0): 4})
+    finally:
+        await consumer.stop()
+
+    own_kafka.kill()
+    own_kafka.start()
+
+    assert len(await read_all(own_kafka.bootstrap, topic, 10)) == 10
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=own_kafka.bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        assert await consumer.committed(TopicPartition(topic, 0)) == 4
+    finally:
+        await consumer.stop()
+
+
+@needs_kafka
+def test_the_data_directory_and_pid_file_are_the_users_alone(own_kafka: ApacheKafka) -> None:
+    open_to_others = [
+        str(path)
+        for path in [own_kafka.data_dir, *own_kafka.data_dir.rglob("*")]
+        if stat.S_IMODE(path.stat().st_mode) & 0o077
+    ]
+    assert open_to_others == []
+    assert own_kafka._pid_file is not None
+    assert own_kafka._pid_file.read_text() == str(own_kafka.pid)
+    assert stat.S_IMODE(own_kafka._pid_file.stat().st_mode) == 0o600
+
+
+@pytest.mark.both_brokers
+async def test_the_kits_producer_is_idempotent_where_the_broker_grants_producer_ids(
+    kafka: str, broker_kind: str
+) -> None:
+    producer = Producer(kafka, client_id="test")
+    await producer.start()
+    try:
+        assert producer.idempotent is (broker_kind == APACHE_KAFKA)
+    finally:
+        await producer.stop()
+
+
+def test_without_java_the_reason_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    reason = kafka_unavailable_reason()
+    assert reason is not None
+    assert "java" in reason.lower()
