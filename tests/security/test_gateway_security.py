@@ -250,11 +250,11 @@ async def test_logout_confirmation_without_a_valid_csrf_token_does_not_log_out(
     assert not still.headers["location"].startswith("/login")
 
 
-def assert_page_headers(response: httpx.Response) -> None:
+def assert_page_headers(response: httpx.Response, referrer: str = "no-referrer") -> None:
     csp = response.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in csp
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == referrer
 
 
 async def test_pages_carry_csp_nosniff_referrer_policy_and_no_store(sso: FastAPI) -> None:
@@ -267,7 +267,8 @@ async def test_pages_carry_csp_nosniff_referrer_policy_and_no_store(sso: FastAPI
         error = await http.get(authorize_url(platform, "v" * 43, redirect_uri="https://x.test/"))
     for page in (login, signed, logout, error):
         assert page.headers["content-type"].startswith("text/html")
-        assert_page_headers(page)
+        # Pages tell other sites nothing, and keep their origin on their own form posts.
+        assert_page_headers(page, referrer="same-origin")
         assert "no-store" in page.headers["cache-control"]
     assert "Léa Dupont" in signed.text
 

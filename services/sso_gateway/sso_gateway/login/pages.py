@@ -37,6 +37,10 @@ def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     # browsers apply ``form-action`` to the redirects that follow a form.
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = PAGE_POLICY
+    # Browsers send "Origin: null" with the form posts of a page whose policy is no-referrer
+    # (Fetch, "serializing a request origin"): same-origin keeps our own origin on them, which
+    # the Origin check needs (kit.forms.same_origin), and still tells other sites nothing.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
     return response
 
