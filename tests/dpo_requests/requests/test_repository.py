@@ -101,3 +101,72 @@ async def test_a_task_update_sets_the_named_columns_only(conn: asyncpg.Connectio
     )
     with pytest.raises(ValueError, match="request_id"):
         await task_repository.update(conn, task_id, request_id="r-other")
+
+
+async def test_the_queue_sorts_and_pages_in_the_database_stopped_clocks_last(
+    conn: asyncpg.Connection,
+) -> None:
+    # 27 requests of a type no other test here uses, due on 27 distinct days (received in
+    # shuffled order), and one whose clock is stopped (no due date).
+    ids: dict[int, str] = {}
+    for day in [*range(14, 28), *range(1, 14)]:
+        request_id = f"r-{uuid.uuid4().hex[:12]}"
+        ids[day] = request_id
+        await request_repository.insert(
+            conn,
+            request_id=request_id,
+            request_type="objection",
+            requester=f"q{day}@example.org",
+            subject_id=None,
+            message=None,
+            channel="email",
+            received_at=datetime(2025, 1, 1, 9, tzinfo=UTC).replace(minute=day),
+            due_on=date(2025, 2, day),
+        )
+    stopped = ids.pop(27)
+    await request_repository.update(conn, stopped, status="identity_pending", due_on=None)
+
+    first = await request_repository.queue(
+        conn,
+        statuses=None,
+        request_type="objection",
+        overdue_on=None,
+        sort="due",
+        limit=25,
+        page=1,
+    )
+    beyond = await request_repository.queue(
+        conn,
+        statuses=None,
+        request_type="objection",
+        overdue_on=None,
+        sort="due",
+        limit=25,
+        page=99,
+    )
+    waiting = await request_repository.queue(
+        conn,
+        statuses=["identity_pending"],
+        request_type="objection",
+        overdue_on=None,
+        sort="received",
+        limit=25,
+        page=1,
+    )
+    overdue = await request_repository.queue(
+        conn,
+        statuses=None,
+        request_type="objection",
+        overdue_on=date(2025, 2, 3),
+        sort="received",
+        limit=25,
+        page=1,
+    )
+
+    assert (first.total, first.pages, first.page) == (27, 2, 1)
+    assert [r["id"] for r in first.rows] == [ids[day] for day in range(1, 26)]
+    assert beyond.page == 2
+    assert [r["id"] for r in beyond.rows] == [ids[26], stopped]
+    assert [r["id"] for r in waiting.rows] == [stopped]
+    # Newest receipt first: received at 09:02 after 09:01.
+    assert [r["id"] for r in overdue.rows] == [ids[2], ids[1]]

@@ -91,7 +91,7 @@ class RequestCore:
         if "dpo" not in principal.roles and row["subject_id"] != principal.subject:
             raise Problem(404, "Not Found", f"No request {row['id']}.", denial="not_owner")
 
-    def _public(self, row: asyncpg.Record, now: datetime) -> RequestPublic:
+    def public(self, row: asyncpg.Record, now: datetime) -> RequestPublic:
         return RequestPublic(
             id=row["id"],
             request_type=RequestType(row["request_type"]),

@@ -120,7 +120,7 @@ class RequestLifecycle(RequestCompletion):
                     source=SOURCE,
                 ),
             )
-        return self._public(row, utcnow())
+        return self.public(row, utcnow())
 
     async def submit(self, conn: Conn, data: RequestSubmit, learner: Principal) -> RequestPublic:
         """A learner's own request, authenticated by the SSO (the token's ``sub``)."""

@@ -73,7 +73,7 @@ class RequestQueries(RequestCore):
         more = len(rows) > limit
         rows = rows[:limit]
         return RequestPage(
-            items=[self._public(r, now) for r in rows],
+            items=[self.public(r, now) for r in rows],
             next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
         )
 
@@ -130,7 +130,7 @@ class RequestQueries(RequestCore):
                 justification=row["refusal_justification"],
             )
         return RequestDetail(
-            **self._public(row, now).model_dump(),
+            **self.public(row, now).model_dump(),
             message=row["message"],
             corrections=row["corrections"],
             verification_method=row["verification_method"],

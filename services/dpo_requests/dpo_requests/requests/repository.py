@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -36,6 +38,30 @@ _UPDATE = RowUpdate(
     ),
     touch="updated_at",
 )
+
+
+QueueSort = Literal["due", "received"]
+_QUEUE_WHERE = (
+    "WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))"
+    " AND ($2::text IS NULL OR request_type = $2)"
+    " AND ($3::date IS NULL OR (due_on < $3 AND status = ANY($4::text[])))"
+)
+# Fixed texts chosen by key, never from input. By due date: stopped clocks (no due date) last,
+# nothing being owed until the information arrives; by receipt: newest first.
+_QUEUE_ORDER: dict[QueueSort, str] = {
+    "due": "due_on ASC NULLS LAST, received_at ASC, id DESC",
+    "received": "received_at DESC, id DESC",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSlice:
+    """One page of the DPO's work queue, with the count of every matching request."""
+
+    rows: list[asyncpg.Record]
+    total: int
+    page: int
+    pages: int
 
 
 class RequestRepository:
@@ -138,6 +164,39 @@ class RequestRepository:
             list(OPEN_STATUSES),
         )
         return rows
+
+    async def queue(
+        self,
+        conn: Conn,
+        *,
+        statuses: Sequence[str] | None,
+        request_type: str | None,
+        overdue_on: date | None,
+        sort: QueueSort,
+        limit: int,
+        page: int,
+    ) -> QueueSlice:
+        """Every request matching the filters, sorted and cut into pages in the database.
+
+        ``page`` is clamped to the pages there are (1 when nothing matches).
+        """
+        filters = (
+            list(statuses) if statuses is not None else None,
+            request_type,
+            overdue_on,
+            list(OPEN_STATUSES),
+        )
+        total: int = await conn.fetchval(f"SELECT count(*) FROM requests {_QUEUE_WHERE}", *filters)  # noqa: S608
+        pages = max(1, -(-total // limit))
+        page = min(max(page, 1), pages)
+        rows: list[asyncpg.Record] = await conn.fetch(
+            f"SELECT * FROM requests {_QUEUE_WHERE} ORDER BY {_QUEUE_ORDER[sort]}"  # noqa: S608
+            " LIMIT $5 OFFSET $6",
+            *filters,
+            limit,
+            (page - 1) * limit,
+        )
+        return QueueSlice(rows=rows, total=total, page=page, pages=pages)
 
     async def suspensions(self, conn: Conn, request_id: str) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await conn.fetch(

@@ -18,6 +18,7 @@ from dpo_requests.dashboard.stats import load_dashboard
 from dpo_requests.deadlines import PARIS, paris_date
 from dpo_requests.deps import AppSettings, DbConn
 from dpo_requests.register.export import RegisterPublic, register_export, to_csv
+from dpo_requests.requests.repository import QueueSort
 from dpo_requests.requests.schemas import (
     ClosingCreate,
     ExtensionCreate,
@@ -85,13 +86,12 @@ async def work_queue(
     status: StatusFilter = "open",
     request_type: Annotated[str, Query(alias="type")] = "",
     overdue: bool = False,
-    sort: pages.Sort = "due",
+    sort: QueueSort = "due",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    dpo = as_dpo(session)
+    as_dpo(session)
     found = await pages.queue(
         conn,
-        dpo,
         status=None if status in ("open", "all") else status,
         open_only=status == "open",
         request_type=RequestType(request_type) if request_type in TYPES else None,

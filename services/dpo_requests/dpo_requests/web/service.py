@@ -5,23 +5,19 @@ feature's service and repository; neither holds SQL or lifecycle rules of its ow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Literal
 
 from dpo_requests.config import Settings
-from dpo_requests.requests.repository import OPEN_STATUSES, request_repository
+from dpo_requests.deadlines import paris_date
+from dpo_requests.requests.repository import OPEN_STATUSES, QueueSort, request_repository
 from dpo_requests.requests.schemas import RequestDetail, RequestPublic
 from dpo_requests.requests.service import actor_of, rights_request
 from vigie_shared.events import RequestType
+from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import Problem
 from vigie_shared.kit.oidc import Principal
 
 PAGE_SIZE = 25
-# The queue is sorted in memory: a year is ~150 requests (issue 6); far beyond this the
-# repository should sort by due date itself.
-QUEUE_CAP = 5_000
-Sort = Literal["due", "received"]
 
 
 @dataclass(frozen=True)
@@ -32,49 +28,33 @@ class QueuePage:
     pages: int
 
 
-def _due_key(item: RequestPublic) -> tuple[bool, date, datetime]:
-    # Stopped clocks (no due date) last: nothing is owed until the information arrives.
-    return (item.due_on is None, item.due_on or date.max, item.received_at)
-
-
 async def queue(
     conn: Conn,
-    dpo: Principal,
     *,
     status: str | None,
     open_only: bool,
     request_type: RequestType | None,
     overdue: bool,
-    sort: Sort,
+    sort: QueueSort,
     page: int,
 ) -> QueuePage:
-    found: list[RequestPublic] = []
-    cursor: str | None = None
-    while len(found) < QUEUE_CAP:
-        batch = await rights_request.page(
-            conn,
-            dpo,
-            limit=200,
-            cursor=cursor,
-            status=status,
-            request_type=request_type,
-            due_before=None,
-            due_after=None,
-            overdue=overdue,
-        )
-        found += batch.items
-        cursor = batch.next_cursor
-        if cursor is None:
-            break
-    if open_only:
-        found = [r for r in found if r.status in OPEN_STATUSES]
-    if sort == "due":
-        found.sort(key=_due_key)
-    pages = max(1, -(-len(found) // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    start = (page - 1) * PAGE_SIZE
+    """The DPO's work queue, filtered, sorted and paged by the database."""
+    now = utcnow()
+    statuses = list(OPEN_STATUSES) if open_only else [status] if status is not None else None
+    found = await request_repository.queue(
+        conn,
+        statuses=statuses,
+        request_type=request_type.value if request_type else None,
+        overdue_on=paris_date(now) if overdue else None,
+        sort=sort,
+        limit=PAGE_SIZE,
+        page=page,
+    )
     return QueuePage(
-        items=found[start : start + PAGE_SIZE], total=len(found), page=page, pages=pages
+        items=[rights_request.public(row, now) for row in found.rows],
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
     )
 
 
