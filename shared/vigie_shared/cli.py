@@ -25,7 +25,7 @@ from typing import Protocol
 import httpx
 from pydantic import ValidationError
 
-from vigie_shared import simulate, topics
+from vigie_shared import dlq, simulate, topics
 from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres, _die_with_parent
 from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.migrate import migrate
@@ -224,12 +224,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         asyncio.run(ensure_topics(bootstrap, topics.ALL))
         print("Migrations:")
         asyncio.run(_migrate_all(specs, dsn))
-        demo_lines: list[str] = []
-        if args.demo:
-            os.environ.update(VIGIE_DATABASE_URL=dsn, VIGIE_KAFKA_BOOTSTRAP=bootstrap)
-            for spec in specs:
-                if spec.seed_demo is not None:
-                    demo_lines += asyncio.run(spec.seed_demo(spec.settings_factory()))
         ports = {
             spec.name: int(os.environ.get(f"VIGIE_{spec.name.upper()}_PORT", spec.default_port))
             for spec in specs
@@ -238,6 +232,21 @@ def cmd_up(args: argparse.Namespace) -> int:
             # The issuer is where the gateway really listens: tokens name it, and the other
             # services fetch its keys there.
             env.setdefault("VIGIE_ISSUER", f"http://127.0.0.1:{ports['sso_gateway']}")
+        demo_lines: list[str] = []
+        if args.demo:
+            # The demo registers clients for where things really are: the issuer (the admin
+            # API's resource) and the pages' port (their redirect URIs).
+            seed_env = {"VIGIE_DATABASE_URL": dsn, "VIGIE_KAFKA_BOOTSTRAP": bootstrap}
+            if "VIGIE_ISSUER" in env:
+                seed_env["VIGIE_ISSUER"] = env["VIGIE_ISSUER"]
+            if "dpo_requests" in ports:
+                seed_env["VIGIE_DEMO_PAGES_URL"] = pages_env(ports["dpo_requests"], demo=False)[
+                    "VIGIE_PUBLIC_URL"
+                ]
+            os.environ.update(seed_env)
+            for spec in specs:
+                if spec.seed_demo is not None:
+                    demo_lines += asyncio.run(spec.seed_demo(spec.settings_factory()))
         urls: dict[str, str] = {}
         for spec in specs:
             proc_env = dict(env, VIGIE_HTTP_PORT=str(ports[spec.name]))
@@ -366,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stack_arguments(mig)
     mig.set_defaults(func=cmd_migrate)
     simulate.register_commands(sub)
+    dlq.register_commands(sub)
     # The simulator publishes to the stack's broker, found as every command finds its stack.
     billing = _subparser(parser, "simulate", "billing")
     add_stack_arguments(billing, database=False, broker=True)

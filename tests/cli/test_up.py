@@ -63,6 +63,13 @@ def test_standard_oidc_client_completes_code_pkce_refresh_and_userinfo_against_v
             )
         )
         assert info["email"] == "camille.martin@demo.example.org"
+        # The pages listen on a port of this test's choosing: their demo client redirects
+        # there, so the gateway accepts the pages' login instead of refusing the redirect URI.
+        pages = httpx.get(f"{up.url('dpo_requests')}/pages/login", timeout=10)
+        assert pages.status_code == 303, pages.text
+        at_gateway = httpx.get(pages.headers["location"], timeout=10)
+        assert at_gateway.status_code == 302, at_gateway.text
+        assert "/login?" in at_gateway.headers["location"]
         assert up.interrupt() == 0, up.output
 
 

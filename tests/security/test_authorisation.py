@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.security.conftest import Services, unique
-from tests.sso_gateway.conftest import browser, make_client, make_user
+from tests.sso_gateway.conftest import ADMIN_RESOURCE, browser, make_client, make_user
 from tests.sso_gateway.test_logout import signed_in
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
@@ -242,9 +242,13 @@ async def test_gateway_admin_operations_refuse_anonymous_callers_and_learners(
     services: Services,
 ) -> None:
     sso = services.sso
-    learner, platform = await make_user(sso), await make_client(sso)
+    learner = await make_user(sso)
+    platform = await make_client(sso, audiences=[ADMIN_RESOURCE])
     async with browser(sso) as http:
-        token = (await signed_in(sso, http, platform, learner))["access_token"]
+        # A learner's token issued for the admin API itself: refused for the role (403).
+        token = (await signed_in(sso, http, platform, learner, resource=ADMIN_RESOURCE))[
+            "access_token"
+        ]
         for method, path in operations(sso):
             if (method, path) in PUBLIC["sso"]:
                 continue

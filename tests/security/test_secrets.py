@@ -19,7 +19,14 @@ from audit_log.config import Settings as AuditSettings
 from dpo_requests.config import Settings as DpoSettings
 from sso_gateway.config import Settings as SsoSettings
 from tests.security.conftest import Services, unique
-from tests.sso_gateway.conftest import browser, login_through_form, make_client, make_user, query_of
+from tests.sso_gateway.conftest import (
+    ADMIN_RESOURCE,
+    browser,
+    login_through_form,
+    make_client,
+    make_user,
+    query_of,
+)
 from tests.sso_gateway.test_errors import authorize_url, basic, redeem
 from tests.sso_gateway.test_logout import signed_in
 from vigie_shared import topics
@@ -75,10 +82,10 @@ async def test_no_secret_of_a_whole_flow_reaches_a_log_line_or_an_event(
     secrets: dict[str, str] = {}
 
     admin = await make_user(sso, roles=["admin"])
-    console = await make_client(sso)
+    console = await make_client(sso, audiences=[ADMIN_RESOURCE])
     learner = await make_user(sso)
     async with browser(sso) as http:
-        admin_tokens = await signed_in(sso, http, console, admin)
+        admin_tokens = await signed_in(sso, http, console, admin, resource=ADMIN_RESOURCE)
         secrets |= {
             "password": learner.password,
             "console secret": console.client_secret or "",

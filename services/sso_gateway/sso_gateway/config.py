@@ -24,6 +24,11 @@ class Settings(ServiceSettings):
         description="Seconds a rotated-in key is published in the JWKS before it signs, so "
         "that relying parties' key caches pick it up first.",
     )
+    demo_pages_url: str = Field(
+        "http://127.0.0.1:8001",
+        description="Where the DPO pages of vigie up --demo listen: their demo client "
+        "redirects there.",
+    )
     login_max_failures_per_account: int = Field(5, ge=1)
     login_max_failures_per_ip: int = Field(30, ge=1)
     login_throttle_window: int = Field(900, ge=10, description="Seconds failures are counted.")

@@ -52,7 +52,6 @@ DEMO_USERS = (
 DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 # dpo_requests' pages on their default port (ARCHITECTURE.md); `vigie up` hands them the
 # client's secret.
-DPO_PAGES_URL = "http://127.0.0.1:8001"
 
 CONSOLE_CLIENT = "vigie-console"
 CONSOLE_REDIRECT_URI = "http://127.0.0.1:8766/callback"
@@ -94,15 +93,19 @@ DEMO_CLIENTS = (
         grant_types=["authorization_code", "refresh_token", "client_credentials"],
         audiences=[DPO_REQUESTS_RESOURCE, AUDIT_LOG_RESOURCE],
     ),
-    ClientCreate(
+)
+
+
+def pages_client(pages_url: str) -> ClientCreate:
+    """The DPO pages' client, redirecting to where the pages really listen."""
+    return ClientCreate(
         client_id=DEMO_PAGES_CLIENT,
         name="Demandes RGPD — pages des apprenants et du DPO",
         # Learners must reach their GDPR rights even while suspended for debt.
         training_platform=False,
-        redirect_uris=[f"{DPO_PAGES_URL}/pages/auth/callback"],
-        post_logout_redirect_uris=[f"{DPO_PAGES_URL}/pages/"],
-    ),
-)
+        redirect_uris=[f"{pages_url}/pages/auth/callback"],
+        post_logout_redirect_uris=[f"{pages_url}/pages/"],
+    )
 
 
 def demo_secret(secret_key: str, client_id: str) -> str:
@@ -126,11 +129,20 @@ async def seed_demo(settings: ServiceSettings) -> list[str]:
         console = console_client(issuer)
         await client.register(conn, console)
         lines.append(f"console    {console.client_id} (public client: PKCE, no secret)")
-        for platform in DEMO_CLIENTS:
+        pages_url = (
+            settings.demo_pages_url if isinstance(settings, Settings) else Settings().demo_pages_url
+        ).rstrip("/")
+        for platform in (*DEMO_CLIENTS, pages_client(pages_url)):
             secret = demo_secret(settings.secret_key, platform.client_id)
             secret_hash = crypto.keyed_hash(settings.secret_key, secret)
             if not await client.register(conn, platform, secret_hash=secret_hash):
                 await client_repository.set_missing_secret(conn, platform.client_id, secret_hash)
+                await client_repository.add_redirect_uris(
+                    conn,
+                    platform.client_id,
+                    platform.redirect_uris,
+                    platform.post_logout_redirect_uris,
+                )
             lines.append(f"platform   {platform.client_id} / {secret}")
         return lines
     finally:

@@ -8,7 +8,7 @@ from dpo_requests.config import Settings
 from dpo_requests.web.i18n import _accept_language
 from dpo_requests.web.page_edges import safe_next
 from dpo_requests.web.session import WebSession, csrf_token, csrf_valid
-from sso_gateway.demo import DEMO_CLIENTS, demo_secret
+from sso_gateway.demo import demo_secret, pages_client
 from vigie_shared.cli import pages_env
 from vigie_shared.kit.settings import DEV_SECRET
 
@@ -68,8 +68,9 @@ def test_vigie_up_demo_hands_the_pages_the_client_the_gateway_registers(
     demo = pages_env(8123, demo=True)
     assert demo["VIGIE_PUBLIC_URL"] == "http://127.0.0.1:8123"
     assert demo["VIGIE_OIDC_CLIENT_ID"] == "dpo-pages"
-    registered = {c.client_id: c for c in DEMO_CLIENTS}["dpo-pages"]
-    assert registered.redirect_uris == ["http://127.0.0.1:8001/pages/auth/callback"]
+    registered = pages_client(demo["VIGIE_PUBLIC_URL"])
+    assert registered.client_id == "dpo-pages"
+    assert registered.redirect_uris == ["http://127.0.0.1:8123/pages/auth/callback"]
     assert not registered.training_platform
     assert demo["VIGIE_OIDC_CLIENT_SECRET"] == demo_secret(DEV_SECRET, "dpo-pages")
     assert "VIGIE_OIDC_CLIENT_SECRET" not in pages_env(8123, demo=False)

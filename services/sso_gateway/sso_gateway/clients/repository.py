@@ -57,6 +57,22 @@ class ClientRepository:
             secret_hash,
         )
 
+    async def add_redirect_uris(
+        self, conn: Conn, client_id: str, redirect_uris: list[str], post_logout: list[str]
+    ) -> None:
+        """Add URIs a registered client lacks (the demo's pages moved to another port); the
+        ones it has stay, so an earlier registration keeps working."""
+        await conn.execute(
+            "UPDATE clients SET"
+            " redirect_uris = ARRAY(SELECT DISTINCT unnest(redirect_uris || $2::text[])),"
+            " post_logout_redirect_uris ="
+            " ARRAY(SELECT DISTINCT unnest(post_logout_redirect_uris || $3::text[]))"
+            " WHERE client_id = $1",
+            client_id,
+            redirect_uris,
+            post_logout,
+        )
+
     async def get(self, conn: Conn, client_id: str) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await conn.fetchrow(
             f"SELECT {COLUMNS} FROM clients WHERE client_id = $1",  # noqa: S608
