@@ -8,11 +8,17 @@ After each fault, every event produced (every outbox row of the test's schema) i
 exactly once, a malformed record sent mid-flow is dead-lettered without holding its partition
 back, and each test prints its counts. The cluster is the session's: the topic holds earlier
 tests' events too, so counts are taken over this test's own event ids.
+
+``make soak`` also runs the Apache Kafka soak: for ``VIGIE_SOAK_SECONDS`` (900 by default),
+nodes of the cluster SIGKILLed or stopped and restarted at random under a steady flow, in an
+order ``VIGIE_SOAK_SEED`` replays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import time
 import uuid
 from collections import Counter
@@ -265,3 +271,40 @@ async def test_broker_restarted_under_the_relays_in_flight_batches_writes_each_e
     await flowing
     label = f"node {leader.node_id} SIGKILLed with {pending} events in the relay's hands"
     await check(pool, cluster, poison, label)
+
+
+@pytest.mark.soak
+async def test_soak_random_node_kills_and_restarts_lose_and_double_nothing(
+    cluster: ApacheKafkaCluster, pool: asyncpg.Pool, workers: tuple[Worker, Worker, Worker]
+) -> None:
+    seed = int(os.environ.get("VIGIE_SOAK_SEED", random.randrange(1 << 32)))
+    seconds = float(os.environ.get("VIGIE_SOAK_SECONDS", "900"))
+    print(f"\nsoak seed {seed} (VIGIE_SOAK_SEED={seed} replays this order)", flush=True)
+    draw = random.Random(seed)
+    relay, first, second = workers
+    relay.start()
+    first.start()
+    second.start()
+    produced = 0
+    faults = 0
+    poison = await send_poison(cluster.bootstrap)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        # The workers bootstrap from the first node: the others take the faults.
+        node = draw.choice(cluster.nodes[1:])
+        crash = draw.random() < 0.5
+        flowing = asyncio.create_task(produce(pool, produced, BATCH))
+        await asyncio.sleep(draw.uniform(0.0, 2.0))
+        if crash:
+            node.kill()
+        else:
+            await asyncio.to_thread(node.stop)
+        await asyncio.sleep(draw.uniform(0.0, 12.0))
+        await asyncio.to_thread(node.start)
+        await flowing
+        produced += BATCH
+        faults += 1
+        print(
+            f"fault {faults}: node {node.node_id} {'SIGKILL' if crash else 'SIGTERM'}", flush=True
+        )
+    await check(pool, cluster, poison, f"soak of {faults} node faults", expected=produced)
