@@ -26,7 +26,7 @@ from sso_gateway.keys.service import keys
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
 from sso_gateway.users.repository import user_repository
-from sso_gateway.users.schemas import UserCreate, UserPublic
+from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import UserAlreadyExists, user
 from vigie_shared.kit import db
 from vigie_shared.kit.clock import utcnow
@@ -81,10 +81,9 @@ async def _user_add(args: argparse.Namespace) -> int:
 async def _user_show(args: argparse.Namespace) -> int:
     conn = await _connect(args, _settings(args))
     try:
-        row = await user_repository.get_by_email(conn, args.email)
-        if row is None:
+        account = await user_repository.public_by_email(conn, args.email)
+        if account is None:
             return _fail(f"no account with the e-mail {args.email}")
-        account = UserPublic.model_validate({name: row[name] for name in UserPublic.model_fields})
         suspended = await AccessService(access_repository).is_suspended(conn, account.id)
     finally:
         await conn.close()
@@ -98,6 +97,25 @@ async def _user_show(args: argparse.Namespace) -> int:
     print(f"roles: {', '.join(account.roles)}")
     print(f"created: {account.created_at.isoformat(timespec='seconds')}")
     print(f"access: {'suspended' if suspended else 'open'}")
+    return 0
+
+
+async def _user_list(args: argparse.Namespace) -> int:
+    conn = await _connect(args, _settings(args))
+    try:
+        accounts = await user_repository.list_public(
+            conn, limit=args.limit, after_email=args.after, role=args.role
+        )
+    finally:
+        await conn.close()
+    if args.json:
+        print(json.dumps([account.model_dump(mode="json") for account in accounts]))
+        return 0
+    for account in accounts:
+        roles = ",".join(account.roles)
+        print(f"{account.id}  {account.email:<40} {roles:<16} {account.display_name}")
+    if len(accounts) == args.limit:
+        print(f"(more: --after {accounts[-1].email})", file=sys.stderr)
     return 0
 
 
@@ -209,6 +227,12 @@ def register_commands(subparsers: Any) -> None:
     add.add_argument("--role", action="append", choices=ROLES)
     _common(add)
     add.set_defaults(func=_command(_user_add))
+    listing = user_sub.add_parser("list", help="accounts by e-mail, with their ids and roles")
+    listing.add_argument("--role", help="only accounts with this role")
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    listing.add_argument("--after", metavar="EMAIL", help="the accounts after this e-mail")
+    _common(listing)
+    listing.set_defaults(func=_command(_user_list))
     show = user_sub.add_parser(
         "show", help="an account's id (what access suspend --learner takes), roles and access"
     )

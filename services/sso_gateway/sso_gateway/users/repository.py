@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from sso_gateway.users.schemas import UserPublic
 from vigie_shared.kit.db import Conn
 
 PUBLIC = "id, email, display_name, roles, created_at, username"
@@ -43,6 +44,31 @@ class UserRepository:
             email,
         )
         return row
+
+    async def public_by_email(self, conn: Conn, email: str) -> UserPublic | None:
+        """The live account with this e-mail, as the commands and the API show it."""
+        row = await conn.fetchrow(
+            f"SELECT {PUBLIC} FROM users"  # noqa: S608
+            " WHERE lower(email) = lower($1) AND erased_at IS NULL",
+            email,
+        )
+        return None if row is None else UserPublic.model_validate(dict(row))
+
+    async def list_public(
+        self, conn: Conn, *, limit: int, after_email: str | None = None, role: str | None = None
+    ) -> list[UserPublic]:
+        """Live accounts by e-mail, ``limit`` at a time after ``after_email`` (keyset paging:
+        each page costs the same however far it is)."""
+        rows = await conn.fetch(
+            f"SELECT {PUBLIC} FROM users WHERE erased_at IS NULL"  # noqa: S608
+            " AND ($2::text IS NULL OR lower(email) > lower($2))"
+            " AND ($3::text IS NULL OR $3 = ANY(roles))"
+            " ORDER BY lower(email) LIMIT $1",
+            limit,
+            after_email,
+            role,
+        )
+        return [UserPublic.model_validate(dict(row)) for row in rows]
 
     async def get_for_login(self, conn: Conn, identifier: str) -> asyncpg.Record | None:
         """The live account whose username or e-mail is ``identifier``."""
