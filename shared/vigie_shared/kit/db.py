@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 """A connection, pooled or not (the edge that owns the transaction passes it down)."""
@@ -69,6 +72,18 @@ class RowUpdate:
         if row is None:
             raise LookupError(f"no {self.table} row with {self.key} = {key!r}")
         return row
+
+
+RecordT = TypeVar("RecordT", bound="DataclassInstance")
+
+
+def record(cls: type[RecordT], row: asyncpg.Record) -> RecordT:
+    """The typed record ``cls`` (a dataclass) of a row, taking exactly its fields.
+
+    A column the record does not declare is ignored, so ``SELECT *`` keeps working when a
+    migration adds one; a field the row lacks is a ``KeyError`` at once, not a wrong value.
+    """
+    return cls(**{field.name: row[field.name] for field in fields(cls)})
 
 
 _JSONB_VERSION = b"\x01"

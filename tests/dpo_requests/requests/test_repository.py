@@ -93,7 +93,7 @@ async def test_a_task_update_sets_the_named_columns_only(conn: asyncpg.Connectio
 
     row = await task_repository.update(conn, task_id, status="failed", error="no answer")
 
-    assert (row["status"], row["error"], row["manual"], row["attempts"]) == (
+    assert (row.status, row.error, row.manual, row.attempts) == (
         "failed",
         "no answer",
         False,

@@ -24,6 +24,7 @@ import asyncpg
 from dpo_requests.config import Settings
 from dpo_requests.packages import links
 from dpo_requests.packages.repository import PackageRepository, package_repository
+from dpo_requests.tasks.repository import Task
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import Problem
 
@@ -41,15 +42,15 @@ def _flatten(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
         yield path, "" if value is None else str(value)
 
 
-def _system_entry(task: asyncpg.Record) -> dict[str, Any]:
+def _system_entry(task: Task) -> dict[str, Any]:
     return {
-        "action": task["action"],
-        "status": task["status"],
-        "answered_by": "the DPO, by hand" if task["manual"] else task["system"],
-        "data": task["data"],
-        "data_ref": task["data_ref"],
-        "note": task["note"],
-        "error": task["error"],
+        "action": task.action,
+        "status": task.status,
+        "answered_by": "the DPO, by hand" if task.manual else task.system,
+        "data": task.data,
+        "data_ref": task.data_ref,
+        "note": task.note,
+        "error": task.error,
     }
 
 
@@ -82,8 +83,8 @@ def _html(request: asyncpg.Record, systems: dict[str, dict[str, Any]], now: date
     return "\n".join(parts)
 
 
-def build_zip(request: asyncpg.Record, tasks: list[asyncpg.Record], now: datetime) -> bytes:
-    systems = {task["system"]: _system_entry(task) for task in tasks}
+def build_zip(request: asyncpg.Record, tasks: list[Task], now: datetime) -> bytes:
+    systems = {task.system: _system_entry(task) for task in tasks}
     document = {
         "request": {
             "id": request["id"],
@@ -115,7 +116,7 @@ class PackageService:
         self,
         conn: Conn,
         request: asyncpg.Record,
-        tasks: list[asyncpg.Record],
+        tasks: list[Task],
         *,
         now: datetime,
         settings: Settings,

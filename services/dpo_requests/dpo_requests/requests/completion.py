@@ -12,6 +12,7 @@ import asyncpg
 from dpo_requests.config import SOURCE, Settings
 from dpo_requests.requests.core import SYSTEM, RequestCore
 from dpo_requests.requests.schemas import ClosingCreate
+from dpo_requests.tasks.repository import Task
 from vigie_shared.events import (
     Actor,
     DpoRequestCompleted,
@@ -52,7 +53,7 @@ class RequestCompletion(RequestCore):
         data: dict[str, Any] | None,
         actor: Actor,
         settings: Settings,
-    ) -> asyncpg.Record:
+    ) -> Task:
         async with conn.transaction():
             task = await self._tasks.complete_by_hand(
                 conn,
@@ -63,7 +64,7 @@ class RequestCompletion(RequestCore):
                 now=utcnow(),
                 timeline=self._repository,
             )
-            await self._settle(conn, task["request_id"], settings=settings)
+            await self._settle(conn, task.request_id, settings=settings)
         return task
 
     async def close(
@@ -79,7 +80,7 @@ class RequestCompletion(RequestCore):
         async with conn.transaction():
             row = await self._lock(conn, request_id, "in_progress")
             tasks = await self._tasks.tasks_of(conn, request_id)
-            unfinished = [t for t in tasks if t["status"] != "completed"]
+            unfinished = [t for t in tasks if t.status != "completed"]
             if unfinished and not (data.note and data.note.strip()):
                 raise Problem(
                     422,
@@ -95,7 +96,7 @@ class RequestCompletion(RequestCore):
         if row["status"] != "in_progress":
             return row
         tasks = await self._tasks.tasks_of(conn, request_id)
-        if not tasks or any(t["status"] != "completed" for t in tasks):
+        if not tasks or any(t.status != "completed" for t in tasks):
             return row
         return await self._complete(conn, row, tasks, SYSTEM, settings, note=None)
 
@@ -103,7 +104,7 @@ class RequestCompletion(RequestCore):
         self,
         conn: Conn,
         row: asyncpg.Record,
-        tasks: list[asyncpg.Record],
+        tasks: list[Task],
         actor: Actor,
         settings: Settings,
         *,

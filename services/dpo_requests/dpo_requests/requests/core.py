@@ -25,6 +25,7 @@ from dpo_requests.notifications.service import EmailSender, is_email
 from dpo_requests.packages.service import PackageService
 from dpo_requests.requests.repository import OPEN_STATUSES, RequestRepository
 from dpo_requests.requests.schemas import RequestPublic, SystemOutcome
+from dpo_requests.tasks.repository import Task
 from dpo_requests.tasks.service import TaskService
 from vigie_shared.events import Actor, EventData, RequestType, new_event
 from vigie_shared.kit import outbox
@@ -108,20 +109,18 @@ class RequestCore:
         )
 
     @staticmethod
-    def _outcomes(tasks: list[asyncpg.Record]) -> list[SystemOutcome]:
+    def _outcomes(tasks: list[Task]) -> list[SystemOutcome]:
         outcomes = []
         for task in tasks:
-            if task["status"] == "completed" and task["note"] is not None:
-                outcome = f"done by hand: {task['note']}"
-            elif task["status"] == "completed":
-                outcome = f"done by {task['system']}"
-            elif task["status"] == "pending":
+            if task.status == "completed" and task.note is not None:
+                outcome = f"done by hand: {task.note}"
+            elif task.status == "completed":
+                outcome = f"done by {task.system}"
+            elif task.status == "pending":
                 outcome = "no answer yet"
             else:
-                outcome = f"{task['status']}: {task['error'] or 'no answer'}"
-            outcomes.append(
-                SystemOutcome(system=task["system"], action=task["action"], outcome=outcome)
-            )
+                outcome = f"{task.status}: {task.error or 'no answer'}"
+            outcomes.append(SystemOutcome(system=task.system, action=task.action, outcome=outcome))
         return outcomes
 
     async def _timeline(

@@ -119,7 +119,7 @@ class RequestQueries(RequestCore):
                 package_url=self._packages.url(package, settings) if package else None,
                 package_expires_at=package["expires_at"] if package else None,
                 systems=outcomes,
-                partial=any(t["status"] != "completed" for t in tasks),
+                partial=any(t.status != "completed" for t in tasks),
                 note=row["closing_note"],
             )
         refusal = None
@@ -143,7 +143,7 @@ class RequestQueries(RequestCore):
             else paris_date(row["closed_at"]) <= deadline.due_on,
             refusal=refusal,
             result=result,
-            tasks=[TaskPublic.model_validate(dict(t)) for t in tasks],
+            tasks=[TaskPublic.model_validate(t) for t in tasks],
             timeline=[
                 TimelineEntry(
                     at=e["at"],

@@ -21,7 +21,7 @@ SystemName = Annotated[str, Path(pattern="^[a-z0-9][a-z0-9_.-]{0,62}$")]
 
 @router.get("/data-systems", summary="Systems holding personal data, and what they answer")
 async def list_data_systems(conn: DbConn, _dpo: DpoOfficer) -> list[DataSystemPublic]:
-    return [DataSystemPublic.model_validate(dict(r)) for r in await task_service.systems(conn)]
+    return [DataSystemPublic.model_validate(r) for r in await task_service.systems(conn)]
 
 
 @router.put("/data-systems/{name}", summary="Declare a data system (e.g. paper archives)")
@@ -35,7 +35,7 @@ async def declare_data_system(
         description=data.description,
         automated=data.automated,
     )
-    return DataSystemPublic.model_validate(dict(row))
+    return DataSystemPublic.model_validate(row)
 
 
 @router.get("/tasks", summary="Tasks, e.g. the manual ones waiting for the DPO")
@@ -47,7 +47,7 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[TaskPublic]:
     rows = await task_service.search(conn, manual=manual, status=status, limit=limit)
-    return [TaskPublic.model_validate(dict(r)) for r in rows]
+    return [TaskPublic.model_validate(r) for r in rows]
 
 
 @router.post("/tasks/{task_id}/complete", summary="Complete a task by hand, with a note")
@@ -57,4 +57,4 @@ async def complete_task(
     row = await rights_request.complete_task_by_hand(
         conn, task_id, note=data.note, data=data.data, actor=actor_of(dpo), settings=settings
     )
-    return TaskPublic.model_validate(dict(row))
+    return TaskPublic.model_validate(row)

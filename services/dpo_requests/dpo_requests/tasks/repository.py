@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from vigie_shared.kit.db import Conn, RowUpdate
+from vigie_shared.kit.db import Conn, RowUpdate, record
 
 _GET = (
     "SELECT t.*, r.subject_id, r.corrections FROM tasks t"
@@ -34,11 +33,51 @@ _UPDATE = RowUpdate(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class DataSystem:
+    """A system holding personal data, and the task actions it answers."""
+
+    name: str
+    actions: list[str]
+    description: str
+    automated: bool
+    announced_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One data system's part of a request."""
+
+    id: str
+    request_id: str
+    system: str
+    action: str
+    status: str
+    manual: bool
+    attempts: int
+    requested_at: datetime
+    due_at: datetime | None
+    finished_at: datetime | None
+    data: dict[str, Any] | None
+    data_ref: str | None
+    error: str | None
+    note: str | None
+    completed_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskToSend(Task):
+    """A task with what its system needs to act: the learner and, to rectify, the corrections."""
+
+    subject_id: str | None
+    corrections: dict[str, Any] | None
+
+
 class DataSystemRepository:
     async def upsert(
         self, conn: Conn, *, name: str, actions: list[str], description: str, automated: bool
-    ) -> asyncpg.Record:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    ) -> DataSystem:
+        row = await conn.fetchrow(
             "INSERT INTO data_systems (name, actions, description, automated)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET actions = $2,"
             " description = $3, automated = $4, announced_at = now() RETURNING *",
@@ -48,17 +87,17 @@ class DataSystemRepository:
             automated,
         )
         assert row is not None
-        return row
+        return record(DataSystem, row)
 
-    async def all(self, conn: Conn) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch("SELECT * FROM data_systems ORDER BY name")
-        return rows
+    async def all(self, conn: Conn) -> list[DataSystem]:
+        rows = await conn.fetch("SELECT * FROM data_systems ORDER BY name")
+        return [record(DataSystem, r) for r in rows]
 
-    async def supporting(self, conn: Conn, action: str) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    async def supporting(self, conn: Conn, action: str) -> list[DataSystem]:
+        rows = await conn.fetch(
             "SELECT * FROM data_systems WHERE $1 = ANY(actions) ORDER BY name", action
         )
-        return rows
+        return [record(DataSystem, r) for r in rows]
 
 
 class TaskRepository:
@@ -73,9 +112,9 @@ class TaskRepository:
         manual: bool,
         requested_at: datetime,
         due_at: datetime | None,
-    ) -> asyncpg.Record | None:
+    ) -> Task | None:
         """None when the request already has this (system, action) task: fan-out is idempotent."""
-        row: asyncpg.Record | None = await conn.fetchrow(
+        row = await conn.fetchrow(
             "INSERT INTO tasks (id, request_id, system, action, manual, requested_at, due_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT (request_id, system, action) DO NOTHING RETURNING *",
@@ -87,35 +126,35 @@ class TaskRepository:
             requested_at,
             due_at,
         )
-        return row
+        return None if row is None else record(Task, row)
 
-    async def get(self, conn: Conn, task_id: str, *, lock: bool = False) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(_GET_FOR_UPDATE if lock else _GET, task_id)
-        return row
+    async def get(self, conn: Conn, task_id: str, *, lock: bool = False) -> TaskToSend | None:
+        row = await conn.fetchrow(_GET_FOR_UPDATE if lock else _GET, task_id)
+        return None if row is None else record(TaskToSend, row)
 
-    async def for_request(self, conn: Conn, request_id: str) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    async def for_request(self, conn: Conn, request_id: str) -> list[Task]:
+        rows = await conn.fetch(
             "SELECT * FROM tasks WHERE request_id = $1 ORDER BY system, action", request_id
         )
-        return rows
+        return [record(Task, r) for r in rows]
 
     async def search(
         self, conn: Conn, *, manual: bool | None, status: str | None, limit: int
-    ) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    ) -> list[Task]:
+        rows = await conn.fetch(
             "SELECT * FROM tasks WHERE ($1::boolean IS NULL OR manual = $1)"
             " AND ($2::text IS NULL OR status = $2) ORDER BY requested_at, id LIMIT $3",
             manual,
             status,
             limit,
         )
-        return rows
+        return [record(Task, r) for r in rows]
 
     async def lock_timed_out(
         self, conn: Conn, *, now: datetime, limit: int = 100
-    ) -> list[asyncpg.Record]:
+    ) -> list[TaskToSend]:
         """Automated tasks whose answer is late; ``SKIP LOCKED`` so replicas share the sweep."""
-        rows: list[asyncpg.Record] = await conn.fetch(
+        rows = await conn.fetch(
             "SELECT t.*, r.subject_id, r.corrections FROM tasks t"
             " JOIN requests r ON r.id = t.request_id"
             " WHERE t.status = 'pending' AND NOT t.manual AND t.due_at <= $1"
@@ -125,10 +164,10 @@ class TaskRepository:
             now,
             limit,
         )
-        return rows
+        return [record(TaskToSend, r) for r in rows]
 
-    async def update(self, conn: Conn, task_id: str, **fields: Any) -> asyncpg.Record:
-        return await _UPDATE.fetch(conn, task_id, fields)
+    async def update(self, conn: Conn, task_id: str, **fields: Any) -> Task:
+        return record(Task, await _UPDATE.fetch(conn, task_id, fields))
 
 
 data_system_repository = DataSystemRepository()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vigie_shared.events import TaskAction
 
@@ -19,6 +19,8 @@ class DataSystemCreate(BaseModel):
 
 
 class DataSystemPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     actions: list[str]
     description: str
@@ -34,6 +36,8 @@ class ManualCompletion(BaseModel):
 
 
 class TaskPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     system: str
     action: str

@@ -17,8 +17,11 @@ import asyncpg
 
 from dpo_requests.config import SOURCE, Settings
 from dpo_requests.tasks.repository import (
+    DataSystem,
     DataSystemRepository,
+    Task,
     TaskRepository,
+    TaskToSend,
     data_system_repository,
     task_repository,
 )
@@ -72,7 +75,7 @@ class TaskService:
 
     async def register_system(
         self, conn: Conn, *, name: str, actions: list[TaskAction], description: str, automated: bool
-    ) -> asyncpg.Record:
+    ) -> DataSystem:
         return await self._systems.upsert(
             conn,
             name=name,
@@ -91,7 +94,7 @@ class TaskService:
             automated=True,
         )
 
-    async def systems(self, conn: Conn) -> list[asyncpg.Record]:
+    async def systems(self, conn: Conn) -> list[DataSystem]:
         return await self._systems.all(conn)
 
     async def fan_out(
@@ -102,18 +105,18 @@ class TaskService:
         now: datetime,
         settings: Settings,
         timeline: Timeline,
-    ) -> list[asyncpg.Record]:
+    ) -> list[Task]:
         """One task per data system answering the request's action; an automated one gets a
         ``dpo.task.requested`` through the outbox, a manual one goes to the DPO's list."""
         action = ACTION_FOR[RequestType(request["request_type"])]
         created = []
         for system in await self._systems.supporting(conn, action.value):
-            manual = not system["automated"]
+            manual = not system.automated
             task = await self._tasks.insert(
                 conn,
                 task_id=f"t-{uuid.uuid4().hex[:16]}",
                 request_id=request["id"],
-                system=system["name"],
+                system=system.name,
                 action=action.value,
                 manual=manual,
                 requested_at=now,
@@ -130,14 +133,14 @@ class TaskService:
                 kind="task.manual" if manual else "task.requested",
                 actor_kind=SYSTEM.kind,
                 actor_id=SYSTEM.id,
-                detail={"task_id": task["id"], "system": task["system"], "action": action.value},
+                detail={"task_id": task.id, "system": task.system, "action": action.value},
             )
         return created
 
     async def _send(
         self,
         conn: Conn,
-        task: asyncpg.Record,
+        task: Task,
         subject_id: str,
         corrections: dict[str, Any] | None,
     ) -> None:
@@ -145,24 +148,24 @@ class TaskService:
             conn,
             new_event(
                 DpoTaskRequested(
-                    task_id=task["id"],
-                    request_id=task["request_id"],
-                    system=task["system"],
-                    action=TaskAction(task["action"]),
+                    task_id=task.id,
+                    request_id=task.request_id,
+                    system=task.system,
+                    action=TaskAction(task.action),
                     subject_id=subject_id,
                     corrections=corrections,
                 ),
-                subject=task["request_id"],
+                subject=task.request_id,
                 source=SOURCE,
             ),
         )
 
-    async def tasks_of(self, conn: Conn, request_id: str) -> list[asyncpg.Record]:
+    async def tasks_of(self, conn: Conn, request_id: str) -> list[Task]:
         return await self._tasks.for_request(conn, request_id)
 
     async def search(
         self, conn: Conn, *, manual: bool | None, status: str | None, limit: int
-    ) -> list[asyncpg.Record]:
+    ) -> list[Task]:
         return await self._tasks.search(conn, manual=manual, status=status, limit=limit)
 
     async def record_completed(
@@ -174,11 +177,11 @@ class TaskService:
         own data beats a manual note.
         """
         task = await self._tasks.get(conn, result.task_id, lock=True)
-        if task is None or task["status"] == "completed" or task["system"] != result.system:
+        if task is None or task.status == "completed" or task.system != result.system:
             return None
         await self._tasks.update(
             conn,
-            task["id"],
+            task.id,
             status="completed",
             finished_at=now,
             data=result.data,
@@ -187,7 +190,7 @@ class TaskService:
             completed_by=result.system,
         )
         await self._timeline(conn, timeline, task, "task.completed", result.system, {})
-        return str(task["request_id"])
+        return str(task.request_id)
 
     async def record_failed(
         self,
@@ -199,15 +202,15 @@ class TaskService:
         timeline: Timeline,
     ) -> str | None:
         task = await self._tasks.get(conn, result.task_id, lock=True)
-        if task is None or task["status"] != "pending" or task["system"] != result.system:
+        if task is None or task.status != "pending" or task.system != result.system:
             return None
-        if result.retryable and task["attempts"] < settings.task_max_attempts:
+        if result.retryable and task.attempts < settings.task_max_attempts:
             await self._retry(
                 conn, task, now=now, settings=settings, why=result.error, timeline=timeline
             )
             return None
         await self._tasks.update(
-            conn, task["id"], status="failed", manual=True, finished_at=now, error=result.error
+            conn, task.id, status="failed", manual=True, finished_at=now, error=result.error
         )
         await self._timeline(
             conn,
@@ -217,12 +220,12 @@ class TaskService:
             result.system,
             {"error": result.error, "escalated": True},
         )
-        return str(task["request_id"])
+        return str(task.request_id)
 
     async def _retry(
         self,
         conn: Conn,
-        task: asyncpg.Record,
+        task: TaskToSend,
         *,
         now: datetime,
         settings: Settings,
@@ -231,19 +234,21 @@ class TaskService:
     ) -> None:
         await self._tasks.update(
             conn,
-            task["id"],
-            attempts=task["attempts"] + 1,
+            task.id,
+            attempts=task.attempts + 1,
             due_at=now + timedelta(seconds=settings.task_timeout_seconds),
             error=why,
         )
-        await self._send(conn, task, task["subject_id"], task["corrections"])
+        # Only tasks of verified requests are retried, and verifying names the subject.
+        assert task.subject_id is not None
+        await self._send(conn, task, task.subject_id, task.corrections)
         await self._timeline(
             conn,
             timeline,
             task,
             "task.retried",
             SYSTEM.id,
-            {"attempt": task["attempts"] + 1, "why": why},
+            {"attempt": task.attempts + 1, "why": why},
         )
 
     async def sweep_timeouts(
@@ -252,7 +257,7 @@ class TaskService:
         """Retry or escalate the tasks whose answer is late; returns the requests touched."""
         touched: set[str] = set()
         for task in await self._tasks.lock_timed_out(conn, now=now):
-            if task["attempts"] < settings.task_max_attempts:
+            if task.attempts < settings.task_max_attempts:
                 await self._retry(
                     conn,
                     task,
@@ -262,11 +267,11 @@ class TaskService:
                     timeline=timeline,
                 )
                 continue
-            await self._tasks.update(conn, task["id"], status="timed_out", manual=True)
+            await self._tasks.update(conn, task.id, status="timed_out", manual=True)
             await self._timeline(
-                conn, timeline, task, "task.timed_out", SYSTEM.id, {"attempts": task["attempts"]}
+                conn, timeline, task, "task.timed_out", SYSTEM.id, {"attempts": task.attempts}
             )
-            touched.add(str(task["request_id"]))
+            touched.add(str(task.request_id))
         return touched
 
     async def complete_by_hand(
@@ -279,11 +284,11 @@ class TaskService:
         actor: Actor,
         now: datetime,
         timeline: Timeline,
-    ) -> asyncpg.Record:
+    ) -> Task:
         task = await self._tasks.get(conn, task_id, lock=True)
         if task is None:
             raise Problem(404, "Not Found", f"No task {task_id}.")
-        if task["status"] == "completed":
+        if task.status == "completed":
             raise Problem(409, "Task already completed", f"{task_id} was completed already.")
         updated = await self._tasks.update(
             conn,
@@ -304,18 +309,18 @@ class TaskService:
     async def _timeline(
         conn: Conn,
         timeline: Timeline,
-        task: asyncpg.Record,
+        task: Task,
         kind: str,
         actor_id: str,
         extra: dict[str, Any],
     ) -> None:
         await timeline.add_timeline(
             conn,
-            task["request_id"],
+            task.request_id,
             kind=kind,
             actor_kind="user" if kind == "task.completed_by_hand" else "service",
             actor_id=actor_id,
-            detail={"task_id": task["id"], "system": task["system"], **extra},
+            detail={"task_id": task.id, "system": task.system, **extra},
         )
 
 
