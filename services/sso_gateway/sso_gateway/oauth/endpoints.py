@@ -5,7 +5,7 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 from authlib.oauth2.rfc6749.errors import AccessDeniedError  # type: ignore[import-untyped]
@@ -30,6 +30,7 @@ from sso_gateway.oauth.server import Provider, grant_user, refuse_if_suspended, 
 from sso_gateway.oauth.server import Request as OAuthRequest
 from sso_gateway.sessions.service import BrowserSession, sessions
 from sso_gateway.users.repository import user_repository
+from vigie_shared.kit.forms import read_form
 
 router = APIRouter(tags=["oidc"])
 
@@ -74,7 +75,7 @@ async def _oauth_request(
 ) -> OAuthRequest:
     form: list[tuple[str, str]] = []
     if request.method == "POST":
-        form = parse_qsl((await request.body()).decode(), keep_blank_values=True)
+        form = await read_form(request)
     session = await _browser_session(request, provider) if with_session else None
     return OAuthRequest(
         request.method,

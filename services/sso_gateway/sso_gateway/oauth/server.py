@@ -468,16 +468,22 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
             self.resource_of_grant(request, granted.resource, client)
 
     def decode_access_token(self, token: str) -> dict[str, Any] | None:
-        """Claims of a well-signed access token from us (expiry not checked), else None."""
+        """Claims of a well-signed access token from us (expiry not checked, only present),
+        else None."""
         try:
             decoded = jwt.decode(token, self.keyring.verification_keys(), algorithms=ALGORITHMS)
         except (JoseError, ValueError):
             return None
         if str(decoded.header.get("typ", "")).lower() != "at+jwt":
             return None
-        if decoded.claims.get("iss") != self.settings.issuer:
+        claims = dict(decoded.claims)
+        if claims.get("iss") != self.settings.issuer:
             return None
-        return dict(decoded.claims)
+        # Every token we issue carries integer ``exp`` and ``iat`` (RFC 9068 §2.2): one without
+        # them, however signed, is not one of ours, and RFC 7662 §2.2 calls it inactive.
+        if not all(type(claims.get(name)) is int for name in ("exp", "iat")):
+            return None
+        return claims
 
     def query_token(self, token_string: str, hint: str | None) -> Any:
         if token_string.startswith(REFRESH_TOKEN_PREFIX):
