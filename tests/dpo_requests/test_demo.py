@@ -14,6 +14,7 @@ from dpo_requests.dashboard.stats import DashboardStats, load_dashboard
 from dpo_requests.deadlines import paris_date
 from dpo_requests.demo import seed, seed_demo
 from dpo_requests.register.export import register_export
+from dpo_requests.requests.repository import RequestRecord
 from dpo_requests.requests.service import rights_request
 from dpo_requests.service import SERVICE
 from vigie_shared.kit import db
@@ -64,7 +65,7 @@ async def test_every_stored_due_date_is_the_one_the_service_computes(
     )
     open_waits = {r["request_id"] for r in suspended}
     for row in rows:
-        deadline = await rights_request.deadline(seeded, row)
+        deadline = await rights_request.deadline(seeded, db.record(RequestRecord, row))
         assert row["due_on"] == deadline.due_on, row["id"]
         assert (row["status"] == "identity_pending") == (row["id"] in open_waits)
         closed = row["status"] in ("completed", "refused", "withdrawn")

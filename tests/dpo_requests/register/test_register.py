@@ -118,8 +118,8 @@ async def test_deadline_columns_are_the_lifecycle_s_own(register: Register) -> N
             deadline = await rights_request.deadline(conn, stored)
             assert row.due_on == deadline.due_on
             assert row.due_rule == deadline.explanation_fr
-            if stored["status"] in ("received", "identity_pending", "in_progress"):
-                assert row.due_on == stored["due_on"]
+            if stored.status in ("received", "identity_pending", "in_progress"):
+                assert row.due_on == stored.due_on
     late = rows[register.ids["late"]]
     assert (late.received_on, late.due_on, late.status) == (
         date(2026, 1, 31),

@@ -56,7 +56,7 @@ async def test_a_column_name_carrying_sql_is_refused_before_any_sql_runs(
 
     row = await request_repository.get(conn, request_id)
     assert row is not None
-    assert (row["status"], row["requester"]) == ("received", "someone@example.org")
+    assert (row.status, row.requester) == ("received", "someone@example.org")
 
 
 async def test_a_column_outside_the_list_is_refused_even_if_it_exists(
@@ -74,7 +74,7 @@ async def test_a_value_carrying_sql_is_stored_as_text(conn: asyncpg.Connection) 
 
     row = await request_repository.update(conn, request_id, closing_note=hostile)
 
-    assert (row["closing_note"], row["status"]) == (hostile, "received")
+    assert (row.closing_note, row.status) == (hostile, "received")
 
 
 async def test_a_task_update_sets_the_named_columns_only(conn: asyncpg.Connection) -> None:
@@ -164,9 +164,9 @@ async def test_the_queue_sorts_and_pages_in_the_database_stopped_clocks_last(
     )
 
     assert (first.total, first.pages, first.page) == (27, 2, 1)
-    assert [r["id"] for r in first.rows] == [ids[day] for day in range(1, 26)]
+    assert [r.id for r in first.rows] == [ids[day] for day in range(1, 26)]
     assert beyond.page == 2
-    assert [r["id"] for r in beyond.rows] == [ids[26], stopped]
-    assert [r["id"] for r in waiting.rows] == [stopped]
+    assert [r.id for r in beyond.rows] == [ids[26], stopped]
+    assert [r.id for r in waiting.rows] == [stopped]
     # Newest receipt first: received at 09:02 after 09:01.
-    assert [r["id"] for r in overdue.rows] == [ids[2], ids[1]]
+    assert [r.id for r in overdue.rows] == [ids[2], ids[1]]

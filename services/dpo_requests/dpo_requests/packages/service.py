@@ -17,7 +17,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -29,6 +29,19 @@ from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import Problem
 
 _INVALID_LINK = "This download link is invalid or has expired."
+
+
+class PackagedRequest(Protocol):
+    """What a package says of its request (the requests feature's record)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def request_type(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def subject_id(self) -> str | None: ...
 
 
 def _flatten(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -54,14 +67,14 @@ def _system_entry(task: Task) -> dict[str, Any]:
     }
 
 
-def _html(request: asyncpg.Record, systems: dict[str, dict[str, Any]], now: datetime) -> str:
+def _html(request: PackagedRequest, systems: dict[str, dict[str, Any]], now: datetime) -> str:
     e = html.escape
     parts = [
         "<!doctype html><html lang='fr'><head><meta charset='utf-8'>",
-        f"<title>Vos données — demande {e(request['id'])}</title></head><body>",
+        f"<title>Vos données — demande {e(request.id)}</title></head><body>",
         f"<h1>Vos données personnelles / Your personal data</h1>"
-        f"<p>Demande {e(request['id'])} ({e(request['request_type'])}), reçue le "
-        f"{request['received_at']:%d/%m/%Y}, paquet produit le {now:%d/%m/%Y %H:%M} UTC.</p>",
+        f"<p>Demande {e(request.id)} ({e(request.request_type)}), reçue le "
+        f"{request.received_at:%d/%m/%Y}, paquet produit le {now:%d/%m/%Y %H:%M} UTC.</p>",
         "<p>Fichiers : <code>data.json</code> (format structuré, art. 20 RGPD) et un fichier "
         "CSV par système.</p>",
     ]
@@ -83,14 +96,14 @@ def _html(request: asyncpg.Record, systems: dict[str, dict[str, Any]], now: date
     return "\n".join(parts)
 
 
-def build_zip(request: asyncpg.Record, tasks: list[Task], now: datetime) -> bytes:
+def build_zip(request: PackagedRequest, tasks: list[Task], now: datetime) -> bytes:
     systems = {task.system: _system_entry(task) for task in tasks}
     document = {
         "request": {
-            "id": request["id"],
-            "type": request["request_type"],
-            "received_at": request["received_at"].isoformat(),
-            "subject_id": request["subject_id"],
+            "id": request.id,
+            "type": request.request_type,
+            "received_at": request.received_at.isoformat(),
+            "subject_id": request.subject_id,
         },
         "generated_at": now.isoformat(),
         "systems": systems,
@@ -115,7 +128,7 @@ class PackageService:
     async def build(
         self,
         conn: Conn,
-        request: asyncpg.Record,
+        request: PackagedRequest,
         tasks: list[Task],
         *,
         now: datetime,
@@ -125,8 +138,8 @@ class PackageService:
         return await self._repository.insert(
             conn,
             package_id=f"p-{uuid.uuid4().hex}",
-            request_id=request["id"],
-            filename=f"vigie-{request['id']}.zip",
+            request_id=request.id,
+            filename=f"vigie-{request.id}.zip",
             content=content,
             sha256=hashlib.sha256(content).hexdigest(),
             expires_at=now + timedelta(days=settings.package_link_days),

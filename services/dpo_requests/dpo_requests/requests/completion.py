@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from dpo_requests.config import SOURCE, Settings
 from dpo_requests.requests.core import SYSTEM, RequestCore
+from dpo_requests.requests.repository import RequestRecord
 from dpo_requests.requests.schemas import ClosingCreate
 from dpo_requests.tasks.repository import Task
 from vigie_shared.events import (
@@ -74,7 +73,7 @@ class RequestCompletion(RequestCore):
         data: ClosingCreate,
         actor: Actor,
         settings: Settings,
-    ) -> asyncpg.Record:
+    ) -> RequestRecord:
         """The DPO completes a request whose tasks did not all succeed; the note explains the
         partial result to the requester."""
         async with conn.transaction():
@@ -90,10 +89,10 @@ class RequestCompletion(RequestCore):
             row = await self._complete(conn, row, tasks, actor, settings, note=data.note)
         return row
 
-    async def _settle(self, conn: Conn, request_id: str, *, settings: Settings) -> asyncpg.Record:
+    async def _settle(self, conn: Conn, request_id: str, *, settings: Settings) -> RequestRecord:
         """Complete an in-progress request once every one of its tasks is completed."""
         row = await self._lock(conn, request_id)
-        if row["status"] != "in_progress":
+        if row.status != "in_progress":
             return row
         tasks = await self._tasks.tasks_of(conn, request_id)
         if not tasks or any(t.status != "completed" for t in tasks):
@@ -103,17 +102,17 @@ class RequestCompletion(RequestCore):
     async def _complete(
         self,
         conn: Conn,
-        row: asyncpg.Record,
+        row: RequestRecord,
         tasks: list[Task],
         actor: Actor,
         settings: Settings,
         *,
         note: str | None,
-    ) -> asyncpg.Record:
+    ) -> RequestRecord:
         now = utcnow()
-        request_id = row["id"]
+        request_id = row.id
         package = None
-        if RequestType(row["request_type"]) in EXPORTING:
+        if RequestType(row.request_type) in EXPORTING:
             package = await self._packages.build(conn, row, tasks, now=now, settings=settings)
         row = await self._repository.update(
             conn, request_id, status="completed", closed_at=now, closing_note=note
@@ -129,7 +128,7 @@ class RequestCompletion(RequestCore):
             conn,
             new_event(
                 DpoRequestCompleted(request_id=request_id, actor=actor),
-                subject=row["subject_id"] or request_id,
+                subject=row.subject_id or request_id,
                 source=SOURCE,
             ),
         )

@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from dpo_requests.config import SOURCE
 from dpo_requests.deadlines import (
     ClockSuspension,
@@ -23,7 +21,7 @@ from dpo_requests.deadlines import (
 )
 from dpo_requests.notifications.service import EmailSender, is_email
 from dpo_requests.packages.service import PackageService
-from dpo_requests.requests.repository import OPEN_STATUSES, RequestRepository
+from dpo_requests.requests.repository import OPEN_STATUSES, RequestRecord, RequestRepository
 from dpo_requests.requests.schemas import RequestPublic, SystemOutcome
 from dpo_requests.tasks.repository import Task
 from dpo_requests.tasks.service import TaskService
@@ -57,55 +55,55 @@ class RequestCore:
         self._packages = packages
         self._mail = mail
 
-    async def deadline(self, conn: Conn, request: asyncpg.Record) -> Deadline:
+    async def deadline(self, conn: Conn, request: RequestRecord) -> Deadline:
         suspensions = [
-            ClockSuspension(asked_on=s["asked_at"], answered_on=s["answered_at"])
-            for s in await self._repository.suspensions(conn, request["id"])
+            ClockSuspension(asked_on=s.asked_at, answered_on=s.answered_at)
+            for s in await self._repository.suspensions(conn, request.id)
         ]
-        extension = (
-            Extension(requested_on=request["extended_on"], reason=request["extension_reason"])
-            if request["extended_on"] is not None
-            else None
-        )
-        return compute_deadline(request["received_at"], extended=extension, suspensions=suspensions)
+        extension = None
+        if request.extended_on is not None:
+            # extend() writes the date and the reasons together (GDPR Art. 12(3)).
+            assert request.extension_reason is not None
+            extension = Extension(requested_on=request.extended_on, reason=request.extension_reason)
+        return compute_deadline(request.received_at, extended=extension, suspensions=suspensions)
 
-    async def _refresh_due_on(self, conn: Conn, request: asyncpg.Record) -> asyncpg.Record:
+    async def _refresh_due_on(self, conn: Conn, request: RequestRecord) -> RequestRecord:
         deadline = await self.deadline(conn, request)
-        if deadline.due_on == request["due_on"]:
+        if deadline.due_on == request.due_on:
             return request
-        return await self._repository.update(conn, request["id"], due_on=deadline.due_on)
+        return await self._repository.update(conn, request.id, due_on=deadline.due_on)
 
-    async def _lock(self, conn: Conn, request_id: str, *allowed: str) -> asyncpg.Record:
+    async def _lock(self, conn: Conn, request_id: str, *allowed: str) -> RequestRecord:
         row = await self._repository.get(conn, request_id, lock=True)
         if row is None:
             raise Problem(404, "Not Found", f"No request {request_id}.")
-        if allowed and row["status"] not in allowed:
+        if allowed and row.status not in allowed:
             raise conflict(
                 "Invalid transition",
-                f"Request {request_id} is {row['status']}; this needs one of {', '.join(allowed)}.",
+                f"Request {request_id} is {row.status}; this needs one of {', '.join(allowed)}.",
             )
         return row
 
-    def _check_access(self, row: asyncpg.Record, principal: Principal) -> None:
+    def _check_access(self, row: RequestRecord, principal: Principal) -> None:
         # A learner sees only their own requests; a foreign id looks like a missing one, and
         # the attempt is recorded for the audit log.
-        if "dpo" not in principal.roles and row["subject_id"] != principal.subject:
-            raise Problem(404, "Not Found", f"No request {row['id']}.", denial="not_owner")
+        if "dpo" not in principal.roles and row.subject_id != principal.subject:
+            raise Problem(404, "Not Found", f"No request {row.id}.", denial="not_owner")
 
-    def public(self, row: asyncpg.Record, now: datetime) -> RequestPublic:
+    def public(self, row: RequestRecord, now: datetime) -> RequestPublic:
         return RequestPublic(
-            id=row["id"],
-            request_type=RequestType(row["request_type"]),
-            requester=row["requester"],
-            subject_id=row["subject_id"],
-            channel=row["channel"],
-            received_at=row["received_at"],
-            due_on=row["due_on"],
-            status=row["status"],
-            overdue=row["status"] in OPEN_STATUSES
-            and row["due_on"] is not None
-            and row["due_on"] < paris_date(now),
-            duplicate_of=row["duplicate_of"],
+            id=row.id,
+            request_type=RequestType(row.request_type),
+            requester=row.requester,
+            subject_id=row.subject_id,
+            channel=row.channel,
+            received_at=row.received_at,
+            due_on=row.due_on,
+            status=row.status,
+            overdue=row.status in OPEN_STATUSES
+            and row.due_on is not None
+            and row.due_on < paris_date(now),
+            duplicate_of=row.duplicate_of,
         )
 
     @staticmethod
@@ -124,18 +122,16 @@ class RequestCore:
         return outcomes
 
     async def _timeline(
-        self, conn: Conn, row: asyncpg.Record, kind: str, actor: Actor, detail: dict[str, Any]
+        self, conn: Conn, row: RequestRecord, kind: str, actor: Actor, detail: dict[str, Any]
     ) -> None:
         await self._repository.add_timeline(
-            conn, row["id"], kind=kind, actor_kind=actor.kind, actor_id=actor.id, detail=detail
+            conn, row.id, kind=kind, actor_kind=actor.kind, actor_id=actor.id, detail=detail
         )
 
-    async def _announce(self, conn: Conn, row: asyncpg.Record, data: EventData) -> None:
+    async def _announce(self, conn: Conn, row: RequestRecord, data: EventData) -> None:
         """Every transition is an event (keyed by the learner when known, else the request)."""
-        await outbox.enqueue(
-            conn, new_event(data, subject=row["subject_id"] or row["id"], source=SOURCE)
-        )
+        await outbox.enqueue(conn, new_event(data, subject=row.subject_id or row.id, source=SOURCE))
 
-    async def _inform(self, conn: Conn, row: asyncpg.Record, subject: str, body: str) -> None:
-        if is_email(row["requester"]):
-            await self._mail.send(conn, to=row["requester"], subject=subject, body=body)
+    async def _inform(self, conn: Conn, row: RequestRecord, subject: str, body: str) -> None:
+        if is_email(row.requester):
+            await self._mail.send(conn, to=row.requester, subject=subject, body=body)

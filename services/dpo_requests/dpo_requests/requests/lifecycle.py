@@ -14,8 +14,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import asyncpg
-
 from dpo_requests.config import SOURCE, Settings
 from dpo_requests.deadlines import (
     DeadlineError,
@@ -26,7 +24,7 @@ from dpo_requests.deadlines import (
 )
 from dpo_requests.requests.completion import RequestCompletion
 from dpo_requests.requests.core import SYSTEM, actor_of, conflict
-from dpo_requests.requests.repository import OPEN_STATUSES
+from dpo_requests.requests.repository import OPEN_STATUSES, RequestRecord
 from dpo_requests.requests.schemas import (
     ExtensionCreate,
     IdentityInfoAsked,
@@ -99,7 +97,7 @@ class RequestLifecycle(RequestCompletion):
             )
             await self._repository.add_timeline(
                 conn,
-                row["id"],
+                row.id,
                 kind="received",
                 actor_kind=actor.kind,
                 actor_id=actor.id,
@@ -110,13 +108,13 @@ class RequestLifecycle(RequestCompletion):
                 conn,
                 new_event(
                     DpoRequestReceived(
-                        request_id=row["id"],
-                        subject_id=row["subject_id"],
+                        request_id=row.id,
+                        subject_id=row.subject_id,
                         request_type=data.request_type,
                         received_on=deadline.received_on,
                         due_on=deadline.due_on,
                     ),
-                    subject=row["subject_id"] or row["id"],
+                    subject=row.subject_id or row.id,
                     source=SOURCE,
                 ),
             )
@@ -154,7 +152,7 @@ class RequestLifecycle(RequestCompletion):
 
     async def ask_identity(
         self, conn: Conn, request_id: str, data: IdentityInfoAsked, actor: Actor
-    ) -> asyncpg.Record:
+    ) -> RequestRecord:
         """GDPR Art. 12(6): ask for information confirming identity; the clock stops."""
         now = utcnow()
         async with conn.transaction():
@@ -175,7 +173,7 @@ class RequestLifecycle(RequestCompletion):
             )
         return row
 
-    async def identity_received(self, conn: Conn, request_id: str, actor: Actor) -> asyncpg.Record:
+    async def identity_received(self, conn: Conn, request_id: str, actor: Actor) -> RequestRecord:
         """The information arrived: the clock restarts (the due date moves by the days lost)."""
         now = utcnow()
         async with conn.transaction():
@@ -183,15 +181,11 @@ class RequestLifecycle(RequestCompletion):
             await self._repository.close_suspension(conn, request_id, answered_at=now)
             row = await self._repository.update(conn, request_id, status="received")
             row = await self._refresh_due_on(conn, row)
-            await self._timeline(
-                conn, row, "identity_received", actor, {"due_on": str(row["due_on"])}
-            )
+            await self._timeline(conn, row, "identity_received", actor, {"due_on": str(row.due_on)})
             await self._announce(
                 conn,
                 row,
-                DpoRequestIdentityReceived(
-                    request_id=request_id, due_on=row["due_on"], actor=actor
-                ),
+                DpoRequestIdentityReceived(request_id=request_id, due_on=row.due_on, actor=actor),
             )
         return row
 
@@ -202,12 +196,12 @@ class RequestLifecycle(RequestCompletion):
         data: VerificationCreate,
         actor: Actor,
         settings: Settings,
-    ) -> asyncpg.Record:
+    ) -> RequestRecord:
         """Identity established: the request is fanned out to every data system."""
         now = utcnow()
         async with conn.transaction():
             row = await self._lock(conn, request_id, "received", "identity_pending")
-            subject_id = data.subject_id or row["subject_id"]
+            subject_id = data.subject_id or row.subject_id
             if not subject_id:
                 raise Problem(
                     422,
@@ -243,7 +237,7 @@ class RequestLifecycle(RequestCompletion):
 
     async def extend(
         self, conn: Conn, request_id: str, data: ExtensionCreate, actor: Actor
-    ) -> asyncpg.Record:
+    ) -> RequestRecord:
         """GDPR Art. 12(3): two further months, once, decided within the first month, the
         requester being told why."""
         today = paris_date(utcnow())
@@ -282,7 +276,7 @@ class RequestLifecycle(RequestCompletion):
                             reason=data.reason,
                             actor=actor,
                         ),
-                        subject=row["subject_id"] or request_id,
+                        subject=row.subject_id or request_id,
                         source=SOURCE,
                     ),
                 )
@@ -299,7 +293,7 @@ class RequestLifecycle(RequestCompletion):
 
     async def refuse(
         self, conn: Conn, request_id: str, data: RefusalCreate, actor: Actor
-    ) -> asyncpg.Record:
+    ) -> RequestRecord:
         """GDPR Art. 12(4): the refusal states its reasons and the right to complain to the
         CNIL; Art. 12(5): "manifestly unfounded or excessive" needs a written justification
         (checked by :class:`RefusalCreate`)."""
@@ -323,7 +317,7 @@ class RequestLifecycle(RequestCompletion):
                 conn,
                 new_event(
                     DpoRequestRefused(request_id=request_id, reason=data.reason, actor=actor),
-                    subject=row["subject_id"] or request_id,
+                    subject=row.subject_id or request_id,
                     source=SOURCE,
                 ),
             )
@@ -342,12 +336,12 @@ class RequestLifecycle(RequestCompletion):
 
     async def withdraw(
         self, conn: Conn, request_id: str, data: WithdrawalCreate, principal: Principal
-    ) -> asyncpg.Record:
+    ) -> RequestRecord:
         async with conn.transaction():
             row = await self._lock(conn, request_id)
             self._check_access(row, principal)
-            if row["status"] not in OPEN_STATUSES:
-                raise conflict("Invalid transition", f"Request {request_id} is {row['status']}.")
+            if row.status not in OPEN_STATUSES:
+                raise conflict("Invalid transition", f"Request {request_id} is {row.status}.")
             await self._repository.close_suspension(conn, request_id, answered_at=utcnow())
             row = await self._repository.update(
                 conn, request_id, status="withdrawn", closed_at=utcnow()

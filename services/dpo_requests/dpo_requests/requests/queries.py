@@ -7,12 +7,10 @@ import base64
 import json
 from datetime import date, datetime
 
-import asyncpg
-
 from dpo_requests.config import Settings
 from dpo_requests.deadlines import can_extend, is_due_soon, is_overdue, paris_date
 from dpo_requests.requests.core import RequestCore
-from dpo_requests.requests.repository import OPEN_STATUSES
+from dpo_requests.requests.repository import OPEN_STATUSES, RequestRecord
 from dpo_requests.requests.schemas import (
     DeadlinePublic,
     RefusalPublic,
@@ -30,8 +28,8 @@ from vigie_shared.kit.http import Problem
 from vigie_shared.kit.oidc import Principal
 
 
-def _encode_cursor(row: asyncpg.Record) -> str:
-    raw = json.dumps([row["received_at"].isoformat(), row["id"]]).encode()
+def _encode_cursor(row: RequestRecord) -> str:
+    raw = json.dumps([row.received_at.isoformat(), row.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -87,7 +85,7 @@ class RequestQueries(RequestCore):
         now = utcnow()
         today = paris_date(now)
         # Shown for closed requests too: was it answered in time? The flags are for open ones.
-        is_open = row["status"] in OPEN_STATUSES
+        is_open = row.status in OPEN_STATUSES
         deadline = await self.deadline(conn, row)
         deadline_public = DeadlinePublic(
             due_on=deadline.due_on,
@@ -112,7 +110,7 @@ class RequestQueries(RequestCore):
         )
         tasks = await self._tasks.tasks_of(conn, request_id)
         result = None
-        if row["status"] == "completed":
+        if row.status == "completed":
             package = await self._packages.of_request(conn, request_id)
             outcomes = self._outcomes(tasks)
             result = ResultPublic(
@@ -120,36 +118,36 @@ class RequestQueries(RequestCore):
                 package_expires_at=package["expires_at"] if package else None,
                 systems=outcomes,
                 partial=any(t.status != "completed" for t in tasks),
-                note=row["closing_note"],
+                note=row.closing_note,
             )
         refusal = None
-        if row["status"] == "refused":
+        if row.status == "refused":
             refusal = RefusalPublic(
-                ground=row["refusal_ground"],
-                reason=row["refusal_reason"],
-                justification=row["refusal_justification"],
+                ground=row.refusal_ground,
+                reason=row.refusal_reason,
+                justification=row.refusal_justification,
             )
         return RequestDetail(
             **self.public(row, now).model_dump(),
-            message=row["message"],
-            corrections=row["corrections"],
-            verification_method=row["verification_method"],
-            verified_at=row["verified_at"],
-            extension_reason=row["extension_reason"],
+            message=row.message,
+            corrections=row.corrections,
+            verification_method=row.verification_method,
+            verified_at=row.verified_at,
+            extension_reason=row.extension_reason,
             deadline=deadline_public,
-            closed_at=row["closed_at"],
+            closed_at=row.closed_at,
             answered_in_time=None
-            if row["closed_at"] is None or deadline.due_on is None
-            else paris_date(row["closed_at"]) <= deadline.due_on,
+            if row.closed_at is None or deadline.due_on is None
+            else paris_date(row.closed_at) <= deadline.due_on,
             refusal=refusal,
             result=result,
             tasks=[TaskPublic.model_validate(t) for t in tasks],
             timeline=[
                 TimelineEntry(
-                    at=e["at"],
-                    kind=e["kind"],
-                    actor=f"{e['actor_kind']}:{e['actor_id']}",
-                    detail=e["detail"],
+                    at=e.at,
+                    kind=e.kind,
+                    actor=f"{e.actor_kind}:{e.actor_id}",
+                    detail=e.detail,
                 )
                 for e in await self._repository.timeline(conn, request_id)
             ],

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from vigie_shared.kit.db import Conn, RowUpdate
+from vigie_shared.kit.db import Conn, RowUpdate, record
 
 OPEN_STATUSES = ("received", "identity_pending", "in_progress")
 _GET = "SELECT * FROM requests WHERE id = $1"
@@ -40,6 +40,51 @@ _UPDATE = RowUpdate(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A stored rights request (the columns its service reads)."""
+
+    id: str
+    request_type: str
+    requester: str
+    subject_id: str | None
+    message: str | None
+    channel: str
+    corrections: dict[str, Any] | None
+    received_at: datetime
+    due_on: date | None
+    status: str
+    duplicate_of: str | None
+    verified_at: datetime | None
+    verification_method: str | None
+    extended_on: date | None
+    extension_reason: str | None
+    refusal_ground: str | None
+    refusal_reason: str | None
+    refusal_justification: str | None
+    closed_at: datetime | None
+    closing_note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SuspensionRecord:
+    """GDPR Art. 12(6): the clock stopped from ``asked_at`` until ``answered_at``."""
+
+    asked_at: datetime
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRecord:
+    """One step on a request's timeline, by whom."""
+
+    at: datetime
+    kind: str
+    actor_kind: str
+    actor_id: str
+    detail: dict[str, Any]
+
+
 QueueSort = Literal["due", "received"]
 _QUEUE_WHERE = (
     "WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))"
@@ -58,7 +103,7 @@ _QUEUE_ORDER: dict[QueueSort, str] = {
 class QueueSlice:
     """One page of the DPO's work queue, with the count of every matching request."""
 
-    rows: list[asyncpg.Record]
+    rows: list[RequestRecord]
     total: int
     page: int
     pages: int
@@ -79,8 +124,8 @@ class RequestRepository:
         due_on: date | None,
         corrections: dict[str, Any] | None = None,
         duplicate_of: str | None = None,
-    ) -> asyncpg.Record:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    ) -> RequestRecord:
+        row = await conn.fetchrow(
             "INSERT INTO requests (id, request_type, requester, subject_id, message, channel,"
             " received_at, due_on, corrections, duplicate_of)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
@@ -96,18 +141,16 @@ class RequestRepository:
             duplicate_of,
         )
         assert row is not None  # INSERT ... RETURNING without ON CONFLICT always returns it
-        return row
+        return record(RequestRecord, row)
 
     async def count(self, conn: Conn) -> int:
         value: int = await conn.fetchval("SELECT count(*) FROM requests")
         return value
 
-    async def get(
-        self, conn: Conn, request_id: str, *, lock: bool = False
-    ) -> asyncpg.Record | None:
+    async def get(self, conn: Conn, request_id: str, *, lock: bool = False) -> RequestRecord | None:
         sql = _GET_FOR_UPDATE if lock else _GET
-        row: asyncpg.Record | None = await conn.fetchrow(sql, request_id)
-        return row
+        row = await conn.fetchrow(sql, request_id)
+        return None if row is None else record(RequestRecord, row)
 
     async def find_open_duplicate(
         self, conn: Conn, *, request_type: str, subject_id: str | None, requester: str
@@ -125,8 +168,8 @@ class RequestRepository:
         )
         return found
 
-    async def update(self, conn: Conn, request_id: str, **fields: Any) -> asyncpg.Record:
-        return await _UPDATE.fetch(conn, request_id, fields)
+    async def update(self, conn: Conn, request_id: str, **fields: Any) -> RequestRecord:
+        return record(RequestRecord, await _UPDATE.fetch(conn, request_id, fields))
 
     async def page(
         self,
@@ -140,9 +183,9 @@ class RequestRepository:
         due_before: date | None,
         due_after: date | None,
         overdue_on: date | None,
-    ) -> list[asyncpg.Record]:
+    ) -> list[RequestRecord]:
         """Newest first, keyset pagination on (received_at, id)."""
-        rows: list[asyncpg.Record] = await conn.fetch(
+        rows = await conn.fetch(
             "SELECT * FROM requests WHERE"
             " ($2::timestamptz IS NULL OR (received_at, id) < ($2, $3))"
             " AND ($4::text IS NULL OR subject_id = $4)"
@@ -163,7 +206,7 @@ class RequestRepository:
             overdue_on,
             list(OPEN_STATUSES),
         )
-        return rows
+        return [record(RequestRecord, r) for r in rows]
 
     async def queue(
         self,
@@ -189,21 +232,23 @@ class RequestRepository:
         total: int = await conn.fetchval(f"SELECT count(*) FROM requests {_QUEUE_WHERE}", *filters)  # noqa: S608
         pages = max(1, -(-total // limit))
         page = min(max(page, 1), pages)
-        rows: list[asyncpg.Record] = await conn.fetch(
+        rows = await conn.fetch(
             f"SELECT * FROM requests {_QUEUE_WHERE} ORDER BY {_QUEUE_ORDER[sort]}"  # noqa: S608
             " LIMIT $5 OFFSET $6",
             *filters,
             limit,
             (page - 1) * limit,
         )
-        return QueueSlice(rows=rows, total=total, page=page, pages=pages)
+        return QueueSlice(
+            rows=[record(RequestRecord, r) for r in rows], total=total, page=page, pages=pages
+        )
 
-    async def suspensions(self, conn: Conn, request_id: str) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    async def suspensions(self, conn: Conn, request_id: str) -> list[SuspensionRecord]:
+        rows = await conn.fetch(
             "SELECT * FROM request_suspensions WHERE request_id = $1 ORDER BY asked_at, id",
             request_id,
         )
-        return rows
+        return [record(SuspensionRecord, r) for r in rows]
 
     async def open_suspension(
         self, conn: Conn, request_id: str, *, asked_at: datetime, what: str
@@ -244,13 +289,13 @@ class RequestRepository:
             detail or {},
         )
 
-    async def timeline(self, conn: Conn, request_id: str) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    async def timeline(self, conn: Conn, request_id: str) -> list[TimelineRecord]:
+        rows = await conn.fetch(
             "SELECT at, kind, actor_kind, actor_id, detail FROM request_timeline"
             " WHERE request_id = $1 ORDER BY id",
             request_id,
         )
-        return rows
+        return [record(TimelineRecord, r) for r in rows]
 
     async def lock_reminders_due(
         self, conn: Conn, *, today: date, due_soon_days: int, limit: int = 100

@@ -13,8 +13,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import asyncpg
-
 from dpo_requests.config import SOURCE, Settings
 from dpo_requests.tasks.repository import (
     DataSystem,
@@ -50,6 +48,19 @@ ACTION_FOR: dict[RequestType, TaskAction] = {
     RequestType.OBJECTION: TaskAction.OBJECT,
 }
 SYSTEM = Actor(kind="system", id="dpo-task-tracker")
+
+
+class RequestToFanOut(Protocol):
+    """What fan-out reads of a verified request (the requests feature's record)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def request_type(self) -> str: ...
+    @property
+    def subject_id(self) -> str | None: ...
+    @property
+    def corrections(self) -> dict[str, Any] | None: ...
 
 
 class Timeline(Protocol):
@@ -100,7 +111,7 @@ class TaskService:
     async def fan_out(
         self,
         conn: Conn,
-        request: asyncpg.Record,
+        request: RequestToFanOut,
         *,
         now: datetime,
         settings: Settings,
@@ -108,14 +119,14 @@ class TaskService:
     ) -> list[Task]:
         """One task per data system answering the request's action; an automated one gets a
         ``dpo.task.requested`` through the outbox, a manual one goes to the DPO's list."""
-        action = ACTION_FOR[RequestType(request["request_type"])]
+        action = ACTION_FOR[RequestType(request.request_type)]
         created = []
         for system in await self._systems.supporting(conn, action.value):
             manual = not system.automated
             task = await self._tasks.insert(
                 conn,
                 task_id=f"t-{uuid.uuid4().hex[:16]}",
-                request_id=request["id"],
+                request_id=request.id,
                 system=system.name,
                 action=action.value,
                 manual=manual,
@@ -126,10 +137,12 @@ class TaskService:
                 continue
             created.append(task)
             if not manual:
-                await self._send(conn, task, request["subject_id"], request["corrections"])
+                # Verifying a request names its subject before the fan-out.
+                assert request.subject_id is not None
+                await self._send(conn, task, request.subject_id, request.corrections)
             await timeline.add_timeline(
                 conn,
-                request["id"],
+                request.id,
                 kind="task.manual" if manual else "task.requested",
                 actor_kind=SYSTEM.kind,
                 actor_id=SYSTEM.id,
