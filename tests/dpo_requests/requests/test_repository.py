@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from dpo_requests.requests.repository import request_repository
+from dpo_requests.requests.repository import QueueSlice, QueueSort, request_repository
 from dpo_requests.service import SERVICE
 from dpo_requests.tasks.repository import task_repository
 from vigie_shared.kit import db
@@ -103,6 +103,25 @@ async def test_a_task_update_sets_the_named_columns_only(conn: asyncpg.Connectio
         await task_repository.update(conn, task_id, request_id="r-other")
 
 
+async def _objections(
+    conn: asyncpg.Connection,
+    *,
+    statuses: list[str] | None = None,
+    overdue_on: date | None = None,
+    sort: QueueSort = "received",
+    page: int = 1,
+) -> QueueSlice:
+    return await request_repository.queue(
+        conn,
+        statuses=statuses,
+        request_type="objection",
+        overdue_on=overdue_on,
+        sort=sort,
+        limit=25,
+        page=page,
+    )
+
+
 async def test_the_queue_sorts_and_pages_in_the_database_stopped_clocks_last(
     conn: asyncpg.Connection,
 ) -> None:
@@ -126,42 +145,10 @@ async def test_the_queue_sorts_and_pages_in_the_database_stopped_clocks_last(
     stopped = ids.pop(27)
     await request_repository.update(conn, stopped, status="identity_pending", due_on=None)
 
-    first = await request_repository.queue(
-        conn,
-        statuses=None,
-        request_type="objection",
-        overdue_on=None,
-        sort="due",
-        limit=25,
-        page=1,
-    )
-    beyond = await request_repository.queue(
-        conn,
-        statuses=None,
-        request_type="objection",
-        overdue_on=None,
-        sort="due",
-        limit=25,
-        page=99,
-    )
-    waiting = await request_repository.queue(
-        conn,
-        statuses=["identity_pending"],
-        request_type="objection",
-        overdue_on=None,
-        sort="received",
-        limit=25,
-        page=1,
-    )
-    overdue = await request_repository.queue(
-        conn,
-        statuses=None,
-        request_type="objection",
-        overdue_on=date(2025, 2, 3),
-        sort="received",
-        limit=25,
-        page=1,
-    )
+    first = await _objections(conn, sort="due", page=1)
+    beyond = await _objections(conn, sort="due", page=99)
+    waiting = await _objections(conn, statuses=["identity_pending"])
+    overdue = await _objections(conn, overdue_on=date(2025, 2, 3))
 
     assert (first.total, first.pages, first.page) == (27, 2, 1)
     assert [r.id for r in first.rows] == [ids[day] for day in range(1, 26)]
