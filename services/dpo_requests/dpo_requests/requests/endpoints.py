@@ -20,14 +20,17 @@ from dpo_requests.requests.schemas import (
     WithdrawalCreate,
 )
 from dpo_requests.requests.service import actor_of, rights_request
+from dpo_requests.tasks.schemas import ManualCompletion, TaskPublic
 from vigie_shared.events import RequestType
 
-router = APIRouter(prefix="/requests", tags=["requests"])
+api = APIRouter(prefix="/requests", tags=["requests"])
+# Completing a task by hand settles its request, so it is the requests feature's edge.
+tasks_api = APIRouter(tags=["tasks and data systems"])
 
 Status = Literal["received", "identity_pending", "in_progress", "completed", "refused", "withdrawn"]
 
 
-@router.post(
+@api.post(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Submit one's own request (authenticated learner)",
@@ -37,7 +40,7 @@ async def submit_request(data: RequestSubmit, conn: DbConn, learner: Learner) ->
     return await rights_request.submit(conn, data, learner)
 
 
-@router.post(
+@api.post(
     "/registered",
     status_code=status.HTTP_201_CREATED,
     summary="Register a request received by post or e-mail, with its receipt date (DPO)",
@@ -46,7 +49,7 @@ async def register_request(data: RequestCreate, conn: DbConn, dpo: DpoOfficer) -
     return await rights_request.register(conn, data, actor=actor_of(dpo))
 
 
-@router.get("", summary="Requests, newest first (a learner sees only their own)")
+@api.get("", summary="Requests, newest first (a learner sees only their own)")
 async def list_requests(
     conn: DbConn,
     caller: Caller,
@@ -71,14 +74,14 @@ async def list_requests(
     )
 
 
-@router.get("/{request_id}", summary="A request with its deadline, tasks, result and timeline")
+@api.get("/{request_id}", summary="A request with its deadline, tasks, result and timeline")
 async def get_request(
     request_id: str, conn: DbConn, caller: Caller, settings: AppSettings
 ) -> RequestDetail:
     return await rights_request.detail(conn, request_id, caller, settings)
 
 
-@router.post("/{request_id}/identity-request", summary="Ask for identity information (clock stops)")
+@api.post("/{request_id}/identity-request", summary="Ask for identity information (clock stops)")
 async def ask_identity(
     request_id: str, data: IdentityInfoAsked, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
 ) -> RequestDetail:
@@ -86,7 +89,7 @@ async def ask_identity(
     return await rights_request.detail(conn, request_id, dpo, settings)
 
 
-@router.post("/{request_id}/identity-received", summary="Identity information arrived")
+@api.post("/{request_id}/identity-received", summary="Identity information arrived")
 async def identity_received(
     request_id: str, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
 ) -> RequestDetail:
@@ -94,7 +97,7 @@ async def identity_received(
     return await rights_request.detail(conn, request_id, dpo, settings)
 
 
-@router.post("/{request_id}/verify", summary="Identity verified: fan out to the data systems")
+@api.post("/{request_id}/verify", summary="Identity verified: fan out to the data systems")
 async def verify_request(
     request_id: str,
     data: VerificationCreate,
@@ -106,7 +109,7 @@ async def verify_request(
     return await rights_request.detail(conn, request_id, dpo, settings)
 
 
-@router.post("/{request_id}/extend", summary="Extend by two months (Art. 12(3)), once")
+@api.post("/{request_id}/extend", summary="Extend by two months (Art. 12(3)), once")
 async def extend_request(
     request_id: str, data: ExtensionCreate, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
 ) -> RequestDetail:
@@ -114,7 +117,7 @@ async def extend_request(
     return await rights_request.detail(conn, request_id, dpo, settings)
 
 
-@router.post("/{request_id}/refuse", summary="Refuse, with reasons and the CNIL mention")
+@api.post("/{request_id}/refuse", summary="Refuse, with reasons and the CNIL mention")
 async def refuse_request(
     request_id: str, data: RefusalCreate, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
 ) -> RequestDetail:
@@ -122,7 +125,7 @@ async def refuse_request(
     return await rights_request.detail(conn, request_id, dpo, settings)
 
 
-@router.post("/{request_id}/complete", summary="Close a request, explaining a partial result")
+@api.post("/{request_id}/complete", summary="Close a request, explaining a partial result")
 async def complete_request(
     request_id: str, data: ClosingCreate, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
 ) -> RequestDetail:
@@ -130,7 +133,7 @@ async def complete_request(
     return await rights_request.detail(conn, request_id, dpo, settings)
 
 
-@router.post("/{request_id}/withdraw", summary="Withdraw a request (its author or the DPO)")
+@api.post("/{request_id}/withdraw", summary="Withdraw a request (its author or the DPO)")
 async def withdraw_request(
     request_id: str,
     data: WithdrawalCreate,
@@ -140,3 +143,18 @@ async def withdraw_request(
 ) -> RequestDetail:
     await rights_request.withdraw(conn, request_id, data, caller)
     return await rights_request.detail(conn, request_id, caller, settings)
+
+
+@tasks_api.post("/tasks/{task_id}/complete", summary="Complete a task by hand, with a note")
+async def complete_task(
+    task_id: str, data: ManualCompletion, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
+) -> TaskPublic:
+    row = await rights_request.complete_task_by_hand(
+        conn, task_id, note=data.note, data=data.data, actor=actor_of(dpo), settings=settings
+    )
+    return TaskPublic.model_validate(row)
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(tasks_api)

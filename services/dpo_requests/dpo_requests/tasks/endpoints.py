@@ -4,14 +4,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from dpo_requests.deps import AppSettings, DbConn, DpoOfficer
-from dpo_requests.requests.service import actor_of, rights_request
-from dpo_requests.tasks.schemas import (
-    DataSystemCreate,
-    DataSystemPublic,
-    ManualCompletion,
-    TaskPublic,
-)
+from dpo_requests.deps import DbConn, DpoOfficer
+from dpo_requests.tasks.schemas import DataSystemCreate, DataSystemPublic, TaskPublic
 from dpo_requests.tasks.service import task_service
 
 router = APIRouter(tags=["tasks and data systems"])
@@ -48,13 +42,3 @@ async def list_tasks(
 ) -> list[TaskPublic]:
     rows = await task_service.search(conn, manual=manual, status=status, limit=limit)
     return [TaskPublic.model_validate(r) for r in rows]
-
-
-@router.post("/tasks/{task_id}/complete", summary="Complete a task by hand, with a note")
-async def complete_task(
-    task_id: str, data: ManualCompletion, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
-) -> TaskPublic:
-    row = await rights_request.complete_task_by_hand(
-        conn, task_id, note=data.note, data=data.data, actor=actor_of(dpo), settings=settings
-    )
-    return TaskPublic.model_validate(row)
