@@ -337,6 +337,23 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
         self.call(save)
         token_issued(request.payload.grant_type or "", request.client.client_id)
 
+    def authenticate_client(
+        self, request: Request, methods: list[str], endpoint: str = "token"
+    ) -> OAuthClient:
+        """RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each
+        request." Authlib tries the allowed methods in turn, so a wrong Basic secret next to
+        another client's correct ``client_secret_post`` would authenticate as that other
+        client: such a request, or one whose Basic and body name different clients, is
+        refused outright (§5.2 ``invalid_request``) before any method is tried."""
+        scheme = request.headers.get("Authorization", "").split(" ", 1)[0]
+        if scheme.lower() == "basic":
+            body_id = request.form.get("client_id")
+            basic_id = _basic_client_id(request)
+            if "client_secret" in request.form or (body_id is not None and body_id != basic_id):
+                raise InvalidRequestError("Use one client authentication method per request.")
+        client: OAuthClient = super().authenticate_client(request, methods, endpoint)
+        return client
+
     def create_oauth2_request(self, request: Request) -> Request:
         return request
 
@@ -704,19 +721,20 @@ def _suspended() -> AccessDeniedError:
 
 class S256Challenge(CodeChallenge):  # type: ignore[misc]
     """PKCE with S256 only (RFC 9700 §2.1.1: ``plain`` SHOULD NOT be used; we refuse it), and
-    required of public clients."""
+    required of every client."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
 
     def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
         data = grant.request.payload.data
-        client: OAuthClient = grant.request.client
         if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
             # RFC 7636 §4.3: a missing method means "plain", which we do not support.
             raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
-        if client.public and not data.get("code_challenge"):
-            raise InvalidRequestError("Public clients must use PKCE (S256).")
+        if not data.get("code_challenge"):
+            # RFC 9700 §2.1.1: PKCE for every client, confidential ones too, as the defence
+            # against code injection (a stolen code replayed in another session).
+            raise InvalidRequestError("PKCE (code_challenge with S256) is required.")
         super().validate_code_challenge(grant, redirect_uri)
 
     def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
