@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
+from vigie_shared.kit.db import Conn, record
 
-from vigie_shared.kit.db import Conn
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """A request's data package (GDPR Art. 15(3), 20(1)), without its bytes."""
+
+    id: str
+    request_id: str
+    filename: str
+    sha256: str
+    size: int
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PackageContent:
+    """A package's bytes, as a download hands them out."""
+
+    filename: str
+    content: bytes
+    expires_at: datetime
 
 
 class PackageRepository:
@@ -20,8 +41,8 @@ class PackageRepository:
         content: bytes,
         sha256: str,
         expires_at: datetime,
-    ) -> asyncpg.Record:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    ) -> Package:
+        row = await conn.fetchrow(
             "INSERT INTO packages (id, request_id, filename, content, sha256, size, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " RETURNING id, request_id, filename, sha256, size, created_at, expires_at",
@@ -34,24 +55,24 @@ class PackageRepository:
             expires_at,
         )
         assert row is not None
-        return row
+        return record(Package, row)
 
-    async def for_request(self, conn: Conn, request_id: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    async def for_request(self, conn: Conn, request_id: str) -> Package | None:
+        row = await conn.fetchrow(
             "SELECT id, request_id, filename, sha256, size, created_at, expires_at, downloads"
             " FROM packages WHERE request_id = $1",
             request_id,
         )
-        return row
+        return None if row is None else record(Package, row)
 
-    async def take_content(self, conn: Conn, package_id: str) -> asyncpg.Record | None:
+    async def take_content(self, conn: Conn, package_id: str) -> PackageContent | None:
         """The package's bytes, counting the download."""
-        row: asyncpg.Record | None = await conn.fetchrow(
+        row = await conn.fetchrow(
             "UPDATE packages SET downloads = downloads + 1 WHERE id = $1 AND content IS NOT NULL"
             " RETURNING filename, content, expires_at",
             package_id,
         )
-        return row
+        return None if row is None else record(PackageContent, row)
 
     async def purge_expired(self, conn: Conn, *, now: datetime) -> int:
         """Storage limitation (GDPR Art. 5(1)(e)): an expired package's bytes are dropped."""

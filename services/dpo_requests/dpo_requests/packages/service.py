@@ -19,11 +19,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import asyncpg
-
 from dpo_requests.config import Settings
 from dpo_requests.packages import links
-from dpo_requests.packages.repository import PackageRepository, package_repository
+from dpo_requests.packages.repository import Package, PackageRepository, package_repository
 from dpo_requests.tasks.repository import Task
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import Problem
@@ -133,7 +131,7 @@ class PackageService:
         *,
         now: datetime,
         settings: Settings,
-    ) -> asyncpg.Record:
+    ) -> Package:
         content = build_zip(request, tasks, now)
         return await self._repository.insert(
             conn,
@@ -145,11 +143,11 @@ class PackageService:
             expires_at=now + timedelta(days=settings.package_link_days),
         )
 
-    async def of_request(self, conn: Conn, request_id: str) -> asyncpg.Record | None:
+    async def of_request(self, conn: Conn, request_id: str) -> Package | None:
         return await self._repository.for_request(conn, request_id)
 
-    def url(self, package: asyncpg.Record, settings: Settings) -> str:
-        token = links.sign(package["id"], package["expires_at"], settings.secret_key)
+    def url(self, package: Package, settings: Settings) -> str:
+        token = links.sign(package.id, package.expires_at, settings.secret_key)
         return f"{settings.public_url.rstrip('/')}/packages/{token}"
 
     async def download(
@@ -161,9 +159,9 @@ class PackageService:
             # One answer for forged and expired links: nothing to learn by probing.
             raise Problem(404, "Not Found", _INVALID_LINK) from exc
         row = await self._repository.take_content(conn, package_id)
-        if row is None or row["expires_at"] <= now:
+        if row is None or row.expires_at <= now:
             raise Problem(404, "Not Found", _INVALID_LINK)
-        return str(row["filename"]), bytes(row["content"])
+        return row.filename, bytes(row.content)
 
     async def purge_expired(self, conn: Conn, *, now: datetime) -> int:
         return await self._repository.purge_expired(conn, now=now)

@@ -122,7 +122,7 @@ class RequestCompletion(RequestCore):
             row,
             "completed",
             actor,
-            {"note": note, "package": package["id"] if package else None},
+            {"note": note, "package": package.id if package else None},
         )
         await outbox.enqueue(
             conn,
@@ -138,7 +138,7 @@ class RequestCompletion(RequestCore):
         if package is not None:
             body += (
                 f"\n\nVos données / Your data (lien valable jusqu'au / link valid until "
-                f"{package['expires_at']:%d/%m/%Y %H:%M} UTC):\n"
+                f"{package.expires_at:%d/%m/%Y %H:%M} UTC):\n"
                 f"{self._packages.url(package, settings)}"
             )
         await self._inform(conn, row, "Votre demande RGPD / Your GDPR request", body)

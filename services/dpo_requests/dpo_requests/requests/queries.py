@@ -115,7 +115,7 @@ class RequestQueries(RequestCore):
             outcomes = self._outcomes(tasks)
             result = ResultPublic(
                 package_url=self._packages.url(package, settings) if package else None,
-                package_expires_at=package["expires_at"] if package else None,
+                package_expires_at=package.expires_at if package else None,
                 systems=outcomes,
                 partial=any(t.status != "completed" for t in tasks),
                 note=row.closing_note,
