@@ -268,7 +268,8 @@ def _safe_id(value: str) -> str:
 async def register_download(
     request: Request, fmt: Literal["csv", "json"], session: Session, conn: DbConn
 ) -> Response:
-    """The register (H2's export), for the DPO's browser session rather than a bearer token."""
+    """The register of requests (the export ``/register`` serves), for the DPO's browser session
+    rather than a bearer token."""
     as_dpo(session)
     now = utcnow()
     today = paris_date(now)
