@@ -13,9 +13,19 @@ from vigie_shared.kit.db import Conn
 
 @dataclass(frozen=True)
 class Granted:
-    """The RFC 8707 resource a grant was authorized for; None: the client itself."""
+    """What a code or refresh token grants, read without using it up, so that a token request
+    it cannot satisfy is refused while the grant stays good.
 
+    ``usable``: not used, revoked nor expired (one that is not goes on to be consumed, which is
+    where reuse is detected); ``resource``: the RFC 8707 resource the grant was authorized for
+    (None: the client itself); ``scope``: what it was granted; ``code_challenge`` and
+    ``code_challenge_method``: a code's PKCE challenge (RFC 7636 §4.3)."""
+
+    usable: bool
     resource: str | None
+    scope: str
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
 
 
 class GrantRepository:
@@ -74,25 +84,38 @@ class GrantRepository:
         )
         return row
 
-    async def resource_of_code(self, conn: Conn, code_hash: str, client_id: str) -> Granted | None:
-        """Read only: what a code was authorized for, without using it up."""
+    async def peek_code(self, conn: Conn, code_hash: str, client_id: str) -> Granted | None:
+        """Read only: what a code of this client grants, without using it up."""
         row = await conn.fetchrow(
-            "SELECT resource FROM authorization_codes WHERE code_hash = $1 AND client_id = $2",
+            "SELECT used_at IS NULL AND expires_at > now() AS usable, resource, scope,"
+            " code_challenge, code_challenge_method"
+            " FROM authorization_codes WHERE code_hash = $1 AND client_id = $2",
             code_hash,
             client_id,
         )
-        return None if row is None else Granted(row["resource"])
+        if row is None:
+            return None
+        return Granted(
+            usable=row["usable"],
+            resource=row["resource"],
+            scope=row["scope"],
+            code_challenge=row["code_challenge"],
+            code_challenge_method=row["code_challenge_method"],
+        )
 
-    async def resource_of_refresh_token(
+    async def peek_refresh_token(
         self, conn: Conn, token_hash: str, client_id: str
     ) -> Granted | None:
-        """Read only: what a refresh token's grant was authorized for, without rotating it."""
+        """Read only: what a refresh token of this client grants, without rotating it."""
         row = await conn.fetchrow(
-            "SELECT resource FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2",
+            "SELECT used_at IS NULL AND revoked_at IS NULL AND expires_at > now() AS usable,"
+            " resource, scope FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2",
             token_hash,
             client_id,
         )
-        return None if row is None else Granted(row["resource"])
+        if row is None:
+            return None
+        return Granted(usable=row["usable"], resource=row["resource"], scope=row["scope"])
 
     async def used_code_family(self, conn: Conn, code_hash: str) -> str | None:
         family: str | None = await conn.fetchval(

@@ -38,10 +38,21 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Request,
     grants,
 )
-from authlib.oauth2.rfc6749.errors import AccessDeniedError  # type: ignore[import-untyped]
-from authlib.oauth2.rfc6749.util import extract_basic_authorization  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749.errors import (  # type: ignore[import-untyped]
+    AccessDeniedError,
+    InvalidGrantError,
+    InvalidScopeError,
+)
+from authlib.oauth2.rfc6749.util import (  # type: ignore[import-untyped]
+    extract_basic_authorization,
+    scope_to_list,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint  # type: ignore[import-untyped]
 from authlib.oauth2.rfc7636 import CodeChallenge  # type: ignore[import-untyped]
+from authlib.oauth2.rfc7636.challenge import (  # type: ignore[import-untyped]
+    CODE_VERIFIER_PATTERN,
+    compare_s256_code_challenge,
+)
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint  # type: ignore[import-untyped]
 from authlib.oidc.core import UserInfo  # type: ignore[import-untyped]
 from authlib.oidc.core.grants import OpenIDCode  # type: ignore[import-untyped]
@@ -467,22 +478,27 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
             raise InvalidTargetError("That resource was not requested at authorization.")
         return wanted
 
-    def check_resource_before_use(
+    def check_before_use(
         self,
         request: Request,
         client: OAuthClient,
         key: str,
         peek: Callable[[Conn], Coroutine[Any, Any, Granted | None]],
+        check: Callable[[Granted], None],
     ) -> None:
-        """RFC 8707 §2.2, checked before a code or refresh token is used up (``peek`` reads
-        what its grant was authorized for): a token request naming a resource outside the
-        grant fails with ``invalid_target`` and leaves the grant as it was. Nothing to read
-        when the request names no resource."""
-        if not names_a_resource(request):
-            return
+        """What a token request asks of a code or refresh token, checked before it is used up
+        (``peek`` reads the grant without consuming it), so that a refused request leaves the
+        grant as it was: the resource (RFC 8707 §2.2, ``invalid_target``), then the grant's own
+        ``check`` (a code's PKCE verifier, a refresh's scope). A grant already used, revoked
+        or expired is not checked here: consuming it is what detects a replay and revokes
+        its family (RFC 6749 §4.1.2, RFC 9700 §4.14.2)."""
         granted = self.load(key, peek)
-        if granted is not None:
+        if granted is None:
+            return
+        if names_a_resource(request):
             self.resource_of_grant(request, granted.resource, client)
+        if granted.usable:
+            check(granted)
 
     def decode_access_token(self, token: str) -> dict[str, Any] | None:
         """Claims of a well-signed access token from us (expiry not checked, only present),
@@ -636,11 +652,12 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
         code_hash = crypto.keyed_hash(self.server.settings.secret_key, code)
-        self.server.check_resource_before_use(
+        self.server.check_before_use(
             self.request,
             client,
-            f"code-resource:{code_hash}",
-            lambda conn: grant_repository.resource_of_code(conn, code_hash, client.client_id),
+            f"code-peek:{code_hash}",
+            lambda conn: grant_repository.peek_code(conn, code_hash, client.client_id),
+            lambda granted: check_code_verifier(self.request, granted),
         )
 
         async def consume(conn: Conn) -> AuthorizationCode | None:
@@ -667,6 +684,32 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
             session_id=code.session_id,
             auth_time=code.get_auth_time(),
         )
+
+
+def check_code_verifier(request: Request, granted: Granted) -> None:
+    """RFC 7636 §4.6, before the code is used up: a wrong or missing ``code_verifier`` fails
+    and the code stays good for the client that holds the right one (Authlib checks it again
+    after, on the consumed code). The same errors as Authlib's own check."""
+    verifier = request.form.get("code_verifier")
+    if not granted.code_challenge:
+        if verifier:
+            # RFC 9700 §4.8: a verifier for a code issued without a challenge is refused.
+            raise InvalidRequestError("A code_verifier was sent for a code without challenge.")
+        return
+    if not verifier:
+        raise InvalidRequestError("Missing 'code_verifier'")
+    if not CODE_VERIFIER_PATTERN.match(verifier):
+        raise InvalidRequestError("Invalid 'code_verifier'")
+    if not compare_s256_code_challenge(verifier, granted.code_challenge):
+        raise InvalidGrantError("Code challenge failed.")
+
+
+def check_refresh_scope(request: Request, granted: Granted) -> None:
+    """RFC 6749 §6: a refresh may ask for the granted scope or less, never more
+    (``invalid_scope``), refused before the refresh token is rotated."""
+    wanted = scope_to_list(request.payload.scope) or []
+    if wanted and not set(scope_to_list(granted.scope) or []).issuperset(wanted):
+        raise InvalidScopeError()
 
 
 def load_grant_user(
@@ -813,13 +856,12 @@ class RefreshTokenGrant(_Issuing, grants.RefreshTokenGrant):  # type: ignore[mis
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         client: OAuthClient = self.request.client
         token_hash = crypto.keyed_hash(self.server.settings.secret_key, refresh_token)
-        self.server.check_resource_before_use(
+        self.server.check_before_use(
             self.request,
             client,
-            f"refresh-resource:{token_hash}",
-            lambda conn: grant_repository.resource_of_refresh_token(
-                conn, token_hash, client.client_id
-            ),
+            f"refresh-peek:{token_hash}",
+            lambda conn: grant_repository.peek_refresh_token(conn, token_hash, client.client_id),
+            lambda granted: check_refresh_scope(self.request, granted),
         )
 
         async def consume(conn: Conn) -> RefreshToken | None:
