@@ -59,26 +59,41 @@ EXTENDED_PERIOD_MONTHS: Final = 3
 DUE_SOON_DAYS: Final = 7
 
 
-def _receipt_step(received_at: datetime | date, received_on: date) -> RuleStep:
-    text_fr, text_en = texts.receipt(received_at, received_on)
+def _step(
+    kind: RuleKind,
+    on: date,
+    legal_basis: LegalBasis,
+    text: texts.Texts,
+    *,
+    months: int | None = None,
+    days: int | None = None,
+    skipped: tuple[NonWorkingDay, ...] = (),
+) -> RuleStep:
+    text_fr, text_en = text
     return RuleStep(
-        kind=RuleKind.RECEIPT,
-        on=received_on,
-        legal_basis=LegalBasis.RECEIPT_DAY_NOT_COUNTED,
+        kind=kind,
+        on=on,
+        legal_basis=legal_basis,
         text_fr=text_fr,
         text_en=text_en,
+        months=months,
+        days=days,
+        skipped=skipped,
+    )
+
+
+def _receipt_step(received_at: datetime | date, received_on: date) -> RuleStep:
+    return _step(
+        RuleKind.RECEIPT,
+        received_on,
+        LegalBasis.RECEIPT_DAY_NOT_COUNTED,
+        texts.receipt(received_at, received_on),
     )
 
 
 def _extension_step(extension: Extension) -> RuleStep:
-    text_fr, text_en = texts.extension(extension.requested_on)
-    return RuleStep(
-        kind=RuleKind.EXTENSION,
-        on=extension.requested_on,
-        legal_basis=LegalBasis.GDPR_PERIOD,
-        text_fr=text_fr,
-        text_en=text_en,
-    )
+    on = extension.requested_on
+    return _step(RuleKind.EXTENSION, on, LegalBasis.GDPR_PERIOD, texts.extension(on))
 
 
 def _period_step(received_on: date, months: int) -> RuleStep:
@@ -89,32 +104,20 @@ def _period_step(received_on: date, months: int) -> RuleStep:
     if received_on.day > last_day:
         # Art. 3(2)(c), second sentence: the same-numbered day does not exist.
         end = date(year, month, last_day)
-        text_fr, text_en = texts.last_day_of_month(months, end)
+        text = texts.last_day_of_month(months, end)
         kind = RuleKind.LAST_DAY_OF_MONTH
     else:
         end = date(year, month, received_on.day)
-        text_fr, text_en = texts.same_day_number(months, end)
+        text = texts.same_day_number(months, end)
         kind = RuleKind.SAME_DAY_NUMBER
-    return RuleStep(
-        kind=kind,
-        on=end,
-        legal_basis=LegalBasis.MONTH_PERIOD,
-        text_fr=text_fr,
-        text_en=text_en,
-        months=months,
-    )
+    return _step(kind, end, LegalBasis.MONTH_PERIOD, text, months=months)
 
 
 def _working_day_step(last_day: date) -> RuleStep:
     """Regulation 1182/71 Art. 3(4): a period cannot end on a non-working day."""
     if is_working_day(last_day):
-        text_fr, text_en = texts.working_day(last_day)
-        return RuleStep(
-            kind=RuleKind.WORKING_DAY,
-            on=last_day,
-            legal_basis=LegalBasis.WORKING_DAY,
-            text_fr=text_fr,
-            text_en=text_en,
+        return _step(
+            RuleKind.WORKING_DAY, last_day, LegalBasis.WORKING_DAY, texts.working_day(last_day)
         )
     skipped: list[NonWorkingDay] = []
     day = last_day
@@ -125,14 +128,9 @@ def _working_day_step(last_day: date) -> RuleStep:
             )
         )
         day += timedelta(days=1)
-    text_fr, text_en = texts.next_working_day([(s.text_fr, s.text_en) for s in skipped], day)
-    return RuleStep(
-        kind=RuleKind.NEXT_WORKING_DAY,
-        on=day,
-        legal_basis=LegalBasis.WORKING_DAY,
-        text_fr=text_fr,
-        text_en=text_en,
-        skipped=tuple(skipped),
+    text = texts.next_working_day([(s.text_fr, s.text_en) for s in skipped], day)
+    return _step(
+        RuleKind.NEXT_WORKING_DAY, day, LegalBasis.WORKING_DAY, text, skipped=tuple(skipped)
     )
 
 
@@ -140,27 +138,13 @@ def _suspension_step(suspension: ClockSuspension, due_on: date) -> RuleStep:
     assert suspension.answered_on is not None
     days = (suspension.answered_on - suspension.asked_on).days
     pushed = due_on + timedelta(days=days)
-    text_fr, text_en = texts.suspension(suspension.asked_on, suspension.answered_on, days, pushed)
-    return RuleStep(
-        kind=RuleKind.SUSPENSION,
-        on=pushed,
-        legal_basis=LegalBasis.IDENTITY_CHECK,
-        text_fr=text_fr,
-        text_en=text_en,
-        days=days,
-    )
+    text = texts.suspension(suspension.asked_on, suspension.answered_on, days, pushed)
+    return _step(RuleKind.SUSPENSION, pushed, LegalBasis.IDENTITY_CHECK, text, days=days)
 
 
 def _clock_stopped_step(asked_on: date, frozen: int) -> RuleStep:
-    text_fr, text_en = texts.clock_stopped(asked_on, frozen)
-    return RuleStep(
-        kind=RuleKind.CLOCK_STOPPED,
-        on=asked_on,
-        legal_basis=LegalBasis.IDENTITY_CHECK,
-        text_fr=text_fr,
-        text_en=text_en,
-        days=frozen,
-    )
+    text = texts.clock_stopped(asked_on, frozen)
+    return _step(RuleKind.CLOCK_STOPPED, asked_on, LegalBasis.IDENTITY_CHECK, text, days=frozen)
 
 
 def _derive(
