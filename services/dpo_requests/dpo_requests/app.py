@@ -18,9 +18,9 @@ from dpo_requests.notifications import sender as mail_sender
 from dpo_requests.notifications.config import SmtpSettings, get_smtp_settings
 from dpo_requests.packages.endpoints import router as packages_router
 from dpo_requests.register.endpoints import router as register_router
+from dpo_requests.requests import handlers as request_handlers
 from dpo_requests.requests.endpoints import router as requests_router
 from dpo_requests.service import SERVICE
-from dpo_requests.tasks import handlers as task_handlers
 from dpo_requests.tasks.endpoints import router as tasks_router
 from dpo_requests.web import errors as page_errors
 from dpo_requests.web import handlers as page_handlers
@@ -47,7 +47,7 @@ def create_app(
     mail = (smtp or get_smtp_settings()).check(settings.env)
     spec = SERVICE if schema is None else dataclasses.replace(SERVICE, schema=schema)
     runtime = Runtime(spec, settings)
-    task_handlers.register(runtime, settings)
+    request_handlers.register(runtime, settings)
     page_handlers.register(runtime)
 
     @contextlib.asynccontextmanager

@@ -13,7 +13,7 @@ How it stays consistent with the real service:
   from :func:`compute_deadline`, timeline entry, ``dpo.request.received`` in the outbox);
 * what happened to it afterwards is history, and the service stamps transitions with the
   current time; so the demo writes those rows with their own dates through repositories
-  (``RequestRepository.update``, ``register/demo_repository.py``) and stores the due date
+  (``RequestRepository.update``, ``register/seed_repository.py``) and stores the due date
   :func:`compute_deadline` gives for the very inputs ``RequestService.deadline`` reads back
   (receipt, extension, suspensions): every stored due date is the one the service would
   compute (``tests/dpo_requests/test_demo.py`` checks each request);
@@ -38,7 +38,7 @@ from dpo_requests.deadlines import (
     compute_deadline,
     paris_date,
 )
-from dpo_requests.register.demo_repository import TimelineRow, demo_repository
+from dpo_requests.register.seed_repository import TimelineRow, demo_repository
 from dpo_requests.requests.repository import request_repository
 from dpo_requests.requests.schemas import RequestCreate
 from dpo_requests.requests.service import rights_request
