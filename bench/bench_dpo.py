@@ -43,7 +43,7 @@ from dpo_requests.dashboard.stats import load_dashboard
 from dpo_requests.deadlines import paris_date
 from dpo_requests.register.export import register_export, to_csv
 from dpo_requests.service import SERVICE
-from dpo_requests.web.session import SESSION_COOKIE, encode_session, new_session
+from dpo_requests.web.session import SESSION_COOKIE, open_session
 from vigie_shared import topics
 from vigie_shared.events import DpoTaskRequested, TaskAction
 from vigie_shared.kit import db
@@ -210,13 +210,22 @@ async def dashboard_figures(s: Stack, requests: int, runs: int) -> list[Row]:
             response.raise_for_status()
 
         over_http = await timed(get, runs)
-        # The page a DPO opens: the session cookie a login through the SSO would have set.
-        session = new_session(
-            subject="dpo-bench", name="DPO", email=None, roles=frozenset({"dpo"}), id_token=None
-        )
-        browser = httpx.AsyncClient(
-            base_url=base, cookies={SESSION_COOKIE: encode_session(settings, session)}
-        )
+        # The page a DPO opens: the session a login through the SSO would have opened.
+        pages_conn = await db.connect(s.database_url, schema)
+        try:
+            token, _ = await open_session(
+                pages_conn,
+                settings,
+                subject="dpo-bench",
+                name="DPO",
+                email=None,
+                roles=frozenset({"dpo"}),
+                id_token=None,
+                sid=None,
+            )
+        finally:
+            await pages_conn.close()
+        browser = httpx.AsyncClient(base_url=base, cookies={SESSION_COOKIE: token})
 
         async def page() -> None:
             response = await browser.get("/pages/dpo")
