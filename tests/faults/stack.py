@@ -1,6 +1,7 @@
-"""The whole of Vigie as real processes that a test may SIGKILL and restart: the embedded Tansu
-broker, an embedded PostgreSQL on a data directory of the test's own, and each service run as
-``python -m <module>`` (as ``vigie up`` runs them)."""
+"""The whole of Vigie as real processes that a test may SIGKILL and restart: a broker (Apache
+Kafka from the pinned jars, or the embedded Tansu), an embedded PostgreSQL on a data directory
+of the test's own, and each service run as ``python -m <module>`` (as ``vigie up`` runs
+them)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import psutil  # type: ignore[import-untyped]
 
 from vigie_shared.cli import discover
 from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from vigie_shared.kit.kafka_server import ApacheKafka
 from vigie_shared.kit.runtime import ServiceSpec
 
 
@@ -111,14 +113,23 @@ class Service:
 
 @dataclass
 class Stack:
+    """``broker_kind``: ``"apache-kafka"`` (its log on disk, kept across a SIGKILL) or
+    ``"tansu"`` (memory only: a restart comes back empty)."""
+
     root: Path
     pgdata: Path
-    broker: EmbeddedBroker = field(init=False)
+    broker_kind: str = "tansu"
+    broker: EmbeddedBroker | ApacheKafka = field(init=False)
     postgres: KillablePostgres = field(init=False)
     services: dict[str, Service] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.broker = EmbeddedBroker(port=free_port(), log_file=self.root / "broker.log")
+        if self.broker_kind == "apache-kafka":
+            self.broker = ApacheKafka(
+                data_dir=self.root / "kafka", port=free_port(), log_file=self.root / "broker.log"
+            )
+        else:
+            self.broker = EmbeddedBroker(port=free_port(), log_file=self.root / "broker.log")
         self.postgres = KillablePostgres(self.pgdata)
 
     @property

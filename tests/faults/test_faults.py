@@ -54,6 +54,7 @@ from tests.faults.stack import Stack
 from tests.faults.workload import Workload
 from vigie_shared import topics
 from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.kafka_server import kafka_unavailable_reason
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 
@@ -94,12 +95,15 @@ def budget(request: pytest.FixtureRequest) -> Budget:
     return Budget.lasting(cycles + TEST_TIMEOUT - TEARDOWN)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session", params=["apache-kafka", "tansu"])
 async def stack(request: pytest.FixtureRequest, budget: Budget) -> AsyncIterator[Stack]:
+    kind: str = request.param
+    if kind == "apache-kafka" and (reason := kafka_unavailable_reason()) is not None:
+        pytest.skip(f"Apache Kafka unavailable: {reason}")
     # Outside pytest's temporary root: the database server runs as another user, and other
     # pytest sessions reset that root's permissions and prune it.
     root = Path(tempfile.mkdtemp(prefix="vigie-faults-"))
-    running = Stack(root, root / "pgdata")
+    running = Stack(root, root / "pgdata", broker_kind=kind)
     try:
         running.start()
         await running.wait_ready(timeout=max(1.0, budget.left()))
@@ -151,7 +155,7 @@ class Faults:
         await asyncio.sleep(1)
         started = time.monotonic()
         self.stack.restart_broker()
-        self.note("broker restarted (empty)")
+        self.note("broker restarted")
         await ensure_topics(self.stack.broker.bootstrap, topics.ALL, partitions=3)
         resent = self.work.resent
         await self.work.resend_billing(self.producer)
@@ -204,12 +208,23 @@ class Faults:
             await asyncio.sleep(0.3)
 
     def all(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        broker = [("broker", self.broker)] if broker_restart_survivable(self.stack) else []
         return [
             ("outbox relays", self.relays),
-            ("broker", self.broker),
+            *broker,
             ("postgres", self.postgres),
             *((name, self.service(name)) for name in SERVICES),
         ]
+
+
+def broker_restart_survivable(stack: Stack) -> bool:
+    """Whether killing the broker belongs in this run. Not on Tansu: after a restart it stores
+    a producer's retried batch for a topic it no longer has, then hands out the same offsets
+    again once the topic is created, so records it acknowledged are never served in order
+    (tests/faults/test_embedded_broker_offsets.py reproduces it, docs/backbone.md). That is the
+    broker losing acknowledged records, which no client-side outbox can see; the other faults
+    still run on Tansu, and every fault, the broker's included, on Apache Kafka."""
+    return stack.broker_kind == "apache-kafka"
 
 
 async def run_with_faults(
