@@ -74,6 +74,8 @@ async def test_standard_client_library_does_discovery_code_pkce_refresh_and_user
     assert auth["url"].startswith(f"{issuer}/authorize?")
     async with httpx.AsyncClient(base_url=issuer) as browser:
         landed = await login_through_form(browser, auth["url"], account)
+        # The person's browser keeps its SSO cookie for the logout at the end.
+        signed_in = httpx.Cookies(browser.cookies)
     callback = query_of(landed.headers["location"])
     assert callback["state"] == auth["state"]
 
@@ -102,7 +104,8 @@ async def test_standard_client_library_does_discovery_code_pkce_refresh_and_user
         post_logout_redirect_uri=platform.post_logout_redirect_uri,
         id_token_hint=token["id_token"],
     )
-    async with httpx.AsyncClient() as browser:
+    # RP-Initiated Logout 1.0 §2: ended without asking, as the hint names this browser's session.
+    async with httpx.AsyncClient(cookies=signed_in) as browser:
         response = await browser.get(logout["url"])
     assert response.status_code == 302
     assert response.headers["location"].startswith(platform.post_logout_redirect_uri)

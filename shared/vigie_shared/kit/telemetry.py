@@ -13,7 +13,9 @@ import os
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from urllib.parse import unquote_plus
 
+import httpx
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -154,6 +156,87 @@ class RequestTraceContext:
             context.detach(token)
 
 
+SECRET_PARAMETERS = frozenset(
+    {
+        "code",
+        "code_verifier",
+        "id_token_hint",
+        "access_token",
+        "refresh_token",
+        "token",
+        "logout_token",
+        "client_secret",
+        "client_assertion",
+        "password",
+        "csrf_token",
+    }
+)
+"""Query parameters whose value is a credential or lets its holder obtain one: an authorization
+code (with its verifier, a token: RFC 6749 §10.5, RFC 9700 §4.2.4), an ID token (a full
+``id_token_hint`` carries the person's identity claims and, here, ends their session), tokens
+and secrets (RFC 6749 §10.3, RFC 6750 §5.3: not in logs), a password, a CSRF token. ``state``
+and ``nonce`` stay readable: each is bound to the relying party's own browser session (RFC 6749
+§10.12, OIDC Core §15.5.2), which a log does not carry, and they are what an operator matches a
+failed login with."""
+
+REDACTED = "[redacted]"
+
+
+def redact_query(query: str) -> str:
+    """The query string with the value of each :data:`SECRET_PARAMETERS` name replaced, the
+    rest left exactly as sent. Names are compared decoded (``co%64e`` is ``code`` to the
+    server that reads it) and case-insensitively."""
+    pairs = query.split("&")
+    for index, pair in enumerate(pairs):
+        name, equals, _ = pair.partition("=")
+        if equals and unquote_plus(name).lower() in SECRET_PARAMETERS:
+            pairs[index] = f"{name}={REDACTED}"
+    return "&".join(pairs)
+
+
+def redact_url(url: str) -> str:
+    """A URL or request target with :func:`redact_query` applied to its query (a fragment is
+    kept as it is: servers never receive one)."""
+    head, question, rest = url.partition("?")
+    if not question:
+        return url
+    query, hash_sign, fragment = rest.partition("#")
+    return f"{head}?{redact_query(query)}{hash_sign}{fragment}"
+
+
+class _RedactFilter(logging.Filter):
+    """Redacts the URLs a log record carries as arguments before any handler formats it:
+    uvicorn's access log (``"%s %s HTTP/%s"`` with the full path and query) and httpx's request
+    log (an ``httpx.URL``). A logger's own filter, so that every handler (JSON, a terminal,
+    pytest's capture) sees the record redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and args:
+            record.args = tuple(_redacted_arg(arg) for arg in args)
+        return True
+
+
+def _redacted_arg(arg: object) -> object:
+    if isinstance(arg, httpx.URL):
+        return redact_url(str(arg))
+    if isinstance(arg, str) and "?" in arg:
+        return redact_url(arg)
+    return arg
+
+
+URL_LOGGERS = ("uvicorn.access", "uvicorn.error", "httpx")
+_redaction = _RedactFilter()
+
+
+def redact_logged_urls() -> None:
+    """Install :class:`_RedactFilter` on the loggers that log request URLs (idempotent)."""
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if _redaction not in logger.filters:
+            logger.addFilter(_redaction)
+
+
 class _TraceIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.trace_id = current_trace_id()
@@ -177,3 +260,4 @@ def configure_logging(level: str, *, json_logs: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    redact_logged_urls()

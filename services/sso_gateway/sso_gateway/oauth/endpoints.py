@@ -30,7 +30,7 @@ from sso_gateway.oauth.server import Provider, grant_user, refuse_if_suspended, 
 from sso_gateway.oauth.server import Request as OAuthRequest
 from sso_gateway.sessions.service import BrowserSession, sessions
 from sso_gateway.users.repository import user_repository
-from vigie_shared.kit.forms import read_form
+from vigie_shared.kit.forms import read_form, same_origin
 
 router = APIRouter(tags=["oidc"])
 
@@ -333,6 +333,23 @@ async def userinfo(request: Request) -> Response:
     return JSONResponse(dict(info), headers={"Cache-Control": "no-store"})
 
 
+async def _ends_without_asking(
+    provider: Provider, hint: str | None, session: BrowserSession | None
+) -> bool:
+    """RP-Initiated Logout 1.0 §2: the OP SHOULD ask the End-User to confirm, and may skip it
+    when the ``id_token_hint`` shows the request comes from the relying party of this very
+    session: its ``sid`` (OIDC Core §2, Front/Back-Channel Logout) is the browser's session.
+    A hint that is not one of our ID tokens goes on to the end-session endpoint, which refuses
+    it without redirecting (§4)."""
+    if not hint:
+        return False
+    await provider.keyring.refresh(provider.pool)
+    claims = provider.id_token_hint_claims(hint)
+    if claims is None:
+        return True
+    return session is not None and claims.get("sid") == session.id
+
+
 @router.api_route(
     "/logout",
     methods=["GET", "POST"],
@@ -346,11 +363,19 @@ async def logout(request: Request) -> Response:
     data = oauth_request.payload.data
     lang = pick_lang(data.get("ui_locales"))
     texts = TEXTS[lang]
+    if request.method == "POST" and not same_origin(request, settings.issuer):
+        # A confirmation posted from another site's page (OWASP CSRF Prevention Cheat Sheet,
+        # "Verifying Origin With Standard Headers"), refused even with a valid CSRF token.
+        return render(
+            "message.html", 403, lang=lang, title=texts["logout_title"], message=texts["csrf"]
+        )
     confirmed = request.method == "POST" and csrf_valid(
         settings, request, data.get("csrf_token", "")
     )
-    if not data.get("id_token_hint") and not confirmed:
-        # §2: without an id_token_hint the OP asks the user (a logout CSRF is then harmless).
+    if not confirmed and not await _ends_without_asking(
+        provider, data.get("id_token_hint"), oauth_request.browser_session
+    ):
+        # §2: the OP asks the End-User whether to log out (a logout CSRF is then harmless).
         seed, new = csrf_seed(request)
         fields = [(k, v) for k, v in data.items() if k != "csrf_token"]
         fields.append(("csrf_token", csrf_token(settings, seed)))

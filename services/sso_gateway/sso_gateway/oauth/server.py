@@ -518,6 +518,17 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
             return None
         return claims
 
+    def id_token_hint_claims(self, hint: str) -> dict[str, Any] | None:
+        """Claims of an ID token we signed (RP-Initiated Logout 1.0 §2: an expired one is still
+        a valid hint), else None."""
+        try:
+            decoded = jwt.decode(hint, self.keyring.verification_keys(), algorithms=ALGORITHMS)
+        except (JoseError, ValueError):
+            return None
+        if decoded.claims.get("iss") != self.settings.issuer:
+            return None
+        return dict(decoded.claims)
+
     def query_token(self, token_string: str, hint: str | None) -> Any:
         if token_string.startswith(REFRESH_TOKEN_PREFIX):
             token_hash = crypto.keyed_hash(self.settings.secret_key, token_string)
@@ -981,12 +992,12 @@ class EndSession(EndSessionEndpoint):  # type: ignore[misc]
         request: Request = end_session_request.request
         provider: Provider = self.server
         session = request.browser_session
-        claims = end_session_request.id_token_claims or {}
-        sid = session.id if session is not None else claims.get("sid")
-        if not sid:
+        if session is None:
+            # The session ended is this browser's (its cookie), never one an ``id_token_hint``
+            # names by itself: anyone holding a copy of someone's ID token could otherwise end
+            # their session from anywhere (§2: the hint identifies, the End-User decides).
             return
-        if session is None and claims.get("iss") != provider.settings.issuer:
-            return
+        sid = session.id
 
         async def end(conn: Conn) -> None:
             async with conn.transaction():
