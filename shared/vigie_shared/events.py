@@ -127,6 +127,21 @@ class SessionRevoked(EventData):
     reason: str = Field(examples=["logout", "suspension", "erasure"])
 
 
+class TokenRevoked(EventData):
+    """An access token the gateway no longer honours (RFC 7009 revocation, a reused code or
+    refresh token revoking its grant): resource servers refuse its ``jti`` until ``exp``, after
+    which the token is refused anyway. A session's tokens are revoked by
+    ``vigie.sso.session.revoked`` (its ``session_id`` is the tokens' ``sid``)."""
+
+    event_type = "vigie.sso.token.revoked"
+    topic = topics.IDENTITY
+    jti: str = Field(description="The access token's JWT ID (RFC 7519 §4.1.7).")
+    exp: datetime = Field(description="The token's expiry: it need not be remembered after.")
+    user_id: str | None = Field(None, description="Its subject; None for a client's own token.")
+    client_id: str
+    reason: str = Field(examples=["revoked", "code_reused", "refresh_token_reused"])
+
+
 class UserCreated(EventData):
     event_type = "vigie.sso.user.created"
     topic = topics.IDENTITY
@@ -383,6 +398,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         LoginSucceeded,
         LoginFailed,
         SessionRevoked,
+        TokenRevoked,
         UserCreated,
         UserRectified,
         UserErased,

@@ -62,7 +62,7 @@ def test_decode_round_trips_every_field() -> None:
 def test_every_catalog_type_is_vigie_prefixed_and_on_a_catalog_topic() -> None:
     from vigie_shared import topics
 
-    assert len(EVENT_TYPES) == 29
+    assert len(EVENT_TYPES) == 30
     for event_type, cls in EVENT_TYPES.items():
         assert event_type.startswith("vigie.")
         assert cls.topic in topics.ALL

@@ -20,7 +20,7 @@ from audit_log.reports.endpoints import router as reports_router
 from audit_log.service import SERVICE
 from audit_log.shredding import handlers as shredding_handlers
 from vigie_shared import topics
-from vigie_shared.kit import api_docs
+from vigie_shared.kit import api_docs, deny_list
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.oidc import TokenVerifier
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.install(app)
     app.state.audit = audit
     app.state.ingest = ingest
+    app.state.deny_list = deny_list.subscribe(runtime)
     app.state.token_verifier = TokenVerifier(issuer=settings.issuer, audience=settings.audience)
     app.include_router(query_router)
     app.include_router(proofs_router)

@@ -27,7 +27,7 @@ from dpo_requests.web import handlers as page_handlers
 from dpo_requests.web.endpoints import root as root_router
 from dpo_requests.web.endpoints import router as pages_router
 from dpo_requests.web.oidc import RelyingParty
-from vigie_shared.kit import api_docs
+from vigie_shared.kit import api_docs, deny_list
 from vigie_shared.kit.oidc import TokenVerifier
 from vigie_shared.kit.runtime import Runtime
 from vigie_shared.kit.telemetry import FASTAPI_TELEMETRY
@@ -78,6 +78,7 @@ def create_app(
     runtime.install(app)
     api_docs.install(app, settings)
     app.state.settings = settings
+    app.state.deny_list = deny_list.subscribe(runtime)
     app.state.token_verifier = token_verifier or TokenVerifier(
         issuer=settings.issuer, audience=settings.audience
     )

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from fastapi import Request
@@ -209,11 +209,27 @@ def app_verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
+class DenyCheck(Protocol):
+    """Whether the issuer revoked a token (``kit.deny_list.DenyList``)."""
+
+    async def denies(self, claims: Mapping[str, Any]) -> bool: ...
+
+
+def app_deny_list(request: Request) -> DenyCheck | None:
+    """The deny-list a resource server keeps on ``app.state.deny_list``, if it keeps one."""
+    deny_list: DenyCheck | None = getattr(request.app.state, "deny_list", None)
+    return deny_list
+
+
 def bearer(
-    verifier: Callable[[Request], TokenVerifier], *roles: str
+    verifier: Callable[[Request], TokenVerifier],
+    *roles: str,
+    denied: Callable[[Request], DenyCheck | None] = app_deny_list,
 ) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: the caller's principal, refused with 401 without a valid token for
-    the verifier's audience and 403 without one of ``roles`` (when given); see :func:`admit`.
+    the verifier's audience, 403 without one of ``roles`` (when given; see :func:`admit`), and
+    401 when the issuer revoked the token (``denied``: RFC 7009 §2 says a revoked token is no
+    longer to be honoured; a signature checked locally cannot show it, the deny-list does).
     Each refusal is recorded (``kit.denials``)."""
 
     async def dependency(request: Request) -> Principal:
@@ -223,7 +239,11 @@ def bearer(
             claims = await checker.decode(token)
         except InvalidToken as exc:
             raise unauthorized(str(exc)) from exc
-        return admit(request, claims, audience=checker.audience, roles=roles)
+        principal = admit(request, claims, audience=checker.audience, roles=roles)
+        deny_list = denied(request)
+        if deny_list is not None and await deny_list.denies(claims):
+            raise unauthorized("The token was revoked.", denial="revoked_token")
+        return principal
 
     return dependency
 

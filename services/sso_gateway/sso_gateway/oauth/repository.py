@@ -8,6 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
+from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 
 
@@ -26,6 +27,18 @@ class Granted:
     scope: str
     code_challenge: str | None = None
     code_challenge_method: str | None = None
+
+
+@dataclass(frozen=True)
+class RevokedAccessToken:
+    jti: str
+    expires_at: datetime
+    user_id: str | None
+    client_id: str
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> RevokedAccessToken:
+        return cls(row["jti"], row["expires_at"], row["user_id"], row["client_id"])
 
 
 class GrantRepository:
@@ -218,17 +231,21 @@ class GrantRepository:
         )
         return row
 
-    async def revoke_family(self, conn: Conn, family_id: str) -> None:
+    async def revoke_family(self, conn: Conn, family_id: str) -> list[RevokedAccessToken]:
+        """Revoke a grant's refresh and access tokens; returns the access tokens revoked now
+        that have not expired (the ones resource servers must be told about)."""
         await conn.execute(
             "UPDATE refresh_tokens SET revoked_at = now()"
             " WHERE family_id = $1 AND revoked_at IS NULL",
             family_id,
         )
-        await conn.execute(
+        rows = await conn.fetch(
             "UPDATE access_tokens SET revoked_at = now()"
-            " WHERE family_id = $1 AND revoked_at IS NULL",
+            " WHERE family_id = $1 AND revoked_at IS NULL"
+            " RETURNING jti, expires_at, user_id, client_id",
             family_id,
         )
+        return [RevokedAccessToken.of(row) for row in rows if row["expires_at"] > utcnow()]
 
     async def revoke_session_tokens(self, conn: Conn, session_id: str) -> None:
         await conn.execute(
@@ -265,11 +282,14 @@ class GrantRepository:
         )
         return revoked is not False
 
-    async def revoke_access_token(self, conn: Conn, jti: str) -> None:
-        await conn.execute(
-            "UPDATE access_tokens SET revoked_at = now() WHERE jti = $1 AND revoked_at IS NULL",
+    async def revoke_access_token(self, conn: Conn, jti: str) -> RevokedAccessToken | None:
+        """Revoke one access token; returns it when it was live until now."""
+        row = await conn.fetchrow(
+            "UPDATE access_tokens SET revoked_at = now() WHERE jti = $1 AND revoked_at IS NULL"
+            " AND expires_at > now() RETURNING jti, expires_at, user_id, client_id",
             jti,
         )
+        return None if row is None else RevokedAccessToken.of(row)
 
 
 grant_repository = GrantRepository()

@@ -68,6 +68,7 @@ from sso_gateway.clients.repository import client_repository
 from sso_gateway.config import Settings
 from sso_gateway.keys.service import KeyRing
 from sso_gateway.metrics import token_issued
+from sso_gateway.oauth import revocation
 from sso_gateway.oauth.hot_path import AccessTokenRow, AccessTokenWriter, ClientCache
 from sso_gateway.oauth.models import (
     SCOPES,
@@ -678,7 +679,7 @@ class AuthorizationCodeGrant(_Issuing, grants.AuthorizationCodeGrant):  # type: 
             # RFC 6749 §4.1.2: a code used twice SHOULD revoke what it was exchanged for.
             family = await grant_repository.used_code_family(conn, code_hash)
             if family is not None:
-                await grant_repository.revoke_family(conn, family)
+                await revocation.revoke_family(conn, family, "code_reused")
             return None
 
         return self.server.load(f"code:{code_hash}", consume)
@@ -883,7 +884,7 @@ class RefreshTokenGrant(_Issuing, grants.RefreshTokenGrant):  # type: ignore[mis
             if known is not None and known["used_at"] is not None:
                 # RFC 9700 §4.14.2: a rotated-out token presented again means one of two
                 # parties holds a stolen copy; revoke the whole family.
-                await grant_repository.revoke_family(conn, known["family_id"])
+                await revocation.revoke_family(conn, known["family_id"], "refresh_token_reused")
             return None
 
         return self.server.load(f"refresh:{token_hash}", consume)
@@ -971,10 +972,10 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
             # RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of
             # the same grant.
             family = token.family_id
-            provider.call(lambda conn: grant_repository.revoke_family(conn, family))
+            provider.call(lambda conn: revocation.revoke_family(conn, family, "revoked"))
         else:
             jti = str(token.claims.get("jti", ""))
-            provider.call(lambda conn: grant_repository.revoke_access_token(conn, jti))
+            provider.call(lambda conn: revocation.revoke_access_token(conn, jti, "revoked"))
 
 
 class EndSession(EndSessionEndpoint):  # type: ignore[misc]
