@@ -110,3 +110,23 @@ def test_without_java_the_reason_says_so(monkeypatch: pytest.MonkeyPatch, tmp_pa
     reason = kafka_unavailable_reason()
     assert reason is not None
     assert "java" in reason.lower()
+
+
+@pytest.mark.both_brokers
+async def test_a_services_own_kafka_clients_are_idempotent_where_the_broker_allows(
+    kafka: str, broker_kind: str, database_url: str
+) -> None:
+    """Every producer a service starts (the relay's and FastStream's) waits for every in-sync
+    replica, and is idempotent on Apache Kafka; a bootstrap list of several hosts is taken as
+    several hosts."""
+    from audit_log.app import create_app
+    from audit_log.config import Settings
+
+    app = create_app(
+        Settings(database_url=database_url, kafka_bootstrap=f"{kafka},{kafka}", env="development")
+    )
+    async with app.router.lifespan_context(app):
+        options = app.state.runtime.broker._connection_kwargs
+        assert options["bootstrap_servers"] == [kafka, kafka]
+        assert options["acks"] == "all"
+        assert options["enable_idempotence"] is (broker_kind == APACHE_KAFKA)

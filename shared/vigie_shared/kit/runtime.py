@@ -20,7 +20,7 @@ from vigie_shared import topics
 from vigie_shared.kit import db
 from vigie_shared.kit.consumer import EventConsumer
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.kafka import Producer, ensure_topics, grants_producer_ids
 from vigie_shared.kit.metrics import ConsumerProgress
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.outbox import OutboxRelay
@@ -84,8 +84,10 @@ class Runtime:
         self.spec = spec
         self.settings = settings
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap,
+            # A list: FastStream takes a comma-separated string for one host name.
+            [server.strip() for server in settings.kafka_bootstrap.split(",")],
             client_id=spec.name,
+            acks="all",
             graceful_timeout=15.0,
             logger=logging.getLogger(f"vigie.{spec.name}.faststream"),
         )
@@ -164,6 +166,12 @@ class Runtime:
         groups together: FastStream starts them one after the other, and each join waits for
         the group's rebalance (about 5 s on Tansu), so a service with three groups took 15 s to
         become ready and as long to come back after a restart."""
+        # FastStream takes its producer's options only when the broker object is built, and
+        # whether the broker grants producer ids (Apache Kafka does, Tansu does not) is known
+        # only once it answers: set it on the options it keeps, before it connects.
+        self.broker._connection_kwargs["enable_idempotence"] = await grants_producer_ids(
+            self.settings.kafka_bootstrap
+        )
         await self.broker.connect()
         await asyncio.gather(*(subscriber.start() for subscriber in self.broker.subscribers))
         for publisher in self.broker.publishers:
