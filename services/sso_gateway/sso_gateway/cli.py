@@ -128,6 +128,7 @@ async def _client_add(args: argparse.Namespace) -> int:
             redirect_uris=args.redirect_uri or [],
             post_logout_redirect_uris=args.post_logout_redirect_uri or [],
             backchannel_logout_uri=args.backchannel_logout_uri,
+            client_uri=args.client_uri,
             public=args.public,
             grant_types=args.grant_type or ["authorization_code", "refresh_token"],
             audiences=args.audience or [],
@@ -248,6 +249,9 @@ def register_commands(subparsers: Any) -> None:
     cadd.add_argument("--redirect-uri", action="append")
     cadd.add_argument("--post-logout-redirect-uri", action="append")
     cadd.add_argument("--backchannel-logout-uri")
+    cadd.add_argument(
+        "--client-uri", help="its home page (shown to suspended learners if still reachable)"
+    )
     cadd.add_argument("--public", action="store_true", help="no secret; PKCE S256 required")
     cadd.add_argument("--grant-type", action="append", choices=GRANT_TYPES)
     cadd.add_argument("--audience", action="append", help="resource it may request (RFC 8707)")

@@ -105,6 +105,7 @@ def pages_client(pages_url: str) -> ClientCreate:
         training_platform=False,
         redirect_uris=[f"{pages_url}/pages/auth/callback"],
         post_logout_redirect_uris=[f"{pages_url}/pages/"],
+        client_uri=f"{pages_url}/pages/",
     )
 
 
@@ -142,6 +143,7 @@ async def seed_demo(settings: ServiceSettings) -> list[str]:
                     platform.client_id,
                     platform.redirect_uris,
                     platform.post_logout_redirect_uris,
+                    platform.client_uri,
                 )
             lines.append(f"platform   {platform.client_id} / {secret}")
         return lines

@@ -78,6 +78,19 @@ async def test_suspended_learner_sees_why_how_to_pay_and_that_gdpr_requests_stay
         name=payment_name,
         training_platform=False,
         redirect_uris=["https://paiement.example.org/oidc/callback"],
+        client_uri="https://paiement.example.org/",
+    )
+    # Not training platforms either, but nothing a person opens: an API, a console.
+    api_name, console_name = unique("API des demandes"), unique("Console")
+    await make_client(
+        sso, name=api_name, training_platform=False, grant_types=["client_credentials"]
+    )
+    await make_client(
+        sso,
+        name=console_name,
+        training_platform=False,
+        public=True,
+        redirect_uris=["http://127.0.0.1:8766/callback"],
     )
     page, state, _, moodle = await suspended_learner_at(sso)
     assert page.status_code == 403
@@ -90,8 +103,11 @@ async def test_suspended_learner_sees_why_how_to_pay_and_that_gdpr_requests_stay
     assert "Le paiement en ligne reste accessible" in text
     assert "RGPD" in text
     assert "Revenir à « Moodle Lycée »" in text
-    # A platform that is not a training platform is listed with its address.
+    # A platform that is not a training platform is listed with its home page; what has none
+    # to open is not listed.
     assert f'<a href="https://paiement.example.org/">{payment_name}</a>' in page.text
+    assert api_name not in page.text
+    assert console_name not in page.text
 
     back = return_link(page.text)
     assert back.startswith(moodle.redirect_uri + "?")

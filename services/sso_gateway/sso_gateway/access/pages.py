@@ -5,7 +5,7 @@ platform, which carries the ``access_denied`` error to its verified redirect URI
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi.responses import HTMLResponse
 
@@ -58,15 +58,6 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def _home(redirect_uris: list[str]) -> str | None:
-    """A platform's address, from its first registered redirect URI (its origin only)."""
-    for uri in redirect_uris:
-        parts = urlsplit(uri)
-        if parts.scheme in ("https", "http") and parts.netloc:
-            return f"{parts.scheme}://{parts.netloc}/"
-    return None
-
-
 class SuspendedPage:
     def __init__(self, repository: AccessRepository = access_repository) -> None:
         self._repository = repository
@@ -96,7 +87,7 @@ class SuspendedPage:
             by_debt=bool(state is not None and state["debt_ids"]),
             platform=platform,
             return_url=return_url,
-            reachable=[(p["name"], _home(list(p["redirect_uris"]))) for p in platforms],
+            reachable=[(p.name, p.home) for p in platforms],
             other_lang=other,
             other_lang_query=urlencode(switch),
         )

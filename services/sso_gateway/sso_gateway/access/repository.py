@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,6 +10,12 @@ import asyncpg
 
 from sso_gateway.access.policy import Debt, ManualDecision
 from vigie_shared.kit.db import Conn
+
+
+@dataclass(frozen=True)
+class ReachablePlatform:
+    name: str
+    home: str
 
 
 class AccessRepository:
@@ -173,16 +180,18 @@ class AccessRepository:
         )
         return bool(value)
 
-    async def reachable_platforms(self, conn: Conn, limit: int = 20) -> list[asyncpg.Record]:
-        """Platforms a suspended learner can still sign in to (payment, GDPR requests): not
-        training platforms, and used by people (the authorization code grant)."""
-        rows: list[asyncpg.Record] = await conn.fetch(
-            "SELECT client_id, name, redirect_uris FROM clients"
+    async def reachable_platforms(self, conn: Conn, limit: int = 20) -> list[ReachablePlatform]:
+        """Platforms a suspended learner can still open (payment, GDPR requests): not training
+        platforms, used by people (the authorization code grant), and with a home page to
+        open; an API or a console has none."""
+        rows = await conn.fetch(
+            "SELECT name, client_uri FROM clients"
             " WHERE NOT training_platform AND 'authorization_code' = ANY(grant_types)"
+            " AND client_uri IS NOT NULL"
             " ORDER BY name, client_id LIMIT $1",
             limit,
         )
-        return rows
+        return [ReachablePlatform(name=row["name"], home=row["client_uri"]) for row in rows]
 
 
 access_repository = AccessRepository()

@@ -28,11 +28,12 @@ class ClientRepository:
         backchannel_logout_uri: str | None = None,
         audiences: list[str] | None = None,
         signing_alg: str = "ES256",
+        client_uri: str | None = None,
     ) -> bool:
         status: str = await conn.execute(
             "INSERT INTO clients (client_id, name, redirect_uris, training_platform, secret_hash,"
             " public, grant_types, post_logout_redirect_uris, backchannel_logout_uri, audiences,"
-            " signing_alg) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            " signing_alg, client_uri) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             " ON CONFLICT (client_id) DO NOTHING",
             client_id,
             name,
@@ -45,6 +46,7 @@ class ClientRepository:
             backchannel_logout_uri,
             audiences or [],
             signing_alg,
+            client_uri,
         )
         return status.endswith(" 1")
 
@@ -58,19 +60,27 @@ class ClientRepository:
         )
 
     async def add_redirect_uris(
-        self, conn: Conn, client_id: str, redirect_uris: list[str], post_logout: list[str]
+        self,
+        conn: Conn,
+        client_id: str,
+        redirect_uris: list[str],
+        post_logout: list[str],
+        client_uri: str | None = None,
     ) -> None:
         """Add URIs a registered client lacks (the demo's pages moved to another port); the
-        ones it has stay, so an earlier registration keeps working."""
+        ones it has stay, so an earlier registration keeps working. ``client_uri``, when
+        given, becomes its home page."""
         await conn.execute(
             "UPDATE clients SET"
             " redirect_uris = ARRAY(SELECT DISTINCT unnest(redirect_uris || $2::text[])),"
             " post_logout_redirect_uris ="
-            " ARRAY(SELECT DISTINCT unnest(post_logout_redirect_uris || $3::text[]))"
+            " ARRAY(SELECT DISTINCT unnest(post_logout_redirect_uris || $3::text[])),"
+            " client_uri = coalesce($4, client_uri)"
             " WHERE client_id = $1",
             client_id,
             redirect_uris,
             post_logout,
+            client_uri,
         )
 
     async def get(self, conn: Conn, client_id: str) -> asyncpg.Record | None:

@@ -24,6 +24,12 @@ class ClientCreate(BaseModel):
     grant_types: list[GrantType] = Field(default_factory=_default_grants)
     post_logout_redirect_uris: list[str] = Field(default_factory=list)
     backchannel_logout_uri: str | None = None
+    client_uri: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+$",
+        description="Its home page, where a person opens it (RFC 7591 §2); a suspended learner "
+        "is shown the reachable platforms that have one.",
+    )
     audiences: list[str] = Field(
         default_factory=list,
         description="Resource indicators (RFC 8707) it may request with client_credentials.",

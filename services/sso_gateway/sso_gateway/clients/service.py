@@ -35,6 +35,7 @@ class ClientService:
                 grant_types=list(data.grant_types),
                 post_logout_redirect_uris=data.post_logout_redirect_uris,
                 backchannel_logout_uri=data.backchannel_logout_uri,
+                client_uri=data.client_uri,
                 audiences=data.audiences,
                 signing_alg=data.signing_alg,
             )
