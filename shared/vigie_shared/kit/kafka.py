@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,11 +25,48 @@ from aiokafka.errors import (
 )
 from aiokafka.protocol.transaction import InitProducerIdRequest
 from aiokafka.structs import RecordMetadata
+from faststream.security import SASLScram512
 
 from vigie_shared import topics
 from vigie_shared.kit.cloudevents import KafkaRecord
+from vigie_shared.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KafkaCredentials:
+    """A SCRAM-SHA-512 user of the broker (kit/kafka_acls.py says what each may do)."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+def service_login(settings: ServiceSettings) -> KafkaCredentials | None:
+    """The service's broker login; None (plaintext, no authentication) when not configured."""
+    if settings.kafka_username is None or settings.kafka_password is None:
+        return None
+    return KafkaCredentials(settings.kafka_username, settings.kafka_password)
+
+
+def client_security(login: KafkaCredentials | None) -> dict[str, Any]:
+    """aiokafka's keyword arguments for ``login``: SASL/SCRAM-SHA-512 (RFC 5802, RFC 7677)
+    over the broker's SASL_PLAINTEXT listener, or nothing for a plaintext broker."""
+    if login is None:
+        return {}
+    return {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": login.username,
+        "sasl_plain_password": login.password,
+    }
+
+
+def faststream_security(login: KafkaCredentials | None) -> SASLScram512 | None:
+    """The same login for FastStream's ``KafkaBroker(security=...)``."""
+    if login is None:
+        return None
+    return SASLScram512(login.username, login.password)
 
 
 async def ensure_topics(
@@ -38,6 +77,7 @@ async def ensure_topics(
     replication: int = 1,
     min_insync: int | None = None,
     with_dlq: bool = True,
+    login: KafkaCredentials | None = None,
 ) -> None:
     """Create missing topics (and their ``.dlq``); existing ones are left as they are.
 
@@ -46,7 +86,7 @@ async def ensure_topics(
     wanted = list(names)
     if with_dlq:
         wanted += [topics.dlq(name) for name in wanted]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security(login))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -63,12 +103,12 @@ async def ensure_topics(
         await admin.close()
 
 
-async def grants_producer_ids(bootstrap: str) -> bool:
+async def grants_producer_ids(bootstrap: str, login: KafkaCredentials | None = None) -> bool:
     """Whether the broker hands out producer ids (InitProducerId, KIP-98), without which an
     idempotent producer cannot start. Apache Kafka does; Tansu advertises the request in
     ApiVersions yet answers it with an unknown error. A retriable error (a coordinator still
     loading) is an answer of a broker that has the feature."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, **client_security(login))
     await client.bootstrap()
     try:
         unreachable: KafkaError = NodeNotReadyError("no broker in the cluster's metadata")
@@ -119,10 +159,19 @@ class Producer:
     batch retried after a lost acknowledgement is then written once, in order. Tansu grants
     none, so there the consumers' inboxes absorb the duplicates a retry may cause.
 
-    ``idempotence`` forces the choice; None asks the broker when starting."""
+    ``idempotence`` forces the choice; None asks the broker when starting. ``login``: the
+    service's SCRAM user, for a broker that authenticates its clients."""
 
-    def __init__(self, bootstrap: str, *, client_id: str, idempotence: bool | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str,
+        idempotence: bool | None = None,
+        login: KafkaCredentials | None = None,
+    ) -> None:
         self._bootstrap = bootstrap
+        self._login = login
         self._client_id = client_id
         self._idempotence = idempotence
         self._started: AIOKafkaProducer | None = None
@@ -139,7 +188,7 @@ class Producer:
 
     async def start(self) -> None:
         if self._idempotence is None:
-            self._idempotence = await grants_producer_ids(self._bootstrap)
+            self._idempotence = await grants_producer_ids(self._bootstrap, self._login)
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
@@ -147,6 +196,7 @@ class Producer:
             enable_idempotence=self._idempotence,
             linger_ms=2,
             request_timeout_ms=10_000,
+            **client_security(self._login),
         )
         await producer.start()
         self._started = producer
@@ -175,7 +225,10 @@ class Producer:
         records."""
         found: dict[tuple[str, int], str | None] = dict.fromkeys(positions)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, auto_offset_reset="none"
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="none",
+            **client_security(self._login),
         )
         await consumer.start()
         try:

@@ -14,21 +14,26 @@ import functools
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaClient, TopicPartition
+from aiokafka.errors import for_code
+from aiokafka.protocol.admin import CreateAclsRequest
 
 from vigie_shared.kit.embedded import _die_with_parent, free_port, port_open
+from vigie_shared.kit.kafka import KafkaCredentials, client_security
+from vigie_shared.kit.kafka_acls import ADMIN, Grant
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +200,10 @@ def _off_loop(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(work())).result()
 
 
-async def _metadata(bootstrap: str) -> AIOKafkaClient:
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+async def _metadata(bootstrap: str, credentials: KafkaCredentials | None = None) -> AIOKafkaClient:
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **client_security(credentials)
+    )
     try:
         await client.bootstrap()
     except BaseException:
@@ -205,11 +212,11 @@ async def _metadata(bootstrap: str) -> AIOKafkaClient:
     return client
 
 
-def _live_brokers(bootstrap: str) -> set[int]:
+def _live_brokers(bootstrap: str, credentials: KafkaCredentials | None = None) -> set[int]:
     """The node ids of the brokers that ``bootstrap`` says are registered and unfenced."""
 
     async def ask() -> set[int]:
-        client = await _metadata(bootstrap)
+        client = await _metadata(bootstrap, credentials)
         try:
             return {broker.nodeId for broker in client.cluster.brokers()}
         finally:
@@ -219,6 +226,52 @@ def _live_brokers(bootstrap: str) -> set[int]:
         return _off_loop(ask)
     except Exception:  # not answering yet, whatever the reason
         return set()
+
+
+# The ACL enums of the Kafka protocol (CreateAcls, KIP-140; pattern types, KIP-290).
+_RESOURCE_TYPES = {"topic": 2, "group": 3}
+_PATTERN_TYPES = {"literal": 3, "prefix": 4}
+_OPERATIONS = {"Read": 3, "Write": 4, "Create": 5, "Describe": 8}
+_ALLOW = 3
+
+
+async def create_acls(
+    bootstrap: str, credentials: KafkaCredentials, grants: Iterable[Grant]
+) -> None:
+    """Create ``grants`` as ALLOW ACLs from any host, as the super user ``credentials`` (the
+    broker forwards them to the controller, which keeps them in the metadata log). aiokafka's
+    admin client has no call for it: the protocol request itself."""
+    creations = [
+        (
+            _RESOURCE_TYPES[g.resource_type],
+            g.name,
+            _PATTERN_TYPES[g.pattern],
+            f"User:{g.principal}",
+            "*",
+            _OPERATIONS[g.operation],
+            _ALLOW,
+        )
+        for g in grants
+    ]
+    if not creations:
+        return
+    client = await _metadata(bootstrap, credentials)
+    try:
+        node = next(iter(client.cluster.brokers())).nodeId
+        # aiokafka's request carries one creation: one each, on the same connection.
+        responses = await asyncio.gather(
+            *(client.send(node, CreateAclsRequest(*creation)) for creation in creations)
+        )
+    finally:
+        await client.close()
+    failed = [
+        f"{creation[3]} on {creation[1]}: {for_code(code).__name__} {message or ''}".strip()
+        for creation, response in zip(creations, responses, strict=True)
+        for code, message in response.creation_responses
+        if code != 0
+    ]
+    if failed:
+        raise RuntimeError(f"CreateAcls refused: {failed}")
 
 
 @dataclass(frozen=True)
@@ -249,7 +302,21 @@ class ApacheKafka:
         pid_file: Path | None = None,
         node_id: int = 1,
         quorum: _Quorum | None = None,
+        users: Mapping[str, str] | None = None,
+        acls: Iterable[Grant] | None = None,
     ) -> None:
+        """``users`` (SCRAM user name -> password) turns authentication on: the client listener
+        takes only SASL/SCRAM-SHA-512, the ``StandardAuthorizer`` refuses whatever no ACL of
+        ``acls`` allows, and a super user ``admin`` (its password generated once per data
+        directory unless ``users`` names one) authenticates the node itself. Credentials are
+        written when the data directory is formatted: a later start with other users keeps the
+        first ones. Without ``users``: one plaintext listener, no authorization."""
+        if acls is not None and users is None:
+            raise ValueError("ACLs without users: no client could authenticate to be granted them")
+        for name, password in (users or {}).items():
+            # kafka-storage's --add-scram and the JAAS line have no quoting for these.
+            if not name or set(name + password) & set(',[]="\\ '):
+                raise ValueError(f'user {name!r}: names and passwords without ,[]="\\ or spaces')
         self.data_dir = data_dir
         self.host = host
         self.port = port
@@ -261,11 +328,34 @@ class ApacheKafka:
         self.node_id = node_id
         self._pid_file = pid_file
         self._quorum = quorum
+        self._users = dict(users) if users is not None else None
+        self._acls = tuple(acls or ())
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def secured(self) -> bool:
+        return self._users is not None
+
+    @property
+    def admin(self) -> KafkaCredentials | None:
+        """The super user's credentials; None on a node without authentication."""
+        if self._users is None:
+            return None
+        password = self._users.get(ADMIN)
+        if password is None:
+            # Generated once, kept beside the log: the node's own login must match the
+            # credential formatted into its metadata.
+            stored = self.data_dir / "admin.password"
+            if not stored.exists():
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self._write_private(stored, secrets.token_urlsafe(24))
+            password = stored.read_text().strip()
+            self._users[ADMIN] = password
+        return KafkaCredentials(ADMIN, password)
 
     @property
     def pid(self) -> int | None:
@@ -287,16 +377,18 @@ class ApacheKafka:
         )
         replication = quorum.replication if quorum else 1
         min_insync = quorum.min_insync if quorum else 1
-        settings = {
+        client = "SASL_PLAINTEXT" if self.secured else "PLAINTEXT"
+        settings: dict[str, object] = {
             "process.roles": "broker,controller",
             "node.id": self.node_id,
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{self.host}:{self.port},"
+            "listeners": f"{client}://{self.host}:{self.port},"
             f"CONTROLLER://{self.host}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "advertised.listeners": f"{client}://{self.host}:{self.port}",
+            "listener.security.protocol.map": f"{client}:{client},CONTROLLER:PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "inter.broker.listener.name": client,
+            **self._security_properties(),
             "log.dirs": self.log_dir,
             # The topics are the services' to create (ensure_topics), as in compose and Strimzi.
             "auto.create.topics.enable": "false",
@@ -317,6 +409,27 @@ class ApacheKafka:
             "background.threads": 4,
         }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def _security_properties(self) -> dict[str, object]:
+        admin = self.admin
+        if admin is None:
+            return {}
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{admin.username}" password="{admin.password}";'
+        )
+        return {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            # The broker reaches its controller over the loopback CONTROLLER listener, which
+            # stays PLAINTEXT (KRaft keeps SCRAM credentials in the metadata log that listener
+            # serves), where its principal is ANONYMOUS: that listener is bound to this host
+            # only and is no client's bootstrap.
+            "super.users": f"User:{admin.username};User:ANONYMOUS",
+        }
 
     def _write_private(self, path: Path, text: str) -> None:
         path.write_text(text)
@@ -371,6 +484,9 @@ class ApacheKafka:
         cluster_id = self._quorum.cluster_id if self._quorum else new_cluster_id()
         args = self._java_args(jars, java, "kafka.tools.StorageTool", "format")
         args += ["-t", cluster_id, "-c", str(self.data_dir / "server.properties")]
+        if self.admin is not None and self._users is not None:
+            for name, password in sorted(self._users.items()):
+                args += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
         done = subprocess.run(  # noqa: S603 - the machine's java, our arguments
             args,
             capture_output=True,
@@ -423,7 +539,9 @@ class ApacheKafka:
             if self._process is None or self._process.poll() is not None:
                 code = None if self._process is None else self._process.returncode
                 raise RuntimeError(f"Apache Kafka exited with code {code}; see {self.log_file}")
-            if port_open(self.host, self.port) and self.node_id in _live_brokers(self.bootstrap):
+            if port_open(self.host, self.port) and self.node_id in _live_brokers(
+                self.bootstrap, self.admin
+            ):
                 log.info(
                     "Apache Kafka node %s on %s (pid %s)", self.node_id, self.bootstrap, self.pid
                 )
@@ -438,6 +556,10 @@ class ApacheKafka:
     def start(self, timeout: float = 90.0) -> ApacheKafka:
         self.launch()
         self.wait_ready(timeout)
+        admin = self.admin
+        if admin is not None and self._acls:
+            # Creating an ACL that exists already is no error: a restart applies them again.
+            _off_loop(lambda: create_acls(self.bootstrap, admin, self._acls))
         return self
 
     def _reaped(self) -> None:

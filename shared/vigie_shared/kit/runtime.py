@@ -20,7 +20,14 @@ from vigie_shared import topics
 from vigie_shared.kit import db
 from vigie_shared.kit.consumer import EventConsumer
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.kafka import Producer, ensure_topics, grants_producer_ids
+from vigie_shared.kit.kafka import (
+    KafkaCredentials,
+    Producer,
+    ensure_topics,
+    faststream_security,
+    grants_producer_ids,
+    service_login,
+)
 from vigie_shared.kit.metrics import ConsumerProgress
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.outbox import OutboxRelay
@@ -64,13 +71,18 @@ class ServiceSpec:
 
 
 async def wait_for_broker(
-    bootstrap: str, *, timeout: float = 60.0, partitions: int = 3, replication: int = 1
+    bootstrap: str,
+    *,
+    timeout: float = 60.0,
+    partitions: int = 3,
+    replication: int = 1,
+    login: KafkaCredentials | None = None,
 ) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
             await ensure_topics(
-                bootstrap, topics.ALL, partitions=partitions, replication=replication
+                bootstrap, topics.ALL, partitions=partitions, replication=replication, login=login
             )
             return
         except Exception:
@@ -83,11 +95,13 @@ class Runtime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
         self.spec = spec
         self.settings = settings
+        self.login = service_login(settings)
         self.broker = KafkaBroker(
             # A list: FastStream takes a comma-separated string for one host name.
             [server.strip() for server in settings.kafka_bootstrap.split(",")],
             client_id=spec.name,
             acks="all",
+            security=faststream_security(self.login),
             graceful_timeout=15.0,
             logger=logging.getLogger(f"vigie.{spec.name}.faststream"),
         )
@@ -136,6 +150,7 @@ class Runtime:
             topics.ALL,
             partitions=self.settings.kafka_partitions,
             replication=self.settings.kafka_replication,
+            login=self.login,
         )
 
     async def start(self) -> None:
@@ -143,9 +158,14 @@ class Runtime:
         await migrate(s.database_url, self.spec.schema, self.spec.migrations)
         self._pool = await db.create_pool(s.database_url, self.spec.schema)
         await wait_for_broker(
-            s.kafka_bootstrap, partitions=s.kafka_partitions, replication=s.kafka_replication
+            s.kafka_bootstrap,
+            partitions=s.kafka_partitions,
+            replication=s.kafka_replication,
+            login=self.login,
         )
-        self._producer = Producer(s.kafka_bootstrap, client_id=f"{self.spec.name}-relay")
+        self._producer = Producer(
+            s.kafka_bootstrap, client_id=f"{self.spec.name}-relay", login=self.login
+        )
         await self._producer.start()
         self.relay = OutboxRelay(
             self._pool,
@@ -170,7 +190,7 @@ class Runtime:
         # whether the broker grants producer ids (Apache Kafka does, Tansu does not) is known
         # only once it answers: set it on the options it keeps, before it connects.
         self.broker._connection_kwargs["enable_idempotence"] = await grants_producer_ids(
-            self.settings.kafka_bootstrap
+            self.settings.kafka_bootstrap, self.login
         )
         await self.broker.connect()
         await asyncio.gather(*(subscriber.start() for subscriber in self.broker.subscribers))

@@ -65,6 +65,12 @@ class ServiceSettings(BaseSettings):
         repr=False,
     )
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    kafka_username: str | None = Field(
+        None,
+        description="SCRAM-SHA-512 user of this service on a broker that authenticates clients "
+        "(kit/kafka_acls.py); unset: plaintext, no authentication.",
+    )
+    kafka_password: str | None = Field(None, description="That user's password.", repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     secret_key: str = Field(

@@ -1,0 +1,110 @@
+"""Who may write and read which topic on Apache Kafka: one SCRAM principal per service (and one
+for the accounting system, one for the platforms' data-system connectors), and the ACLs the
+broker's ``StandardAuthorizer`` enforces for each. Events carry no signature, so ``ce_source``
+(events.ALLOWED_SOURCES) only catches a misconfigured producer; a forger with network access
+is stopped here, by the broker refusing its write (GDPR Art. 32(1)(b): integrity of the
+processing systems). The writers are derived from the event catalog's allowed sources, so that
+the two lines of defence cannot disagree. ``ApacheKafka`` applies this table in the tests,
+compose's init job and Strimzi's ``KafkaUser`` manifests hold the same (tests/deploy checks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from vigie_shared import events, topics
+
+Operation = Literal["Read", "Write", "Describe", "Create"]
+ResourceType = Literal["topic", "group"]
+PatternType = Literal["literal", "prefix"]
+
+ADMIN = "admin"
+"""The broker's super user: it authenticates the node's own inter-broker traffic and creates
+the other principals' ACLs. No service uses it."""
+
+ACCOUNTING = "accounting"
+DATA_SYSTEM = "data_system"
+"""A platform's connector (kit/data_system.py run outside the three services)."""
+
+DATA_SYSTEM_HOSTS: tuple[str, ...] = ("sso_gateway", "audit_log")
+"""The services that are themselves data systems (they answer dpo.tasks with task results)."""
+
+READS: dict[str, tuple[str, ...]] = {
+    # docs/architecture.md, the topic table's consumer column.
+    "sso_gateway": (topics.BILLING, topics.DPO_TASKS),
+    "dpo_requests": (topics.IDENTITY, topics.DPO_TASK_RESULTS),
+    "audit_log": topics.ALL,
+    DATA_SYSTEM: (topics.DPO_TASKS,),
+    ACCOUNTING: (),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """One ALLOW ACL: ``principal`` (a SCRAM user name) may ``operation`` on the resource."""
+
+    principal: str
+    resource_type: ResourceType
+    name: str
+    operation: Operation
+    pattern: PatternType = "literal"
+
+
+def _writes_by_source() -> dict[str, set[str]]:
+    writes: dict[str, set[str]] = {}
+    for event_type, sources in events.ALLOWED_SOURCES.items():
+        topic = events.EVENT_TYPES[event_type].topic
+        for service, source in events.SERVICE_SOURCES.items():
+            if source in sources:
+                writes.setdefault(service, set()).add(topic)
+    for event_type in events.ALLOWED_SOURCE_PREFIXES:
+        writes.setdefault(ACCOUNTING, set()).add(events.EVENT_TYPES[event_type].topic)
+    # The types no source list restricts: the data systems' task results.
+    open_topics = {
+        cls.topic
+        for cls in events.EVENT_TYPES.values()
+        if cls.event_type not in events.ALLOWED_SOURCES
+        and cls.event_type not in events.ALLOWED_SOURCE_PREFIXES
+    }
+    for writer in (*DATA_SYSTEM_HOSTS, DATA_SYSTEM):
+        writes.setdefault(writer, set()).update(open_topics)
+    return writes
+
+
+def writes() -> dict[str, tuple[str, ...]]:
+    """The topics each principal may produce to (dead-letter topics apart)."""
+    return {name: tuple(sorted(found)) for name, found in sorted(_writes_by_source().items())}
+
+
+def principals() -> tuple[str, ...]:
+    """Every principal but the super user."""
+    return tuple(sorted({*events.SERVICE_SOURCES, ACCOUNTING, DATA_SYSTEM}))
+
+
+def grants() -> tuple[Grant, ...]:
+    """The whole table, sorted."""
+    table: set[Grant] = set()
+    written = writes()
+    all_topics = [*topics.ALL, *(topics.dlq(name) for name in topics.ALL)]
+    for principal in principals():
+        for topic in written.get(principal, ()):
+            table.add(Grant(principal, "topic", topic, "Write"))
+        for topic in READS[principal]:
+            table.add(Grant(principal, "topic", topic, "Read"))
+            # A consumer dead-letters what it cannot handle (kit/dead_letters.py).
+            table.add(Grant(principal, "topic", topics.dlq(topic), "Write"))
+        if READS[principal]:
+            # Consumer groups are named <service>.<purpose> (Runtime.consumer).
+            table.add(Grant(principal, "group", f"{principal}.", "Read", "prefix"))
+        if principal in events.SERVICE_SOURCES:
+            # Each service creates the missing topics on start (kit/kafka.ensure_topics), which
+            # lists them first: creating or describing a topic writes nothing to it.
+            for topic in all_topics:
+                table.add(Grant(principal, "topic", topic, "Describe"))
+                table.add(Grant(principal, "topic", topic, "Create"))
+    return tuple(sorted(table))
+
+
+def grants_of(principal: str, table: Iterable[Grant] | None = None) -> tuple[Grant, ...]:
+    return tuple(g for g in (grants() if table is None else table) if g.principal == principal)
