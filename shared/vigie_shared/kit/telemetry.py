@@ -260,4 +260,11 @@ def configure_logging(level: str, *, json_logs: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # uvicorn's loggers write through this handler (JSON, trace ids), not through handlers of
+    # their own, which a uvicorn started with its default log config installs and which stop
+    # propagation: theirs go, and they propagate to the root.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
     redact_logged_urls()
