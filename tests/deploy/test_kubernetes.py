@@ -28,7 +28,9 @@ from pydantic import ValidationError
 
 from tests.deploy import kustomize
 from tests.deploy.settings import known_env
+from tests.deploy.test_kafka_acls import strimzi_user_names
 from vigie_shared import topics
+from vigie_shared.kit.kafka_acls import user_of
 from vigie_shared.kit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +146,12 @@ def _environment(objects: list[Obj], workload: Obj) -> dict[str, str]:
         assert not ref.get("optional"), f"{kind} {ref['name']} must not be optional"
         env.update(_string_data(_one(objects, kind, ref["name"])))
     for variable in container.get("env") or []:
+        if "valueFrom" in variable:
+            # The Secret the Strimzi User Operator writes for a KafkaUser: not rendered here.
+            ref = variable["valueFrom"]["secretKeyRef"]
+            assert ref["name"] in strimzi_user_names(), ref
+            env[variable["name"]] = f"from-secret-{ref['name']}-{ref['key']}"
+            continue
         assert "value" in variable, f"only literal env values are resolved here: {variable}"
         env[variable["name"]] = str(variable["value"])
     return env
@@ -598,6 +606,17 @@ def test_production_environment_builds_the_service_settings(
     assert settings.http_port == service.port
     assert settings.secret_key == TEST_SECRET_KEY
     assert settings.kafka_bootstrap == "vigie-kafka-bootstrap:9092"
+
+
+@each_service
+@each_overlay
+def test_service_logs_in_to_kafka_as_its_own_strimzi_user(
+    rendered: dict[str, list[Obj]], overlay: str, service: Service
+) -> None:
+    user = user_of(service.package)
+    env = _environment(rendered[overlay], _one(rendered[overlay], "Deployment", service.name))
+    assert env["VIGIE_KAFKA_USERNAME"] == user
+    assert env["VIGIE_KAFKA_PASSWORD"] == f"from-secret-{user}-password"
 
 
 def test_base_placeholder_secret_key_is_refused_by_the_services(

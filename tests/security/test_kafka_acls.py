@@ -68,7 +68,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApacheKafka]:
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def bootstrap(secured: ApacheKafka) -> AsyncIterator[str]:
     # The topics exist, as after any service's first start.
-    await ensure_topics(secured.bootstrap, topics.ALL, login=login("sso_gateway"))
+    await ensure_topics(secured.bootstrap, topics.ALL, login=login("sso-gateway"))
     yield secured.bootstrap
 
 
@@ -111,7 +111,7 @@ async def test_a_client_with_a_wrong_password_is_refused(bootstrap: str) -> None
 
 
 async def test_dpo_requests_cannot_forge_a_billing_event(bootstrap: str) -> None:
-    producer = await producer_as(bootstrap, "dpo_requests")
+    producer = await producer_as(bootstrap, "dpo-requests")
     try:
         record = debt_reminded(f"u-{uuid.uuid4().hex[:8]}")
         with pytest.raises(TopicAuthorizationFailedError):
@@ -123,7 +123,7 @@ async def test_dpo_requests_cannot_forge_a_billing_event(bootstrap: str) -> None
 
 
 async def test_audit_log_cannot_write_access_events(bootstrap: str) -> None:
-    producer = await producer_as(bootstrap, "audit_log")
+    producer = await producer_as(bootstrap, "audit-log")
     try:
         with pytest.raises(TopicAuthorizationFailedError):
             await producer.send_and_wait(topics.ACCESS, b"{}", key=b"u-forged")
@@ -148,7 +148,7 @@ async def test_accounting_writes_billing_events_and_the_gateway_reads_them_in_it
         bootstrap_servers=bootstrap,
         group_id=f"sso_gateway.test-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
-        **client_security(login("sso_gateway")),
+        **client_security(login("sso-gateway")),
     )
     await consumer.start()
     try:
@@ -170,8 +170,8 @@ async def test_the_gateway_relays_its_outbox_with_its_own_credentials(
     settings = Settings(
         database_url=database_url,
         kafka_bootstrap=bootstrap,
-        kafka_username="sso_gateway",
-        kafka_password=PASSWORDS["sso_gateway"],
+        kafka_username="sso-gateway",
+        kafka_password=PASSWORDS["sso-gateway"],
         env="development",
         issuer=ISSUER,
         backchannel_poll_seconds=0,
@@ -184,7 +184,7 @@ async def test_the_gateway_relays_its_outbox_with_its_own_credentials(
             topics.IDENTITY,
             bootstrap_servers=bootstrap,
             auto_offset_reset="earliest",
-            **client_security(login("audit_log")),
+            **client_security(login("audit-log")),
         )
         await consumer.start()
         try:
@@ -202,7 +202,7 @@ async def test_the_gateway_relays_its_outbox_with_its_own_credentials(
 async def test_the_kit_producer_is_refused_a_topic_its_service_does_not_own(
     bootstrap: str,
 ) -> None:
-    producer = Producer(bootstrap, client_id="test-gateway", login=login("sso_gateway"))
+    producer = Producer(bootstrap, client_id="test-gateway", login=login("sso-gateway"))
     await producer.start()
     try:
         assert producer.idempotent

@@ -24,19 +24,34 @@ ADMIN = "admin"
 the other principals' ACLs. No service uses it."""
 
 ACCOUNTING = "accounting"
-DATA_SYSTEM = "data_system"
+DATA_SYSTEM = "data-system"
 """A platform's connector (kit/data_system.py run outside the three services)."""
+
+
+def user_of(service: str) -> str:
+    """A service's user name: a Kubernetes object name (Strimzi's ``KafkaUser`` is named for
+    its user, RFC 1123 labels), so without the underscore."""
+    return service.replace("_", "-")
+
+
+SERVICE_USERS: dict[str, str] = {service: user_of(service) for service in events.SERVICE_SOURCES}
 
 DATA_SYSTEM_HOSTS: tuple[str, ...] = ("sso_gateway", "audit_log")
 """The services that are themselves data systems (they answer dpo.tasks with task results)."""
 
 READS: dict[str, tuple[str, ...]] = {
     # docs/architecture.md, the topic table's consumer column.
-    "sso_gateway": (topics.BILLING, topics.DPO_TASKS),
-    "dpo_requests": (topics.IDENTITY, topics.DPO_TASK_RESULTS),
-    "audit_log": topics.ALL,
+    user_of("sso_gateway"): (topics.BILLING, topics.DPO_TASKS),
+    user_of("dpo_requests"): (topics.IDENTITY, topics.DPO_TASK_RESULTS),
+    user_of("audit_log"): topics.ALL,
     DATA_SYSTEM: (topics.DPO_TASKS,),
     ACCOUNTING: (),
+}
+
+GROUP_PREFIXES: dict[str, str] = {
+    # Consumer groups are named <service>.<purpose> (Runtime.consumer).
+    **{user: f"{service}." for service, user in SERVICE_USERS.items()},
+    DATA_SYSTEM: f"{DATA_SYSTEM}.",
 }
 
 
@@ -57,7 +72,7 @@ def _writes_by_source() -> dict[str, set[str]]:
         topic = events.EVENT_TYPES[event_type].topic
         for service, source in events.SERVICE_SOURCES.items():
             if source in sources:
-                writes.setdefault(service, set()).add(topic)
+                writes.setdefault(user_of(service), set()).add(topic)
     for event_type in events.ALLOWED_SOURCE_PREFIXES:
         writes.setdefault(ACCOUNTING, set()).add(events.EVENT_TYPES[event_type].topic)
     # The types no source list restricts: the data systems' task results.
@@ -67,7 +82,7 @@ def _writes_by_source() -> dict[str, set[str]]:
         if cls.event_type not in events.ALLOWED_SOURCES
         and cls.event_type not in events.ALLOWED_SOURCE_PREFIXES
     }
-    for writer in (*DATA_SYSTEM_HOSTS, DATA_SYSTEM):
+    for writer in (*map(user_of, DATA_SYSTEM_HOSTS), DATA_SYSTEM):
         writes.setdefault(writer, set()).update(open_topics)
     return writes
 
@@ -79,7 +94,7 @@ def writes() -> dict[str, tuple[str, ...]]:
 
 def principals() -> tuple[str, ...]:
     """Every principal but the super user."""
-    return tuple(sorted({*events.SERVICE_SOURCES, ACCOUNTING, DATA_SYSTEM}))
+    return tuple(sorted({*SERVICE_USERS.values(), ACCOUNTING, DATA_SYSTEM}))
 
 
 def grants() -> tuple[Grant, ...]:
@@ -95,9 +110,8 @@ def grants() -> tuple[Grant, ...]:
             # A consumer dead-letters what it cannot handle (kit/dead_letters.py).
             table.add(Grant(principal, "topic", topics.dlq(topic), "Write"))
         if READS[principal]:
-            # Consumer groups are named <service>.<purpose> (Runtime.consumer).
-            table.add(Grant(principal, "group", f"{principal}.", "Read", "prefix"))
-        if principal in events.SERVICE_SOURCES:
+            table.add(Grant(principal, "group", GROUP_PREFIXES[principal], "Read", "prefix"))
+        if principal in SERVICE_USERS.values():
             # Each service creates the missing topics on start (kit/kafka.ensure_topics), which
             # lists them first: creating or describing a topic writes nothing to it.
             for topic in all_topics:
