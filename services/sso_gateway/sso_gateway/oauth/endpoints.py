@@ -24,10 +24,12 @@ from sso_gateway.login.pages import (
 )
 from sso_gateway.login.schemas import TEXTS, pick_lang
 from sso_gateway.oauth.deps import provider_of
+from sso_gateway.oauth.grants.base import grant_user, refuse_if_suspended
+from sso_gateway.oauth.grants.openid import user_info
 from sso_gateway.oauth.models import SCOPES
 from sso_gateway.oauth.repository import grant_repository
-from sso_gateway.oauth.server import Provider, grant_user, refuse_if_suspended, user_info
-from sso_gateway.oauth.server import Request as OAuthRequest
+from sso_gateway.oauth.requests import Request as OAuthRequest
+from sso_gateway.oauth.server import Provider
 from sso_gateway.sessions.service import BrowserSession, sessions
 from sso_gateway.users.repository import user_repository
 from vigie_shared.kit.forms import read_form, same_origin

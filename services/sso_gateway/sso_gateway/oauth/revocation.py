@@ -6,11 +6,20 @@ leaves if and only if the revocation is committed."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint  # type: ignore[import-untyped]
+
 from sso_gateway.config import SOURCE
+from sso_gateway.oauth.models import RefreshToken
 from sso_gateway.oauth.repository import RevokedAccessToken, grant_repository
 from vigie_shared.events import TokenRevoked, new_event
 from vigie_shared.kit import outbox
 from vigie_shared.kit.db import Conn
+
+if TYPE_CHECKING:
+    from sso_gateway.oauth.requests import Request
+    from sso_gateway.oauth.server import Provider
 
 
 async def revoke_family(conn: Conn, family_id: str, reason: str) -> None:
@@ -47,3 +56,21 @@ async def _publish(conn: Conn, revoked: list[RevokedAccessToken], reason: str) -
             for token in revoked
         ),
     )
+
+
+class Revocation(RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post", "none"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return self.server.query_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: Any, request: Request) -> None:
+        provider: Provider = self.server
+        if isinstance(token, RefreshToken):
+            # RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of
+            # the same grant.
+            family = token.family_id
+            provider.call(lambda conn: revoke_family(conn, family, "revoked"))
+        else:
+            jti = str(token.claims.get("jti", ""))
+            provider.call(lambda conn: revoke_access_token(conn, jti, "revoked"))

@@ -1,0 +1,118 @@
+"""The authorization code grant (RFC 6749 §4.1), with resource indicators (RFC 8707)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+from authlib.oauth2.rfc6749 import grants  # type: ignore[import-untyped]
+
+from sso_gateway import crypto
+from sso_gateway.oauth import revocation
+from sso_gateway.oauth.grants.base import (
+    SECRET_METHODS,
+    InvalidTargetError,
+    Issuing,
+    as_datetime,
+    load_grant_user,
+    requested_resource,
+)
+from sso_gateway.oauth.grants.pkce import check_code_verifier
+from sso_gateway.oauth.models import (
+    AuthorizationCode,
+    GrantUser,
+    OAuthClient,
+)
+from sso_gateway.oauth.repository import grant_repository
+from sso_gateway.oauth.requests import Request
+from sso_gateway.sessions.service import sessions
+from vigie_shared.kit.db import Conn
+
+
+class AuthorizationCodeGrant(Issuing, grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    # "none" is for public clients, which prove possession with PKCE instead (RFC 7636).
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*SECRET_METHODS, "none"]
+
+    def family_id(self) -> str | None:
+        code: AuthorizationCode = self.request.authorization_code
+        return code.family_id
+
+    def granted_resource(self) -> str | None:
+        code: AuthorizationCode = self.request.authorization_code
+        return code.resource
+
+    def validate_authorization_request(self) -> str:
+        """RFC 8707 §2: a ``resource`` the client may not request is refused at once, with
+        ``invalid_target`` sent back to the (verified) redirect URI."""
+        redirect_uri: str = super().validate_authorization_request()
+        try:
+            requested_resource(self.request)
+        except InvalidTargetError as error:
+            error.redirect_uri = redirect_uri
+            raise
+        return redirect_uri
+
+    def save_authorization_code(self, code: str, request: Request) -> None:
+        user: GrantUser = request.user
+        client: OAuthClient = request.client
+        settings = self.server.settings
+        data = request.payload.data
+        resource = requested_resource(request)
+
+        async def save(conn: Conn) -> None:
+            async with conn.transaction():
+                await grant_repository.insert_code(
+                    conn,
+                    code_hash=crypto.keyed_hash(settings.secret_key, code),
+                    client_id=client.client_id,
+                    user_id=user.id,
+                    session_id=user.session_id,
+                    family_id=f"f-{uuid.uuid4().hex}",
+                    redirect_uri=request.payload.redirect_uri or client.redirect_uris[0],
+                    scope=request.scope or "",
+                    nonce=data.get("nonce"),
+                    code_challenge=data.get("code_challenge"),
+                    code_challenge_method=data.get("code_challenge_method"),
+                    auth_time=as_datetime(user.auth_time),
+                    expires_at=datetime.now(UTC) + timedelta(seconds=settings.code_ttl),
+                    resource=resource,
+                )
+                await sessions.signed_into(conn, user.session_id, client.client_id)
+
+        self.server.call(save)
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        code_hash = crypto.keyed_hash(self.server.settings.secret_key, code)
+        self.server.check_before_use(
+            self.request,
+            client,
+            f"code-peek:{code_hash}",
+            lambda conn: grant_repository.peek_code(conn, code_hash, client.client_id),
+            lambda granted: check_code_verifier(self.request, granted),
+        )
+
+        async def consume(conn: Conn) -> AuthorizationCode | None:
+            row = await grant_repository.consume_code(conn, code_hash, client.client_id)
+            if row is not None:
+                return AuthorizationCode.from_row(row)
+            # RFC 6749 §4.1.2: a code used twice SHOULD revoke what it was exchanged for.
+            family = await grant_repository.used_code_family(conn, code_hash)
+            if family is not None:
+                await revocation.revoke_family(conn, family, "code_reused")
+            return None
+
+        return self.server.load(f"code:{code_hash}", consume)
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Already marked used, atomically, when it was queried."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> GrantUser | None:
+        code = authorization_code
+        return load_grant_user(
+            self.server,
+            self.request.client,
+            code.user_id,
+            session_id=code.session_id,
+            auth_time=code.get_auth_time(),
+        )

@@ -1,0 +1,156 @@
+"""What every grant shares: the resource a request names (RFC 8707), the resource owner of a
+grant and their suspension, and how a grant hands its request to the provider to issue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749.errors import AccessDeniedError  # type: ignore[import-untyped]
+
+from sso_gateway.access.repository import access_repository
+from sso_gateway.oauth.models import (
+    GrantUser,
+    OAuthClient,
+)
+from sso_gateway.oauth.requests import Request
+from sso_gateway.sessions.service import BrowserSession
+from sso_gateway.users.repository import user_repository
+from vigie_shared.kit.db import Conn
+
+if TYPE_CHECKING:
+    from sso_gateway.oauth.server import Provider
+
+
+SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
+REFRESH_TOKEN_PREFIX = "vigie_rt_"  # noqa: S105 (a prefix, not a secret)
+ALGORITHMS = ["ES256", "RS256"]
+
+
+class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
+    """RFC 8707 §2: the requested resource is not one this client may get tokens for."""
+
+    error = "invalid_target"
+
+
+def as_datetime(value: int) -> datetime:
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def names_a_resource(request: Request) -> bool:
+    datalist = request.payload.datalist
+    return bool(datalist.get("resource") or datalist.get("audience"))
+
+
+def requested_resource(request: Request, client: OAuthClient | None = None) -> str | None:
+    """RFC 8707 §2: the resource a request names (``resource``, or ``audience`` as some client
+    libraries spell it), checked against those registered for the client (its own id is always
+    one); None when it names none. One per request: a token has one audience here.
+    ``client``: the authenticated client, when Authlib has not put it on the request yet."""
+    client = client or request.client
+    wanted = request.payload.datalist.get("resource") or request.payload.datalist.get("audience")
+    if not wanted:
+        return None
+    if len(wanted) > 1:
+        raise InvalidTargetError("One resource per token.")
+    if wanted[0] not in client.audiences and wanted[0] != client.client_id:
+        raise InvalidTargetError("This client may not request that resource.")
+    resource: str = wanted[0]
+    return resource
+
+
+def grant_user(session: BrowserSession) -> GrantUser:
+    return GrantUser(
+        id=session.user_id,
+        email=session.email,
+        display_name=session.display_name,
+        username=session.username,
+        roles=session.roles,
+        session_id=session.id,
+        auth_time=int(session.auth_time.timestamp()),
+    )
+
+
+class Issuing:
+    """Grants pass their request to the provider, which needs it (audience, family)."""
+
+    request: Request
+    server: Provider
+    GRANT_TYPE: str
+
+    def family_id(self) -> str | None:
+        return None
+
+    def granted_resource(self) -> str | None:
+        """The RFC 8707 resource the grant was authorized for (None: the client itself)."""
+        return None
+
+    def generate_token(
+        self,
+        user: GrantUser | None = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        return self.server.issue(
+            self.request,
+            grant_type or self.GRANT_TYPE,
+            user,
+            scope or "",
+            include_refresh_token,
+            self.family_id(),
+            self.granted_resource(),
+        )
+
+
+def load_grant_user(
+    server: Provider,
+    client: OAuthClient | None,
+    user_id: str,
+    *,
+    session_id: str,
+    auth_time: int,
+) -> GrantUser | None:
+    """The resource owner of a code or refresh token: None if the account is gone (erased),
+    refused if their access to this platform is suspended."""
+    training = client is not None and client.training_platform
+
+    async def load(conn: Conn) -> tuple[asyncpg.Record | None, bool]:
+        # One round trip from the worker thread for both (a refresh grant's hot path).
+        row = await user_repository.get(conn, user_id)
+        suspended = (
+            row is not None and training and await access_repository.is_suspended(conn, user_id)
+        )
+        return row, suspended
+
+    row, suspended = server.load(f"user:{user_id}:{training}", load)
+    if row is None:
+        return None
+    if suspended:
+        raise suspended_error()
+    return GrantUser(
+        id=row["id"],
+        email=row["email"],
+        display_name=row["display_name"],
+        username=row["username"],
+        roles=list(row["roles"]),
+        session_id=session_id,
+        auth_time=auth_time,
+    )
+
+
+def refuse_if_suspended(server: Provider, user_id: str, client: OAuthClient | None) -> None:
+    """A learner whose access is suspended (unpaid debt, or an accountant's decision) gets no
+    token for a training platform; other platforms (payment, GDPR requests) stay reachable so
+    that they can still pay and exercise their rights. RFC 6749 §4.1.2.1 ``access_denied``."""
+    if client is None or not client.training_platform:
+        return
+    if server.call(lambda conn: access_repository.is_suspended(conn, user_id)):
+        raise suspended_error()
+
+
+def suspended_error() -> AccessDeniedError:
+    return AccessDeniedError(description="Access to training platforms is suspended (unpaid debt).")

@@ -1,0 +1,13 @@
+"""The client credentials grant (RFC 6749 §4.4): a service's own token."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from authlib.oauth2.rfc6749 import grants  # type: ignore[import-untyped]
+
+from sso_gateway.oauth.grants.base import Issuing
+
+
+class ClientCredentialsGrant(Issuing, grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]

@@ -1,0 +1,80 @@
+"""The refresh token grant (RFC 6749 §6), rotating (RFC 9700 §4.14.2)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from authlib.oauth2.rfc6749 import grants  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749.errors import InvalidScopeError  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749.util import scope_to_list  # type: ignore[import-untyped]
+
+from sso_gateway import crypto
+from sso_gateway.oauth import revocation
+from sso_gateway.oauth.grants.base import SECRET_METHODS, Issuing, load_grant_user
+from sso_gateway.oauth.models import (
+    GrantUser,
+    OAuthClient,
+    RefreshToken,
+)
+from sso_gateway.oauth.repository import Granted, grant_repository
+from sso_gateway.oauth.requests import Request
+from vigie_shared.kit.db import Conn
+
+
+def check_refresh_scope(request: Request, granted: Granted) -> None:
+    """RFC 6749 §6: a refresh may ask for the granted scope or less, never more
+    (``invalid_scope``), refused before the refresh token is rotated."""
+    wanted = scope_to_list(request.payload.scope) or []
+    if wanted and not set(scope_to_list(granted.scope) or []).issuperset(wanted):
+        raise InvalidScopeError()
+
+
+class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*SECRET_METHODS, "none"]
+    # RFC 9700 §4.14.2: refresh tokens rotate; each is good for one use.
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def family_id(self) -> str | None:
+        token: RefreshToken = self.request.refresh_token
+        return token.family_id
+
+    def granted_resource(self) -> str | None:
+        token: RefreshToken = self.request.refresh_token
+        return token.resource
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        client: OAuthClient = self.request.client
+        token_hash = crypto.keyed_hash(self.server.settings.secret_key, refresh_token)
+        self.server.check_before_use(
+            self.request,
+            client,
+            f"refresh-peek:{token_hash}",
+            lambda conn: grant_repository.peek_refresh_token(conn, token_hash, client.client_id),
+            lambda granted: check_refresh_scope(self.request, granted),
+        )
+
+        async def consume(conn: Conn) -> RefreshToken | None:
+            row = await grant_repository.consume_refresh_token(conn, token_hash, client.client_id)
+            if row is not None:
+                return RefreshToken.from_row(row)
+            known = await grant_repository.get_refresh_token(conn, token_hash)
+            if known is not None and known["used_at"] is not None:
+                # RFC 9700 §4.14.2: a rotated-out token presented again means one of two
+                # parties holds a stolen copy; revoke the whole family.
+                await revocation.revoke_family(conn, known["family_id"], "refresh_token_reused")
+            return None
+
+        return self.server.load(f"refresh:{token_hash}", consume)
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> GrantUser | None:
+        token = refresh_token
+        return load_grant_user(
+            self.server,
+            self.request.client,
+            token.user_id,
+            session_id=token.session_id,
+            auth_time=int(token.auth_time.timestamp()),
+        )
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        """Already marked used, atomically, when it was authenticated."""
