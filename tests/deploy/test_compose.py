@@ -405,7 +405,13 @@ def _listeners(value: str) -> dict[str, str]:
 
 def test_default_services_resolve_without_a_profile(compose: dict[str, Any]) -> None:
     active = _active(compose, set())
-    assert set(active) == {"kafka", "postgres", "mailpit", *(s.name for s in SERVICES)}
+    assert set(active) == {
+        "kafka",
+        "kafka-security",
+        "postgres",
+        "mailpit",
+        *(s.name for s in SERVICES),
+    }
     _assert_dependencies_resolve(active)
 
 

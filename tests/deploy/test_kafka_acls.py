@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from vigie_shared.kit.kafka_acls import Grant, grants, principals
+from vigie_shared.kit.kafka_acls import SERVICE_USERS, Grant, grants, principals
 
 ROOT = Path(__file__).resolve().parents[2]
 STRIMZI = ROOT / "deploy" / "kubernetes" / "strimzi"
@@ -77,3 +77,68 @@ def test_strimzi_authenticates_with_scram_and_authorizes_with_acls() -> None:
     assert listeners
     assert all(lst["authentication"] == {"type": "scram-sha-512"} for lst in listeners)
     assert kafka["spec"]["kafka"]["authorization"] == {"type": "simple"}
+
+
+COMPOSE = ROOT / "docker-compose.yml"
+SECURITY_SCRIPT = ROOT / "deploy" / "compose" / "kafka-security.sh"
+
+
+def _script_lines(command: str, fields: int = -1) -> list[list[str]]:
+    return [
+        line.split(maxsplit=fields)
+        for line in SECURITY_SCRIPT.read_text().splitlines()
+        if line.startswith(f"{command} ")
+    ]
+
+
+def _compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())["services"]
+    return services
+
+
+def test_the_compose_security_script_grants_the_kits_table() -> None:
+    patterns = {"literal": "literal", "prefixed": "prefix"}
+    declared = {
+        Grant(principal, kind, name, operation, patterns[pattern])  # type: ignore[arg-type]
+        for _, principal, kind, pattern, operations, *names in _script_lines("acl")
+        for operation in operations.split(",")
+        for name in names
+    }
+    assert declared == set(grants())
+
+
+def test_the_compose_security_script_gives_every_principal_a_password_from_compose() -> None:
+    users = {line[1]: line[2] for line in _script_lines("user", 2)}
+    assert sorted(users) == sorted(principals())
+    given = _compose_services()["kafka-security"]["environment"]
+    for user, password in users.items():
+        variable = "VIGIE_KAFKA_PASSWORD_" + user.upper().replace("-", "_")
+        assert password == f'"${{{variable}:?set {variable}}}"'
+        assert given[variable] == f"${{{variable}:?set {variable}}}"
+
+
+def test_compose_clients_reach_only_scram_listeners_and_the_authorizer_decides() -> None:
+    services = _compose_services()
+    env = services["kafka"]["environment"]
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    listeners = dict(entry.split("://") for entry in env["KAFKA_LISTENERS"].split(","))
+    for name, protocol in protocols.items():
+        # Unauthenticated listeners are bound to the container's loopback alone.
+        assert protocol == "SASL_PLAINTEXT" or listeners[name].startswith("127.0.0.1:"), name
+    assert protocols["INTERNAL"] == protocols["HOST"] == "SASL_PLAINTEXT"
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert services["kafka-security"]["network_mode"] == "service:kafka"
+
+
+def test_each_compose_service_logs_in_as_its_own_user() -> None:
+    services = _compose_services()
+    for service, user in SERVICE_USERS.items():
+        env = services[service]["environment"]
+        variable = f"VIGIE_KAFKA_PASSWORD_{service.upper()}"
+        assert env["VIGIE_KAFKA_USERNAME"] == user
+        assert env["VIGIE_KAFKA_PASSWORD"] == f"${{{variable}:?set {variable}}}"
+        assert services[service]["depends_on"]["kafka-security"] == {
+            "condition": "service_completed_successfully"
+        }

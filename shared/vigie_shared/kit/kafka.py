@@ -44,7 +44,7 @@ class KafkaCredentials:
 
 def service_login(settings: ServiceSettings) -> KafkaCredentials | None:
     """The service's broker login; None (plaintext, no authentication) when not configured."""
-    if settings.kafka_username is None or settings.kafka_password is None:
+    if not settings.kafka_username or not settings.kafka_password:
         return None
     return KafkaCredentials(settings.kafka_username, settings.kafka_password)
 
