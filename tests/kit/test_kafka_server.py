@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import TopicAuthorizationFailedError
 
 from tests.fixtures.kafka import on_topic, read_all
 from tests.fixtures.stack import APACHE_KAFKA, ARTIFACTS
 from tests.kit.support import user_event
 from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.embedded import free_port
-from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.kafka import KafkaCredentials, Producer, ensure_topics
+from vigie_shared.kit.kafka_acls import Grant
 from vigie_shared.kit.kafka_server import ApacheKafka, kafka_unavailable_reason
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
@@ -130,3 +132,42 @@ async def test_a_services_own_kafka_clients_are_idempotent_where_the_broker_allo
         assert options["bootstrap_servers"] == [kafka, kafka]
         assert options["acks"] == "all"
         assert options["enable_idempotence"] is (broker_kind == APACHE_KAFKA)
+
+
+@needs_kafka
+async def test_a_node_with_users_keeps_them_and_their_acls_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Credentials are formatted into the metadata log once and the node's own super-user
+    password is kept beside it: a second start must authenticate its own traffic and the same
+    clients, and refuse what it refused."""
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    writer = KafkaCredentials("writer", "writer-password")
+    broker = ApacheKafka(
+        data_dir=tmp_path / "data",
+        port=free_port(),
+        log_file=ARTIFACTS / "test_kafka_server_users.log",
+        users={writer.username: writer.password},
+        acls=[
+            Grant("writer", "topic", topic, "Write"),
+            Grant("writer", "topic", topic, "Create"),
+        ],
+    )
+    with broker:
+        await ensure_topics(broker.bootstrap, [topic], partitions=1, with_dlq=False, login=writer)
+    assert broker.admin is not None
+    assert (tmp_path / "data" / "admin.password").read_text().strip() == broker.admin.password
+    with broker:
+        producer = Producer(broker.bootstrap, client_id="test", login=writer)
+        await producer.start()
+        try:
+            await producer.send_and_wait(on_topic(encode(user_event("u-1")), topic))
+            with pytest.raises(TopicAuthorizationFailedError):
+                await producer.send_and_wait(on_topic(encode(user_event("u-2")), f"{topic}.x"))
+        finally:
+            await producer.stop()
+
+
+def test_acls_without_users_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="ACLs without users"):
+        ApacheKafka(data_dir=tmp_path, acls=[Grant("writer", "topic", "t", "Write")])
