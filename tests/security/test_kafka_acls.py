@@ -92,6 +92,11 @@ async def producer_as(bootstrap: str, name: str | None) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", request_timeout_ms=10_000, **security
     )
+    return await started(producer)
+
+
+async def started(producer: AIOKafkaProducer) -> AIOKafkaProducer:
+    """``producer``, started; closed if the broker refuses it."""
     try:
         await producer.start()
     except BaseException:
@@ -113,10 +118,7 @@ async def test_a_client_with_a_wrong_password_is_refused(bootstrap: str) -> None
         **client_security(KafkaCredentials(ACCOUNTING, "not-the-password")),
     )
     with pytest.raises(KafkaConnectionError):
-        try:
-            await producer.start()
-        finally:
-            await producer.stop()
+        await started(producer)
 
 
 async def test_dpo_requests_cannot_forge_a_billing_event(bootstrap: str) -> None:
