@@ -44,8 +44,8 @@ from sso_gateway import crypto
 from sso_gateway.clients.schemas import ClientCreate
 from sso_gateway.clients.service import client
 from sso_gateway.config import Settings
-from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.grants.base import REFRESH_TOKEN_PREFIX
+from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.sessions.service import sessions
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user
