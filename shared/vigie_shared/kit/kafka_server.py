@@ -484,7 +484,11 @@ class ApacheKafka:
         cluster_id = self._quorum.cluster_id if self._quorum else new_cluster_id()
         args = self._java_args(jars, java, "kafka.tools.StorageTool", "format")
         args += ["-t", cluster_id, "-c", str(self.data_dir / "server.properties")]
+        # ``admin`` puts the super user among the users, with the password the node logs in with.
         if self.admin is not None and self._users is not None:
+            # On the command line for the few seconds formatting takes, where other local users
+            # may read it (/proc): fit for the tests' and development nodes; compose and Strimzi
+            # create their users otherwise.
             for name, password in sorted(self._users.items()):
                 args += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
         done = subprocess.run(  # noqa: S603 - the machine's java, our arguments
