@@ -104,6 +104,9 @@ class Runtime:
             security=faststream_security(self.login),
             graceful_timeout=15.0,
             logger=logging.getLogger(f"vigie.{spec.name}.faststream"),
+            # "Received"/"Processed" for every message is tracing, not news: at INFO it buries
+            # what an operator (or a newcomer's terminal under make run) needs to see.
+            log_level=logging.DEBUG,
         )
         self._pool: asyncpg.Pool | None = None
         self._producer: Producer | None = None
