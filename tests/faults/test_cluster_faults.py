@@ -30,14 +30,13 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from tests.fixtures.effects import effects_pool
 from tests.kit.test_backbone_faults import SUBJECTS, Worker, produce
 from vigie_shared import topics
 from vigie_shared.events import SERVICE_SOURCES, UserCreated, new_event
-from vigie_shared.kit import db
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.kafka import Producer, ensure_topics
 from vigie_shared.kit.kafka_server import ApacheKafka, ApacheKafkaCluster
-from vigie_shared.kit.migrate import migrate
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker, pytest.mark.cluster]
 
@@ -76,13 +75,8 @@ async def cluster(kafka_cluster: ApacheKafkaCluster) -> ApacheKafkaCluster:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(database_url: str, schema: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(database_url, schema, None)
-    pool = await db.create_pool(database_url, schema)
-    await pool.execute(
-        "CREATE TABLE effects (id bigserial PRIMARY KEY, event_id text, subject text, seq int)"
-    )
-    yield pool
-    await pool.close()
+    async with effects_pool(database_url, schema) as effects:
+        yield effects
 
 
 @pytest.fixture

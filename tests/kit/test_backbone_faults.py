@@ -15,12 +15,12 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from tests.fixtures.effects import effects_pool
 from tests.fixtures.stack import Broker
 from vigie_shared import topics
 from vigie_shared.events import SERVICE_SOURCES, UserCreated, new_event
-from vigie_shared.kit import db, outbox
+from vigie_shared.kit import outbox
 from vigie_shared.kit.kafka import ensure_topics
-from vigie_shared.kit.migrate import migrate
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
@@ -58,13 +58,8 @@ class Worker:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(database_url: str, schema: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(database_url, schema, None)
-    pool = await db.create_pool(database_url, schema)
-    await pool.execute(
-        "CREATE TABLE effects (id bigserial PRIMARY KEY, event_id text, subject text, seq int)"
-    )
-    yield pool
-    await pool.close()
+    async with effects_pool(database_url, schema) as effects:
+        yield effects
 
 
 @pytest.fixture
