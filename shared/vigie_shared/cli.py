@@ -29,7 +29,7 @@ from vigie_shared import dlq, simulate, topics
 from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres, _die_with_parent
 from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.migrate import migrate
-from vigie_shared.kit.runtime import ServiceSpec
+from vigie_shared.kit.runtime import ServiceSpec, discover
 from vigie_shared.kit.settings import (
     SECRET_FILE,
     ServiceSettings,
@@ -48,7 +48,6 @@ from vigie_shared.kit.stack_file import (
 
 log = logging.getLogger("vigie")
 
-ORDER = ("audit_log", "sso_gateway", "dpo_requests")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STOP_GRACE = 15.0
 """Seconds the services have to stop before they are killed."""
@@ -62,11 +61,6 @@ def demo_client_secret(secret_key: str, client_id: str) -> str:
     (``vigie client add``). ``sso_gateway.demo`` registers exactly this value."""
     digest = hmac.new(secret_key.encode(), f"demo-client:{client_id}".encode(), hashlib.sha256)
     return "vigie_cs_" + digest.hexdigest()[:43]
-
-
-def discover() -> list[ServiceSpec]:
-    specs = [ep.load() for ep in entry_points(group="vigie.services")]
-    return sorted(specs, key=lambda s: ORDER.index(s.name) if s.name in ORDER else len(ORDER))
 
 
 async def _migrate_all(specs: Sequence[ServiceSpec], dsn: str) -> None:

@@ -19,6 +19,7 @@ from vigie_shared.kit.dead_letters import (
     replay,
 )
 from vigie_shared.kit.kafka import Producer
+from vigie_shared.kit.runtime import discover
 from vigie_shared.kit.settings import ServiceSettings
 
 _REASON_CHARS = 120
@@ -27,9 +28,6 @@ _REASON_CHARS = 120
 def _schemas(args: argparse.Namespace) -> list[str]:
     if args.schema:
         return [args.schema]
-    # Imported here: the command line module imports this one to register its commands.
-    from vigie_shared.cli import discover
-
     specs = discover()
     if args.service:
         specs = [spec for spec in specs if spec.name == args.service]

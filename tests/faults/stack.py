@@ -19,10 +19,9 @@ import asyncpg
 import httpx
 import psutil  # type: ignore[import-untyped]
 
-from vigie_shared.cli import discover
 from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from vigie_shared.kit.kafka_server import ApacheKafka
-from vigie_shared.kit.runtime import ServiceSpec
+from vigie_shared.kit.runtime import ServiceSpec, discover
 
 
 class KillablePostgres:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,18 @@ async def wait_for_broker(
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+SERVICE_ORDER = ("audit_log", "sso_gateway", "dpo_requests")
+"""The order ``vigie up`` starts them in: the audit log first, so it sees every event."""
+
+
+def discover() -> list[ServiceSpec]:
+    """Every installed service (entry point group ``vigie.services``), in ``SERVICE_ORDER``:
+    no service is imported by another, and a new one plugs in by declaring its entry point."""
+    specs = [ep.load() for ep in entry_points(group="vigie.services")]
+    order = SERVICE_ORDER
+    return sorted(specs, key=lambda s: order.index(s.name) if s.name in order else len(order))
 
 
 class Runtime:
