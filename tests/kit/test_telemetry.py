@@ -133,3 +133,33 @@ async def test_json_logs_carry_the_current_trace_id() -> None:
     assert line["message"] == "suspension decided"
     assert line["level"] == "INFO"
     assert line["trace_id"] == expected
+
+
+async def test_a_server_span_carries_no_code_or_token_of_the_query() -> None:
+    """Exported traces are a copy of every URL: the authorization code and the hint a browser
+    sends in a query must not reach the trace backend (only their names do)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from audit_log.app import create_app
+    from audit_log.config import Settings
+    from vigie_shared.kit.telemetry import configure_tracing
+
+    configure_tracing("test")
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    app = create_app(Settings(env="development"))
+    secret = "c0de-" + uuid.uuid4().hex
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://svc.test"
+    ) as http:
+        await http.get(f"/entries?code={secret}&id_token_hint={secret}&limit=1")
+    served = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert served
+    values = [str(v) for s in served for v in (s.attributes or {}).values()]
+    assert not [v for v in values if secret in v]
+    assert any("code=" in v and "limit=1" in v for v in values)

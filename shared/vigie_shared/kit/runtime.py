@@ -243,6 +243,7 @@ class Runtime:
         from vigie_shared.kit.telemetry import (
             RequestTraceContext,
             configure_tracing,
+            redact_server_span,
             spans_go_anywhere,
         )
 
@@ -262,7 +263,11 @@ class Runtime:
         app.add_middleware(SecurityHeaders, hsts=self.settings.env != "development")
         configure_tracing(self.spec.name)
         if spans_go_anywhere():
-            FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+            FastAPIInstrumentor.instrument_app(
+                app,
+                excluded_urls="healthz,readyz,metrics",
+                server_request_hook=redact_server_span,
+            )
         else:
             # Nothing would receive a server span (no OTLP endpoint): only the trace context.
             app.add_middleware(RequestTraceContext)

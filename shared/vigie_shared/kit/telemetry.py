@@ -13,6 +13,7 @@ import os
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import unquote_plus
 
 import httpx
@@ -268,3 +269,20 @@ def configure_logging(level: str, *, json_logs: bool) -> None:
         logger.handlers.clear()
         logger.propagate = True
     redact_logged_urls()
+
+
+def redact_server_span(span: Any, scope: dict[str, Any]) -> None:
+    """The OpenTelemetry FastAPI instrumentation's ``server_request_hook``: the request's
+    query goes into the server span's attributes as sent, so an authorization code or an
+    ``id_token_hint`` would reach the trace backend; replace them as the logs do."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    if not query or not span.is_recording():
+        return
+    redacted = redact_query(query)
+    path = scope.get("path", "")
+    span.set_attribute("url.query", redacted)
+    span.set_attribute("http.target", f"{path}?{redacted}")
+    recorded = getattr(span, "attributes", None) or {}
+    for name in ("http.url", "url.full"):
+        if name in recorded:
+            span.set_attribute(name, redact_url(str(recorded[name])))
