@@ -97,9 +97,10 @@ async def test_a_log_written_before_the_migration_reports_the_same_after_it(
         await campaign(old)
         async with pool.acquire() as conn:
             assert not await conn.fetchval("SELECT to_regclass('debt_entries') IS NOT NULL")
-        assert await migrate(database_url, schema, SERVICE.migrations) == [
-            "service:0005_debt_entries.sql"
-        ]
+        applied = await migrate(database_url, schema, SERVICE.migrations)
+        # The back-fill first, then whatever later migrations exist by now.
+        assert applied[0] == "service:0005_debt_entries.sql"
+        assert all(name > "service:0005" for name in applied[1:])
         async with pool.acquire() as conn:
             assert len(await debt_rows(conn)) == 22  # every entry of the campaign names a debt
             report = await old.audit.reports.suspension_campaign(conn, SINCE, UNTIL)

@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 
 from sso_gateway.app import create_app
 from sso_gateway.config import Settings
+from tests.fixtures.serving import own_database
 from tests.fixtures.stack import ARTIFACTS
 from tests.kit.support import user_event
 from tests.sso_gateway.conftest import ISSUER, make_user
@@ -176,8 +177,16 @@ async def test_accounting_writes_billing_events_and_the_gateway_reads_them_in_it
 
 
 async def test_the_gateway_relays_its_outbox_with_its_own_credentials(
-    bootstrap: str, database_url: str
+    bootstrap: str, admin_dsn: str
 ) -> None:
+    # A database of its own: the session's gateway schema holds every earlier test's outbox,
+    # which a relay meeting this new broker would first publish again (it finds none of its
+    # rows there), and the event under test would wait behind them.
+    async with own_database(admin_dsn, f"vigie_acl_{uuid.uuid4().hex[:8]}") as database_url:
+        await _relay_and_read(bootstrap, database_url)
+
+
+async def _relay_and_read(bootstrap: str, database_url: str) -> None:
     settings = Settings(
         database_url=database_url,
         kafka_bootstrap=bootstrap,
