@@ -39,7 +39,7 @@ run: bootstrap kafka-jars
 test: bootstrap browser kafka-jars
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
 
-# The long fault-injection soak (issue 8): minutes of kills and restarts under steady load, of
+# The long fault-injection soak: minutes of kills and restarts under steady load, of
 # the services on Tansu and of the nodes of a three-node Apache Kafka cluster.
 soak: bootstrap kafka-jars
 	VIGIE_SOAK=1 $(UV) run --frozen --no-sync pytest -m soak -p no:cacheprovider -o timeout=0 tests/faults $(PYTEST_ARGS)
