@@ -33,6 +33,7 @@ user data-system "${VIGIE_KAFKA_PASSWORD_DATA_SYSTEM:?set VIGIE_KAFKA_PASSWORD_D
 user dpo-requests "${VIGIE_KAFKA_PASSWORD_DPO_REQUESTS:?set VIGIE_KAFKA_PASSWORD_DPO_REQUESTS}"
 user sso-gateway "${VIGIE_KAFKA_PASSWORD_SSO_GATEWAY:?set VIGIE_KAFKA_PASSWORD_SSO_GATEWAY}"
 
+acl accounting topic literal Read access.events.v1
 acl accounting topic literal Write billing.events.v1
 acl audit-log group prefixed Read audit_log.
 acl audit-log topic literal Create,Describe,Read access.events.v1 billing.events.v1 dpo.requests.v1 dpo.tasks.v1

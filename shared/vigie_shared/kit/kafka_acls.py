@@ -48,6 +48,13 @@ READS: dict[str, tuple[str, ...]] = {
     ACCOUNTING: (),
 }
 
+WATCHES: dict[str, tuple[str, ...]] = {
+    # Read without a consumer group and without dead-lettering: the accounting office follows
+    # the suspensions and restorations its reminders caused (the campaign's figures; `vigie
+    # simulate billing` waits on them).
+    ACCOUNTING: (topics.ACCESS,),
+}
+
 GROUP_PREFIXES: dict[str, str] = {
     # Consumer groups are named <service>.<purpose> (Runtime.consumer).
     **{user: f"{service}." for service, user in SERVICE_USERS.items()},
@@ -111,6 +118,8 @@ def grants() -> tuple[Grant, ...]:
             table.add(Grant(principal, "topic", topics.dlq(topic), "Write"))
         if READS[principal]:
             table.add(Grant(principal, "group", GROUP_PREFIXES[principal], "Read", "prefix"))
+        for topic in WATCHES.get(principal, ()):
+            table.add(Grant(principal, "topic", topic, "Read"))
         if principal in SERVICE_USERS.values():
             # Each service creates the missing topics on start (kit/kafka.ensure_topics), which
             # lists them first: creating or describing a topic writes nothing to it.
