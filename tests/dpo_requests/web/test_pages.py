@@ -116,7 +116,7 @@ async def test_a_forged_session_cookie_is_no_session(dpo: Dpo) -> None:
 
 async def test_a_learner_is_refused_the_dpo_pages_and_others_requests(dpo: Dpo) -> None:
     owner, other = unique("u"), unique("u")
-    request_id = await submit(dpo, owner, "erasure")
+    request_id = await submit(dpo, owner, "restriction")
     async with browser(dpo, other, "learner") as b:
         dashboard = await b.get("/pages/dpo")
         queue = await b.get("/pages/dpo/queue")

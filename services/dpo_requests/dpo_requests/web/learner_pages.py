@@ -3,6 +3,7 @@ DPO's question about their identity."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -25,6 +26,7 @@ from dpo_requests.web.page_edges import (
     see_other,
 )
 from dpo_requests.web.rendering import render
+from dpo_requests.web.session import confirmation_token, confirmation_valid
 from vigie_shared.events import RequestType
 from vigie_shared.kit.clock import utcnow
 
@@ -58,12 +60,15 @@ async def new_request(request: Request, session: Session) -> Response:
 
 @router.post("/requests")
 async def submit_request(
+    request: Request,
     session: Posted,
     conn: DbConn,
+    settings: AppSettings,
     request_type: Annotated[str, Form()],
     message: Annotated[str, Form()] = "",
     field: Annotated[list[str] | None, Form()] = None,
     value: Annotated[list[str] | None, Form()] = None,
+    confirmation: Annotated[str | None, Form()] = None,
 ) -> Response:
     learner = as_learner(session)
     try:
@@ -78,8 +83,25 @@ async def submit_request(
         )
     except ValidationError as exc:
         raise invalid(exc) from exc
+    if data.request_type == RequestType.ERASURE:
+        # Erasure closes the account for good (GDPR Art. 17): it is filed only from the
+        # confirmation page, whose token the first form cannot carry.
+        what = _erasure_bound(data.message)
+        if not confirmation_valid(settings, session, what, confirmation):
+            return render(
+                request,
+                "learner/confirm_erasure.html",
+                session=session,
+                message=data.message or "",
+                confirmation=confirmation_token(settings, session, what),
+            )
     created = await rights_request.submit(conn, data, learner)
     return see_other(f"/pages/requests/{created.id}", "submitted")
+
+
+def _erasure_bound(message: str | None) -> str:
+    """What an erasure confirmation is bound to: the message shown on the confirmation page."""
+    return "erasure\x00" + hashlib.sha256((message or "").encode()).hexdigest()
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)

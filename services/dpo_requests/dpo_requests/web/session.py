@@ -35,6 +35,7 @@ LOGIN_COOKIE = "vigie_dpo_login"
 LANG_COOKIE = "vigie_dpo_lang"
 # The sso_gateway on the same host uses other names: cookies are shared across ports.
 LOGIN_MINUTES = 10
+CONFIRM_MINUTES = 30
 COOKIE_PATH = "/"
 
 
@@ -163,6 +164,33 @@ def csrf_valid(settings: Settings, session: WebSession, submitted: str | None) -
     if not submitted:
         return False
     return hmac.compare_digest(csrf_token(settings, session), submitted)
+
+
+def confirmation_token(settings: Settings, session: WebSession, what: str) -> str:
+    """A token the confirmation page of an irreversible action carries: signed, bound to the
+    session and to what is confirmed, valid ``CONFIRM_MINUTES``. The first form cannot hold
+    one, so posting it directly confirms nothing."""
+    return _serializer(settings, "confirm").dumps(_confirmed_mac(settings, session, what))
+
+
+def confirmation_valid(
+    settings: Settings, session: WebSession, what: str, submitted: str | None
+) -> bool:
+    if not submitted:
+        return False
+    try:
+        mac: str = _serializer(settings, "confirm").loads(submitted, max_age=CONFIRM_MINUTES * 60)
+    except BadSignature:
+        return False
+    return isinstance(mac, str) and hmac.compare_digest(
+        mac, _confirmed_mac(settings, session, what)
+    )
+
+
+def _confirmed_mac(settings: Settings, session: WebSession, what: str) -> str:
+    key = hmac.new(settings.secret_key.encode(), b"vigie-dpo-pages-confirm-v1", hashlib.sha256)
+    bound = f"{session.subject}\x00{session.csrf_seed}\x00{what}".encode()
+    return hmac.new(key.digest(), bound, hashlib.sha256).hexdigest()
 
 
 def set_login_state(response: Response, settings: Settings, state: dict[str, str]) -> None:
