@@ -1,15 +1,22 @@
 """``vigie dlq list`` and ``vigie dlq replay``: the dead letters each service's consumers kept
 (``kit.dead_letters``), read from its schema's ``dead_letters`` table, and published again to
 their original topic once the cause is fixed (the consumers' inboxes make a replay of an event
-already applied change nothing)."""
+already applied change nothing).
+
+Both find the stack as every administration command does (``kit.stack_file``). A replay is a
+write to the original topic: on a broker with ACLs (``kit.kafka_acls``) it logs in as the
+``VIGIE_KAFKA_USERNAME`` the operator gives, which must be a writer of that topic (a billing
+event is the accounting principal's to write again); a refused write is said in one line."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Sequence
 
 import asyncpg
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from vigie_shared.kit import db
 from vigie_shared.kit.dead_letters import (
@@ -18,9 +25,10 @@ from vigie_shared.kit.dead_letters import (
     dead_letter_repository,
     replay,
 )
-from vigie_shared.kit.kafka import Producer
+from vigie_shared.kit.kafka import KafkaCredentials, Producer, service_login
 from vigie_shared.kit.runtime import discover
 from vigie_shared.kit.settings import ServiceSettings
+from vigie_shared.kit.stack_file import add_stack_arguments, stack_command
 
 _REASON_CHARS = 120
 
@@ -67,9 +75,16 @@ async def list_dead_letters(dsn: str, schemas: Sequence[str], limit: int) -> lis
     return lines
 
 
-async def replay_dead_letter(dsn: str, bootstrap: str, schema: str, letter_id: int) -> DeadLetter:
+async def replay_dead_letter(
+    dsn: str,
+    bootstrap: str,
+    schema: str,
+    letter_id: int,
+    *,
+    login: KafkaCredentials | None = None,
+) -> DeadLetter:
     pool = await db.create_pool(dsn, schema, max_size=1)
-    producer = Producer(bootstrap, client_id="vigie-dlq-replay")
+    producer = Producer(bootstrap, client_id="vigie-dlq-replay", login=login)
     await producer.start()
     try:
         return await replay(pool, producer, letter_id)
@@ -95,12 +110,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"expected SCHEMA/ID as printed by `vigie dlq list`, got {args.ref!r}")
         return 2
     settings = ServiceSettings()
+    login = service_login(settings)
     try:
         letter = asyncio.run(
-            replay_dead_letter(settings.database_url, settings.kafka_bootstrap, schema, int(raw_id))
+            replay_dead_letter(
+                settings.database_url, settings.kafka_bootstrap, schema, int(raw_id), login=login
+            )
         )
     except (LookupError, NotReplayable) as error:
         print(error)
+        return 1
+    except TopicAuthorizationFailedError:
+        who = f"the user {login.username!r}" if login else "an unauthenticated client"
+        print(
+            f"error: the broker refused {who} the write to the topic of {schema}/{raw_id};"
+            " replay as one of its writers (VIGIE_KAFKA_USERNAME, VIGIE_KAFKA_PASSWORD)",
+            file=sys.stderr,
+        )
+        return 1
+    except KafkaError as error:
+        print(f"error: the broker did not take the replay: {error!r}", file=sys.stderr)
         return 1
     print(f"replayed {schema}/{letter.id} (event {letter.event_id or '-'}) to {letter.topic}")
     return 0
@@ -113,7 +142,9 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     listing.add_argument("--service", help="only this service's (default: every service's)")
     listing.add_argument("--schema", help="read this database schema instead")
     listing.add_argument("--limit", type=int, default=50, help="per service, newest first")
-    listing.set_defaults(func=cmd_list)
+    add_stack_arguments(listing)
+    listing.set_defaults(func=stack_command()(cmd_list))
     again = what.add_parser("replay", help="publish a dead letter again to its original topic")
     again.add_argument("ref", metavar="SCHEMA/ID", help="as printed by `vigie dlq list`")
-    again.set_defaults(func=cmd_replay)
+    add_stack_arguments(again, broker=True)
+    again.set_defaults(func=stack_command(broker=True)(cmd_replay))

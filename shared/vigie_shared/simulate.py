@@ -68,7 +68,13 @@ from vigie_shared.events import (
 )
 from vigie_shared.kit.clock import PARIS, utcnow
 from vigie_shared.kit.cloudevents import MalformedEvent, decode, encode
-from vigie_shared.kit.kafka import Producer, ensure_topics
+from vigie_shared.kit.kafka import (
+    KafkaCredentials,
+    Producer,
+    client_security,
+    ensure_topics,
+    service_login,
+)
 from vigie_shared.kit.settings import ServiceSettings
 
 SOURCE = "/accounting/simulator"
@@ -254,23 +260,27 @@ async def play(
     wait: float = 120.0,
     progress: Progress | None = None,
     outcome: Outcome | None = None,
+    login: KafkaCredentials | None = None,
 ) -> Outcome:
     """Play the campaign against a running gateway and return once the gateway has suspended
     every learner due, every payment after suspension is made and the gateway has restored
     those learners (or after ``wait`` seconds without the gateway's answers: ``TimeoutError``).
-    ``outcome``, if given, is filled as the campaign goes, for whoever watches it."""
+    ``outcome``, if given, is filled as the campaign goes, for whoever watches it. ``login``:
+    the accounting system's broker user where the broker authenticates its clients (the one
+    principal allowed to write billing events, and to read access events without a group)."""
     if speed is not None and speed <= 0:
         raise ValueError("speed must be positive")
-    await ensure_topics(bootstrap, [topics.BILLING, topics.ACCESS])
+    await ensure_topics(bootstrap, [topics.BILLING, topics.ACCESS], login=login)
     outcome = outcome if outcome is not None else Outcome()
     payers = {d.learner_id: d for d in plan.debtors if d.fate is Fate.PAID_AFTER_SUSPENSION}
     learners = plan.learners
-    producer = Producer(bootstrap, client_id="accounting-simulator")
+    producer = Producer(bootstrap, client_id="accounting-simulator", login=login)
     watcher = AIOKafkaConsumer(
         topics.ACCESS,
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         metadata_max_age_ms=1000,
+        **client_security(login),
     )
     await producer.start()
     await watcher.start()
@@ -405,14 +415,16 @@ def cmd_simulate_billing(args: argparse.Namespace) -> int:
         f" {plan.count(Fate.PAID_AFTER_SUSPENSION)} of them paying after suspension",
         flush=True,
     )
+    settings = ServiceSettings()
     try:
         asyncio.run(
             play(
-                ServiceSettings().kafka_bootstrap,
+                settings.kafka_bootstrap,
                 plan,
                 speed=args.speed,
                 wait=args.wait,
                 progress=lambda line: print(line, flush=True),
+                login=service_login(settings),
             )
         )
     except TimeoutError as error:

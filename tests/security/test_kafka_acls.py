@@ -9,12 +9,16 @@ tests run on an Apache Kafka node of their own, started with the users and that 
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import hashlib
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,13 +32,26 @@ from tests.fixtures.serving import own_database
 from tests.fixtures.stack import ARTIFACTS
 from tests.kit.support import user_event
 from tests.sso_gateway.conftest import ISSUER, make_user
-from vigie_shared import topics
-from vigie_shared.events import DebtReminded, PaymentChannel, new_event
-from vigie_shared.kit.cloudevents import KafkaRecord, encode
+from vigie_shared import dlq, topics
+from vigie_shared.events import (
+    SERVICE_SOURCES,
+    AccessRestored,
+    AccessSuspended,
+    Actor,
+    DebtReminded,
+    DebtSettled,
+    PaymentChannel,
+    new_event,
+)
+from vigie_shared.kit import db
+from vigie_shared.kit.cloudevents import KafkaRecord, MalformedEvent, decode, encode
+from vigie_shared.kit.dead_letters import Failure, Letter, dead_letter_repository
 from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.kafka import KafkaCredentials, Producer, client_security, ensure_topics
 from vigie_shared.kit.kafka_acls import ACCOUNTING, grants, principals
 from vigie_shared.kit.kafka_server import ApacheKafka, kafka_unavailable_reason
+from vigie_shared.kit.migrate import migrate
+from vigie_shared.simulate import Fate, campaign, play
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
@@ -231,3 +248,169 @@ async def test_the_kit_producer_is_refused_a_topic_its_service_does_not_own(
             await producer.send_and_wait(forged)
     finally:
         await producer.stop()
+
+
+async def _gateway_standin(bootstrap: str, learners: set[str]) -> None:
+    """What the gateway does with billing events, as the gateway's user: a reminder suspends
+    (at once: the grace period is the gateway's business, not the simulator's), a settlement
+    restores."""
+    consumer = AIOKafkaConsumer(
+        topics.BILLING,
+        bootstrap_servers=bootstrap,
+        group_id=f"sso_gateway.test-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        **client_security(login("sso-gateway")),
+    )
+    producer = await producer_as(bootstrap, "sso-gateway")
+    await consumer.start()
+    try:
+        gateway = Actor(kind="service", id="sso_gateway")
+        while True:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    try:
+                        event = decode(record.headers, record.value)
+                    except MalformedEvent:
+                        continue
+                    data = event.data
+                    if getattr(data, "learner_id", None) not in learners:
+                        continue
+                    answer: AccessSuspended | AccessRestored
+                    if isinstance(data, DebtReminded):
+                        answer = AccessSuspended(
+                            learner_id=data.learner_id,
+                            debt_ids=[data.debt_id],
+                            reason="unpaid_debt",
+                            actor=gateway,
+                        )
+                    elif isinstance(data, DebtSettled):
+                        answer = AccessRestored(
+                            learner_id=data.learner_id,
+                            debt_ids=[data.debt_id],
+                            reason="debt_settled",
+                            actor=gateway,
+                        )
+                    else:
+                        continue
+                    out = encode(
+                        new_event(
+                            answer,
+                            subject=data.learner_id,
+                            source=SERVICE_SOURCES["sso_gateway"],
+                        )
+                    )
+                    await producer.send_and_wait(
+                        out.topic, out.value, key=out.key, headers=out.headers
+                    )
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def test_the_billing_simulator_plays_a_campaign_as_the_accounting_user(
+    bootstrap: str,
+) -> None:
+    # The whole loop goes through the broker's ACLs: the reminders and the payment written as
+    # `accounting`, the suspension read back as `accounting` without a consumer group.
+    plan = campaign(
+        reminders=3,
+        pay_after_reminder=0,
+        exempt=0,
+        pay_after_suspension=1,
+        channel=PaymentChannel.CARD,
+        seed=11,
+    )
+    gateway = asyncio.create_task(_gateway_standin(bootstrap, plan.learners))
+    try:
+        outcome = await play(bootstrap, plan, wait=60, login=login(ACCOUNTING))
+    finally:
+        gateway.cancel()
+        await asyncio.gather(gateway, return_exceptions=True)
+    due = {
+        d.learner_id for d in plan.debtors if d.fate in (Fate.UNPAID, Fate.PAID_AFTER_SUSPENSION)
+    }
+    payer = {d.learner_id for d in plan.debtors if d.fate is Fate.PAID_AFTER_SUSPENSION}
+    assert outcome.suspended == due
+    assert outcome.paid_after_suspension == payer
+    assert outcome.restored == payer
+
+
+def vigie(argv: Sequence[str]) -> int:
+    """The ``vigie`` command line, as far as its ``dlq`` commands go."""
+    parser = argparse.ArgumentParser(prog="vigie")
+    dlq.register_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+async def test_a_dead_billing_event_is_replayed_only_by_a_writer_of_billing_events(
+    bootstrap: str,
+    admin_dsn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    record = debt_reminded(f"u-{uuid.uuid4().hex[:8]}")
+    letter = Letter(
+        topic=record.topic,
+        partition=0,
+        offset=0,
+        key=record.key,
+        value=record.value,
+        headers=list(record.headers),
+        size=len(record.value or b""),
+        sha256=hashlib.sha256(record.value or b"").digest(),
+    )
+    async with own_database(admin_dsn, f"vigie_dlq_{uuid.uuid4().hex[:8]}") as database_url:
+        await migrate(database_url, "sso", None)
+        pool = await db.create_pool(database_url, "sso", max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                row_id, _ = await dead_letter_repository.claim(
+                    conn, "sso_gateway.billing", letter, Failure("LookupError", "x", 3, None)
+                )
+            monkeypatch.setenv("VIGIE_DATA_DIR", str(tmp_path))
+            monkeypatch.setenv("VIGIE_DATABASE_URL", database_url)
+            monkeypatch.setenv("VIGIE_KAFKA_BOOTSTRAP", bootstrap)
+            # The gateway's own user consumed it, but may not write billing events.
+            monkeypatch.setenv("VIGIE_KAFKA_USERNAME", "sso-gateway")
+            monkeypatch.setenv("VIGIE_KAFKA_PASSWORD", PASSWORDS["sso-gateway"])
+            assert await asyncio.to_thread(vigie, ["dlq", "replay", f"sso/{row_id}"]) == 1
+            refusal = capsys.readouterr().err
+            assert "the broker refused the user 'sso-gateway'" in refusal
+            assert "Traceback" not in refusal
+            async with pool.acquire() as conn:
+                refused = await dead_letter_repository.get(conn, row_id)
+            assert refused is not None
+            assert refused.replays == 0
+
+            monkeypatch.setenv("VIGIE_KAFKA_USERNAME", ACCOUNTING)
+            monkeypatch.setenv("VIGIE_KAFKA_PASSWORD", PASSWORDS[ACCOUNTING])
+            assert await asyncio.to_thread(vigie, ["dlq", "replay", f"sso/{row_id}"]) == 0
+            assert "replayed sso/" in capsys.readouterr().out
+            async with pool.acquire() as conn:
+                replayed = await dead_letter_repository.get(conn, row_id)
+            assert replayed is not None
+            assert replayed.replays == 1
+        finally:
+            await pool.close()
+    # The replay is on the topic, byte for byte, for the gateway to read in its group.
+    consumer = AIOKafkaConsumer(
+        topics.BILLING,
+        bootstrap_servers=bootstrap,
+        group_id=f"sso_gateway.test-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        **client_security(login("sso-gateway")),
+    )
+    await consumer.start()
+    try:
+        values: list[bytes | None] = []
+        for _ in range(40):
+            batches = await consumer.getmany(timeout_ms=500)
+            values += [r.value for rs in batches.values() for r in rs]
+            if record.value in values:
+                break
+        assert values.count(record.value) == 1
+    finally:
+        await consumer.stop()
