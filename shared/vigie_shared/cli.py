@@ -26,7 +26,15 @@ import httpx
 from pydantic import ValidationError
 
 from vigie_shared import dlq, simulate, topics
-from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres, _die_with_parent
+from vigie_shared.demo_payment.config import DEFAULT_PORT as PAYMENT_DEFAULT_PORT
+from vigie_shared.demo_payment.config import DEMO_PAYMENT_CLIENT
+from vigie_shared.kit.embedded import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    _die_with_parent,
+    free_port,
+    port_open,
+)
 from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.runtime import ServiceSpec, discover
@@ -53,6 +61,9 @@ STOP_GRACE = 15.0
 """Seconds the services have to stop before they are killed."""
 DEMO_PAGES_CLIENT = "dpo-pages"
 """The demo's OIDC client for dpo_requests' pages (registered by ``sso_gateway.demo``)."""
+PAYMENT_PORTAL = "paiement"
+"""The demo payment portal (``vigie_shared.demo_payment``): not a service, the accounting
+office's page, which ``vigie up --demo`` runs beside the services."""
 
 
 def demo_client_secret(secret_key: str, client_id: str) -> str:
@@ -227,9 +238,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             # services fetch its keys there.
             env.setdefault("VIGIE_ISSUER", f"http://127.0.0.1:{ports['sso_gateway']}")
         demo_lines: list[str] = []
+        payment_port = _payment_port()
         if args.demo:
             # The demo registers clients for where things really are: the issuer (the admin
-            # API's resource) and the pages' port (their redirect URIs).
+            # API's resource), the pages' and the payment portal's ports (redirect URIs).
             seed_env = {"VIGIE_DATABASE_URL": dsn, "VIGIE_KAFKA_BOOTSTRAP": bootstrap}
             if "VIGIE_ISSUER" in env:
                 seed_env["VIGIE_ISSUER"] = env["VIGIE_ISSUER"]
@@ -237,6 +249,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 seed_env["VIGIE_DEMO_PAGES_URL"] = pages_env(ports["dpo_requests"], demo=False)[
                     "VIGIE_PUBLIC_URL"
                 ]
+            seed_env["VIGIE_DEMO_PAYMENT_URL"] = f"http://127.0.0.1:{payment_port}"
             os.environ.update(seed_env)
             for spec in specs:
                 if spec.seed_demo is not None:
@@ -255,7 +268,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                 preexec_fn=_die_with_parent(),
             )
             urls[spec.name] = f"http://127.0.0.1:{ports[spec.name]}"
-        _wait_ready(urls, procs, timeout=args.timeout)
+        extras: dict[str, str] = {}
+        if args.demo and "sso_gateway" in ports:
+            procs[PAYMENT_PORTAL], extras[PAYMENT_PORTAL] = _start_payment_portal(env, payment_port)
+        _wait_ready({**urls, **extras}, procs, timeout=args.timeout)
         publish(
             RunningStack(
                 pid=os.getpid(),
@@ -272,6 +288,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"  {spec.name:<13} {urls[spec.name]}  (health: {urls[spec.name]}/readyz)")
             for label, path in spec.pages:
                 print(f"      {label}: {urls[spec.name]}{path}")
+        if PAYMENT_PORTAL in extras:
+            print(
+                f"  {PAYMENT_PORTAL:<13} {extras[PAYMENT_PORTAL]}/  (the accounting office's"
+                " payment page, a demo stand-in)"
+            )
         if demo_lines:
             print("\nDemo data:")
             for line in demo_lines:
@@ -303,6 +324,38 @@ def cmd_up(args: argparse.Namespace) -> int:
         if postgres is not None:
             postgres.stop()
         print("Vigie stopped.", flush=True)
+
+
+def _payment_port() -> int:
+    """``VIGIE_PAYMENT_PORT``, else the portal's default port if free, else any free port: the
+    portal is registered at the gateway with the port it really gets, and a demo page on a busy
+    default port should not stop the stack."""
+    configured = os.environ.get("VIGIE_PAYMENT_PORT")
+    if configured:
+        return int(configured)
+    return free_port() if port_open("127.0.0.1", PAYMENT_DEFAULT_PORT) else PAYMENT_DEFAULT_PORT
+
+
+def _start_payment_portal(env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The demo payment portal as the confidential client ``paiement`` that ``sso_gateway.demo``
+    registered for ``port``, with the secret derived as the pages' is."""
+    url = f"http://127.0.0.1:{port}"
+    proc_env = dict(
+        env,
+        VIGIE_HTTP_PORT=str(port),
+        VIGIE_PUBLIC_URL=url,
+        VIGIE_OIDC_CLIENT_ID=DEMO_PAYMENT_CLIENT,
+        VIGIE_OIDC_CLIENT_SECRET=demo_client_secret(
+            ServiceSettings().secret_key, DEMO_PAYMENT_CLIENT
+        ),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vigie_shared.demo_payment"],
+        env=proc_env,
+        process_group=0,
+        preexec_fn=_die_with_parent(),
+    )
+    return proc, url
 
 
 def pages_env(port: int, *, demo: bool) -> dict[str, str]:

@@ -13,6 +13,11 @@ from sso_gateway.config import Settings
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import UserAlreadyExists, user
 from vigie_shared.cli import DEMO_PAGES_CLIENT, demo_client_secret
+from vigie_shared.demo_payment.config import (
+    DEMO_PAYMENT_CLIENT,
+    PortalLocation,
+    payment_client_uris,
+)
 from vigie_shared.kit import db
 from vigie_shared.kit.settings import ServiceSettings
 
@@ -85,7 +90,6 @@ DEMO_CLIENTS = (
     ),
     ClientCreate(client_id="copies", name="Correction de copies en ligne", training_platform=True),
     ClientCreate(client_id="prepa-concours", name="Prépa concours", training_platform=True),
-    ClientCreate(client_id="paiement", name="Paiement en ligne", training_platform=False),
     ClientCreate(
         client_id="dpo-requests",
         name="Demandes RGPD",
@@ -106,6 +110,20 @@ def pages_client(pages_url: str) -> ClientCreate:
         redirect_uris=[f"{pages_url}/pages/auth/callback"],
         post_logout_redirect_uris=[f"{pages_url}/pages/"],
         client_uri=f"{pages_url}/pages/",
+    )
+
+
+def payment_client(portal_url: str) -> ClientCreate:
+    """The demo payment portal's client (``vigie_shared.demo_payment``, the accounting office's
+    page, not the gateway's), redirecting to where the portal really listens."""
+    redirect_uri, home = payment_client_uris(portal_url)
+    return ClientCreate(
+        client_id=DEMO_PAYMENT_CLIENT,
+        name="Paiement en ligne",
+        # Paying is how a suspended learner gets access back: it must stay open to them.
+        training_platform=False,
+        redirect_uris=[redirect_uri],
+        client_uri=home,
     )
 
 
@@ -133,7 +151,8 @@ async def seed_demo(settings: ServiceSettings) -> list[str]:
         pages_url = (
             settings.demo_pages_url if isinstance(settings, Settings) else Settings().demo_pages_url
         ).rstrip("/")
-        for platform in (*DEMO_CLIENTS, pages_client(pages_url)):
+        portal = payment_client(PortalLocation().demo_payment_url)
+        for platform in (*DEMO_CLIENTS, pages_client(pages_url), portal):
             secret = demo_secret(settings.secret_key, platform.client_id)
             secret_hash = crypto.keyed_hash(settings.secret_key, secret)
             if not await client.register(conn, platform, secret_hash=secret_hash):

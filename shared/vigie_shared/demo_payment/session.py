@@ -1,0 +1,101 @@
+"""The portal's login, kept in a signed cookie, and the CSRF token of its forms.
+
+A demo portal without a database: the session is a signed, timestamped cookie (itsdangerous)
+holding the person's id, name and a random CSRF value, valid ``session_minutes`` at most. Short
+and cheap to lose, which is what a payment page's session should be; a real accounting system
+keeps its sessions server-side so that they can end before they expire. The cookie is HttpOnly
+and SameSite=Lax; every form post carries the session's CSRF value (OWASP's synchronizer token)
+and must come from our own origin (kit/forms.same_origin).
+
+Cookie names are the portal's own: browsers share cookies across ports of one host, and the
+gateway and the DPO pages run on the same host in the demo."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from vigie_shared.demo_payment.config import PaymentSettings
+
+SESSION_COOKIE = "vigie_payment_session"
+LOGIN_COOKIE = "vigie_payment_login"
+LANG_COOKIE = "vigie_payment_lang"
+LOGIN_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    subject: str
+    name: str
+    csrf: str
+
+    def csrf_valid(self, submitted: str | None) -> bool:
+        return submitted is not None and hmac.compare_digest(submitted, self.csrf)
+
+
+def _serializer(settings: PaymentSettings, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt=f"vigie-demo-payment-{purpose}-v1")
+
+
+def _set(response: Response, settings: PaymentSettings, name: str, value: str, age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+def _read(request: Request, settings: PaymentSettings, name: str, purpose: str, age: int) -> object:
+    raw = request.cookies.get(name)
+    if not raw:
+        return None
+    try:
+        return _serializer(settings, purpose).loads(raw, max_age=age)
+    except BadSignature:
+        return None
+
+
+def open_session(response: Response, settings: PaymentSettings, subject: str, name: str) -> None:
+    value = _serializer(settings, "session").dumps(
+        {"sub": subject, "name": name, "csrf": secrets.token_urlsafe(32)}
+    )
+    _set(response, settings, SESSION_COOKIE, value, settings.session_minutes * 60)
+
+
+def read_session(request: Request, settings: PaymentSettings) -> PortalSession | None:
+    found = _read(request, settings, SESSION_COOKIE, "session", settings.session_minutes * 60)
+    if not isinstance(found, dict):
+        return None
+    try:
+        return PortalSession(subject=found["sub"], name=found["name"], csrf=found["csrf"])
+    except KeyError:
+        return None
+
+
+def set_login_state(response: Response, settings: PaymentSettings, state: dict[str, str]) -> None:
+    value = _serializer(settings, "login").dumps(state)
+    _set(response, settings, LOGIN_COOKIE, value, LOGIN_MINUTES * 60)
+
+
+def read_login_state(request: Request, settings: PaymentSettings) -> dict[str, str] | None:
+    found = _read(request, settings, LOGIN_COOKIE, "login", LOGIN_MINUTES * 60)
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        return None
+    return {str(k): v for k, v in found.items()}
+
+
+def clear_login_state(response: Response) -> None:
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+
+
+def end_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
