@@ -376,9 +376,9 @@ class DataSystemAnnounced(EventData):
 
 
 class AccessDenied(EventData):
-    """A caller was refused personal data or an action on it (issue 8, "every such attempt is
-    audited"; GDPR Art. 32(1)(d) and 5(2): the controller can show who tried what). Emitted by
-    whichever service refused; the subject (Kafka key) is the caller, or ``anonymous``."""
+    """A caller was refused personal data or an action on it. Every such attempt is audited (GDPR
+    Art. 32(1)(d) and 5(2): the controller can show who tried what). Emitted by whichever service
+    refused; the subject (Kafka key) is the caller, or ``anonymous``."""
 
     event_type = "vigie.security.access.denied"
     topic = topics.IDENTITY

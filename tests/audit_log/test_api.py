@@ -1,5 +1,5 @@
-"""The auditors' API (issue 7, points 2, 3 and 5): a dpo or admin token from the SSO, every
-read recorded in the log itself, filters with keyset pagination, CSV, proofs, the report."""
+"""The auditors' API: a dpo or admin token from the SSO, every read recorded in the log itself,
+filters with keyset pagination, CSV, proofs, the report."""
 
 from __future__ import annotations
 

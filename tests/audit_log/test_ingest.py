@@ -1,6 +1,6 @@
-"""Ingestion from the real broker into verified storage (issue 7, point 1): batches, inbox dedupe
-by ``ce_id``, malformed records to the DLQ, offsets committed after the batch is stored; a record
-over 1 MiB and a malformed one get one dead letter each, however often they are delivered."""
+"""Ingestion from the real broker into verified storage: batches, inbox dedupe by ``ce_id``,
+malformed records to the DLQ, offsets committed after the batch is stored; a record over 1 MiB and a
+malformed one get one dead letter each, however often they are delivered."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""A polled batch is stored part by part, two transactions at once (issue 9): the parts take the
-tree's writer lock in the order they were polled, a record is stored once however often it is
-delivered, a poison record goes to the DLQ without losing the rest of its part, and an outage
-fails the batch so that it is redelivered."""
+"""A polled batch is stored part by part, two transactions at once for throughput: the parts
+take the tree's writer lock in the order they were polled, a record is stored once however often
+it is delivered, a poison record goes to the DLQ without losing the rest of its part, and an
+outage fails the batch so that it is redelivered."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The leaf's bytes are written field by field for speed (issue 9); they must stay, byte for byte,
-the JSON document they were defined as (docs/audit-log.md): every stored leaf hash depends on it."""
+"""The leaf's bytes are written field by field for speed; they must stay, byte for byte, the JSON
+document they were defined as (docs/audit-log.md): every stored leaf hash depends on it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The audit log's Prometheus series (issue 10, item 4): the tree size and how far the signed
-checkpoints lag, read from the database at each scrape so every replica reports the same log."""
+"""The audit log's Prometheus series: the tree size and how far the signed checkpoints lag, read
+from the database at each scrape so every replica reports the same log."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The suspension-campaign report (issue 4, point 6): restorations, median time from suspension
-to restoration, per month (Paris time) and per channel, and its CSV export. Every expected
-figure below is counted by hand from the entries of ``campaign``."""
+"""The suspension-campaign report: restorations, median time from suspension to restoration, per
+month (Paris time) and per channel, and its CSV export. Every expected figure below is counted by
+hand from the entries of ``campaign``."""
 
 from __future__ import annotations
 

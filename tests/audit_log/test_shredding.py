@@ -1,5 +1,6 @@
-"""GDPR inside the log (issue 7, point 4): erasure and retention destroy data keys; the entries
-stay in the tree, so proofs and verification still hold, but their personal content is gone."""
+"""GDPR inside the log: erasure (Art. 17) and retention (Art. 5(1)(e)) destroy data keys; the
+entries stay in the tree, so proofs and verification still hold, but their personal content is
+gone."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``vigie audit verify`` recomputes the tree from storage and finds a row altered, deleted or
-reordered directly in PostgreSQL (issue 7, point 2)."""
+reordered directly in PostgreSQL."""
 
 from __future__ import annotations
 

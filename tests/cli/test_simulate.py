@@ -1,5 +1,5 @@
-"""``vigie simulate billing`` (issue 4, point 5): the campaign's shape, virtual time and the
-command line. Playing against a running gateway is in ``tests/integration/test_campaign.py``."""
+"""``vigie simulate billing``: the campaign's shape, virtual time and the command line. Playing
+against a running gateway is in ``tests/integration/test_campaign.py``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Faults survived, nothing lost, nothing doubled (issue 8, item 1), Jepsen-style.
+"""Faults survived, nothing lost, nothing doubled, Jepsen-style.
 
 Under a steady stream of billing events, logins and rights requests, the broker, PostgreSQL,
 each service and each outbox relay are killed (SIGKILL; the relay by ending its database

@@ -1,8 +1,8 @@
-"""The accounting office's campaign end to end on the real broker (issue 4, "Done means"):
-the simulator plays the accounting system, the gateway decides suspensions with its real
-Europe/Paris grace rule, the audit log records everything and its report gives back the
-campaign's figures. The module runs on a database and a broker of its own; each test reports
-on a window of its own (the module's audit log is shared by its tests)."""
+"""The accounting office's campaign end to end on the real broker: the simulator plays the
+accounting system, the gateway decides suspensions with its real Europe/Paris grace rule, the
+audit log records everything and its report gives back the campaign's figures. The module runs
+on a database and a broker of its own; each test reports on a window of its own (the module's
+audit log is shared by its tests)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Issue 5 end to end, with the real services as data systems: the sso_gateway (served over HTTP,
-the OIDC provider), the audit_log and the example Moodle connector answer dpo_requests' tasks
-over the real broker (Tansu) and PostgreSQL.
+"""The data-subject rights workflow end to end, with the real services as data systems: the
+sso_gateway (served over HTTP, the OIDC provider), the audit_log and the example Moodle connector
+answer dpo_requests' tasks over the real broker (Tansu) and PostgreSQL.
 
 A learner logs in at the gateway (authorization code + PKCE, with Authlib's client), files an
 access request with the access token, the DPO (logged in the same way) verifies it, every system

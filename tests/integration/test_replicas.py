@@ -1,4 +1,4 @@
-"""Two replicas of every service on the embedded stack give single effects (issue 10, item 3).
+"""Two replicas of every service on the embedded stack give single effects.
 
 Six apps, each with its own Runtime (pool, producer, relay, consumers, schedulers), share one
 database of the test's own, the schemas and the consumer groups of a private broker. Under a

@@ -1,5 +1,5 @@
-"""One trace from the DPO API to the audit log's consumer (issue 10, "Done means"): the trace id
-a caller sets on an HTTP request is the one of the span that receives its event in audit_log."""
+"""One trace from the DPO API to the audit log's consumer: the trace id a caller sets on an HTTP
+request is the one of the span that receives its event in audit_log."""
 
 from __future__ import annotations
 

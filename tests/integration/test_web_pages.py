@@ -1,8 +1,8 @@
-"""The pages in real headless Chromium, logged in through the real sso_gateway (issue 6, "Done
-means"): a learner submits an access request and follows it; the DPO sees it on the dashboard
-and in the queue, verifies it; the gateway answers its export task over the real broker, the
-paper archive's manual task is done by hand on the page, and the learner downloads the
-package. Another learner is refused the DPO pages and the first learner's request.
+"""The pages in real headless Chromium, logged in through the real sso_gateway: a learner
+submits an access request and follows it; the DPO sees it on the dashboard and in the queue,
+verifies it; the gateway answers its export task over the real broker, the paper archive's
+manual task is done by hand on the page, and the learner downloads the package. Another
+learner is refused the DPO pages and the first learner's request.
 
 The register holds the demo data (``dpo_requests.demo``: two years of requests) so that the
 dashboard screenshot saved under ``.artifacts/`` (and as ``docs/images/dpo-dashboard.png`` with

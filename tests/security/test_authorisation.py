@@ -1,6 +1,7 @@
-"""Authorisation everywhere (issue 8): walk each service's OpenAPI document and call every
-operation without a token, with a learner's token where the DPO or an admin is needed, and with
-another learner's token on per-learner resources. Nothing answers with data; every refusal is
+"""Authorisation everywhere (OWASP API Security Top 10 2023, API1 and API5: object- and
+function-level authorisation): walk each service's OpenAPI document and call every operation
+without a token, with a learner's token where the DPO or an admin is needed, and with another
+learner's token on per-learner resources. Nothing answers with data; every refusal is
 recorded (``vigie.security.access.denied``) and the audit log stores it.
 
 An operation added later is covered without editing this file; a deliberately public one must

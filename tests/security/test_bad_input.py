@@ -1,6 +1,6 @@
-"""Hostile input is bounded (issue 8, "bad input"): oversized bodies are refused with 413 before
-being read whole, deep JSON with 400 before any parser recurses, and slow clients (headers or
-body) cannot hold a connection. Every service, then a real uvicorn for what needs a socket."""
+"""Hostile input is bounded: oversized bodies are refused with 413 before being read whole,
+deep JSON with 400 before any parser recurses, and slow clients (headers or body) cannot hold a
+connection. Every service, then a real uvicorn for what needs a socket."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The gateway against RFC 9700 (OAuth 2.0 Security BCP) and the OWASP cheat sheets: what
-``tests/sso_gateway`` does not already cover (issue 8, "gateway security")."""
+``tests/sso_gateway`` does not already cover."""
 
 from __future__ import annotations
 

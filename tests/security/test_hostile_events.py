@@ -1,6 +1,6 @@
-"""Hostile events (issue 8, "bad input"): what ``tests/kit/test_dead_letters.py`` leaves out. An
-oversized event and a wrongly sourced one never stop a consumer, and belong in the DLQ; one over
-Kafka's 1 MiB record limit, which cannot be dead-lettered whole, goes as a record of itself.
+"""Hostile events: what ``tests/kit/test_dead_letters.py`` leaves out. An oversized event and a
+wrongly sourced one never stop a consumer, and belong in the DLQ; one over Kafka's 1 MiB record
+limit, which cannot be dead-lettered whole, goes as a record of itself.
 
 Vigie's events carry no signature, so "wrongly signed" can only honestly mean *wrongly
 sourced*: a type announced by a source that does not produce it (``events.ALLOWED_SOURCES``),

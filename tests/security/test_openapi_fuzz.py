@@ -1,6 +1,6 @@
-"""Hostile input against each service's OpenAPI document (issue 8, "bad input"): Schemathesis
-generates requests from the schema and from its negations; no 500, and every response matches
-what the document promises."""
+"""Hostile input against each service's OpenAPI document: Schemathesis generates requests from
+the schema and from its negations; no 500, and every response matches what the document
+promises."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""No secret in logs or events (issue 8, "secrets"): a flow through the gateway and dpo_requests
-with every log record captured at DEBUG and every event read back from Kafka, scanned for each
-secret the flow used; and the settings refuse shipped secrets outside development."""
+"""No secret in logs or events: a flow through the gateway and dpo_requests with every log
+record captured at DEBUG and every event read back from Kafka, scanned for each secret the flow
+used; and the settings refuse shipped secrets outside development."""
 
 from __future__ import annotations
 

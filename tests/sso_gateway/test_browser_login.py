@@ -1,6 +1,6 @@
-"""A learner logs in through the form in real headless Chromium and lands on a test platform
-that verified the ID token (issue 3, "Done means"). The platform is a small relying party of
-its own, written with Authlib's client and joserfc, over real HTTP."""
+"""A learner logs in through the form in real headless Chromium and lands on a test platform that
+verified the ID token. The platform is a small relying party of its own, written with Authlib's
+client and joserfc, over real HTTP."""
 
 from __future__ import annotations
 

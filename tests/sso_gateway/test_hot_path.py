@@ -1,5 +1,5 @@
-"""The client-credentials hot path (issue 9): clients from a short-lived cache, token rows
-written together under load, and the plain routes that serve /token, /jwks and discovery."""
+"""The client-credentials hot path: clients from a short-lived cache, token rows written together
+under load, and the plain routes that serve /token, /jwks and discovery."""
 
 from __future__ import annotations
 

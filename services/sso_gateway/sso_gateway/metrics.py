@@ -1,6 +1,6 @@
 """The gateway's own Prometheus series (on the default registry, exposed on ``/metrics``).
 
-Token issuance is counted here rather than published as one event per token (issue 3 §6):
+Token issuance is counted here rather than published as one event per token:
 grants run at hundreds per second and carry no fact the audit log needs. Label values are
 bounded: ``grant_type`` is one of the three grants, ``client`` a registered client id (a few
 dozen platforms), and ``reason`` one of three fixed values.

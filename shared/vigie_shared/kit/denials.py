@@ -1,6 +1,6 @@
-"""Refused attempts on personal data go on the record (issue 8, "every such attempt is
-audited"; GDPR Art. 5(2) accountability and Art. 32(1)(d)): a ``vigie.security.access.denied``
-event through the service's outbox, which the audit log consumes like every other event.
+"""Refused attempts on personal data go on the record, every one of them (GDPR Art. 5(2)
+accountability and Art. 32(1)(d)): a ``vigie.security.access.denied`` event through the
+service's outbox, which the audit log consumes like every other event.
 
 A refusal is recorded when the ``Problem`` raised for it names a ``denial`` reason: the bearer
 dependency does so for 401 and 403; a service does so for the 404 it answers instead of 403 so

@@ -286,9 +286,9 @@ class _PlainEndpoint:
 
 
 def serve_plainly(app: FastAPI, routes: Sequence[tuple[str, str, PlainEndpoint]]) -> None:
-    """Serve these (path, method, endpoint) through plain Starlette routes matched before
-    FastAPI's own, for the few endpoints called far more than the rest (issue 9: the gateway's
-    token endpoint, JWKS and discovery, which every platform polls).
+    """Serve these (path, method, endpoint) through plain Starlette routes matched before FastAPI's
+    own, for the few endpoints called far more than the rest (the gateway's token endpoint, JWKS and
+    discovery, which every platform polls).
 
     FastAPI's path operation machinery (request-scoped exit stacks, dependency solving,
     response validation, its exception wrapper) was about a fifth of the CPU of a

@@ -1,5 +1,6 @@
-"""Bounds on what one request may cost (issue 8, "oversized bodies, deep JSON and slow clients are
-bounded"; OWASP API Security Top 10 2023, API4 "Unrestricted Resource Consumption").
+"""Bounds on what one request may cost, so that oversized bodies, deep JSON and slow clients
+cannot exhaust a service (OWASP API Security Top 10 2023, API4 "Unrestricted Resource
+Consumption").
 
 ``RequestLimits`` is pure ASGI, in front of the app:
 

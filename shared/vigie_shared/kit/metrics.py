@@ -192,7 +192,7 @@ def install_http_metrics(app: FastAPI, service: str) -> None:
 
     # A plain ASGI middleware: @app.middleware("http") (BaseHTTPMiddleware) adds a task group,
     # a wrapped receive and a streaming response to every request, measured at about a third
-    # of the gateway's CPU per client-credentials grant (issue 9).
+    # of the gateway's CPU per client-credentials grant.
     app.add_middleware(HttpMetrics, service=service)
 
     router = APIRouter(tags=["operations"])

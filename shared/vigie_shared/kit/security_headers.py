@@ -1,5 +1,5 @@
-"""Response headers every Vigie answer carries (OWASP Secure Headers Project; issue 8, "security
-headers"). A header the app set itself is kept: a page may have a policy of its own.
+"""Response headers every Vigie answer carries (OWASP Secure Headers Project). A header the
+app set itself is kept: a page may have a policy of its own.
 
 - ``Content-Security-Policy``: nothing may frame us (``frame-ancestors 'none'``, CSP Level 2
   §7.7, against clickjacking), and a page loads only what comes from its own origin. The

@@ -2,7 +2,7 @@
 
 uvicorn runs on uvloop (libuv) with httptools (llhttp), its fastest event loop and HTTP parser:
 with the pure-Python pair (asyncio's selector loop, h11) the HTTP layer alone cost the gateway
-more CPU per client-credentials grant than the grant itself (issue 9, ``bench/bench_sso.py``).
+more CPU per client-credentials grant than the grant itself (``bench/bench_sso.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class _HeadersTooLarge(Exception):
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with two bounds it lacks (issue 8, slow or greedy clients).
+    """uvicorn's httptools protocol with two bounds it lacks, against slow or greedy clients.
 
     - **Header deadline** ("slowloris"): uvicorn bounds idle keep-alive connections, not a
       client that sends its headers a byte at a time (or never): each such connection would be
@@ -144,7 +144,7 @@ def uvicorn_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
         log_level=settings.log_level.lower(),
         http=protocol,
         loop="uvloop",
-        # Slow clients are bounded (issue 8): idle connections, headers (above), concurrency.
+        # Slow clients are bounded: idle connections, headers (above), concurrency.
         timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_concurrency,
         # In-flight requests finish on SIGTERM before the lifespan stops the consumers.
@@ -164,9 +164,9 @@ def freeze_heap() -> None:
     app) out of the garbage collector's full collections, which would otherwise traverse all
     of it again and again (``gc.freeze``, Python docs). Ingestion allocates enough per event to
     trigger them often: in ``bench/bench_audit.py`` freezing took the pipeline from 45 to 38 µs
-    of CPU per event (issue 9). Only for a process that runs one service: frozen objects are
-    still freed by reference counting, but never as cycles, so a test process that starts and
-    stops many apps would keep the cycles each one leaves."""
+    of CPU per event. Only for a process that runs one service: frozen objects are still freed
+    by reference counting, but never as cycles, so a test process that starts and stops many
+    apps would keep the cycles each one leaves."""
     gc.collect()
     gc.freeze()
 

@@ -38,7 +38,7 @@ the OpenTelemetry FastAPI instrumentation when spans are exported, else ``Reques
 Prometheus metrics; JSON logs with trace ids). FastAPI turns its own on whenever an SDK tracer
 provider is installed, which ours always is: it then built and dropped four spans per request
 (app, dependencies, endpoint, serialization), about a seventh of the gateway's CPU per
-client-credentials grant with nothing exported (issue 9)."""
+client-credentials grant with nothing exported."""
 _configured = False
 
 
@@ -123,7 +123,7 @@ class RequestTraceContext:
     started; either way the request runs under a non-recording span of that trace, so its logs
     carry the trace id and the events it writes propagate it (``inject_headers``). The full
     instrumentation, installed instead when spans go somewhere (``Runtime.install``), was about
-    a fifth of the gateway's CPU per request with nothing exported (issue 9).
+    a fifth of the gateway's CPU per request with nothing exported.
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -1,4 +1,4 @@
-"""Suspension enforced at the gateway, from billing events on the real broker (issue 4)."""
+"""Suspension enforced at the gateway, from billing events on the real broker."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Every read of the audit log is itself recorded in the log (issue 7, point 5): an internal
-``vigie.audit.read`` entry, appended and committed before the answer is sent, so a read that
-could not be recorded is not served."""
+"""Every read of the audit log is itself recorded in the log: an internal ``vigie.audit.read``
+entry, appended and committed before the answer is sent, so a read that could not be recorded is not
+served."""
 
 from __future__ import annotations
 

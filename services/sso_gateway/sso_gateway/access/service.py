@@ -1,4 +1,4 @@
-"""Access governance: suspension after unpaid debts, restoration on payment (issue 4).
+"""Access governance: suspension after unpaid debts, restoration on payment.
 
 Every handler here is idempotent and order-insensitive: facts are merged into the debt row
 (earliest reminder, earliest settlement), announcements carry once-only flags, and the learner's

@@ -1,9 +1,9 @@
 """What the client-credentials grant needs at every request, made cheap: the client, from a
 short-lived cache, and its token row, written with other requests' rows in one statement.
 
-Service-to-service calls ask for a token at every expiry, all platforms at once at peak hours
-(issue 9): one database round trip for the client and one commit per token were most of the
-grant's cost beyond HTTP itself (``bench/bench_sso.py``).
+Service-to-service calls ask for a token at every expiry, all platforms at once at peak hours: one
+database round trip for the client and one commit per token were most of the grant's cost beyond
+HTTP itself (``bench/bench_sso.py``).
 """
 
 from __future__ import annotations
