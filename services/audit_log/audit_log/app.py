@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
@@ -31,20 +28,16 @@ log = logging.getLogger(__name__)
 
 
 async def _retention(runtime: Runtime, audit: AuditLog) -> None:
+    """Shred the data keys of entries past their retention (GDPR Art. 5(1)(e))."""
     s = audit.settings
-    while True:
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                # As an erasure does: no batch in flight may be sealing with a key we destroy.
-                await audit.tree.lock_writer(conn)
-                shredded = await audit.keys.sweep(
-                    conn, utcnow(), s.retention_days, s.retention_days_by_topic
-                )
-            if shredded:
-                log.info("retention: %d data keys shredded", shredded)
-        except Exception:
-            log.exception("retention sweep failed; will retry")
-        await asyncio.sleep(s.retention_sweep_seconds)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        # As an erasure does: no batch in flight may be sealing with a key we destroy.
+        await audit.tree.lock_writer(conn)
+        shredded = await audit.keys.sweep(
+            conn, utcnow(), s.retention_days, s.retention_days_by_topic
+        )
+    if shredded:
+        log.info("retention: %d data keys shredded", shredded)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,29 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     runtime.on_start(adopt_legacy)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime.lifespan(app):
-            tasks = [
-                asyncio.create_task(
-                    audit.checkpoints.run(runtime.pool, settings.checkpoint_interval_seconds),
-                    name="audit_log-checkpoints",
-                ),
-                asyncio.create_task(_retention(runtime, audit), name="audit_log-retention"),
-            ]
-            try:
-                yield
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+    runtime.every(
+        settings.checkpoint_interval_seconds,
+        "checkpoints",
+        lambda: audit.checkpoints.publish(runtime.pool),
+    )
+    runtime.every(settings.retention_sweep_seconds, "retention", lambda: _retention(runtime, audit))
 
     app = FastAPI(
         title="Vigie audit log",
         version="0.2.0",
-        lifespan=lifespan,
+        lifespan=runtime.lifespan,
         telemetry=FASTAPI_TELEMETRY,
         **api_docs.fastapi_options(settings),
     )

@@ -45,10 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     data_system(settings).register(runtime)
     access = AccessService(access_repository)
     access_handlers.register(runtime, access)
+    if settings.grace_sweep_seconds > 0:
+        access_handlers.schedule_grace(runtime, access, settings.grace_sweep_seconds)
 
     async def sign_out_everywhere(conn: Conn, learner_id: str) -> None:
-        # Issue 4: a suspension revokes sessions and refresh tokens, and every platform the
-        # learner used is told by back-channel logout (queued in this same transaction).
+        # A suspension revokes sessions and refresh tokens, and every platform the learner used
+        # is told by back-channel logout (queued in this same transaction).
         await sessions.revoke_all(conn, settings, learner_id, "suspension")
 
     access.on_suspension(sign_out_everywhere)
@@ -69,21 +71,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     ),
                     name="sso-backchannel-logout",
                 )
-            async with contextlib.AsyncExitStack() as schedulers:
-                if settings.grace_sweep_seconds > 0:
-                    await schedulers.enter_async_context(
-                        access_handlers.grace_scheduler(
-                            runtime, access, settings.grace_sweep_seconds
-                        )
-                    )
-                try:
-                    yield
-                finally:
-                    if worker is not None:
-                        worker.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await worker
-                    await provider.close()
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
+                await provider.close()
 
     app = FastAPI(
         title="Vigie SSO gateway",
@@ -101,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login_router)
     app.include_router(admin_router)
     app.include_router(access_router)
-    # What every platform calls at every token expiry or key rotation (issue 9).
+    # What every platform calls at every token expiry or key rotation: the hot paths.
     serve_plainly(
         app,
         [

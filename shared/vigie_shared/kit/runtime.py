@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SECRET_LOGGERS = ("authlib",)
 """Libraries whose DEBUG lines carry secrets (Authlib logs whole token responses and PKCE
-verifiers): held at INFO whatever the service's log level (issue 8, "no secret in logs")."""
+verifiers): held at INFO whatever the service's log level, so that no secret reaches a log."""
 
 
 def quiet_secret_loggers() -> None:
@@ -92,6 +92,26 @@ async def wait_for_broker(
             await asyncio.sleep(0.5)
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """A job a service runs on a schedule while it is up (a sweep, a checkpoint)."""
+
+    name: str
+    interval: float
+    job: Callable[[], Awaitable[object]]
+
+    async def run(self) -> None:
+        """At once (what fell due while the service was down), then every ``interval`` seconds.
+        A failed run is logged and the next comes at its time: the schedule is the retry, and
+        one bad run never ends the job. Cancellation (a ``BaseException``) ends it."""
+        while True:
+            try:
+                await self.job()
+            except Exception:
+                log.exception("%s failed; next run in %g s", self.name, self.interval)
+            await asyncio.sleep(self.interval)
+
+
 SERVICE_ORDER = ("audit_log", "sso_gateway", "dpo_requests")
 """The order ``vigie up`` starts them in: the audit log first, so it sees every event."""
 
@@ -128,6 +148,7 @@ class Runtime:
         self.consumers: list[EventConsumer] = []
         self._watched: list[ConsumerProgress] = []
         self._on_start: list[Callable[[Conn], Awaitable[None]]] = []
+        self.periodic: list[Periodic] = []
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -159,6 +180,14 @@ class Runtime:
     def on_start(self, hook: Callable[[Conn], Awaitable[None]]) -> None:
         """Run ``hook`` with a connection once the schema is migrated, before consumers start."""
         self._on_start.append(hook)
+
+    def every(self, interval: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        """Run ``job`` every ``interval`` seconds while the service is up, from the lifespan:
+        started once the service has started (consumers included), cancelled before it stops.
+        Several replicas each run it: the job takes its own locks."""
+        if interval <= 0:
+            raise ValueError(f"{name}: the interval must be positive, got {interval}")
+        self.periodic.append(Periodic(f"{self.spec.name} {name}", interval, job))
 
     async def _ensure_topics(self) -> None:
         await ensure_topics(
@@ -275,9 +304,13 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         await self.start()
+        jobs = [asyncio.create_task(p.run(), name=p.name) for p in self.periodic]
         try:
             yield
         finally:
+            for task in jobs:
+                task.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
             await self.stop()
 
     async def readiness(self) -> dict[str, bool]:

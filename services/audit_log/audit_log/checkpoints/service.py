@@ -4,7 +4,6 @@ lock, so two never sign at once."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,14 +107,8 @@ class CheckpointService:
     async def all(self, conn: Conn) -> list[SignedCheckpoint]:
         return [_signed(row) for row in await self._repository.all(conn)]
 
-    async def run(self, pool: asyncpg.Pool, interval: float) -> None:
-        """The periodic publisher, one per replica; the advisory lock picks who signs."""
-        while True:
-            try:
-                async with pool.acquire() as conn:
-                    await self.issue(conn, only_if_grown=True)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("checkpoint failed; will retry")
-            await asyncio.sleep(interval)
+    async def publish(self, pool: asyncpg.Pool) -> None:
+        """One run of the periodic publisher (every replica runs it; the advisory lock picks
+        who signs): a checkpoint if the tree grew since the last one."""
+        async with pool.acquire() as conn:
+            await self.issue(conn, only_if_grown=True)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from sso_gateway.access.service import AccessService
@@ -34,29 +31,13 @@ def register(runtime: Runtime, access: AccessService) -> None:
         await access.debt_exempted(conn, event.data, utcnow())
 
 
-@contextlib.asynccontextmanager
-async def grace_scheduler(
-    runtime: Runtime, access: AccessService, interval: float
-) -> AsyncIterator[None]:
+def schedule_grace(runtime: Runtime, access: AccessService, interval: float) -> None:
     """Suspend learners whose grace ran out: at start (deadlines that passed while the gateway
     was down) and every ``interval`` seconds. Safe with several replicas (row locks)."""
 
-    async def loop() -> None:
-        while True:
-            try:
-                count = await access.sweep(runtime.pool, utcnow())
-                if count:
-                    log.info("grace scheduler suspended %d learner(s)", count)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("grace scheduler sweep failed; retrying")
-            await asyncio.sleep(interval)
+    async def sweep() -> None:
+        count = await access.sweep(runtime.pool, utcnow())
+        if count:
+            log.info("grace scheduler suspended %d learner(s)", count)
 
-    task = asyncio.create_task(loop(), name="sso-grace-scheduler")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    runtime.every(interval, "grace scheduler", sweep)
