@@ -90,7 +90,7 @@ def create_app(
     app.include_router(register_router)
     # The pages people use (issue 6): an OIDC relying party of the gateway, errors as pages.
     app.state.relying_party = RelyingParty(settings)
-    app.mount("/pages/static", StaticFiles(packages=[("dpo_requests.web", "static")]), "static")
+    app.mount("/pages/static", StaticFiles(packages=[("vigie_shared.kit", "static")]), "static")
     app.include_router(pages_router)
     app.include_router(root_router)
     page_errors.install(app)

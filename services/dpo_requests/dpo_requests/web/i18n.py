@@ -1,45 +1,29 @@
 """French first (the institution's language), English available: ``?lang=en`` (remembered in a
-cookie) or the browser's Accept-Language."""
+cookie) or the browser's Accept-Language, negotiated by the kit (``vigie_shared.kit.i18n``)."""
 
 from __future__ import annotations
 
 from fastapi import Request
 
 from dpo_requests.web.session import LANG_COOKIE
+from vigie_shared.kit.i18n import best_of_accept_language
+from vigie_shared.kit.i18n import negotiate as negotiate_language
 
 LANGS = ("fr", "en")
 DEFAULT = "fr"
 
 
 def negotiate(request: Request) -> str:
-    asked = request.query_params.get("lang")
-    if asked in LANGS:
-        return asked
-    remembered = request.cookies.get(LANG_COOKIE)
-    if remembered in LANGS:
-        return remembered
-    return _accept_language(request.headers.get("accept-language", ""))
+    return negotiate_language(
+        LANGS,
+        explicit=(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)),
+        accept_language=request.headers.get("accept-language"),
+    )
 
 
 def _accept_language(header: str) -> str:
     """RFC 9110 §12.5.4: the supported language with the highest weight; French on a tie."""
-    best, best_q = DEFAULT, -1.0
-    for item in header.split(","):
-        tag, _, params = item.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in LANGS:
-            continue
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if q > best_q or (q == best_q and primary == DEFAULT):
-            best, best_q = primary, q
-    return best
+    return best_of_accept_language(header, LANGS) or DEFAULT
 
 
 # Plain words for each right, with the GDPR article it comes from.

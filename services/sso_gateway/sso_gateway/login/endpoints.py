@@ -16,7 +16,7 @@ from sso_gateway.login.pages import (
     set_device_cookie,
     set_session_cookie,
 )
-from sso_gateway.login.schemas import TEXTS, pick_lang
+from sso_gateway.login.schemas import LANGUAGE_NAMES, TEXTS, Lang, page_lang
 from sso_gateway.login.service import login_service
 from sso_gateway.login.throttle import DEVICE_COOKIE
 from sso_gateway.metrics import login_failed
@@ -41,22 +41,22 @@ def _client_id(next_url: str) -> str | None:
 
 
 def _form(
-    request: Request, *, next_url: str, lang: str, error: str | None, identifier: str, status: int
+    request: Request, *, next_url: str, lang: Lang, error: str | None, identifier: str, status: int
 ) -> Response:
     settings = provider_of(request).settings
     seed, new = csrf_seed(request)
-    other = "en" if lang == "fr" else "fr"
+    other: Lang = "en" if lang == "fr" else "fr"
     response = render(
         "login.html",
         status,
         lang=lang,
         title=TEXTS[lang]["title"],
-        t=TEXTS[lang],
         error=error,
         identifier=identifier,
         next=next_url,
         csrf_token=csrf_token(settings, seed),
         other_lang=other,
+        other_lang_name=LANGUAGE_NAMES[other],
         other_lang_query=urlencode({"next": next_url, "lang": other}),
     )
     if new:
@@ -75,7 +75,7 @@ async def home(request: Request, lang: str | None = None) -> Response:
         session = await sessions.current(
             conn, provider.settings, request.cookies.get(SESSION_COOKIE)
         )
-    chosen = pick_lang(lang, request.headers.get("accept-language") if lang is None else None)
+    chosen = page_lang(request, lang)
     texts = TEXTS[chosen]
     if session is None:
         return RedirectResponse("/login", status_code=303)
@@ -83,7 +83,7 @@ async def home(request: Request, lang: str | None = None) -> Response:
         "message.html",
         lang=chosen,
         title=texts["title"],
-        message=texts["signed_in"].format(name=session.display_name),
+        message=texts["signed_in"] % {"name": session.display_name},
     )
 
 
@@ -94,7 +94,7 @@ async def login_form(
     return _form(
         request,
         next_url=safe_next(next),
-        lang=pick_lang(lang, request.headers.get("accept-language") if lang is None else None),
+        lang=page_lang(request, lang),
         error=None,
         identifier="",
         status=200,
@@ -106,7 +106,7 @@ async def login_submit(request: Request) -> Response:
     provider = provider_of(request)
     settings = provider.settings
     form = first_values(await read_form(request))
-    lang = pick_lang(form.get("lang"))
+    lang = page_lang(request, form.get("lang"))
     next_url = safe_next(form.get("next"))
     identifier = form.get("identifier", "")
     texts = TEXTS[lang]
@@ -134,7 +134,7 @@ async def login_submit(request: Request) -> Response:
             request,
             next_url=next_url,
             lang=lang,
-            error=texts["throttled"].format(minutes=math.ceil(result.throttled_seconds / 60)),
+            error=texts["throttled"] % {"minutes": math.ceil(result.throttled_seconds / 60)},
             identifier=identifier,
             status=429,
         )

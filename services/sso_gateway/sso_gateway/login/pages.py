@@ -9,11 +9,13 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import FileSystemLoader
+from markupsafe import Markup
 
 from sso_gateway import crypto
 from sso_gateway.config import Settings
 from sso_gateway.login.throttle import DEVICE_COOKIE
+from vigie_shared.kit.i18n import Catalogues, page_environment, stylesheet_path
 
 PAGE_POLICY = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -22,14 +24,21 @@ PAGE_POLICY = (
 SESSION_COOKIE = "vigie_sso"
 CSRF_COOKIE = "vigie_csrf"
 
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+PACKAGE = Path(__file__).parent.parent
+catalogues = Catalogues(PACKAGE / "locale", "sso_gateway", ("fr", "en"))
+_loader = FileSystemLoader(PACKAGE / "templates")
+_environments = {
+    lang: page_environment(_loader, catalogues.translations(lang)) for lang in catalogues.languages
+}
+# The pages' one stylesheet, the kit's, inlined: the gateway serves no static files.
+STYLESHEET = Markup(stylesheet_path().read_text(encoding="utf-8"))  # noqa: S704 - our own file
 
 
-def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = templates.get_template(name).render(**context)
+def render(name: str, status: int = 200, *, lang: str, **context: Any) -> HTMLResponse:
+    """``name`` in ``lang``: its texts from that language's catalogue."""
+    html = (
+        _environments[lang].get_template(name).render(lang=lang, stylesheet=STYLESHEET, **context)
+    )
     response = HTMLResponse(html, status_code=status)
     # The login page must not be framed (clickjacking) nor cached, and loads nothing and runs
     # nothing that is not its own (CSP Level 3): no script at all, its one inline stylesheet.

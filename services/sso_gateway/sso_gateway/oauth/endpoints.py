@@ -22,7 +22,7 @@ from sso_gateway.login.pages import (
     render,
     set_csrf_cookie,
 )
-from sso_gateway.login.schemas import TEXTS, pick_lang
+from sso_gateway.login.schemas import TEXTS, oauth_error_text, page_lang
 from sso_gateway.oauth.deps import provider_of
 from sso_gateway.oauth.grants.base import grant_user, refuse_if_suspended
 from sso_gateway.oauth.grants.openid import user_info
@@ -179,14 +179,15 @@ def _discovery_document(issuer: str) -> bytes:
     return json.dumps(metadata).encode()
 
 
-def _error_page(request: Request, message: str) -> Response:
-    lang = pick_lang(request.query_params.get("ui_locales"))
+def _error_page(request: Request, error: OAuth2Error, ui_locales: str | None = None) -> Response:
+    lang = page_lang(request, ui_locales=ui_locales or request.query_params.get("ui_locales"))
     return render(
         "message.html",
         400,
         lang=lang,
         title=TEXTS[lang]["error_title"],
-        message=message,
+        message=oauth_error_text(lang, error.error, error.description),
+        error_code=error.error,
         error=True,
     )
 
@@ -206,7 +207,7 @@ async def _suspended_page(request: Request, provider: Provider, refusal: _Suspen
         # OIDC Core §3.1.2.1: prompt=none must not display any page; the error goes back at once.
         return _response(refusal.denied())
     _, _, headers = refusal.denied()
-    lang = pick_lang(request.query_params.get("ui_locales"))
+    lang = page_lang(request, ui_locales=request.query_params.get("ui_locales"))
     async with provider.pool.acquire() as conn:
         return await suspended_page.render(
             conn,
@@ -262,7 +263,7 @@ async def authorize(request: Request) -> Response:
             # RFC 6749 §4.1.2.1: errors go back to a *verified* redirect URI ...
             return _response(error())
         # ... but an unknown client or an unregistered redirect URI is never redirected to.
-        return _error_page(request, f"{error.error}: {error.description or ''}".strip())
+        return _error_page(request, error)
     if isinstance(result, _Suspended):
         return await _suspended_page(request, provider, result)
     if result is None:
@@ -271,8 +272,11 @@ async def authorize(request: Request) -> Response:
         if "max_age" in params:
             query = [(k, v) for k, v in query if k != "max_age"]
         next_url = "/authorize?" + urlencode(query)
-        lang = pick_lang(params.get("ui_locales"))
-        return RedirectResponse("/login?" + urlencode({"next": next_url, "lang": lang}), 302)
+        # The login page honours ui_locales (OIDC Core §3.1.2.1), else the browser's languages.
+        login_query = {"next": next_url}
+        if params.get("ui_locales"):
+            login_query["lang"] = page_lang(request, ui_locales=params.get("ui_locales"))
+        return RedirectResponse("/login?" + urlencode(login_query), 302)
     return _response(result)
 
 
@@ -363,7 +367,7 @@ async def logout(request: Request) -> Response:
     settings = provider.settings
     oauth_request = await _oauth_request(request, provider, with_session=True)
     data = oauth_request.payload.data
-    lang = pick_lang(data.get("ui_locales"))
+    lang = page_lang(request, ui_locales=data.get("ui_locales"))
     texts = TEXTS[lang]
     if request.method == "POST" and not same_origin(request, settings.issuer):
         # A confirmation posted from another site's page (OWASP CSRF Prevention Cheat Sheet,
@@ -405,7 +409,7 @@ async def logout(request: Request) -> Response:
         result = await provider.run(end)
     except OAuth2Error as error:
         # §4: on an invalid request the OP must not redirect.
-        return _error_page(request, f"{error.error}: {error.description or ''}".strip())
+        return _error_page(request, error, data.get("ui_locales"))
     response: Response
     if result is not None and result[0] == 302:
         response = _response(result)
