@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,14 +32,12 @@ from tests.fixtures.stack import Broker, new_broker
 from vigie_shared import topics
 from vigie_shared.demo_payment.app import create_app as payment_app
 from vigie_shared.demo_payment.config import PaymentSettings
-from vigie_shared.events import DebtReminded, DebtSettled, PaymentChannel, new_event
-from vigie_shared.kit.clock import utcnow
-from vigie_shared.kit.cloudevents import decode, encode
+from vigie_shared.demo_payment.reminders import remind
+from vigie_shared.events import DebtSettled
+from vigie_shared.kit.cloudevents import decode
 from vigie_shared.kit.embedded import free_port
-from vigie_shared.kit.kafka import Producer
 
 PASSWORD = "mot de passe de test assez long"
-ACCOUNTING = "/accounting/test-office"
 
 
 @dataclass(frozen=True)
@@ -147,19 +144,9 @@ async def stack(admin_dsn: str, broker: Broker) -> AsyncIterator[PaymentStack]:
         )
 
 
-async def publish(bootstrap: str, learner_id: str, data: DebtReminded) -> None:
-    producer = Producer(bootstrap, client_id="accounting-test")
-    await producer.start()
-    try:
-        event = new_event(data, subject=learner_id, source=ACCOUNTING)
-        await producer.send_and_wait(encode(event))
-    finally:
-        await producer.stop()
-
-
 async def suspended_learner(stack: PaymentStack, amount: str = "42.00") -> Learner:
-    """A learner reminded of a debt twenty days ago with eight days' grace: the gateway
-    suspends them on reading the reminder, and the portal's ledger lists the debt."""
+    """A learner reminded of a debt whose grace is over: the gateway suspends them on reading
+    the reminder, and the portal's ledger lists the debt."""
     username = f"camille-{uuid.uuid4().hex[:8]}"
     async with stack.sso.state.runtime.pool.acquire() as conn:
         created = await user.create(
@@ -172,19 +159,8 @@ async def suspended_learner(stack: PaymentStack, amount: str = "42.00") -> Learn
                 roles=["learner"],
             ),
         )
-    debt_id = f"debt-{uuid.uuid4().hex[:8]}"
-    await publish(
-        stack.bootstrap,
-        created.id,
-        DebtReminded(
-            debt_id=debt_id,
-            learner_id=created.id,
-            channel=PaymentChannel.CARD,
-            amount=Decimal(amount),
-            reminded_at=utcnow() - timedelta(days=20),
-            grace_days=8,
-        ),
-    )
+    # The portal's own demo reminder: dated a day past its eight days of grace.
+    debt_id = await remind(stack.bootstrap, created.id, amount=Decimal(amount))
 
     async def suspended() -> bool:
         async with stack.sso.state.runtime.pool.acquire() as conn:

@@ -9,7 +9,7 @@ import asyncio
 import html
 import re
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -147,3 +147,24 @@ async def test_a_post_without_the_forms_token_or_from_another_site_pays_nothing(
         )
     assert (forged.status_code, elsewhere.status_code) == (403, 403)
     assert await settlements_of(stack.bootstrap, learner.debt_id) == []
+
+
+async def test_only_the_gateways_authorization_request_is_kept_as_the_way_back(
+    page: Any, stack: PaymentStack
+) -> None:
+    learner = await suspended_learner(stack, amount="5.00")
+    await page.goto(f"{stack.portal_url}/")
+    await page.get_by_role("link", name="Se connecter").click()
+    await page.get_by_label("Identifiant ou adresse électronique").fill(learner.username)
+    await page.get_by_label("Mot de passe").fill(PASSWORD)
+    await page.get_by_role("button", name="Se connecter").click()
+    await page.wait_for_url(f"{stack.portal_url}/")
+    kept = f"{stack.issuer}/authorize?client_id={stack.platform.client_id}&state=s"
+    for offered, expected in (
+        (kept, kept),
+        ("https://evil.example.org/authorize?client_id=x", None),
+        (f"{stack.issuer}/logout", None),
+    ):
+        await page.goto(f"{stack.portal_url}/?{urlencode({'return_to': offered})}")
+        field = page.locator(f"#debt-{learner.debt_id} input[name=return_to]")
+        assert (await field.get_attribute("value") if await field.count() else None) == expected
