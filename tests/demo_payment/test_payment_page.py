@@ -168,3 +168,20 @@ async def test_only_the_gateways_authorization_request_is_kept_as_the_way_back(
         await page.goto(f"{stack.portal_url}/?{urlencode({'return_to': offered})}")
         field = page.locator(f"#debt-{learner.debt_id} input[name=return_to]")
         assert (await field.get_attribute("value") if await field.count() else None) == expected
+
+
+async def test_the_portal_speaks_french_first_and_english_when_asked(stack: PaymentStack) -> None:
+    async with httpx.AsyncClient(base_url=stack.portal_url) as http:
+        default = await http.get("/", headers={"Accept-Language": "de, en;q=0.5, fr;q=0.4"})
+        french = await http.get("/")
+        asked = await http.get("/?ui_locales=en-GB fr")
+        chosen = await http.get("/?lang=en", headers={"Accept-Language": "fr"})
+        remembered = await http.get("/", headers={"Accept-Language": "fr"})
+    assert '<html lang="en">' in default.text
+    assert '<html lang="fr">' in french.text
+    assert "Se connecter" in french.text
+    assert '<html lang="en">' in asked.text
+    assert "Log in" in asked.text
+    assert '<html lang="en">' in chosen.text
+    # The reader's choice on our page outlasts the browser's settings (a cookie).
+    assert '<html lang="en">' in remembered.text

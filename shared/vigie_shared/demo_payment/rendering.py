@@ -1,26 +1,26 @@
-"""Jinja rendering of the portal's pages, with their security headers, and errors shown as
-pages."""
+"""Rendering of the portal's pages in the reader's language, with their security headers, and
+errors shown as pages."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import FileSystemLoader
+from markupsafe import Markup
 
 from vigie_shared.demo_payment import i18n
 from vigie_shared.demo_payment.config import PaymentSettings
 from vigie_shared.demo_payment.session import LANG_COOKIE
+from vigie_shared.kit.i18n import page_environment, stylesheet_path
 
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_loader = FileSystemLoader(i18n.PACKAGE / "templates")
+_environments = {
+    lang: page_environment(_loader, i18n.catalogues.translations(lang)) for lang in i18n.LANGS
+}
+# The pages' one stylesheet, the kit's, inlined: the portal serves no static files.
+STYLESHEET = Markup(stylesheet_path().read_text(encoding="utf-8"))  # noqa: S704 - our own file
 
 HEADERS = {
     # The pages run no script and load nothing from elsewhere; forms post to the portal only.
@@ -36,7 +36,7 @@ HEADERS = {
 
 
 class PageError(Exception):
-    """An error shown as a page: ``title`` and ``detail`` name entries of ``i18n.TEXTS``."""
+    """An error shown as a page: ``title`` and ``detail`` are keys of ``i18n.MESSAGES``."""
 
     def __init__(self, status: int, title: str, detail: str) -> None:
         super().__init__(detail)
@@ -53,18 +53,25 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
     settings: PaymentSettings = request.app.state.settings
     lang = i18n.negotiate(request)
     other = "en" if lang == "fr" else "fr"
-    switch = [(k, v) for k, v in request.query_params.multi_items() if k != "ui_locales"]
-    body = templates.get_template(name).render(
-        lang=lang,
-        t=i18n.TEXTS[lang],
-        money=lambda amount, currency: i18n.money(amount, currency, lang),
-        when=lambda moment: i18n.when(moment, lang),
-        other_lang=other,
-        other_lang_url=f"{request.url.path}?{urlencode([*switch, ('ui_locales', other)])}",
-        **context,
+    body = (
+        _environments[lang]
+        .get_template(name)
+        .render(
+            lang=lang,
+            stylesheet=STYLESHEET,
+            messages=i18n.MESSAGES,
+            outcomes=i18n.OUTCOMES,
+            money=lambda amount, currency: i18n.money(amount, currency, lang),
+            when=lambda moment: i18n.when(moment, lang),
+            other_lang=other,
+            other_lang_url=str(request.url.include_query_params(lang=other))
+            if request.method == "GET"
+            else None,
+            **context,
+        )
     )
     response = HTMLResponse(body, status_code=status, headers=HEADERS)
-    if i18n.asked(request) is not None:
+    if i18n.chosen(request) is not None:
         response.set_cookie(
             LANG_COOKIE,
             lang,
