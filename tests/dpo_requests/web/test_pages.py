@@ -84,7 +84,7 @@ async def test_a_rectification_carries_its_corrections_and_an_empty_one_is_refus
         )
     assert empty.status_code == 422
     assert "text/html" in empty.headers["content-type"]
-    assert "GDPR Art. 16" in empty.text
+    assert "Une demande de rectification indique les corrections (RGPD, art. 16)." in empty.text
 
 
 async def test_a_post_without_the_right_csrf_token_is_refused_and_changes_nothing(

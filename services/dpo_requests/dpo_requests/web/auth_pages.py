@@ -3,6 +3,8 @@ server-side session, and the logout ending it at both ends."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -21,8 +23,10 @@ from dpo_requests.web.session import (
     set_login_state,
     set_session_cookie,
 )
+from vigie_shared.kit.i18n import N_
 
 router = APIRouter(include_in_schema=False)
+logger = logging.getLogger(__name__)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -39,17 +43,16 @@ async def login(request: Request, next: str | None = None) -> Response:
     if not rp.configured:
         raise PageError(
             503,
-            ("Connexion indisponible", "Login unavailable"),
-            (
-                "Le client OIDC des pages n'est pas configuré (VIGIE_OIDC_CLIENT_SECRET).",
-                "The pages' OIDC client is not configured (VIGIE_OIDC_CLIENT_SECRET).",
-            ),
+            N_("Login unavailable"),
+            N_("The pages' OIDC client is not configured (%(setting)s)."),
+            setting="VIGIE_OIDC_CLIENT_SECRET",
         )
     try:
         started = await rp.start(next_path=safe_next(next), lang=i18n.negotiate(request))
     except LoginFailed as exc:
+        logger.warning("login could not start: %s", exc)
         raise PageError(
-            503, ("Connexion indisponible", "Login unavailable"), (str(exc), str(exc))
+            503, N_("Login unavailable"), N_("The sign-in service cannot be reached. Try later.")
         ) from exc
     response = RedirectResponse(started.url, status_code=303)
     set_login_state(response, request.app.state.settings, started.state)
@@ -63,18 +66,18 @@ async def callback(request: Request, settings: AppSettings, conn: DbConn) -> Res
     if pending is None or error or request.query_params.get("state") != pending.get("state"):
         raise PageError(
             400,
-            ("Connexion interrompue", "Login interrupted"),
-            (
-                "La connexion n'a pas abouti ou a expiré. Recommencez depuis l'accueil.",
-                "The login did not complete or expired. Start again from the home page.",
-            ),
+            N_("Login interrupted"),
+            N_("The login did not complete or expired. Start again from the home page."),
         )
     try:
         identity = await relying_party(request).finish(
             callback_url=str(request.url), pending=pending
         )
     except LoginFailed as exc:
-        raise PageError(400, ("Connexion refusée", "Login refused"), (str(exc), str(exc))) from exc
+        logger.warning("login refused at the callback: %s", exc)
+        raise PageError(
+            400, N_("Login refused"), N_("The sign-in service's answer could not be verified.")
+        ) from exc
     response = RedirectResponse(safe_next(pending.get("next")), status_code=303)
     clear_login_state(response, settings)
     token, _ = await open_session(

@@ -45,6 +45,7 @@ from dpo_requests.web.rendering import PageError, render
 from vigie_shared.events import Actor, RequestType
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.i18n import N_
 
 router = APIRouter(include_in_schema=False)
 TYPES = frozenset(t.value for t in RequestType)
@@ -243,16 +244,10 @@ async def complete_task(
             parsed = json.loads(data)
         except ValueError as exc:
             raise PageError(
-                422,
-                ("Données illisibles", "Unreadable data"),
-                ("Les données trouvées doivent être un objet JSON.", "Data must be a JSON object."),
+                422, N_("Unreadable data"), N_("The data found must be a JSON object.")
             ) from exc
         if not isinstance(parsed, dict):
-            raise PageError(
-                422,
-                ("Données illisibles", "Unreadable data"),
-                ("Les données trouvées doivent être un objet JSON.", "Data must be a JSON object."),
-            )
+            raise PageError(422, N_("Unreadable data"), N_("The data found must be a JSON object."))
         found = parsed
     await rights_request.complete_task_by_hand(
         conn, task_id, note=note.strip(), data=found, actor=actor, settings=settings

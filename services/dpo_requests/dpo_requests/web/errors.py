@@ -11,28 +11,47 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dpo_requests.web import i18n
 from dpo_requests.web.rendering import LoginRequired, PageError, error_page
 from vigie_shared.kit.http import Problem
+from vigie_shared.kit.i18n import N_
 
 PREFIX = "/pages"
 
 _TITLES = {
-    400: ("Demande invalide", "Bad request"),
-    403: ("Accès refusé", "Access denied"),
-    404: ("Page introuvable", "Page not found"),
-    405: ("Action impossible ici", "Method not allowed"),
-    409: ("Action impossible dans l'état actuel", "Not possible in the current state"),
-    422: ("Saisie incomplète ou invalide", "Invalid input"),
-    429: ("Trop de tentatives", "Too many attempts"),
+    400: N_("Bad request"),
+    403: N_("Access denied"),
+    404: N_("Page not found"),
+    405: N_("Method not allowed"),
+    409: N_("Not possible in the current state"),
+    422: N_("Invalid input"),
+    429: N_("Too many attempts"),
 }
-_NOT_FOUND = (
-    "Cette page ou cette demande n'existe pas, ou elle n'est pas la vôtre.",
-    "This page or request does not exist, or it is not yours.",
-)
+# What a refusal of the service means, for pages in a language its (English) details are not.
+_MEANINGS = {
+    400: N_("The request could not be understood."),
+    403: N_("This action is not allowed to you."),
+    409: N_("This action is not possible in the request's current state."),
+    410: N_("This link or code has expired."),
+    422: N_("Some fields are missing or invalid: check them and send the form again."),
+    429: N_("Too many attempts: wait a moment and try again."),
+}
+_NOT_FOUND = N_("This page or request does not exist, or it is not yours.")
+_RAW = "%(detail)s"
 
 
-def _title(status: int) -> tuple[str, str]:
-    return _TITLES.get(status, ("Erreur", "Error"))
+def _title(status: int) -> str:
+    return _TITLES.get(status, N_("Error"))
+
+
+def _problem_detail(request: Request, problem: Problem) -> tuple[str | None, dict[str, object]]:
+    """The service's own detail is an English sentence for the API: shown as it is on an
+    English page, replaced by the status's meaning on a page in another language."""
+    if problem.status == 404:
+        return _NOT_FOUND, {}
+    if i18n.negotiate(request) == i18n.catalogues.source and problem.detail:
+        return _RAW, {"detail": problem.detail}
+    return _MEANINGS.get(problem.status), {}
 
 
 def is_page(request: Request) -> bool:
@@ -56,7 +75,7 @@ def install(app: FastAPI) -> None:
 
     async def on_page_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageError)
-        return error_page(request, exc.status, exc.title, exc.detail)
+        return error_page(request, exc.status, exc.title, exc.detail, exc.values)
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
@@ -68,8 +87,8 @@ def install(app: FastAPI) -> None:
             return await _delegate(api_problem, request, exc)
         assert isinstance(exc, Problem)
         # A 404 says the same for a missing request and someone else's (no probing).
-        detail = _NOT_FOUND if exc.status == 404 else exc.detail
-        return error_page(request, exc.status, _title(exc.status), detail)
+        detail, values = _problem_detail(request, exc)
+        return error_page(request, exc.status, _title(exc.status), detail, values)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         if not is_page(request):
@@ -84,10 +103,7 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         fields = ", ".join(str(e.get("loc", ("",))[-1]) for e in exc.errors())
         return error_page(
-            request,
-            422,
-            _title(422),
-            (f"Champs à revoir : {fields}.", f"Fields to check: {fields}."),
+            request, 422, _title(422), N_("Fields to check: %(fields)s."), {"fields": fields}
         )
 
     app.add_exception_handler(PageError, on_page_error)

@@ -3,14 +3,19 @@ cookie) or the browser's Accept-Language, negotiated by the kit (``vigie_shared.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import Request
 
 from dpo_requests.web.session import LANG_COOKIE
-from vigie_shared.kit.i18n import best_of_accept_language
+from vigie_shared.kit.i18n import N_, Catalogues, best_of_accept_language
 from vigie_shared.kit.i18n import negotiate as negotiate_language
 
 LANGS = ("fr", "en")
 DEFAULT = "fr"
+# The pages' texts are gettext messages written in English; locale/fr/LC_MESSAGES/
+# dpo_requests.po translates them (see locale/README.md).
+catalogues = Catalogues(Path(__file__).with_name("locale"), "dpo_requests", LANGS)
 
 
 def negotiate(request: Request) -> str:
@@ -26,7 +31,8 @@ def _accept_language(header: str) -> str:
     return best_of_accept_language(header, LANGS) or DEFAULT
 
 
-# Plain words for each right, with the GDPR article it comes from.
+# Plain words for each right, with the GDPR article it comes from: legal texts kept side by
+# side, as data, so that both versions are reviewed together.
 REQUEST_TYPES: dict[str, dict[str, tuple[str, str]]] = {
     "access": {
         "fr": (
@@ -96,78 +102,78 @@ REQUEST_TYPES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-STATUSES = {
-    "received": ("Reçue", "Received"),
-    "identity_pending": ("En attente d'informations", "Waiting for information"),
-    "in_progress": ("En cours", "In progress"),
-    "completed": ("Traitée", "Completed"),
-    "refused": ("Refusée", "Refused"),
-    "withdrawn": ("Retirée", "Withdrawn"),
+STATUSES: dict[str, str] = {
+    "received": N_("Received"),
+    "identity_pending": N_("Waiting for information"),
+    "in_progress": N_("In progress"),
+    "completed": N_("Completed"),
+    "refused": N_("Refused"),
+    "withdrawn": N_("Withdrawn"),
 }
 
-TASK_STATUSES = {
-    "pending": ("En attente", "Pending"),
-    "completed": ("Fait", "Done"),
-    "failed": ("Échec", "Failed"),
-    "timed_out": ("Sans réponse", "No answer"),
+TASK_STATUSES: dict[str, str] = {
+    "pending": N_("Pending"),
+    "completed": N_("Done"),
+    "failed": N_("Failed"),
+    "timed_out": N_("No answer"),
 }
 
-TIMELINE = {
-    "received": ("Demande reçue", "Request received"),
-    "identity_requested": ("Informations d'identité demandées", "Identity information asked"),
-    "identity_answer": ("Réponse du demandeur", "Requester's answer"),
-    "identity_received": ("Informations reçues, délai reparti", "Information received"),
-    "verified": ("Identité vérifiée", "Identity verified"),
-    "extended": ("Délai prolongé", "Time limit extended"),
-    "refused": ("Demande refusée", "Request refused"),
-    "withdrawn": ("Demande retirée", "Request withdrawn"),
-    "completed": ("Demande traitée", "Request completed"),
-    "task.requested": ("Demande envoyée à un système", "Sent to a data system"),
-    "task.manual": ("Tâche manuelle créée", "Manual task created"),
-    "task.completed": ("Système : fait", "System: done"),
-    "task.failed": ("Système : échec", "System: failed"),
-    "task.retried": ("Système relancé", "System asked again"),
-    "task.timed_out": ("Système sans réponse", "System did not answer"),
-    "task.completed_by_hand": ("Tâche faite à la main", "Task done by hand"),
+TIMELINE: dict[str, str] = {
+    "received": N_("Request received"),
+    "identity_requested": N_("Identity information asked"),
+    "identity_answer": N_("Requester's answer"),
+    "identity_received": N_("Information received, clock restarted"),
+    "verified": N_("Identity verified"),
+    "extended": N_("Time limit extended"),
+    "refused": N_("Request refused"),
+    "withdrawn": N_("Request withdrawn"),
+    "completed": N_("Request completed"),
+    "task.requested": N_("Sent to a data system"),
+    "task.manual": N_("Manual task created"),
+    "task.completed": N_("System: done"),
+    "task.failed": N_("System: failed"),
+    "task.retried": N_("System asked again"),
+    "task.timed_out": N_("System did not answer"),
+    "task.completed_by_hand": N_("Task done by hand"),
 }
 
-REFUSAL_GROUNDS = {
-    "manifestly_unfounded": ("Manifestement infondée (art. 12(5))", "Manifestly unfounded"),
-    "excessive": ("Excessive (art. 12(5))", "Excessive (Art. 12(5))"),
-    "identity_not_established": ("Identité non établie (art. 12(6))", "Identity not established"),
-    "exemption": ("Exception légale (art. 23)", "Legal exemption (Art. 23)"),
-    "other": ("Autre motif", "Other ground"),
+REFUSAL_GROUNDS: dict[str, str] = {
+    "manifestly_unfounded": N_("Manifestly unfounded (Art. 12(5))"),
+    "excessive": N_("Excessive (Art. 12(5))"),
+    "identity_not_established": N_("Identity not established (Art. 12(6))"),
+    "exemption": N_("Legal exemption (Art. 23)"),
+    "other": N_("Other ground"),
 }
 
-VERIFICATION_METHODS = {
-    "sso": ("Compte SSO", "SSO account"),
-    "document": ("Pièce justificative", "Identity document"),
-    "email_code": ("Code par courriel", "E-mailed code"),
-    "in_person": ("En personne", "In person"),
-    "other": ("Autre", "Other"),
+VERIFICATION_METHODS: dict[str, str] = {
+    "sso": N_("SSO account"),
+    "document": N_("Identity document"),
+    "email_code": N_("E-mailed code"),
+    "in_person": N_("In person"),
+    "other": N_("Other"),
 }
 
-CHANNELS = {
-    "online": ("En ligne", "Online"),
-    "post": ("Courrier postal", "Post"),
-    "email": ("Courriel", "E-mail"),
+CHANNELS: dict[str, str] = {
+    "online": N_("Online"),
+    "post": N_("Post"),
+    "email": N_("E-mail"),
 }
 
-# Fields a learner may ask to correct (what the data systems know how to rectify).
-CORRECTABLE = {
-    "lastname": ("Nom", "Last name"),
-    "firstname": ("Prénom", "First name"),
-    "display_name": ("Nom affiché", "Display name"),
-    "email": ("Adresse électronique", "E-mail address"),
-    "postal_address": ("Adresse postale", "Postal address"),
-    "phone": ("Téléphone", "Phone"),
+CORRECTABLE: dict[str, str] = {
+    "lastname": N_("Last name"),
+    "firstname": N_("First name"),
+    "display_name": N_("Display name"),
+    "email": N_("E-mail address"),
+    "postal_address": N_("Postal address"),
+    "phone": N_("Phone"),
 }
 
 
-def pick(pair: tuple[str, str], lang: str) -> str:
-    return pair[0] if lang == "fr" else pair[1]
+def gettext(lang: str, message: str, **values: object) -> str:
+    return catalogues.gettext(lang, message, **values)
 
 
-def label(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
-    pair = table.get(key)
-    return pick(pair, lang) if pair else key
+def label(table: dict[str, str], key: str, lang: str) -> str:
+    """The name of ``key`` in ``table`` (a status, a channel...), in ``lang``."""
+    message = table.get(key)
+    return gettext(lang, message) if message else key

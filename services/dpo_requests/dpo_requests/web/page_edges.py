@@ -17,35 +17,27 @@ from dpo_requests.web.oidc import RelyingParty
 from dpo_requests.web.rendering import LoginRequired, PageError
 from dpo_requests.web.session import WebSession, csrf_valid, read_session
 from vigie_shared.kit.forms import same_origin
+from vigie_shared.kit.i18n import N_
 from vigie_shared.kit.oidc import Principal
 
 
 def forbidden() -> PageError:
     return PageError(
-        403,
-        ("Accès refusé", "Access denied"),
-        (
-            "Cette page est réservée au délégué à la protection des données.",
-            "This page is for the DPO.",
-        ),
+        403, N_("Access denied"), N_("This page is for the data protection officer (DPO).")
     )
 
 
 def not_a_learner() -> PageError:
-    return PageError(
-        403,
-        ("Accès refusé", "Access denied"),
-        ("Ces pages sont celles des apprenants.", "These pages are the learners'."),
-    )
+    return PageError(403, N_("Access denied"), N_("These pages are the learners'."))
 
 
 # Messages after an action, by key: nothing the visitor types is ever echoed from the URL.
 DONE = {
-    "submitted": ("Votre demande est enregistrée.", "Your request is recorded."),
-    "withdrawn": ("La demande est retirée.", "The request is withdrawn."),
-    "answered": ("Votre réponse est transmise ; le délai repart.", "Your answer is sent."),
-    "recorded": ("Action enregistrée.", "Action recorded."),
-    "registered": ("Demande enregistrée avec sa date de réception.", "Request registered."),
+    "submitted": N_("Your request is recorded."),
+    "withdrawn": N_("The request is withdrawn."),
+    "answered": N_("Your answer is sent; the time limit runs again."),
+    "recorded": N_("Action recorded."),
+    "registered": N_("Request registered with its receipt date."),
 }
 
 
@@ -80,12 +72,8 @@ async def posted(
     ):
         raise PageError(
             403,
-            ("Formulaire expiré", "Form expired"),
-            (
-                "Le jeton de sécurité du formulaire manque ou ne correspond pas. Rechargez la "
-                "page et recommencez.",
-                "The form's security token is missing or wrong. Reload the page and try again.",
-            ),
+            N_("Form expired"),
+            N_("The form's security token is missing or wrong. Reload the page and try again."),
         )
     return session
 
@@ -115,24 +103,36 @@ def see_other(path: str, done: str | None = None) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={done}" if done else path, status_code=303)
 
 
+# The schemas' own checks (requests/schemas.py), in words for the person; any other refusal
+# of the input gets the general sentence.
+RULES = {
+    "a rectification request lists the corrections (GDPR Art. 16)": N_(
+        "A rectification request lists the corrections (GDPR Art. 16)."
+    ),
+    "corrections only go with a rectification request": N_(
+        "Corrections only go with a rectification request."
+    ),
+    "GDPR Art. 12(5): a written justification is required": N_(
+        "A written justification is required (GDPR Art. 12(5))."
+    ),
+}
+INVALID = N_("Some fields are missing or invalid: check them and send the form again.")
+
+
 def invalid(exc: ValidationError) -> PageError:
-    messages = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
-    return PageError(422, ("Saisie incomplète ou invalide", "Invalid input"), (messages, messages))
+    broken = [str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors()]
+    known = [RULES[m] for m in broken if m in RULES]
+    return PageError(422, N_("Invalid input"), known[0] if known else INVALID)
 
 
 def confirmed(confirm: str | None) -> None:
     if confirm != "yes":
         raise PageError(
-            422,
-            ("Confirmation manquante", "Not confirmed"),
-            (
-                "Cochez la case de confirmation pour effectuer cette action.",
-                "Tick the confirmation box to carry out this action.",
-            ),
+            422, N_("Not confirmed"), N_("Tick the confirmation box to carry out this action.")
         )
 
 
-def done_message(request: Request) -> tuple[str, str] | None:
+def done_message(request: Request) -> str | None:
     return DONE.get(request.query_params.get("done", ""))
 
 

@@ -9,20 +9,20 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from dpo_requests.config import Settings
 from dpo_requests.deadlines import PARIS
 from dpo_requests.web import i18n
 from dpo_requests.web.session import LANG_COOKIE, WebSession, csrf_token
+from vigie_shared.kit.i18n import page_environment
 
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_loader = FileSystemLoader(Path(__file__).with_name("templates"))
+# One Jinja environment per language, its gettext bound to that language's catalogue.
+_environments = {
+    lang: page_environment(_loader, i18n.catalogues.translations(lang)) for lang in i18n.LANGS
+}
 
 
 def security_headers(settings: Settings) -> dict[str, str]:
@@ -41,15 +41,17 @@ def security_headers(settings: Settings) -> dict[str, str]:
 
 
 class PageError(Exception):
-    """An error shown as a page: ``title`` and ``detail`` are (French, English) pairs."""
+    """An error shown as a page: ``title`` and ``detail`` are gettext messages (marked with
+    ``N_``), ``values`` fill the detail's ``%(name)s`` placeholders."""
 
     def __init__(
-        self, status: int, title: tuple[str, str], detail: tuple[str, str] | None = None
+        self, status: int, title: str, detail: str | None = None, **values: object
     ) -> None:
-        super().__init__(title[1])
+        super().__init__(title)
         self.status = status
         self.title = title
         self.detail = detail
+        self.values = values
 
 
 class LoginRequired(Exception):
@@ -83,25 +85,25 @@ def render(
         # Loaded by the page's session dependency, if it ran (error pages included).
         session = getattr(request.state, "web_session", None)
 
-    def t(fr: str, en: str) -> str:
-        return fr if lang == "fr" else en
-
     def lang_url(target: str) -> str:
         url = request.url.remove_query_params("done").include_query_params(lang=target)
         return f"{url.path}?{url.query}"
 
-    body = templates.get_template(name).render(
-        request=request,
-        lang=lang,
-        t=t,
-        i18n=i18n,
-        label=lambda table, key: i18n.label(table, key, lang),
-        fmt_date=lambda value: _date(value, lang),
-        session=session,
-        csrf=csrf_token(settings, session) if session else "",
-        lang_url=lang_url,
-        safe=Markup,
-        **context,
+    body = (
+        _environments[lang]
+        .get_template(name)
+        .render(
+            request=request,
+            lang=lang,
+            i18n=i18n,
+            label=lambda table, key: i18n.label(table, key, lang),
+            fmt_date=lambda value: _date(value, lang),
+            session=session,
+            csrf=csrf_token(settings, session) if session else "",
+            lang_url=lang_url,
+            safe=Markup,
+            **context,
+        )
     )
     response = HTMLResponse(body, status_code=status)
     response.headers.update(security_headers(settings))
@@ -120,7 +122,11 @@ def render(
 def error_page(
     request: Request,
     status: int,
-    title: tuple[str, str],
-    detail: tuple[str, str] | str | None = None,
+    title: str,
+    detail: str | None = None,
+    values: dict[str, object] | None = None,
 ) -> HTMLResponse:
-    return render(request, "error.html", status=status, title=title, detail=detail)
+    """``title`` and ``detail``: gettext messages, shown in the page's language."""
+    return render(
+        request, "error.html", status=status, title=title, detail=detail, detail_values=values or {}
+    )
