@@ -33,9 +33,10 @@ MESSAGES: dict[str, str] = {
     ),
     "error_title": N_("Error"),
     "unknown_debt": N_("This amount does not exist or is not yours."),
-    "not_recorded_title": N_("Payment not recorded"),
+    "not_recorded_title": N_("Payment not confirmed"),
     "not_recorded": N_(
-        "The payment could not be recorded: nothing was paid. Try again in a moment."
+        "The accounting office could not confirm the payment. Try again in a moment: an "
+        "amount is never paid twice."
     ),
 }
 """What an error page says, by key (``rendering.PageError``)."""

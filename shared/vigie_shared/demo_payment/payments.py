@@ -34,7 +34,9 @@ class UnknownDebt(Exception):
 
 
 class PaymentNotRecorded(Exception):
-    """The broker did not acknowledge the settlement: nothing is paid."""
+    """The broker did not acknowledge the settlement in time: the payment is not confirmed.
+    The record may still reach the broker later (a producer cannot take back what it queued);
+    it is then the same fact as any retry's, by its event id, and the ledger reads it back."""
 
 
 class AccessOutcome(StrEnum):
