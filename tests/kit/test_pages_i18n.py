@@ -159,8 +159,12 @@ def test_decimals_and_percentages_as_the_locale_writes_them() -> None:
 
 
 def test_dates_in_the_readers_locale() -> None:
-    assert format_date(date(2026, 7, 14), "fr") == "14 juillet 2026"
-    assert format_date(date(2026, 7, 14), "en") == "July 14, 2026"
+    assert format_date(date(2026, 7, 14), "fr") == "14/07/2026"
+    # Not "7/14/26": the year in full, the month in words.
+    assert format_date(date(2026, 7, 14), "en") == "Jul 14, 2026"
     late = datetime(2026, 7, 14, 22, 30, tzinfo=UTC)
+    paris = ZoneInfo("Europe/Paris")
     # Paris is two hours ahead in summer: already the 15th there.
-    assert format_date(late, "fr", tz=ZoneInfo("Europe/Paris")) == "15 juillet 2026"
+    assert format_date(late, "fr", tz=paris) == "15/07/2026"
+    assert format_date(late, "fr", tz=paris, time=True) == "15/07/2026 00:30"
+    assert format_date(late, "en", tz=UTC, time=True) == "Jul 14, 2026 10:30\u202fPM"

@@ -49,11 +49,11 @@ FRENCH_ONLY = only_in("fr")
 ENGLISH_ONLY = only_in("en")
 
 
-def test_every_message_of_the_templates_and_the_code_has_a_french_translation() -> None:
+async def test_every_message_of_the_templates_and_the_code_has_a_french_translation() -> None:
     assert untranslated(PACKAGE, PACKAGE / "locale" / "babel.cfg", catalogues) == []
 
 
-def test_the_word_lists_are_not_empty() -> None:
+async def test_the_word_lists_are_not_empty() -> None:
     assert {"connexion", "mot", "passe"} <= FRENCH_ONLY
     assert {"password", "username"} <= ENGLISH_ONLY
 

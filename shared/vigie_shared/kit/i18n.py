@@ -13,7 +13,8 @@ Every service's pages use this module and nothing else for languages:
 - ``page_environment`` is the Jinja environment of one language, with ``jinja2.ext.i18n``
   bound to that language's catalogue (``{{ _("...") }}``, ``{% trans %}``).
 - ``format_decimal``, ``format_percent`` and ``format_date`` write numbers and dates as the
-  reader's locale does (CLDR, through Babel): ``22,0`` in French, ``22.0`` in English.
+  reader's locale does (CLDR, through Babel): ``22,0`` and ``14/07/2026`` in French,
+  ``22.0`` and ``Jul 14, 2026`` in English.
 
 Each service keeps its own domain: services never share texts (they never import each other),
 only this mechanism, and the pages' one stylesheet (``stylesheet_path``).
@@ -32,7 +33,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date as _babel_date
-from babel.dates import format_datetime as _babel_datetime
+from babel.dates import format_time as _babel_time
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
@@ -233,11 +234,17 @@ def format_percent(value: float, lang: str, *, signed: bool = False) -> str:
 
 
 def format_date(value: date | datetime, lang: str, *, tz: Any = None, time: bool = False) -> str:
-    """A date as the reader's locale writes it in full ("14 juillet 2026", "July 14, 2026");
-    with ``time``, the hour too, in ``tz``."""
+    """A date as the reader's locale writes it: CLDR's short form where it writes the year in
+    full (French ``14/07/2026``), else the medium form (English ``Jul 14, 2026``, not the
+    ambiguous ``7/14/26``). With ``time``, the locale's short time (``22:30``, ``10:30 PM``);
+    a datetime is first moved to ``tz``."""
+    locale = _locale(lang)
+    day = value
     if isinstance(value, datetime):
-        local = value.astimezone(tz) if tz is not None else value
-        if time:
-            return _babel_datetime(local, format="medium", locale=_locale(lang))
-        value = local.date()
-    return _babel_date(value, format="long", locale=_locale(lang))
+        value = value.astimezone(tz) if tz is not None else value
+        day = value.date()
+    short = str(locale.date_formats["short"].pattern)
+    written = _babel_date(day, "short" if "yy" not in short else "medium", locale=locale)
+    if time and isinstance(value, datetime):
+        return f"{written} {_babel_time(value, 'short', locale=locale)}"
+    return written

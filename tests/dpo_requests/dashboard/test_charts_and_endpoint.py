@@ -72,7 +72,7 @@ async def test_charts_speak_english_when_asked(stats: DashboardStats) -> None:
     title, desc = labelled_by(parse(status_chart(stats, lang="en")))
     assert title == "Open requests by status (7)"
     assert desc == (
-        "Received: 3, Awaiting identity: 1, In progress: 3; of which 2 overdue and 2 due "
+        "Received: 3, Waiting for information: 1, In progress: 3; of which 2 overdue and 2 due "
         "within 7 days."
     )
     root = parse(volume_chart(stats, lang="en"))

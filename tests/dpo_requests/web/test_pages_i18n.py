@@ -52,7 +52,7 @@ async def test_lang_then_the_cookie_outweigh_the_browser(dpo: Dpo) -> None:
     assert '<html lang="en">' in remembered.text
 
 
-def test_every_message_of_the_pages_has_a_french_translation() -> None:
+async def test_every_message_of_the_pages_has_a_french_translation() -> None:
     package = Path(i18n.__file__).parent
     assert untranslated(package, package / "locale" / "babel.cfg", i18n.catalogues) == []
 

@@ -18,6 +18,7 @@ import pygal
 from pygal.style import Style
 
 from dpo_requests.dashboard.stats import DashboardStats
+from dpo_requests.web import i18n
 
 _MONTHS: Final = {
     "fr": (
@@ -36,18 +37,8 @@ _MONTHS: Final = {
     ),
     "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
 }
-_STATUSES: Final = {
-    "fr": {
-        "received": "Reçues",
-        "identity_pending": "Identité attendue",
-        "in_progress": "En cours",
-    },
-    "en": {
-        "received": "Received",
-        "identity_pending": "Awaiting identity",
-        "in_progress": "In progress",
-    },
-}
+# The open statuses, named as the pages name them everywhere else (the table beside the chart).
+_OPEN: Final = ("received", "identity_pending", "in_progress")
 _TEXT: Final = {
     "fr": {
         "volume_title": "Demandes reçues par mois, {previous} et {current}",
@@ -147,7 +138,7 @@ def status_chart(stats: DashboardStats, *, lang: str = "fr") -> str:
     """Open requests by status; the description adds the overdue and due-soon counts."""
     lang = _lang(lang)
     text = _TEXT[lang]
-    labels = _STATUSES[lang]
+    labels = {s: i18n.label(i18n.STATUSES, s, lang) for s in _OPEN}
     title = text["status_title"].format(total=stats.open_total)
     chart = pygal.HorizontalBar(**_chart_config(title), show_legend=False)
     chart.x_labels = [labels[s] for s in labels]

@@ -130,6 +130,7 @@ async def dpo_request(
         r=detail,
         question=pages.identity_question(detail),
         done=done_message(request),
+        actor_names={detail.subject_id: detail.requester} if detail.subject_id else {},
     )
 
 

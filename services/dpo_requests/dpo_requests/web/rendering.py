@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,8 +12,7 @@ from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from dpo_requests.config import Settings
-from dpo_requests.deadlines import PARIS
-from dpo_requests.web import i18n
+from dpo_requests.web import formatting, i18n
 from dpo_requests.web.session import LANG_COOKIE, WebSession, csrf_token
 from vigie_shared.kit.i18n import page_environment
 
@@ -60,17 +58,6 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-def _date(value: date | datetime | None, lang: str) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, datetime):
-        local = value.astimezone(PARIS)
-        return (
-            local.strftime("%d/%m/%Y %H:%M") if lang == "fr" else local.strftime("%Y-%m-%d %H:%M")
-        )
-    return value.strftime("%d/%m/%Y") if lang == "fr" else value.isoformat()
-
-
 def render(
     request: Request,
     name: str,
@@ -85,6 +72,10 @@ def render(
         # Loaded by the page's session dependency, if it ran (error pages included).
         session = getattr(request.state, "web_session", None)
 
+    # People the page can name: the reader, and whoever the page says it knows.
+    names = {session.subject: session.name} if session else {}
+    names.update(context.pop("actor_names", {}))
+
     def lang_url(target: str) -> str:
         url = request.url.remove_query_params("done").include_query_params(lang=target)
         return f"{url.path}?{url.query}"
@@ -97,7 +88,13 @@ def render(
             lang=lang,
             i18n=i18n,
             label=lambda table, key: i18n.label(table, key, lang),
-            fmt_date=lambda value: _date(value, lang),
+            fmt_date=lambda value: formatting.fmt_date(value, lang),
+            fmt_number=lambda value, digits=1: formatting.fmt_number(value, lang, digits),
+            fmt_percent=lambda value, signed=False: formatting.fmt_percent(
+                value, lang, signed=signed
+            ),
+            local_dates=lambda text: formatting.local_dates(text, lang),
+            fmt_actor=lambda actor: formatting.fmt_actor(actor, lang, names),
             session=session,
             csrf=csrf_token(settings, session) if session else "",
             lang_url=lang_url,

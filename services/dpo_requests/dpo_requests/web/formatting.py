@@ -1,0 +1,59 @@
+"""Numbers, dates and people on the pages, as the reader's language writes them (CLDR, through
+the kit): ``22,0`` and ``14/07/2026`` in French, ``22.0`` and ``Jul 14, 2026`` in English; a
+person by name where the page knows it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+
+from dpo_requests.deadlines import PARIS
+from dpo_requests.web import i18n
+from vigie_shared.kit.i18n import N_, format_date, format_decimal, format_percent
+
+# The deadline explanations (deadlines/texts.py) write their dates dd/mm/yyyy.
+_WRITTEN_DATE = re.compile(r"\b(\d{2})/(\d{2})/(\d{4})\b")
+_ACTORS = {
+    "system": N_("system: %(id)s"),
+    "service": N_("service: %(id)s"),
+}
+
+
+def fmt_date(value: date | datetime | None, lang: str) -> str:
+    """A day, or a moment (Paris time, the institution's, with the hour)."""
+    if value is None:
+        return "—"
+    return format_date(value, lang, tz=PARIS, time=isinstance(value, datetime))
+
+
+def local_dates(text: str, lang: str) -> str:
+    """``text`` with its dd/mm/yyyy dates written as ``lang`` writes dates."""
+
+    def written(match: re.Match[str]) -> str:
+        day, month, year = (int(part) for part in match.groups())
+        return format_date(date(year, month, day), lang)
+
+    return _WRITTEN_DATE.sub(written, text)
+
+
+def fmt_number(value: float | None, lang: str, digits: int = 1) -> str:
+    return "—" if value is None else format_decimal(value, lang, digits)
+
+
+def fmt_percent(value: float | None, lang: str, *, signed: bool = False) -> str:
+    return "—" if value is None else format_percent(value, lang, signed=signed)
+
+
+def fmt_actor(actor: str | None, lang: str, names: Mapping[str, str]) -> str:
+    """Who did something (``kind:id``, or a data system's bare name): a person by the name the
+    page knows, else by id; a system or service said to be one."""
+    if not actor:
+        return "—"
+    kind, sep, ident = actor.partition(":")
+    if not sep:
+        kind, ident = "system", actor
+    if kind == "user":
+        return names.get(ident, ident)
+    message = _ACTORS.get(kind)
+    return i18n.gettext(lang, message, id=ident) if message else actor
