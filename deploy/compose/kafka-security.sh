@@ -1,19 +1,37 @@
 #!/bin/bash
-# Run once by compose's kafka-security service, which shares the broker's network namespace:
-# it reaches the broker's loopback listener (LOCAL, 127.0.0.1:9095), where it is the super user,
-# and gives every producer of Vigie's topics a SCRAM-SHA-512 user and the ACLs of
+# Gives every producer of Vigie's topics a SCRAM-SHA-512 user and the ACLs of
 # shared/vigie_shared/kit/kafka_acls.py (tests/deploy/test_kafka_acls.py checks that the lines
 # below are that table): only "accounting" writes billing.events.v1, each service only its own
 # topics and the dead-letter topics of what it reads. Running it again changes nothing.
+#
+# Run once by compose's kafka-security service, which shares the single broker's network
+# namespace: by default it reaches the broker's loopback listener (LOCAL, 127.0.0.1:9095), where
+# it is the super user. For the three-broker cluster (kafka-cluster-security), which has no
+# unauthenticated listener, VIGIE_KAFKA_BOOTSTRAP names the brokers and the script logs in as
+# their super user "admin" with VIGIE_KAFKA_ADMIN_PASSWORD (kafka-node.sh).
 set -euo pipefail
 
-BIN=/opt/kafka/bin
-LOCAL=127.0.0.1:9095
+BIN=${KAFKA_BIN:-/opt/kafka/bin}
+BOOTSTRAP=${VIGIE_KAFKA_BOOTSTRAP:-127.0.0.1:9095}
+LOGIN=()
+if [[ -n ${VIGIE_KAFKA_ADMIN_PASSWORD:-} ]]; then
+    # The password in a file of this user's alone, for as long as the script runs.
+    umask 077
+    admin_config=$(mktemp)
+    trap 'rm -f "$admin_config"' EXIT
+    cat > "$admin_config" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+username="admin" password="$VIGIE_KAFKA_ADMIN_PASSWORD";
+EOF
+    LOGIN=(--command-config "$admin_config")
+fi
 
 # user NAME PASSWORD
 user() {
-    "$BIN/kafka-configs.sh" --bootstrap-server "$LOCAL" --alter --entity-type users \
-        --entity-name "$1" --add-config "SCRAM-SHA-512=[password=$2]" > /dev/null
+    "$BIN/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" "${LOGIN[@]}" --alter \
+        --entity-type users --entity-name "$1" --add-config "SCRAM-SHA-512=[password=$2]" > /dev/null
 }
 
 # acl PRINCIPAL topic|group literal|prefixed OPERATION[,OPERATION...] NAME...
@@ -23,8 +41,8 @@ acl() {
     local args=() operation name
     for operation in ${operations//,/ }; do args+=(--operation "$operation"); done
     for name in "$@"; do args+=("--$type" "$name"); done
-    "$BIN/kafka-acls.sh" --bootstrap-server "$LOCAL" --add --allow-principal "User:$principal" \
-        --resource-pattern-type "$pattern" "${args[@]}" > /dev/null
+    "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" "${LOGIN[@]}" --add \
+        --allow-principal "User:$principal" --resource-pattern-type "$pattern" "${args[@]}" > /dev/null
 }
 
 user accounting "${VIGIE_KAFKA_PASSWORD_ACCOUNTING:?set VIGIE_KAFKA_PASSWORD_ACCOUNTING}"
