@@ -176,8 +176,8 @@ class EventConsumer:
             batch_timeout_ms=100,
             # Apache Kafka answers a fetch as soon as data arrives; the embedded broker holds
             # it for up to about half this wait (measured), which bounds the latency it adds.
-            # Shorter costs idle CPU in empty fetches: at 25 ms an idle consumer and the broker
-            # burn ~6 % of a core, at 100 ms ~2 %.
+            # Shorter costs idle CPU in empty fetches, an idle consumer and the broker then
+            # spinning on them.
             fetch_max_wait_ms=100,
             title=f"{self.name}:{','.join(topic_names)}",
         )(consume)
@@ -258,9 +258,10 @@ class EventConsumer:
 
         The inbox rows of the whole run are claimed in one statement and the handlers run
         without a savepoint each: a savepoint costs two round trips per record, which made the
-        consumer fall behind at 1,000 events/s. Failures are rare, so when a handler raises
-        the transaction is rolled back and the records before it are applied again (their
-        handlers run twice then, as on any redelivery: at-least-once, the inbox dedupes)."""
+        consumer fall behind at the backbone's target rate. Failures are rare, so when a
+        handler raises the transaction is rolled back and the records before it are applied
+        again (their handlers run twice then, as on any redelivery: at-least-once, the inbox
+        dedupes)."""
         run = self._decode_run(records)
         tried = 0
         while run:

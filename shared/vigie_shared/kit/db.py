@@ -121,7 +121,7 @@ async def connect(dsn: str, schema: str) -> asyncpg.Connection:
 async def _keep_session(_conn: asyncpg.Connection) -> None:
     """Released connections are not reset with asyncpg's default ``RESET ALL; UNLISTEN *;
     pg_advisory_unlock_all(); CLOSE ALL``: that query is one more round trip for every
-    acquisition, a quarter of a short transaction's cost. asyncpg still rolls back an open
+    acquisition, a large share of a short transaction's cost. asyncpg still rolls back an open
     transaction and drops the Python listeners before calling this. So session state must not
     outlive a checkout: settings are ``SET LOCAL``, locks ``pg_advisory_xact_lock``, and a
     session-level lock or ``LISTEN`` is undone before release (the outbox relay does), or the

@@ -290,11 +290,11 @@ def serve_plainly(app: FastAPI, routes: Sequence[tuple[str, str, PlainEndpoint]]
     own, for the few endpoints called far more than the rest (the gateway's token endpoint, JWKS and
     discovery, which every platform polls).
 
-    FastAPI's path operation machinery (request-scoped exit stacks, dependency solving,
-    response validation, its exception wrapper) was about a fifth of the CPU of a
-    client-credentials grant, for an endpoint that takes the raw request and returns a built
-    response. Each endpoint stays declared with FastAPI too, so it is in the OpenAPI document,
-    and it is the same function: one implementation, two ways in. Everything around the routes
+    FastAPI's path operation machinery (request-scoped exit stacks, dependency solving, response
+    validation, its exception wrapper) was a large share of the CPU of a client-credentials grant
+    (``bench/bench_sso.py``), for an endpoint that takes the raw request and returns a built
+    response. Each endpoint stays declared with FastAPI too, so it is in the OpenAPI document, and
+    it is the same function: one implementation, two ways in. Everything around the routes
     is unchanged (the middlewares: limits, security headers, metrics, trace context; the
     problem handlers).
     """

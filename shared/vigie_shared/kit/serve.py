@@ -161,12 +161,12 @@ def uvicorn_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
 
 def freeze_heap() -> None:
     """Keep what is alive once a service has started (modules, pydantic schemas, pools, the
-    app) out of the garbage collector's full collections, which would otherwise traverse all
-    of it again and again (``gc.freeze``, Python docs). Ingestion allocates enough per event to
-    trigger them often: in ``bench/bench_audit.py`` freezing took the pipeline from 45 to 38 µs
-    of CPU per event. Only for a process that runs one service: frozen objects are still freed
-    by reference counting, but never as cycles, so a test process that starts and stops many
-    apps would keep the cycles each one leaves."""
+    app) out of the garbage collector's full collections, which would otherwise traverse all of it
+    again and again (``gc.freeze``, Python docs). Ingestion allocates enough per event to trigger
+    them often (``bench/bench_audit.py`` measures the pipeline's CPU per event with it; figures in
+    docs/audit-log.md). Only for a process that runs one service: frozen objects are still freed by
+    reference counting, but never as cycles, so a test process that starts and stops many apps would
+    keep the cycles each one leaves."""
     gc.collect()
     gc.freeze()
 

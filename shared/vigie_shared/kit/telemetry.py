@@ -37,8 +37,8 @@ FASTAPI_TELEMETRY: TelemetryConfig = {
 the OpenTelemetry FastAPI instrumentation when spans are exported, else ``RequestTraceContext``;
 Prometheus metrics; JSON logs with trace ids). FastAPI turns its own on whenever an SDK tracer
 provider is installed, which ours always is: it then built and dropped four spans per request
-(app, dependencies, endpoint, serialization), about a seventh of the gateway's CPU per
-client-credentials grant with nothing exported."""
+(app, dependencies, endpoint, serialization), a measurable share of the gateway's CPU per
+client-credentials grant with nothing exported (``bench/bench_sso.py``)."""
 _configured = False
 
 
@@ -93,7 +93,7 @@ def spans_go_anywhere() -> bool:
     """False when a span started now could reach no exporter: no SDK provider installed, or one
     with no span processor (no ``OTEL_EXPORTER_OTLP_ENDPOINT``). Checked per call, since a
     processor can be added to the provider later (tests, or an operator's instrumentation).
-    Building an SDK span per consumed record was about a quarter of the audit log's CPU time
+    Building an SDK span per consumed record was a large share of the audit log's CPU time
     per ingested event (docs/audit-log.md, Figures)."""
     provider = trace.get_tracer_provider()
     if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
@@ -122,8 +122,8 @@ class RequestTraceContext:
     The caller's W3C ``traceparent`` (Trace Context §3.2) is continued, else a new trace is
     started; either way the request runs under a non-recording span of that trace, so its logs
     carry the trace id and the events it writes propagate it (``inject_headers``). The full
-    instrumentation, installed instead when spans go somewhere (``Runtime.install``), was about
-    a fifth of the gateway's CPU per request with nothing exported.
+    instrumentation, installed instead when spans go somewhere (``Runtime.install``), was a
+    large share of the gateway's CPU per request with nothing exported.
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -3,8 +3,8 @@
 Refreshed by the scheduler's sweep (``scheduler.py``). Every replica runs the sweep and so
 every replica exposes the same values, read from the shared database: aggregate them with
 ``max()`` (not ``sum()``) in queries and alerts. Computing them is one ``GROUP BY`` on an
-indexed column (about 30 ms at 100,000 requests, ``bench/bench_dpo.py``), cheaper than
-electing a leader for it every sweep.
+indexed column (``bench/bench_dpo.py`` measures it at scale), cheaper than electing a
+leader for it every sweep.
 """
 
 from __future__ import annotations

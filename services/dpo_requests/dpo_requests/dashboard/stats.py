@@ -2,8 +2,8 @@
 
 Everything is aggregated by PostgreSQL (``FILTER``, ``GROUPING SETS``, ``percentile_cont``) from
 covering indexes (migration 0003), in one read-only snapshot: the dashboard reads a few hundred
-rows at most whatever the size of the register (target: < 300 ms at 100,000 requests,
-``bench/bench_dpo.py``). Dates are Europe/Paris dates, like the deadlines.
+rows at most whatever the size of the register (``bench/bench_dpo.py`` times it against
+its target). Dates are Europe/Paris dates, like the deadlines.
 """
 
 from __future__ import annotations

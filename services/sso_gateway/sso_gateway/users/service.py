@@ -15,11 +15,11 @@ from vigie_shared.kit.db import Conn
 
 # argon2id at the OWASP Password Storage Cheat Sheet's parameters: 19 MiB, 2 iterations, 1 lane (its
 # first recommended configuration, which it rates equal in strength to 46 MiB x 1 or 7 MiB x 5,
-# Keycloak's default). The library's default (RFC 9106 §4 "low memory": 64 MiB x 3, 4 lanes) cost
-# 165 ms of CPU per login against 21 ms here: at the start of term, with tens of thousands of
+# Keycloak's default). The library's default (RFC 9106 §4 "low memory": 64 MiB x 3, 4 lanes)
+# costs several times the CPU per login: at the start of term, with tens of thousands of
 # learners signing in within the hour, it made the login form the gateway's bottleneck
-# (``bench/bench_sso.py``). Hashes made with other parameters still verify (argon2 keeps them in the
-# hash) and are rehashed at the next login (``needs_rehash``).
+# (``bench/bench_sso.py``, figures in docs/). Hashes made with other parameters still verify
+# (argon2 keeps them in the hash) and are rehashed at the next login (``needs_rehash``).
 password_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
