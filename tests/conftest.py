@@ -1,4 +1,13 @@
+import os
+
 import pytest
+
+# Tansu holds every consumer-group join for half the session timeout, and each service the
+# tests start joins a group per consumer: at the services' default (10 s) that is 5 s per start,
+# a large part of the suite. A shorter session changes no behaviour under test (a dead consumer's
+# partitions only move sooner); the kit's Apache Kafka nodes accept it. Set before any service,
+# or `vigie up` child, reads its settings.
+os.environ.setdefault("VIGIE_KAFKA_SESSION_TIMEOUT_MS", "4000")
 
 from tests.fixtures.browser import chromium, page
 from tests.fixtures.stack import (

@@ -45,7 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = Runtime(SERVICE, settings)
     audit = AuditLog.build(settings)
     ingest = BatchIngest(runtime, audit.ingest, max_attempts=settings.consumer_max_attempts)
-    ingest.subscribe(runtime.broker, *topics.ALL, max_records=settings.ingest_batch_size)
+    ingest.subscribe(
+        runtime.broker,
+        *topics.ALL,
+        max_records=settings.ingest_batch_size,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+    )
     runtime.watch(ingest.progress)
     shredding_handlers.register(runtime, audit)
 

@@ -57,6 +57,18 @@ D = TypeVar("D", bound=EventData)
 Handler = Callable[[Conn, CloudEvent[Any]], Awaitable[None]]
 
 TRANSIENT_BACKOFF_CAP = 30.0
+
+DEFAULT_SESSION_TIMEOUT_MS = 10_000
+"""aiokafka's default; services take ``kafka_session_timeout_ms`` from their settings."""
+
+
+def heartbeat_interval_ms(session_timeout_ms: int) -> int:
+    """A third of the session timeout, as the Kafka consumer's documentation advises
+    (``heartbeat.interval.ms``): two heartbeats may be lost before the coordinator takes the
+    member for dead."""
+    return max(100, session_timeout_ms // 3)
+
+
 """Longest pause before a batch that failed on an outage is given back for redelivery."""
 
 
@@ -153,7 +165,11 @@ class EventConsumer:
             self._handlers[event_type] = handler
 
     def subscribe(
-        self, router: KafkaRouter | KafkaBroker, *topic_names: str, max_records: int = 500
+        self,
+        router: KafkaRouter | KafkaBroker,
+        *topic_names: str,
+        max_records: int = 500,
+        session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
     ) -> None:
         """Consume in batches: one transaction and one offset commit per batch, not per record
         (a commit per record costs a broker round trip each). A crash between the database
@@ -179,6 +195,8 @@ class EventConsumer:
             # Shorter costs idle CPU in empty fetches, an idle consumer and the broker then
             # spinning on them.
             fetch_max_wait_ms=100,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms(session_timeout_ms),
             title=f"{self.name}:{','.join(topic_names)}",
         )(consume)
 

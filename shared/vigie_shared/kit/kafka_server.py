@@ -403,6 +403,9 @@ class ApacheKafka:
             "share.coordinator.state.topic.min.isr": min_insync,
             "unclean.leader.election.enable": "false",
             "group.initial.rebalance.delay.ms": 0,
+            # Below the broker's default floor (6 s): a consumer of a local stack or a test may
+            # ask for a shorter session (kafka_session_timeout_ms), to be moved off sooner.
+            "group.min.session.timeout.ms": 1000,
             # A machine of two cores runs several of these: fewer threads than the defaults.
             "num.network.threads": 2,
             "num.io.threads": 4,

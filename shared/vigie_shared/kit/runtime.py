@@ -166,7 +166,9 @@ class Runtime:
         consumer = EventConsumer(
             f"{self.spec.name}.{purpose}", self, max_attempts=self.settings.consumer_max_attempts
         )
-        consumer.subscribe(self.broker, *topic_names)
+        consumer.subscribe(
+            self.broker, *topic_names, session_timeout_ms=self.settings.kafka_session_timeout_ms
+        )
         self.consumers.append(consumer)
         self.watch(consumer.progress)
         return consumer

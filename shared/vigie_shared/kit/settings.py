@@ -94,6 +94,14 @@ class ServiceSettings(BaseSettings):
         "refilled (ARCHITECTURE.md, Delivery).",
     )
     consumer_max_attempts: int = Field(5, ge=1, description="Tries before a message goes to DLQ.")
+    kafka_session_timeout_ms: int = Field(
+        10_000,
+        ge=1000,
+        le=300_000,
+        description="Consumer-group session timeout: how long the partitions of a consumer that "
+        "died stay unread before the group moves them. The embedded Tansu broker also holds each "
+        "group join for half of it (Apache Kafka answers a join at once).",
+    )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted (413 beyond it)."
     )

@@ -34,7 +34,14 @@ from audit_log.ingest.service import IngestService, entry_of
 from audit_log.tree.service import NewEntry
 from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.cloudevents import MalformedEvent, decode
-from vigie_shared.kit.consumer import TRANSIENT_BACKOFF_CAP, Deps, log_end_of, positions
+from vigie_shared.kit.consumer import (
+    DEFAULT_SESSION_TIMEOUT_MS,
+    TRANSIENT_BACKOFF_CAP,
+    Deps,
+    heartbeat_interval_ms,
+    log_end_of,
+    positions,
+)
 from vigie_shared.kit.dead_letters import (
     MAX_MESSAGE_BYTES,
     dead_letter,
@@ -97,7 +104,13 @@ class BatchIngest:
         self.stored = 0
         self.dead_lettered = 0
 
-    def subscribe(self, broker: KafkaBroker, *topic_names: str, max_records: int) -> None:
+    def subscribe(
+        self,
+        broker: KafkaBroker,
+        *topic_names: str,
+        max_records: int,
+        session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
+    ) -> None:
         async def consume(msg: KafkaMessage) -> None:
             raw = msg.raw_message
             records = list(raw) if isinstance(raw, tuple) else [raw]
@@ -111,6 +124,8 @@ class BatchIngest:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_no_decode,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms(session_timeout_ms),
             title=f"{self.group}:batch",
         )(consume)
 
