@@ -105,3 +105,35 @@ async def test_the_lifespan_starts_jobs_after_the_service_and_ends_them_before_t
     count = len(seen)
     await asyncio.sleep(0.2)
     assert len(seen) == count
+
+
+@pytest.mark.broker
+async def test_a_worker_alongside_runs_while_the_service_is_up_and_is_cancelled_at_stop(
+    database_url: str, schema: str, kafka: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = _runtime(database_url, schema, kafka)
+    started = asyncio.Event()
+    ended: list[str] = []
+
+    async def drains_a_queue() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+
+    async def gives_up() -> None:
+        raise RuntimeError("the queue's table is gone")
+
+    runtime.alongside("queue", drains_a_queue)
+    runtime.alongside("fragile", gives_up)
+    app = FastAPI(lifespan=runtime.lifespan)
+    with caplog.at_level(logging.ERROR, logger="vigie_shared.kit.runtime"):
+        async with app.router.lifespan_context(app):
+            async with asyncio.timeout(10):
+                await started.wait()
+            assert not ended
+    assert ended == ["cancelled"]
+    (failure,) = [r for r in caplog.records if "periodictest fragile stopped" in r.getMessage()]
+    assert failure.exc_info is not None

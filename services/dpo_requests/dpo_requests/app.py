@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -50,28 +47,17 @@ def create_app(
     request_handlers.register(runtime, settings)
     page_handlers.register(runtime)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime.lifespan(app):
-            background = [
-                asyncio.create_task(
-                    scheduler.run(runtime.pool, settings), name="dpo_requests-scheduler"
-                ),
-                asyncio.create_task(mail_sender.run(runtime.pool, mail), name="dpo_requests-mail"),
-            ]
-            try:
-                yield
-            finally:
-                for task in background:
-                    task.cancel()
-                for task in background:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+    runtime.every(
+        settings.scheduler_interval_seconds,
+        "scheduler",
+        lambda: scheduler.sweep_once(runtime.pool, settings),
+    )
+    runtime.alongside("mail", lambda: mail_sender.run(runtime.pool, mail))
 
     app = FastAPI(
         title="Vigie DPO requests",
         version="0.2.0",
-        lifespan=lifespan,
+        lifespan=runtime.lifespan,
         telemetry=FASTAPI_TELEMETRY,
         **api_docs.fastapi_options(settings),
     )
@@ -88,7 +74,7 @@ def create_app(
     app.include_router(packages_router)
     app.include_router(dashboard_router)
     app.include_router(register_router)
-    # The pages people use (issue 6): an OIDC relying party of the gateway, errors as pages.
+    # The pages people use: an OIDC relying party of the gateway, errors as pages.
     app.state.relying_party = RelyingParty(settings)
     app.mount("/pages/static", StaticFiles(packages=[("vigie_shared.kit", "static")]), "static")
     app.include_router(pages_router)

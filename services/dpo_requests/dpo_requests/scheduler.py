@@ -7,7 +7,6 @@ sweep at once without doing anything twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import asyncpg
@@ -28,14 +27,3 @@ async def sweep_once(pool: asyncpg.Pool, settings: Settings) -> None:
         await rights_request.sweep(conn, now=now, settings=settings)
         await reminders.sweep(conn, today=paris_date(now))
         await dpo_metrics.refresh(conn, today=paris_date(now))
-
-
-async def run(pool: asyncpg.Pool, settings: Settings) -> None:
-    while True:
-        try:
-            await sweep_once(pool, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("dpo_requests scheduler sweep failed; will retry")
-        await asyncio.sleep(settings.scheduler_interval_seconds)

@@ -149,6 +149,7 @@ class Runtime:
         self._watched: list[ConsumerProgress] = []
         self._on_start: list[Callable[[Conn], Awaitable[None]]] = []
         self.periodic: list[Periodic] = []
+        self._workers: list[tuple[str, Callable[[], Awaitable[object]]]] = []
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -190,6 +191,21 @@ class Runtime:
         if interval <= 0:
             raise ValueError(f"{name}: the interval must be positive, got {interval}")
         self.periodic.append(Periodic(f"{self.spec.name} {name}", interval, job))
+
+    def alongside(self, name: str, worker: Callable[[], Awaitable[object]]) -> None:
+        """Run ``worker`` (a loop of its own: a queue it drains, woken as it chooses) while the
+        service is up, from the lifespan like :meth:`every`: started after the service,
+        cancelled before it stops."""
+        self._workers.append((f"{self.spec.name} {name}", worker))
+
+    async def _run_worker(self, name: str, worker: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await worker()
+        except Exception:
+            # Its own loop handles what it can retry; what escapes it ends it, said loudly.
+            log.exception("%s stopped on an error", name)
+            raise
+        log.error("%s returned while the service is up", name)
 
     async def _ensure_topics(self) -> None:
         await ensure_topics(
@@ -307,6 +323,10 @@ class Runtime:
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         await self.start()
         jobs = [asyncio.create_task(p.run(), name=p.name) for p in self.periodic]
+        jobs += [
+            asyncio.create_task(self._run_worker(name, worker), name=name)
+            for name, worker in self._workers
+        ]
         try:
             yield
         finally:
