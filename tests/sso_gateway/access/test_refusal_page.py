@@ -1,5 +1,5 @@
-"""The page a suspended learner sees at ``/authorize`` for a training platform (issue 4, point
-3), in French by default and in English, and its way back to the platform carrying the RFC 6749
+"""The page a suspended learner sees at ``/authorize`` for a training platform, in French by
+default and in English, and its way back to the platform carrying the RFC 6749
 §4.1.2.1 error to the verified redirect URI."""
 
 from __future__ import annotations

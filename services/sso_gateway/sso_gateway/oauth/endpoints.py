@@ -200,9 +200,10 @@ class _Suspended:
 
 
 async def _suspended_page(request: Request, provider: Provider, refusal: _Suspended) -> Response:
-    """Issue 4: a suspended learner is shown why, how to pay and that GDPR requests stay open,
-    instead of being sent back at once; the page's way back to the platform is the RFC 6749
-    §4.1.2.1 error redirect (``access_denied``, description, state), so the platform is told."""
+    """The refusal page: a suspended learner is shown why, how to pay and that GDPR requests
+    stay open, instead of being sent back at once; the page's way back to the platform is the
+    RFC 6749 §4.1.2.1 error redirect (``access_denied``, description, state), so the platform
+    is told."""
     if request.query_params.get("prompt") == "none":
         # OIDC Core §3.1.2.1: prompt=none must not display any page; the error goes back at once.
         return _response(refusal.denied())
