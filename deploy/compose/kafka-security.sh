@@ -52,7 +52,7 @@ user dpo-requests "${VIGIE_KAFKA_PASSWORD_DPO_REQUESTS:?set VIGIE_KAFKA_PASSWORD
 user sso-gateway "${VIGIE_KAFKA_PASSWORD_SSO_GATEWAY:?set VIGIE_KAFKA_PASSWORD_SSO_GATEWAY}"
 
 acl accounting topic literal Read access.events.v1
-acl accounting topic literal Write billing.events.v1
+acl accounting topic literal Read,Write billing.events.v1
 acl audit-log group prefixed Read audit_log.
 acl audit-log topic literal Create,Describe,Read access.events.v1 billing.events.v1 dpo.requests.v1 dpo.tasks.v1
 acl audit-log topic literal Create,Describe,Read,Write dpo.task-results.v1 identity.events.v1

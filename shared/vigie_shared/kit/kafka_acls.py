@@ -51,8 +51,9 @@ READS: dict[str, tuple[str, ...]] = {
 WATCHES: dict[str, tuple[str, ...]] = {
     # Read without a consumer group and without dead-lettering: the accounting office follows
     # the suspensions and restorations its reminders caused (the campaign's figures; `vigie
-    # simulate billing` waits on them).
-    ACCOUNTING: (topics.ACCESS,),
+    # simulate billing` waits on them), and reads back its own billing facts (the demo payment
+    # portal rebuilds its ledger of open debts from them).
+    ACCOUNTING: (topics.ACCESS, topics.BILLING),
 }
 
 GROUP_PREFIXES: dict[str, str] = {
