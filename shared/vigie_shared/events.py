@@ -1,4 +1,4 @@
-"""Every Kafka contract of Vigie, in one module (ARCHITECTURE.md, "Events").
+"""Every Kafka contract of Vigie, in one module (docs/architecture.md, "Events").
 
 Events are CloudEvents 1.0 carried in Kafka *binary content mode*: the attributes travel as
 ``ce_*`` headers, the value is the JSON ``data`` and the Kafka key is the data subject (or the
@@ -365,7 +365,7 @@ class DpoTaskFailed(EventData):
 
 
 class DataSystemAnnounced(EventData):
-    """A data system says which DPO task actions it answers (ARCHITECTURE.md: "A data system
+    """A data system says which DPO task actions it answers (docs/architecture.md: "A data system
     registers itself with dpo_requests"). Sent at each start; the latest announcement wins."""
 
     event_type = "vigie.dpo.system.announced"

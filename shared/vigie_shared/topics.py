@@ -1,4 +1,4 @@
-"""Kafka topic names of ARCHITECTURE.md's event catalog."""
+"""Kafka topic names of the event catalog of docs/architecture.md."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ DEMO_USERS = (
 )
 
 DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
-# dpo_requests' pages on their default port (ARCHITECTURE.md); `vigie up` hands them the
+# dpo_requests' pages on their default port (docs/architecture.md); `vigie up` hands them the
 # client's secret.
 
 CONSOLE_CLIENT = "vigie-console"

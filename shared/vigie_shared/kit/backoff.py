@@ -1,4 +1,4 @@
-"""Exponential backoff with jitter: the one wait-before-retrying rule of the kit (STYLE.md rule 11).
+"""Exponential backoff with jitter: the one wait-before-retrying rule of the kit.
 
 A retry loop asks :meth:`Backoff.delay` for the wait before its n-th retry instead of doubling a
 number of its own. The wait is drawn between half and all of the capped exponential ("equal

@@ -113,7 +113,7 @@ def decode(
     if size > bound:
         raise MalformedEvent(f"{event_type} of {size} bytes exceeds {bound} bytes")
     if not source_allowed(event_type, attrs["ce_source"]):
-        # ARCHITECTURE.md, Events: each type has one producer; another source is a misrouted or
+        # docs/architecture.md, Events: each type has one producer; another source is a misrouted or
         # misconfigured producer, not a fact to act on (events.ALLOWED_SOURCES).
         raise MalformedEvent(f"source {attrs['ce_source']!r} may not emit {event_type}")
     try:

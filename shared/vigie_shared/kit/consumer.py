@@ -1,4 +1,4 @@
-"""Consuming events: inbox dedupe, bounded retries, dead letters (ARCHITECTURE.md, Delivery).
+"""Consuming events: inbox dedupe, bounded retries, dead letters (docs/architecture.md, Delivery).
 
 For each record: decode the CloudEvent (a malformed record becomes a dead letter at once); in
 the batch's database transaction, record its id in the inbox and apply the handler's effect (a

@@ -1,4 +1,4 @@
-"""Answering the DPO's tasks as a *data system* (ARCHITECTURE.md, Events: ``dpo.tasks.v1`` and
+"""Answering the DPO's tasks as a *data system* (docs/architecture.md, Events: ``dpo.tasks.v1`` and
 ``dpo.task-results.v1``).
 
 A service that holds personal data declares one handler per action it supports (export, erase,

@@ -1,4 +1,5 @@
-"""asyncpg pool bound to one service's schema (each service owns its schema, ARCHITECTURE.md)."""
+"""asyncpg pool bound to one service's schema: each service owns its schema
+(docs/architecture.md)."""
 
 from __future__ import annotations
 

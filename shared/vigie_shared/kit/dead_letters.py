@@ -360,7 +360,7 @@ def _dlq_headers(letter: Letter, consumer: str, failure: Failure, form: Copy) ->
 
 
 def whole_copy(letter: Letter, consumer: str, failure: Failure) -> KafkaRecord:
-    """The record itself, unchanged, with the error in headers (ARCHITECTURE.md, Events)."""
+    """The record itself, unchanged, with the error in headers (docs/architecture.md, Events)."""
     original = cast("Headers", letter.headers)
     return KafkaRecord(
         topic=topics.dlq(letter.topic),

@@ -1,4 +1,4 @@
-"""Transactional outbox and its relay (ARCHITECTURE.md, Delivery; STYLE.md rule 4).
+"""Transactional outbox and its relay (docs/architecture.md, Delivery).
 
 ``enqueue`` writes the event in the caller's transaction, so the event exists if and only if
 the state change committed. The relay publishes pending rows in id order (hence in order per

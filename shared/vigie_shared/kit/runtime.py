@@ -1,6 +1,6 @@
 """A service's moving parts and their lifecycle: database pool, Kafka producer, FastStream broker
-(consumers), outbox relay. The app's lifespan starts and stops them in order (STYLE.md: the broker
-lives in the app's lifespan)."""
+(consumers), outbox relay, periodic jobs. The app's lifespan starts and stops them in order
+(FastStream's advice: the broker lives in the app's lifespan)."""
 
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ class ServiceSettings(BaseSettings):
         24 * 7,
         ge=1,
         description="How long relayed outbox rows are kept so a broker that lost its log can be "
-        "refilled (ARCHITECTURE.md, Delivery).",
+        "refilled (docs/architecture.md, Delivery).",
     )
     consumer_max_attempts: int = Field(5, ge=1, description="Tries before a message goes to DLQ.")
     kafka_session_timeout_ms: int = Field(

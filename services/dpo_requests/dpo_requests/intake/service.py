@@ -1,7 +1,7 @@
 """Requests from people without an account, proved by a one-time code sent by e-mail.
 
 The code is random (6 digits), kept only as an HMAC keyed with ``VIGIE_SECRET_KEY`` and bound
-to its submission, compared in constant time (STYLE.md rule 8), valid
+to its submission, compared in constant time, valid
 ``email_code_minutes`` and void after ``email_code_max_attempts`` wrong tries. The request is
 filed, and its Art. 12(3) period starts, when the code is confirmed: an unconfirmed submission
 is not a request anyone made.
