@@ -17,7 +17,7 @@ from audit_log.ingest.handlers import BatchIngest
 from tests.audit_log.conftest import LogUnderTest
 from tests.fixtures.kafka import on_topic as on
 from tests.fixtures.kafka import read_all
-from tests.kit.test_consumer_poison import (
+from tests.fixtures.poison import (
     dead_letter_copies,
     new_topic,
     oversized,

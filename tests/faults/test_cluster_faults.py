@@ -30,8 +30,8 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from tests.fixtures.backbone import SUBJECTS, Worker, produce
 from tests.fixtures.effects import effects_pool
-from tests.kit.test_backbone_faults import SUBJECTS, Worker, produce
 from vigie_shared import topics
 from vigie_shared.events import SERVICE_SOURCES, UserCreated, new_event
 from vigie_shared.kit.cloudevents import KafkaRecord, encode

@@ -1,25 +1,20 @@
-"""Outbox -> real broker -> inbox, with the relay, the consumer and the broker killed mid-stream
-(issue: foundation, "Done means"). Effects are counted: none lost, none applied twice."""
+"""Outbox -> real broker -> inbox, with the relay, the consumer and the broker killed
+mid-stream. Effects are counted: none lost, none applied twice."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
+from tests.fixtures.backbone import Worker, produce
 from tests.fixtures.effects import effects_pool
 from tests.fixtures.stack import Broker
 from vigie_shared import topics
-from vigie_shared.events import SERVICE_SOURCES, UserCreated, new_event
-from vigie_shared.kit import outbox
 from vigie_shared.kit.kafka import ensure_topics
 
 pytestmark = [
@@ -27,33 +22,6 @@ pytestmark = [
     pytest.mark.broker,
     pytest.mark.both_brokers,
 ]
-
-ROOT = Path(__file__).resolve().parents[2]
-SUBJECTS = [f"u-{n:02d}" for n in range(12)]
-
-
-class Worker:
-    def __init__(self, *args: str) -> None:
-        self.args = args
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.kit.backbone_worker", *self.args], cwd=ROOT
-        )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.kill()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -71,23 +39,6 @@ def workers(
     yield relay, consumer
     relay.stop()
     consumer.stop()
-
-
-async def produce(pool: asyncpg.Pool, start: int, count: int) -> None:
-    """Each event in its own transaction with a state change, as a service would."""
-    for seq in range(start, start + count):
-        subject = SUBJECTS[seq % len(SUBJECTS)]
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.enqueue(
-                conn,
-                new_event(
-                    UserCreated(user_id=subject, email=f"{seq}@t.fr", display_name=f"seq-{seq}"),
-                    subject=subject,
-                    source=SERVICE_SOURCES["sso_gateway"],
-                ),
-            )
-        if seq % 10 == 0:
-            await asyncio.sleep(0.01)
 
 
 async def wait_for_effects(pool: asyncpg.Pool, expected: int, timeout: float = 120.0) -> None:

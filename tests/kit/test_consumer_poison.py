@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaConnectionError,
     MessageSizeTooLargeError,
@@ -24,21 +20,28 @@ from aiokafka.errors import (
     RequestTimedOutError,
     TopicAuthorizationFailedError,
 )
-from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
-from prometheus_client import REGISTRY
 
 from tests.fixtures.kafka import on_topic
+from tests.fixtures.poison import (
+    ROOMY,
+    applied,
+    consume_until,
+    dead_letter_copies,
+    new_topic,
+    oversized,
+    rewind,
+    sample,
+    send_as_attacker,
+    subjects,
+)
 from tests.kit.support import Deps, user_event
-from vigie_shared import topics
-from vigie_shared.events import CloudEvent, UserCreated, new_event
+from vigie_shared.events import CloudEvent, UserCreated
 from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.consumer import EventConsumer, Outcome
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.dead_letters import is_transient
-from vigie_shared.kit.kafka import ensure_topics
 from vigie_shared.kit.runtime import Runtime, ServiceSpec
 from vigie_shared.kit.settings import ServiceSettings
 
@@ -47,142 +50,6 @@ pytestmark = [
     pytest.mark.broker,
     pytest.mark.both_brokers,
 ]
-
-MIB = 1024 * 1024
-ROOMY = 4 * MIB
-"""The attacker's topic accepts records this large (Apache Kafka refuses over 1 MiB by default,
-the embedded broker does not): the hostile record must reach the consumer on either broker."""
-
-
-async def new_topic(kafka: str, *, roomy: bool = False) -> str:
-    """A topic of the test's own, one partition, with its ``.dlq`` (which keeps the default
-    record limit, as in production)."""
-    topic = f"test.{uuid.uuid4().hex[:8]}"
-    if roomy:
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-        await admin.start()
-        try:
-            await admin.create_topics(
-                [NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": str(ROOMY)})]
-            )
-        finally:
-            await admin.close()
-    await ensure_topics(kafka, [topic], partitions=1)
-    return topic
-
-
-async def send_as_attacker(kafka: str, records: list[KafkaRecord]) -> None:
-    """Publish with a producer that does not hold itself to 1 MiB, as a hostile one would."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, max_request_size=ROOMY, acks="all")
-    await producer.start()
-    try:
-        for record in records:
-            await producer.send_and_wait(
-                record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-    finally:
-        await producer.stop()
-
-
-def oversized(subject: str, size: int = MIB + MIB // 2) -> KafkaRecord:
-    """A valid ``UserCreated`` whose value is ``size`` bytes and more."""
-    event = new_event(
-        UserCreated(
-            user_id=subject, email=f"{subject}@t.fr", display_name=subject, padding="x" * size
-        ),
-        subject=subject,
-        source="/vigie/sso_gateway",
-    )
-    return encode(event)
-
-
-async def records_of(
-    kafka: str,
-    topic: str,
-    until: Callable[[ConsumerRecord[Any, Any]], bool],
-    *,
-    inclusive: bool = False,
-) -> list[ConsumerRecord[Any, Any]]:
-    """The records of ``topic``'s one partition from its start, up to the first for which
-    ``until`` holds (itself included if ``inclusive``)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka, enable_auto_commit=False, max_partition_fetch_bytes=ROOMY
-    )
-    await consumer.start()
-    found: list[ConsumerRecord[Any, Any]] = []
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    if until(record):
-                        return [*found, record] if inclusive else found
-                    found.append(record)
-    finally:
-        await consumer.stop()
-    raise AssertionError(f"{topic} never had the record looked for")
-
-
-async def dead_letter_copies(kafka: str, topic: str) -> list[ConsumerRecord[Any, Any]]:
-    """Every record on ``topic``'s DLQ: a marker is appended, and all before it is read, so
-    the answer is exact without waiting for copies that might still come."""
-    dlq = topics.dlq(topic)
-    marker = uuid.uuid4().hex.encode()
-    await send_as_attacker(kafka, [KafkaRecord(dlq, None, b"", [("test_marker", marker)])])
-    return await records_of(
-        kafka, dlq, lambda record: dict(record.headers or ()).get("test_marker") == marker
-    )
-
-
-async def consume_until(
-    consumer: EventConsumer, kafka: str, topic: str, done: Callable[[], Awaitable[bool]]
-) -> None:
-    broker = KafkaBroker(kafka, logger=None)
-    consumer.subscribe(broker, topic)
-    await broker.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not await done():
-            assert time.monotonic() < deadline, "the consumer never got there"
-            await asyncio.sleep(0.1)
-    finally:
-        await broker.stop()
-
-
-def applied(pool: asyncpg.Pool, subject: str) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        found = await pool.fetchval("SELECT count(*) FROM effects WHERE subject = $1", subject)
-        return bool(found)
-
-    return check
-
-
-async def subjects(pool: asyncpg.Pool) -> list[str]:
-    return [r["subject"] for r in await pool.fetch("SELECT subject FROM effects ORDER BY 1")]
-
-
-async def rewind(kafka: str, group: str, topic: str) -> None:
-    """Put the group's committed offset back to 0, as a consumer that crashed before its offset
-    commit leaves it: everything is delivered again. (A member of the group commits it: brokers
-    refuse offset commits from outside the group's generation.)"""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka, group_id=group)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        deadline = time.monotonic() + 60
-        while tp not in consumer.assignment():
-            assert time.monotonic() < deadline, "never joined the group"
-            await consumer.getmany(timeout_ms=200)
-        await consumer.commit({tp: OffsetAndMetadata(0, "")})
-    finally:
-        await consumer.stop()
-
-
-def sample(name: str, **labels: str) -> float | None:
-    return REGISTRY.get_sample_value(name, labels)
 
 
 async def test_failures_are_classified_by_what_aiokafka_and_asyncpg_raise() -> None:

@@ -16,8 +16,8 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from tests.fixtures.kafka import on_topic, read_all
+from tests.fixtures.poison import applied
 from tests.kit.support import Deps, user_event
-from tests.kit.test_consumer_poison import applied
 from vigie_shared import dlq, topics
 from vigie_shared.events import CloudEvent, UserCreated
 from vigie_shared.kit.cloudevents import KafkaRecord, encode

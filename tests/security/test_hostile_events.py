@@ -22,15 +22,15 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from tests.fixtures.kafka import on_topic, read_all
-from tests.kit.support import Deps, deps
-from tests.kit.test_consumer_poison import (
+from tests.fixtures.poison import (
     applied,
     consume_until,
     dead_letter_copies,
     oversized,
     send_as_attacker,
 )
-from tests.kit.test_consumer_poison import new_topic as roomy_topic
+from tests.fixtures.poison import new_topic as roomy_topic
+from tests.kit.support import Deps, deps
 from vigie_shared import topics
 from vigie_shared.events import (
     AccessRestored,
