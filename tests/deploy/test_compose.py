@@ -20,6 +20,12 @@ import yaml
 from fastapi import FastAPI
 from starlette.routing import Match
 
+from tests.deploy.compose import (
+    ComposeLoader,
+    compose_merge,
+    environment,
+    listener_addresses,
+)
 from tests.deploy.settings import known_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,14 +71,6 @@ def _service(compose: dict[str, Any], name: str) -> dict[str, Any]:
     definition = services[name]
     assert isinstance(definition, dict)
     return definition
-
-
-def _environment(definition: dict[str, Any]) -> dict[str, str]:
-    """A service's environment, whether written as a mapping or as a list of KEY=VALUE."""
-    raw = definition.get("environment") or {}
-    if isinstance(raw, list):
-        return dict(str(item).partition("=")[::2] for item in raw)
-    return {str(key): "" if value is None else str(value) for key, value in raw.items()}
 
 
 def _container_ports(definition: dict[str, Any]) -> list[int]:
@@ -135,7 +133,7 @@ def test_compose_file_uses_the_compose_spec_without_obsolete_version_key(
 def test_kafka_uses_the_apache_image_in_kraft_mode(compose: dict[str, Any]) -> None:
     kafka = _service(compose, "kafka")
     assert str(kafka["image"]).startswith("apache/kafka:")
-    env = _environment(kafka)
+    env = environment(kafka)
     roles = {role.strip() for role in env["KAFKA_PROCESS_ROLES"].split(",")}
     assert {"broker", "controller"} <= roles
     assert env.get("KAFKA_CONTROLLER_QUORUM_VOTERS")
@@ -146,7 +144,7 @@ def test_nothing_in_compose_mentions_zookeeper() -> None:
 
 
 def test_kafka_leaves_topic_creation_to_the_services(compose: dict[str, Any]) -> None:
-    env = _environment(_service(compose, "kafka"))
+    env = environment(_service(compose, "kafka"))
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"].lower() == "false"
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
@@ -200,7 +198,7 @@ def test_service_env_vars_all_map_to_settings_fields(
     compose: dict[str, Any], service: Service
 ) -> None:
     known = known_env(service.package)
-    env = _environment(_service(compose, service.name))
+    env = environment(_service(compose, service.name))
     vigie_vars = [key for key in env if key.startswith(ENV_PREFIX)]
     assert vigie_vars
     unknown = [key for key in vigie_vars if key not in known]
@@ -211,7 +209,7 @@ def test_service_env_vars_all_map_to_settings_fields(
 def test_service_runs_in_production_with_a_secret_key_required_from_the_shell(
     compose: dict[str, Any], service: Service
 ) -> None:
-    env = _environment(_service(compose, service.name))
+    env = environment(_service(compose, service.name))
     assert env["VIGIE_ENV"] == "production"
     assert env["VIGIE_SECRET_KEY"].startswith("${VIGIE_SECRET_KEY:?")
 
@@ -221,7 +219,7 @@ def test_service_http_port_matches_settings_default_and_published_port(
     compose: dict[str, Any], service: Service
 ) -> None:
     definition = _service(compose, service.name)
-    port = int(_environment(definition)["VIGIE_HTTP_PORT"])
+    port = int(environment(definition)["VIGIE_HTTP_PORT"])
     assert port == service.port
     assert _settings_class(service).model_fields["http_port"].default == port
     assert _container_ports(definition) == [port]
@@ -250,14 +248,14 @@ def test_service_waits_for_healthy_kafka_and_postgres(
 def test_service_reaches_postgres_and_kafka_by_their_compose_names(
     compose: dict[str, Any], service: Service
 ) -> None:
-    env = _environment(_service(compose, service.name))
-    postgres = _environment(_service(compose, "postgres"))
+    env = environment(_service(compose, service.name))
+    postgres = environment(_service(compose, "postgres"))
     dsn = urlsplit(env["VIGIE_DATABASE_URL"])
     assert (dsn.hostname, dsn.port) == ("postgres", 5432)
     assert dsn.username == postgres["POSTGRES_USER"]
     assert dsn.password == postgres["POSTGRES_PASSWORD"]
     assert dsn.path == f"/{postgres['POSTGRES_DB']}"
-    advertised = _environment(_service(compose, "kafka"))["KAFKA_ADVERTISED_LISTENERS"]
+    advertised = environment(_service(compose, "kafka"))["KAFKA_ADVERTISED_LISTENERS"]
     assert f"//{env['VIGIE_KAFKA_BOOTSTRAP']}" in advertised
 
 
@@ -320,56 +318,6 @@ CLUSTER_PROFILE = "cluster"
 CLUSTER_BROKERS = ("kafka-1", "kafka-2", "kafka-3")
 
 
-@dataclass(frozen=True)
-class _Tagged:
-    """A value under one of Compose's merge tags, ``!override`` or ``!reset``."""
-
-    tag: str
-    value: Any
-
-
-class _ComposeLoader(yaml.SafeLoader):
-    """Safe YAML loader that also reads Compose's ``!override`` and ``!reset`` tags."""
-
-
-def _construct_tagged(loader: yaml.SafeLoader, node: yaml.Node) -> _Tagged:
-    value: Any
-    if isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    else:
-        raise TypeError(f"unexpected YAML node {node!r}")
-    return _Tagged(node.tag, value)
-
-
-for _tag in ("!override", "!reset"):
-    _ComposeLoader.add_constructor(_tag, _construct_tagged)
-
-_RESET = object()
-
-
-def _compose_merge(base: Any, override: Any) -> Any:
-    """``override`` merged into ``base`` as ``docker compose -f base -f override`` does it for
-    what these files use: mappings merged key by key, ``!override`` replacing, ``!reset``
-    removing, anything else replaced (Compose appends some sequences, e.g. ports; the override
-    file here adds none)."""
-    if isinstance(override, _Tagged):
-        return _RESET if override.tag == "!reset" else override.value
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for key, value in override.items():
-            result = _compose_merge(base[key], value) if key in base else value
-            if result is _RESET:
-                merged.pop(key, None)
-            else:
-                merged[key] = result
-        return merged
-    return override
-
-
 def _active(compose: dict[str, Any], profiles: set[str]) -> dict[str, dict[str, Any]]:
     """The services ``docker compose --profile ... up`` starts."""
     return {
@@ -390,17 +338,12 @@ def _assert_dependencies_resolve(active: dict[str, dict[str, Any]]) -> None:
 
 @pytest.fixture(scope="module")
 def cluster_compose(compose: dict[str, Any]) -> dict[str, Any]:
-    override = yaml.load(CLUSTER_FILE.read_text(encoding="utf-8"), Loader=_ComposeLoader)
+    override = yaml.load(CLUSTER_FILE.read_text(encoding="utf-8"), Loader=ComposeLoader)
     assert isinstance(override, dict)
     assert override.get("name", compose["name"]) == compose["name"]
-    merged = _compose_merge(compose, override)
+    merged = compose_merge(compose, override)
     assert isinstance(merged, dict)
     return merged
-
-
-def _listeners(value: str) -> dict[str, str]:
-    """``NAME://host:port,...`` as {NAME: host:port}."""
-    return dict(entry.split("://", 1) for entry in value.split(","))
 
 
 def test_default_services_resolve_without_a_profile(compose: dict[str, Any]) -> None:
@@ -424,7 +367,7 @@ def test_cluster_profile_has_three_kraft_brokers_with_distinct_ids_and_a_three_v
         if CLUSTER_PROFILE in (definition.get("profiles") or [])
     ]
     assert sorted(in_profile) == list(CLUSTER_BROKERS)
-    envs = {name: _environment(_service(compose, name)) for name in CLUSTER_BROKERS}
+    envs = {name: environment(_service(compose, name)) for name in CLUSTER_BROKERS}
     node_ids = {name: int(env["KAFKA_NODE_ID"]) for name, env in envs.items()}
     assert len(set(node_ids.values())) == len(CLUSTER_BROKERS)
     expected_voters = {f"{node_ids[name]}@{name}:9093" for name in CLUSTER_BROKERS}
@@ -435,9 +378,9 @@ def test_cluster_profile_has_three_kraft_brokers_with_distinct_ids_and_a_three_v
         roles = {role.strip() for role in env["KAFKA_PROCESS_ROLES"].split(",")}
         assert roles == {"broker", "controller"}
         assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == expected_voters
-        listeners = _listeners(env["KAFKA_LISTENERS"])
+        listeners = listener_addresses(env["KAFKA_LISTENERS"])
         assert listeners[env["KAFKA_CONTROLLER_LISTENER_NAMES"]].endswith(":9093")
-        advertised = _listeners(env["KAFKA_ADVERTISED_LISTENERS"])
+        advertised = listener_addresses(env["KAFKA_ADVERTISED_LISTENERS"])
         assert advertised[env["KAFKA_INTER_BROKER_LISTENER_NAME"]] == f"{name}:9092"
         assert "kafka-broker-api-versions.sh" in _healthcheck_command(definition)
     assert len({env["CLUSTER_ID"] for env in envs.values()}) == 1
@@ -445,7 +388,7 @@ def test_cluster_profile_has_three_kraft_brokers_with_distinct_ids_and_a_three_v
 
 def test_cluster_brokers_replicate_three_times_with_two_in_sync(compose: dict[str, Any]) -> None:
     for name in CLUSTER_BROKERS:
-        env = _environment(_service(compose, name))
+        env = environment(_service(compose, name))
         assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
@@ -460,8 +403,8 @@ def test_cluster_brokers_keep_their_own_data_and_host_ports(compose: dict[str, A
     assert len(set(volumes)) == len(set(ports)) == len(CLUSTER_BROKERS)
     assert set(volumes) <= set(compose["volumes"])
     for name in CLUSTER_BROKERS:
-        env = _environment(_service(compose, name))
-        host = _listeners(env["KAFKA_ADVERTISED_LISTENERS"])["HOST"]
+        env = environment(_service(compose, name))
+        host = listener_addresses(env["KAFKA_ADVERTISED_LISTENERS"])["HOST"]
         assert _service(compose, name)["ports"] == [f"{host}:9094"]
 
 
@@ -479,11 +422,11 @@ def test_cluster_override_points_services_at_the_three_brokers(
     cluster_compose: dict[str, Any], service: Service
 ) -> None:
     definition = _service(cluster_compose, service.name)
-    env = _environment(definition)
+    env = environment(definition)
     internal = {
-        _listeners(_environment(_service(cluster_compose, name))["KAFKA_ADVERTISED_LISTENERS"])[
-            "INTERNAL"
-        ]
+        listener_addresses(
+            environment(_service(cluster_compose, name))["KAFKA_ADVERTISED_LISTENERS"]
+        )["INTERNAL"]
         for name in CLUSTER_BROKERS
     }
     assert set(env["VIGIE_KAFKA_BOOTSTRAP"].split(",")) == internal

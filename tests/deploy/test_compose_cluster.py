@@ -33,7 +33,12 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from aiokafka.protocol.admin import CreateAclsRequest
 
-from tests.deploy.test_compose import _compose_merge, _ComposeLoader, _environment, _listeners
+from tests.deploy.compose import (
+    ComposeLoader,
+    compose_merge,
+    environment,
+    listener_addresses,
+)
 from tests.fixtures.stack import ARTIFACTS
 from vigie_shared import topics
 from vigie_shared.events import DebtReminded, PaymentChannel, new_event
@@ -101,8 +106,8 @@ def admin() -> KafkaCredentials:
 
 def _merged() -> dict[str, Any]:
     base = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
-    override = yaml.load(CLUSTER_FILE.read_text(encoding="utf-8"), Loader=_ComposeLoader)
-    merged: dict[str, Any] = _compose_merge(base, override)
+    override = yaml.load(CLUSTER_FILE.read_text(encoding="utf-8"), Loader=ComposeLoader)
+    merged: dict[str, Any] = compose_merge(base, override)
     return merged
 
 
@@ -138,8 +143,8 @@ class Node:
 def _nodes(merged: Mapping[str, Any], directory: Path) -> dict[str, Node]:
     nodes = {}
     for name in NODES:
-        env = {k: _interpolated(v) for k, v in _environment(merged["services"][name]).items()}
-        listeners = _listeners(env["KAFKA_LISTENERS"])
+        env = {k: _interpolated(v) for k, v in environment(merged["services"][name]).items()}
+        listeners = listener_addresses(env["KAFKA_LISTENERS"])
         nodes[name] = Node(
             name=name,
             env=env,
@@ -161,11 +166,12 @@ def _translated(address: str, nodes: Mapping[str, Node], here: Node | None = Non
 def _node_env(node: Node, nodes: Mapping[str, Node], bin_dir: Path) -> dict[str, str]:
     env = dict(node.env)
     env["KAFKA_LISTENERS"] = ",".join(
-        f"{listener}://{node.address(listener)}" for listener in _listeners(env["KAFKA_LISTENERS"])
+        f"{listener}://{node.address(listener)}"
+        for listener in listener_addresses(env["KAFKA_LISTENERS"])
     )
     env["KAFKA_ADVERTISED_LISTENERS"] = ",".join(
         f"{listener}://{node.address(listener)}"
-        for listener in _listeners(env["KAFKA_ADVERTISED_LISTENERS"])
+        for listener in listener_addresses(env["KAFKA_ADVERTISED_LISTENERS"])
     )
     voters = []
     for voter in env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(","):
@@ -317,7 +323,7 @@ def cluster(
         _wait_live(running.bootstrap, processes)
         ready = time.monotonic()
         job = {
-            k: _interpolated(v) for k, v in _environment(merged["services"][SECURITY_JOB]).items()
+            k: _interpolated(v) for k, v in environment(merged["services"][SECURITY_JOB]).items()
         }
         job["VIGIE_KAFKA_BOOTSTRAP"] = ",".join(
             _translated(a, nodes) for a in job["VIGIE_KAFKA_BOOTSTRAP"].split(",")
@@ -526,11 +532,11 @@ def test_the_compose_healthcheck_answers_with_the_admin_login(cluster: Cluster) 
 def test_every_listener_of_the_cluster_nodes_authenticates() -> None:
     merged = _merged()
     for name in NODES:
-        env = _environment(merged["services"][name])
+        env = environment(merged["services"][name])
         protocols = dict(
             entry.split(":") for entry in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
         )
-        assert set(protocols) == set(_listeners(env["KAFKA_LISTENERS"]))
+        assert set(protocols) == set(listener_addresses(env["KAFKA_LISTENERS"]))
         assert set(protocols.values()) == {"SASL_PLAINTEXT"}
         assert env["VIGIE_KAFKA_ADMIN_PASSWORD"] == (
             "${VIGIE_KAFKA_ADMIN_PASSWORD:?set VIGIE_KAFKA_ADMIN_PASSWORD}"
@@ -549,9 +555,9 @@ def test_the_cluster_security_job_runs_the_single_brokers_script_with_its_passwo
     assert job["profiles"] == ["cluster"]
     assert job["entrypoint"] == single["entrypoint"]
     assert job["volumes"] == single["volumes"]
-    env = _environment(job)
+    env = environment(job)
     passwords = {k: v for k, v in env.items() if k.startswith("VIGIE_KAFKA_PASSWORD_")}
-    assert passwords == _environment(single)
+    assert passwords == environment(single)
     assert {name: "service_healthy" for name in NODES} == {
         name: dependency["condition"] for name, dependency in job["depends_on"].items()
     }
@@ -561,7 +567,7 @@ def test_on_the_cluster_each_service_logs_in_as_its_own_user_once_the_acls_exist
     merged = _merged()
     for service, user in SERVICE_USERS.items():
         definition = merged["services"][service]
-        env = _environment(definition)
+        env = environment(definition)
         variable = f"VIGIE_KAFKA_PASSWORD_{service.upper()}"
         assert env["VIGIE_KAFKA_USERNAME"] == user
         assert env["VIGIE_KAFKA_PASSWORD"] == f"${{{variable}:?set {variable}}}"
@@ -588,7 +594,7 @@ def test_the_node_script_refuses_to_start_a_node_less_strict(
     tmp_path: Path, change: dict[str, str], refusal: str
 ) -> None:
     """Before formatting anything: no kafka-*.sh is where KAFKA_BIN points."""
-    node = _environment(_merged()["services"]["kafka-1"])
+    node = environment(_merged()["services"]["kafka-1"])
     env = {
         **_base_env(tmp_path / "no-bin"),
         **{k: v for k, v in node.items() if k.startswith("KAFKA_") or k == "CLUSTER_ID"},

@@ -9,22 +9,10 @@ from typing import Any
 
 import yaml
 
+from tests.deploy.strimzi import STRIMZI, kafka_users
 from vigie_shared.kit.kafka_acls import SERVICE_USERS, Grant, grants, principals
 
 ROOT = Path(__file__).resolve().parents[2]
-STRIMZI = ROOT / "deploy" / "kubernetes" / "strimzi"
-
-
-def _users() -> list[dict[str, Any]]:
-    return [
-        doc
-        for doc in yaml.safe_load_all((STRIMZI / "kafka-users.yaml").read_text())
-        if doc["kind"] == "KafkaUser"
-    ]
-
-
-def strimzi_user_names() -> set[str]:
-    return {user["metadata"]["name"] for user in _users()}
 
 
 def _grants_of(user: dict[str, Any]) -> set[Grant]:
@@ -43,7 +31,7 @@ def _grants_of(user: dict[str, Any]) -> set[Grant]:
 
 
 def test_every_principal_has_a_scram_kafka_user_of_the_vigie_cluster() -> None:
-    users = _users()
+    users = kafka_users()
     assert sorted(u["metadata"]["name"] for u in users) == sorted(principals())
     for user in users:
         assert user["metadata"]["labels"]["strimzi.io/cluster"] == "vigie"
@@ -53,14 +41,14 @@ def test_every_principal_has_a_scram_kafka_user_of_the_vigie_cluster() -> None:
 
 
 def test_the_kafka_users_acls_are_the_kits_table() -> None:
-    declared = set().union(*(_grants_of(user) for user in _users()))
+    declared = set().union(*(_grants_of(user) for user in kafka_users()))
     assert declared == set(grants())
 
 
 def test_only_accounting_may_write_billing_events() -> None:
     writers = {
         g.principal
-        for user in _users()
+        for user in kafka_users()
         for g in _grants_of(user)
         if g.name == "billing.events.v1" and g.operation == "Write"
     }

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from tests.deploy import kustomize
 from tests.deploy.settings import known_env
-from tests.deploy.test_kafka_acls import strimzi_user_names
+from tests.deploy.strimzi import strimzi_user_names
 from vigie_shared import topics
 from vigie_shared.kit.kafka_acls import user_of
 from vigie_shared.kit.settings import ServiceSettings
