@@ -16,6 +16,7 @@ from audit_log.query.endpoints import router as query_router
 from audit_log.reports.endpoints import router as reports_router
 from audit_log.service import SERVICE
 from audit_log.shredding import handlers as shredding_handlers
+from audit_log.tiles.endpoints import router as tiles_router
 from vigie_shared import topics
 from vigie_shared.kit import api_docs, deny_list
 from vigie_shared.kit.clock import utcnow
@@ -84,4 +85,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(proofs_router)
     app.include_router(checkpoints_router)
     app.include_router(reports_router)
+    app.include_router(tiles_router)
     return app

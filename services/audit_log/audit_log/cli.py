@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from audit_log.config import Settings
@@ -39,6 +41,49 @@ async def checkpoint(settings: Settings, schema: str = SERVICE.schema) -> str:
     return signed.note
 
 
+@dataclass(frozen=True)
+class Export:
+    tree_size: int
+    hash_tiles: int
+    entry_bundles: int
+
+
+async def export_tiles(
+    settings: Settings, directory: Path, *, entries: bool, schema: str = SERVICE.schema
+) -> Export:
+    """Write what ``GET /checkpoint`` and ``GET /tile/...`` serve as files under ``directory``."""
+    conn = await db.connect(settings.database_url, schema)
+    try:
+        audit = AuditLog.build(settings)
+        # Sign the first checkpoint outside the snapshot if there is none, so the export's
+        # read-only transaction finds one.
+        await audit.tiles.checkpoint(conn)
+        size = hash_tiles = bundles = 0
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            async for path, data in audit.tiles.static_files(conn, entries=entries):
+                target = directory / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                if path == "checkpoint":
+                    size = int(data.split(b"\n")[1])
+                elif path.startswith("tile/entries/"):
+                    bundles += 1
+                else:
+                    hash_tiles += 1
+        return Export(size, hash_tiles, bundles)
+    finally:
+        await conn.close()
+
+
+async def keys(settings: Settings, schema: str = SERVICE.schema) -> list[str]:
+    await migrate(settings.database_url, schema, SERVICE.migrations)
+    conn = await db.connect(settings.database_url, schema)
+    try:
+        return await AuditLog.build(settings).checkpoints.verifier_keys(conn)
+    finally:
+        await conn.close()
+
+
 @stack_command()
 def cmd_verify(args: argparse.Namespace) -> int:
     report = asyncio.run(verify(Settings(), args.key or [], args.schema))
@@ -56,6 +101,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
 @stack_command()
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     print(asyncio.run(checkpoint(Settings(), args.schema)), end="")
+    return 0
+
+
+@stack_command()
+def cmd_export_tiles(args: argparse.Namespace) -> int:
+    done = asyncio.run(
+        export_tiles(Settings(), Path(args.directory), entries=args.entries, schema=args.schema)
+    )
+    print(
+        f"{done.tree_size} entries: checkpoint, {done.hash_tiles} hash tile(s),"
+        f" {done.entry_bundles} entry bundle(s) written to {args.directory}"
+    )
+    return 0
+
+
+@stack_command()
+def cmd_key(args: argparse.Namespace) -> int:
+    for vkey in asyncio.run(keys(Settings(), args.schema)):
+        print(vkey)
     return 0
 
 
@@ -77,3 +141,22 @@ def register_commands(subparsers: Any) -> None:
     sign.add_argument("--schema", default=SERVICE.schema, help=argparse.SUPPRESS)
     add_stack_arguments(sign)
     sign.set_defaults(func=cmd_checkpoint)
+    export = commands.add_parser(
+        "export-tiles",
+        help="write the latest checkpoint and its tiles as static files (C2SP tlog-tiles)",
+    )
+    export.add_argument("directory", help="where to write checkpoint and tile/")
+    export.add_argument(
+        "--entries",
+        action="store_true",
+        help="also write the entry bundles (they name subjects: serve them to auditors only)",
+    )
+    export.add_argument("--schema", default=SERVICE.schema, help=argparse.SUPPRESS)
+    add_stack_arguments(export)
+    export.set_defaults(func=cmd_export_tiles)
+    key = commands.add_parser(
+        "key", help="print the checkpoint verifier keys (<name>+<hash>+<key>), current last"
+    )
+    key.add_argument("--schema", default=SERVICE.schema, help=argparse.SUPPRESS)
+    add_stack_arguments(key)
+    key.set_defaults(func=cmd_key)

@@ -13,6 +13,7 @@ from audit_log.query.service import QueryService
 from audit_log.reads.service import ReadAudit
 from audit_log.reports.service import ReportService
 from audit_log.shredding.service import Keys
+from audit_log.tiles.service import TileService
 from audit_log.tree.service import TreeService
 from audit_log.verify.service import Verifier
 
@@ -28,6 +29,7 @@ class AuditLog:
     reads: ReadAudit
     query: QueryService
     reports: ReportService
+    tiles: TileService
     verifier: Verifier
 
     @classmethod
@@ -47,5 +49,6 @@ class AuditLog:
             reads=ReadAudit(tree),
             query=QueryService(keys),
             reports=ReportService(),
+            tiles=TileService(checkpoints),
             verifier=Verifier(checkpoints),
         )
