@@ -101,6 +101,7 @@ async def served(log: LogUnderTest) -> AsyncIterator[Served]:
 
 async def run_verifier(binary: Path, served: Served, *args: str) -> tuple[int, str]:
     token = served.issuer.token("u-dpo", ["dpo"])["Authorization"].removeprefix("Bearer ")
+    print(f"tlog-verify {' '.join(args)} with key {served.vkey}")
     process = await asyncio.create_subprocess_exec(
         str(binary),
         "-url",
@@ -123,6 +124,7 @@ async def signed_log(log: LogUnderTest, n: int) -> tuple[int, str]:
     async with log.pool.acquire() as conn:
         checkpoint = await log.audit.checkpoints.issue(conn)
     assert checkpoint is not None
+    print(checkpoint.note, end="")
     return checkpoint.tree_size, checkpoint.note.split("\n")[2]
 
 
