@@ -172,3 +172,14 @@ async def test_export_tiles_writes_what_is_served(
         served = await http.get(f"/{path}", headers=headers)
         assert served.status_code == 200, path
         assert served.content == (tmp_path / path).read_bytes(), path
+
+
+async def test_vigie_audit_key_prints_the_key_that_opens_the_checkpoint(
+    log: LogUnderTest, api: Api
+) -> None:
+    http, _ = api
+    await log.append(entry(0))
+    keys = await cli.keys(log.settings, log.schema)
+    assert len(keys) == 1
+    assert keys[0].startswith(f"{log.settings.checkpoint_origin}+")
+    assert open_note((await http.get("/checkpoint")).text, keys[-1]).tree_size == 1
