@@ -10,52 +10,34 @@ Content-Security-Policy without ``'unsafe-inline'`` scripts.
 from __future__ import annotations
 
 import html
+import math
 import re
 import uuid
+from collections.abc import Callable
 from typing import Final
 
 import pygal
+from babel.dates import get_month_names
 from pygal.style import Style
 
 from dpo_requests.dashboard.stats import DashboardStats
 from dpo_requests.web import i18n
+from vigie_shared.kit.i18n import N_, format_decimal
 
-_MONTHS: Final = {
-    "fr": (
-        "janv.",
-        "févr.",
-        "mars",
-        "avr.",
-        "mai",
-        "juin",
-        "juil.",
-        "août",
-        "sept.",
-        "oct.",
-        "nov.",
-        "déc.",
-    ),
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-}
 # The open statuses, named as the pages name them everywhere else (the table beside the chart).
 _OPEN: Final = ("received", "identity_pending", "in_progress")
-_TEXT: Final = {
-    "fr": {
-        "volume_title": "Demandes reçues par mois, {previous} et {current}",
-        "volume_desc": "Total {previous} : {previous_total} demandes ; {current} : "
-        "{current_total} demandes. Par mois ({current} / {previous}) : {months}.",
-        "status_title": "Demandes ouvertes par statut ({total})",
-        "status_desc": "{parts} ; dont {overdue} en retard et {due_soon} à échéance "
-        "dans les {days} jours.",
-    },
-    "en": {
-        "volume_title": "Requests received per month, {previous} and {current}",
-        "volume_desc": "Total {previous}: {previous_total} requests; {current}: "
-        "{current_total} requests. Per month ({current} / {previous}): {months}.",
-        "status_title": "Open requests by status ({total})",
-        "status_desc": "{parts}; of which {overdue} overdue and {due_soon} due within {days} days.",
-    },
-}
+_VOLUME_TITLE: Final = N_("Requests received per month, %(previous)s and %(current)s")
+_VOLUME_DESC: Final = N_(
+    "Total %(previous)s: %(previous_total)s requests; %(current)s: %(current_total)s "
+    "requests. Per month (%(current)s / %(previous)s): %(months)s."
+)
+_STATUS_TITLE: Final = N_("Open requests by status (%(total)s)")
+_STATUS_DESC: Final = N_(
+    "%(parts)s; of which %(overdue)s overdue and %(due_soon)s due within %(days)s days."
+)
+_OPEN_SERIES: Final = N_("Open")
+_PAIR: Final = N_("%(name)s: %(value)s")
+_TICKS: Final = 5
 # Dark blue and orange: distinguishable with the common colour-vision deficiencies, and both
 # above 4.5:1 against white (WCAG 1.4.11 asks 3:1 for graphical objects).
 _STYLE: Final = Style(
@@ -83,6 +65,23 @@ def _lang(lang: str) -> str:
     return "en" if lang.lower().startswith("en") else "fr"
 
 
+def _months(lang: str) -> list[str]:
+    """CLDR's abbreviated month names (``janv.``, ``Jan``), as the pages' dates write them."""
+    return [str(name) for name in get_month_names("abbreviated", locale=lang).values()]
+
+
+def _count(lang: str) -> Callable[[float], str]:
+    """Counts as the reader writes whole numbers (``1 234`` in French, ``1,234`` in English)."""
+    return lambda value: format_decimal(value, lang, 0)
+
+
+def _whole_ticks(values: list[int]) -> list[int]:
+    """Axis ticks at whole numbers: a count of requests has no ``0.2``."""
+    top = max([*values, 1])
+    step = max(1, math.ceil(top / _TICKS))
+    return list(range(0, top + step, step))
+
+
 def _accessible(svg: str, *, title: str, desc: str, lang: str) -> str:
     svg = _SCRIPT.sub("", svg)
     ident = f"chart-{uuid.uuid4().hex[:8]}"
@@ -96,9 +95,11 @@ def _accessible(svg: str, *, title: str, desc: str, lang: str) -> str:
     return svg[: match.start()] + opening + svg[match.end() :]
 
 
-def _chart_config(title: str) -> dict[str, object]:
+def _chart_config(title: str, lang: str, values: list[int]) -> dict[str, object]:
     return {
         "title": title,
+        "value_formatter": _count(lang),
+        "y_labels": _whole_ticks(values),
         "style": _STYLE,
         "js": [],
         "disable_xml_declaration": True,
@@ -114,22 +115,27 @@ def _chart_config(title: str) -> dict[str, object]:
 def volume_chart(stats: DashboardStats, *, lang: str = "fr") -> str:
     """Requests received per month, previous year beside current year (year over year)."""
     lang = _lang(lang)
-    text = _TEXT[lang]
-    names = {"previous": stats.previous_year, "current": stats.current_year}
-    title = text["volume_title"].format(**names)
-    chart = pygal.Bar(**_chart_config(title))
-    chart.x_labels = list(_MONTHS[lang])
-    chart.add(str(stats.previous_year), [m.previous for m in stats.volume])
-    chart.add(str(stats.current_year), [m.current for m in stats.volume])
-    months = ", ".join(
-        f"{label} {m.current} / {m.previous}"
-        for label, m in zip(_MONTHS[lang], stats.volume, strict=True)
+    count = _count(lang)
+    names = {"previous": str(stats.previous_year), "current": str(stats.current_year)}
+    title = i18n.gettext(lang, _VOLUME_TITLE, **names)
+    previous = [m.previous for m in stats.volume]
+    current = [m.current for m in stats.volume]
+    chart = pygal.Bar(**_chart_config(title, lang, previous + current))
+    months = _months(lang)
+    chart.x_labels = months
+    chart.add(names["previous"], previous)
+    chart.add(names["current"], current)
+    per_month = ", ".join(
+        f"{label} {count(m.current)} / {count(m.previous)}"
+        for label, m in zip(months, stats.volume, strict=True)
     )
-    desc = text["volume_desc"].format(
+    desc = i18n.gettext(
+        lang,
+        _VOLUME_DESC,
         **names,
-        previous_total=stats.previous_year_total,
-        current_total=stats.current_year_total,
-        months=months,
+        previous_total=count(stats.previous_year_total),
+        current_total=count(stats.current_year_total),
+        months=per_month,
     )
     return _accessible(chart.render(is_unicode=True), title=title, desc=desc, lang=lang)
 
@@ -137,18 +143,23 @@ def volume_chart(stats: DashboardStats, *, lang: str = "fr") -> str:
 def status_chart(stats: DashboardStats, *, lang: str = "fr") -> str:
     """Open requests by status; the description adds the overdue and due-soon counts."""
     lang = _lang(lang)
-    text = _TEXT[lang]
+    count = _count(lang)
     labels = {s: i18n.label(i18n.STATUSES, s, lang) for s in _OPEN}
-    title = text["status_title"].format(total=stats.open_total)
-    chart = pygal.HorizontalBar(**_chart_config(title), show_legend=False)
-    chart.x_labels = [labels[s] for s in labels]
-    chart.add(
-        {"fr": "Ouvertes", "en": "Open"}[lang], [stats.open_by_status.get(s, 0) for s in labels]
+    values = [stats.open_by_status.get(s, 0) for s in labels]
+    title = i18n.gettext(lang, _STATUS_TITLE, total=count(stats.open_total))
+    chart = pygal.HorizontalBar(**_chart_config(title, lang, values), show_legend=False)
+    chart.x_labels = list(labels.values())
+    chart.add(i18n.gettext(lang, _OPEN_SERIES), values)
+    parts = ", ".join(
+        i18n.gettext(lang, _PAIR, name=name, value=count(value))
+        for name, value in zip(labels.values(), values, strict=True)
     )
-    parts = ", ".join(f"{labels[s]} : {stats.open_by_status.get(s, 0)}" for s in labels)
-    if lang == "en":
-        parts = parts.replace(" : ", ": ")
-    desc = text["status_desc"].format(
-        parts=parts, overdue=stats.overdue, due_soon=stats.due_soon, days=stats.due_soon_days
+    desc = i18n.gettext(
+        lang,
+        _STATUS_DESC,
+        parts=parts,
+        overdue=count(stats.overdue),
+        due_soon=count(stats.due_soon),
+        days=count(stats.due_soon_days),
     )
     return _accessible(chart.render(is_unicode=True), title=title, desc=desc, lang=lang)

@@ -8,8 +8,10 @@ stored for filtering and reminders.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 from dpo_requests.config import SOURCE
 from dpo_requests.deadlines import (
@@ -32,6 +34,67 @@ from vigie_shared.kit.http import Problem
 from vigie_shared.kit.oidc import Principal
 
 SYSTEM = Actor(kind="system", id="dpo_requests")
+
+
+class How(StrEnum):
+    """How a data system's part of a request ended."""
+
+    AUTOMATED = "automated"
+    BY_HAND = "by_hand"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    PENDING = "pending"
+
+
+class TaskState(Protocol):
+    """What an outcome is read from: a stored task, or the API's view of one."""
+
+    @property
+    def system(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    """One system's outcome as data: the pages word it in the reader's language."""
+
+    system: str
+    action: str
+    how: How
+    note: str | None
+    """The DPO's note for a task done by hand, the system's error for a failed one."""
+    at: datetime | None
+
+    @property
+    def english(self) -> str:
+        """The sentence the JSON API has always given in ``SystemOutcome.outcome``."""
+        if self.how is How.BY_HAND:
+            return f"done by hand: {self.note}"
+        if self.how is How.AUTOMATED:
+            return f"done by {self.system}"
+        if self.how is How.PENDING:
+            return "no answer yet"
+        return f"{self.how.value}: {self.note or 'no answer'}"
+
+
+def outcome_of(task: TaskState) -> TaskOutcome:
+    if task.status == "completed":
+        how, note = (How.AUTOMATED, None) if task.note is None else (How.BY_HAND, task.note)
+    elif task.status == "pending":
+        how, note = How.PENDING, None
+    else:
+        how = How.TIMED_OUT if task.status == "timed_out" else How.FAILED
+        note = task.error
+    return TaskOutcome(task.system, task.action, how, note, task.finished_at)
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -108,18 +171,12 @@ class RequestCore:
 
     @staticmethod
     def _outcomes(tasks: list[Task]) -> list[SystemOutcome]:
-        outcomes = []
-        for task in tasks:
-            if task.status == "completed" and task.note is not None:
-                outcome = f"done by hand: {task.note}"
-            elif task.status == "completed":
-                outcome = f"done by {task.system}"
-            elif task.status == "pending":
-                outcome = "no answer yet"
-            else:
-                outcome = f"{task.status}: {task.error or 'no answer'}"
-            outcomes.append(SystemOutcome(system=task.system, action=task.action, outcome=outcome))
-        return outcomes
+        """The API's shape of each outcome: ``outcome`` is the English sentence clients already
+        read; pages build theirs in the reader's language from :func:`outcome_of`."""
+        return [
+            SystemOutcome(system=task.system, action=task.action, outcome=outcome_of(task).english)
+            for task in tasks
+        ]
 
     async def _timeline(
         self, conn: Conn, row: RequestRecord, kind: str, actor: Actor, detail: dict[str, Any]

@@ -128,6 +128,7 @@ async def dpo_request(
         "dpo/detail.html",
         session=session,
         r=detail,
+        outcomes=pages.outcomes(detail),
         question=pages.identity_question(detail),
         done=done_message(request),
         actor_names={detail.subject_id: detail.requester} if detail.subject_id else {},

@@ -115,6 +115,7 @@ async def my_request(
         "learner/detail.html",
         session=session,
         r=detail,
+        outcomes=pages.outcomes(detail),
         question=pages.identity_question(detail),
         now=utcnow(),
         done=done_message(request),

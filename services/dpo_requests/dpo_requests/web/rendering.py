@@ -94,6 +94,7 @@ def render(
                 value, lang, signed=signed
             ),
             local_dates=lambda text: formatting.local_dates(text, lang),
+            fmt_outcome=lambda outcome: formatting.fmt_outcome(outcome, lang),
             fmt_actor=lambda actor: formatting.fmt_actor(actor, lang, names),
             session=session,
             csrf=csrf_token(settings, session) if session else "",

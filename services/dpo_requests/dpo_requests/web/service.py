@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from dpo_requests.config import Settings
 from dpo_requests.deadlines import paris_date
+from dpo_requests.requests.core import TaskOutcome, outcome_of
 from dpo_requests.requests.repository import OPEN_STATUSES, QueueSort, request_repository
 from dpo_requests.requests.schemas import RequestDetail, RequestPublic
 from dpo_requests.requests.service import actor_of, rights_request
@@ -56,6 +57,11 @@ async def queue(
         page=found.page,
         pages=found.pages,
     )
+
+
+def outcomes(detail: RequestDetail) -> list[TaskOutcome]:
+    """Each system's outcome of a completed request, as data for the page to word."""
+    return [outcome_of(task) for task in detail.tasks] if detail.result else []
 
 
 def identity_question(detail: RequestDetail) -> str | None:
