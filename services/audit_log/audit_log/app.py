@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 from fastapi import FastAPI
 
 from audit_log import metrics
@@ -41,6 +42,14 @@ async def _retention(runtime: Runtime, audit: AuditLog) -> None:
         log.info("retention: %d data keys shredded", shredded)
 
 
+async def _checkpoint(runtime: Runtime, audit: AuditLog) -> None:
+    """Sign a checkpoint if the tree grew, then have the configured witnesses cosign it."""
+    await audit.checkpoints.publish(runtime.pool)
+    if audit.settings.witnesses:
+        async with runtime.pool.acquire() as conn, httpx.AsyncClient(timeout=10) as http:
+            await audit.witnesses.submit(conn, http)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime(SERVICE, settings)
@@ -63,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.every(
         settings.checkpoint_interval_seconds,
         "checkpoints",
-        lambda: audit.checkpoints.publish(runtime.pool),
+        lambda: _checkpoint(runtime, audit),
     )
     runtime.every(settings.retention_sweep_seconds, "retention", lambda: _retention(runtime, audit))
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from vigie_shared.kit.settings import ServiceSettings
 
 SOURCE = "/vigie/audit_log"
 """CloudEvents ``source`` of every event this service emits."""
+
+
+class WitnessConfig(BaseModel):
+    name: str = Field(description="The witness's name, as in its cosignature lines.")
+    vkey: str = Field(description="Its cosignature/v1 verifier key, <name>+<hash>+<key>.")
+    url: str = Field(description="Its tlog-witness prefix; add-checkpoint is POSTed under it.")
 
 
 class Settings(ServiceSettings):
@@ -39,6 +45,15 @@ class Settings(ServiceSettings):
     retention_days_by_topic: dict[str, int] = Field(
         default_factory=dict,
         description="Per-topic override of retention_days, e.g. a longer one for dpo.requests.v1.",
+    )
+    witnesses: list[WitnessConfig] = Field(
+        default_factory=list,
+        description="Witnesses each new checkpoint is submitted to (C2SP tlog-witness).",
+    )
+    witness_quorum: int = Field(
+        1,
+        ge=1,
+        description="Cosignatures a checkpoint needs before GET /checkpoint serves it (1 of 2...).",
     )
     retention_sweep_seconds: float = Field(3600.0, gt=0, description="Retention sweep period.")
 

@@ -16,6 +16,7 @@ from audit_log.shredding.service import Keys
 from audit_log.tiles.service import TileService
 from audit_log.tree.service import TreeService
 from audit_log.verify.service import Verifier
+from audit_log.witnessing.service import WitnessService
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class AuditLog:
     query: QueryService
     reports: ReportService
     tiles: TileService
+    witnesses: WitnessService
     verifier: Verifier
 
     @classmethod
@@ -39,6 +41,7 @@ class AuditLog:
         checkpoints = CheckpointService(
             tree, origin=settings.checkpoint_origin, secret=settings.secret_key
         )
+        tiles = TileService(checkpoints)
         return cls(
             settings=settings,
             keys=keys,
@@ -49,6 +52,7 @@ class AuditLog:
             reads=ReadAudit(tree),
             query=QueryService(keys),
             reports=ReportService(),
-            tiles=TileService(checkpoints),
+            tiles=tiles,
+            witnesses=WitnessService(tree, tiles, settings.witnesses, settings.witness_quorum),
             verifier=Verifier(checkpoints),
         )

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SignedCheckpoint:
+    id: int
     tree_size: int
     root_hash: bytes
     issued_at: datetime
@@ -33,6 +34,7 @@ class SignedCheckpoint:
 
 def _signed(row: asyncpg.Record) -> SignedCheckpoint:
     return SignedCheckpoint(
+        id=row["id"],
         tree_size=row["tree_size"],
         root_hash=bytes(row["root_hash"]),
         issued_at=row["issued_at"],

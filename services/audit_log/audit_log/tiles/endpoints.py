@@ -34,11 +34,13 @@ def _tile(data: bytes | None, cache: str) -> Response:
     return Response(data, media_type="application/octet-stream", headers={"Cache-Control": cache})
 
 
-@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
+@router.get(
+    "/checkpoint",
+    summary="The latest checkpoint (C2SP tlog-checkpoint), cosigned by the witness policy's quorum",
+)
 async def checkpoint(audit: Audit, conn: DbConn) -> Response:
-    signed = await audit.tiles.checkpoint(conn)
     return Response(
-        signed.note,
+        await audit.witnesses.served_note(conn),
         media_type="text/plain; charset=utf-8",
         headers={"Cache-Control": CHECKPOINT},
     )

@@ -1,0 +1,68 @@
+"""All SQL on witnesses: the size each knows, the cosignatures collected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from vigie_shared.kit.db import Conn
+
+
+@dataclass(frozen=True)
+class Cosigned:
+    checkpoint_id: int
+    note: str
+    lines: list[str]
+
+
+class WitnessRepository:
+    async def known_size(self, conn: Conn, witness: str) -> int:
+        size: int | None = await conn.fetchval(
+            "SELECT tree_size FROM witness_sizes WHERE witness = $1", witness
+        )
+        return size or 0
+
+    async def set_size(self, conn: Conn, witness: str, size: int) -> None:
+        await conn.execute(
+            "INSERT INTO witness_sizes (witness, tree_size) VALUES ($1, $2)"
+            " ON CONFLICT (witness) DO UPDATE SET tree_size = EXCLUDED.tree_size",
+            witness,
+            size,
+        )
+
+    async def has_cosignature(self, conn: Conn, checkpoint_id: int, witness: str) -> bool:
+        found: bool = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM cosignatures WHERE checkpoint_id = $1 AND witness = $2)",
+            checkpoint_id,
+            witness,
+        )
+        return found
+
+    async def add_cosignature(
+        self, conn: Conn, checkpoint_id: int, witness: str, signed_at: datetime, line: str
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO cosignatures (checkpoint_id, witness, signed_at, line)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            checkpoint_id,
+            witness,
+            signed_at,
+            line,
+        )
+
+    async def latest_cosigned(
+        self, conn: Conn, witnesses: list[str], quorum: int
+    ) -> Cosigned | None:
+        """The latest checkpoint cosigned by at least ``quorum`` of ``witnesses``."""
+        row = await conn.fetchrow(
+            "SELECT c.id, c.note, array_agg(s.line ORDER BY s.witness) AS lines"
+            " FROM checkpoints c JOIN cosignatures s ON s.checkpoint_id = c.id"
+            " WHERE s.witness = ANY($1::text[])"
+            " GROUP BY c.id HAVING count(*) >= $2 ORDER BY c.id DESC LIMIT 1",
+            witnesses,
+            quorum,
+        )
+        return None if row is None else Cosigned(row["id"], row["note"], list(row["lines"]))
+
+
+witness_repository = WitnessRepository()

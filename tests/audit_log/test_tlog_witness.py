@@ -1,0 +1,211 @@
+"""Witness cosigning with a real third-party witness: litewitness (filippo.io/torchwood, the
+successor of filippo.io/litetlog), installed pinned into .tools/go/bin, started on loopback
+with its own Ed25519 key in an ssh-agent, cosigns each checkpoint as the log grows, after a
+consistency proof from the size it last saw; a lost record of that size is recovered from its
+409 answer."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from audit_log.checkpoints.note import open_note
+from audit_log.config import WitnessConfig
+from audit_log.context import AuditLog
+from audit_log.witnessing.cosignature import WitnessKey, verify
+from tests.audit_log.conftest import LogUnderTest, entry
+from tests.audit_log.test_tlog_verify import free_port, go
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ROOT = Path(__file__).resolve().parents[2]
+GOBIN = ROOT / ".tools" / "go" / "bin"
+TORCHWOOD = "filippo.io/torchwood@v0.6.1"
+WITNESS_NAME = "witness.test/w1"
+
+
+@pytest.fixture(scope="session")
+def witness_binaries() -> Path:
+    """litewitness and witnessctl at the pinned version, installed once."""
+    stamp = GOBIN / f".{TORCHWOOD.replace('/', '_')}"
+    if stamp.exists():
+        return GOBIN
+    compiler = go()
+    if compiler is None:
+        pytest.skip("Go is not installed: litewitness cannot be built")
+    module, version = TORCHWOOD.split("@")
+    subprocess.run(
+        [
+            compiler,
+            "install",
+            f"{module}/cmd/litewitness@{version}",
+            f"{module}/cmd/witnessctl@{version}",
+        ],
+        env={**os.environ, "GOBIN": str(GOBIN)},
+        check=True,
+        timeout=600,
+    )
+    stamp.touch()
+    return GOBIN
+
+
+@dataclass
+class Witness:
+    url: str
+    vkey: str
+    db: Path
+
+
+def _wait_for(ready: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextlib.contextmanager
+def running_witness(binaries: Path, origin: str, log_vkey: str) -> Iterator[Witness]:
+    """ssh-agent holding a fresh Ed25519 key, litewitness told about the log (witnessctl), and
+    litewitness itself on a loopback port; all stopped afterwards."""
+    for tool in ("ssh-agent", "ssh-add", "ssh-keygen"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is missing: litewitness keeps its key in an ssh-agent")
+    # A short directory: a unix socket's path is limited to about 100 bytes.
+    work = Path(tempfile.mkdtemp(prefix="lw-", dir="/tmp"))
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        key, sock, db = work / "key", work / "s", work / "witness.db"
+        run = functools.partial(subprocess.run, check=True, capture_output=True, text=True)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)])
+        started.append(
+            subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+        )
+        _wait_for(sock.exists, "ssh-agent's socket")
+        run(["ssh-add", "-q", str(key)], env={**os.environ, "SSH_AUTH_SOCK": str(sock)})
+        fingerprint = run(["ssh-keygen", "-lf", f"{key}.pub"]).stdout.split()[1]
+        ctl = str(binaries / "witnessctl")
+        run([ctl, "add-log", "-db", str(db), "-origin", origin])
+        run([ctl, "add-key", "-db", str(db), "-origin", origin, "-key", log_vkey])
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                str(binaries / "litewitness"),
+                f"-name={WITNESS_NAME}",
+                f"-db={db}",
+                f"-ssh-agent={sock}",
+                f"-key={fingerprint}",
+                f"-listen=127.0.0.1:{port}",
+            ],
+            stderr=subprocess.PIPE,
+        )
+        started.append(server)
+        assert server.stderr is not None
+        vkey = None
+        while vkey is None:
+            line = server.stderr.readline().decode()
+            assert line, "litewitness stopped before giving its verifier key"
+            found = re.search(r"vkey=(\S+)", line)
+            vkey = found.group(1) if found else None
+        _wait_for(lambda: _listening(port), "litewitness listening")
+        yield Witness(f"http://127.0.0.1:{port}", vkey, db)
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+            if process.poll() is None:
+                process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def witness(log: LogUnderTest, witness_binaries: Path) -> AsyncIterator[Witness]:
+    async with log.pool.acquire() as conn:
+        log_vkey = (await log.audit.checkpoints.verifier_keys(conn))[-1]
+    with running_witness(witness_binaries, log.settings.checkpoint_origin, log_vkey) as w:
+        yield w
+
+
+def witnessed(log: LogUnderTest, witness: Witness) -> AuditLog:
+    settings = log.settings.model_copy(
+        update={
+            "witnesses": [WitnessConfig(name=WITNESS_NAME, vkey=witness.vkey, url=witness.url)],
+            "witness_quorum": 1,
+        }
+    )
+    return AuditLog.build(settings)
+
+
+async def test_litewitness_cosigns_each_checkpoint_as_the_log_grows(
+    log: LogUnderTest, witness: Witness
+) -> None:
+    audit = witnessed(log, witness)
+    key = WitnessKey.parse(witness.vkey)
+    async with log.pool.acquire() as conn, httpx.AsyncClient() as http:
+        log_vkey = (await audit.checkpoints.verifier_keys(conn))[-1]
+        for grow in (10, 25, 300):
+            await log.append(*(entry(i) for i in range(grow)))
+            await audit.checkpoints.issue(conn)
+            done = await audit.witnesses.submit(conn, http)
+            assert done.cosigned_by == [WITNESS_NAME], done.refused
+            note = await audit.witnesses.served_note(conn)
+            opened = open_note(note, log_vkey)
+            body, _, signatures = note.partition("\n\n")
+            lines = signatures.splitlines()
+            assert len(lines) == 2
+            assert verify(lines[1], body + "\n", key) > 0
+            print(f"tree size {opened.tree_size}: cosigned by {done.cosigned_by}")
+        assert opened.tree_size == 335
+        assert await log.pool.fetchval("SELECT count(*) FROM cosignatures") == 3
+
+
+async def test_a_lost_witness_size_is_taken_from_its_409(
+    log: LogUnderTest, witness: Witness
+) -> None:
+    audit = witnessed(log, witness)
+    async with log.pool.acquire() as conn, httpx.AsyncClient() as http:
+        await log.append(*(entry(i) for i in range(7)))
+        await audit.checkpoints.issue(conn)
+        assert (await audit.witnesses.submit(conn, http)).cosigned_by == [WITNESS_NAME]
+        await conn.execute("DELETE FROM witness_sizes")
+        await log.append(*(entry(i) for i in range(7, 20)))
+        await audit.checkpoints.issue(conn)
+        done = await audit.witnesses.submit(conn, http)
+        assert done.cosigned_by == [WITNESS_NAME], done.refused
+        assert await conn.fetchval("SELECT tree_size FROM witness_sizes") == 20
+
+
+async def test_a_witness_that_does_not_know_the_log_refuses_and_nothing_is_cosigned(
+    log: LogUnderTest, witness: Witness
+) -> None:
+    audit = witnessed(log, witness)
+    other = audit.settings.model_copy(update={"checkpoint_origin": "test/other-log"})
+    stranger = AuditLog.build(other)
+    async with log.pool.acquire() as conn, httpx.AsyncClient() as http:
+        await log.append(entry(1))
+        await stranger.checkpoints.issue(conn)
+        done = await stranger.witnesses.submit(conn, http)
+        assert done.cosigned_by == []
+        assert "does not know this log" in done.refused[WITNESS_NAME]
+        note = await stranger.witnesses.served_note(conn)
+        assert len(note.partition("\n\n")[2].splitlines()) == 1
