@@ -42,7 +42,7 @@ WITNESS_NAME = "witness.test/w1"
 def witness_binaries() -> Path:
     """litewitness and witnessctl at the pinned version, installed once."""
     stamp = GOBIN / f".{TORCHWOOD.replace('/', '_')}"
-    if stamp.exists():
+    if stamp.exists() and all((GOBIN / b).exists() for b in ("litewitness", "witnessctl")):
         return GOBIN
     compiler = go()
     if compiler is None:
