@@ -23,7 +23,7 @@ from dpo_requests.dashboard.stats import DashboardStats, load_dashboard
 from dpo_requests.requests.repository import request_repository
 from dpo_requests.service import SERVICE
 from dpo_requests.web import i18n
-from dpo_requests.web.formatting import fmt_actor, local_dates
+from dpo_requests.web.formatting import fmt_actor
 from dpo_requests.web.rendering import render
 from tests.dpo_requests.dashboard.fixtures import TODAY, build
 from tests.dpo_requests.support import Dpo, unique
@@ -114,12 +114,6 @@ async def test_actors_without_a_known_name() -> None:
     assert fmt_actor("service:accounting", "fr", {}) == "service : accounting"
     assert fmt_actor("moodle", "en", {}) == "system: moodle"
     assert fmt_actor(None, "en", {}) == "—"
-
-
-async def test_written_dates_are_rewritten_in_the_readers_locale() -> None:
-    text = "Received on 14/07/2026, i.e. Monday 03/08/2026"
-    assert local_dates(text, "en") == "Received on Jul 14, 2026, i.e. Monday Aug 3, 2026"
-    assert local_dates(text, "fr") == text
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

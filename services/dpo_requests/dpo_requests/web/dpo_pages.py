@@ -122,7 +122,7 @@ async def dpo_request(
     request: Request, request_id: str, session: Session, conn: DbConn, settings: AppSettings
 ) -> Response:
     dpo = as_dpo(session)
-    detail = await rights_request.detail(conn, request_id, dpo, settings)
+    detail = await pages.detail(conn, request_id, dpo, settings)
     return render(
         request,
         "dpo/detail.html",

@@ -4,7 +4,6 @@ person by name where the page knows it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import date, datetime
 
@@ -13,8 +12,6 @@ from dpo_requests.requests.core import How, TaskOutcome
 from dpo_requests.web import i18n
 from vigie_shared.kit.i18n import N_, format_date, format_decimal, format_percent
 
-# The deadline explanations (deadlines/texts.py) write their dates dd/mm/yyyy.
-_WRITTEN_DATE = re.compile(r"\b(\d{2})/(\d{2})/(\d{4})\b")
 _ACTORS = {
     "system": N_("system: %(id)s"),
     "service": N_("service: %(id)s"),
@@ -36,16 +33,6 @@ def fmt_date(value: date | datetime | None, lang: str) -> str:
     if value is None:
         return "—"
     return format_date(value, lang, tz=PARIS, time=isinstance(value, datetime))
-
-
-def local_dates(text: str, lang: str) -> str:
-    """``text`` with its dd/mm/yyyy dates written as ``lang`` writes dates."""
-
-    def written(match: re.Match[str]) -> str:
-        day, month, year = (int(part) for part in match.groups())
-        return format_date(date(year, month, day), lang)
-
-    return _WRITTEN_DATE.sub(written, text)
 
 
 def fmt_number(value: float | None, lang: str, digits: int = 1) -> str:

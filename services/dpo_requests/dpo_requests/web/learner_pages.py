@@ -109,7 +109,7 @@ async def my_request(
     request: Request, request_id: str, session: Session, conn: DbConn, settings: AppSettings
 ) -> Response:
     learner = as_learner(session)
-    detail = await rights_request.detail(conn, request_id, learner, settings)
+    detail = await pages.detail(conn, request_id, learner, settings)
     return render(
         request,
         "learner/detail.html",

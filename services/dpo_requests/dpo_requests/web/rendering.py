@@ -93,7 +93,6 @@ def render(
             fmt_percent=lambda value, signed=False: formatting.fmt_percent(
                 value, lang, signed=signed
             ),
-            local_dates=lambda text: formatting.local_dates(text, lang),
             fmt_outcome=lambda outcome: formatting.fmt_outcome(outcome, lang),
             fmt_actor=lambda actor: formatting.fmt_actor(actor, lang, names),
             session=session,

@@ -1,13 +1,14 @@
-"""What the pages need beyond the JSON API's services: the work queue sorted by due date, and
-the learner's answer to a request for identity information. Both compose the requests
-feature's service and repository; neither holds SQL or lifecycle rules of its own."""
+"""What the pages need beyond the JSON API's services: a request with its dates written as the
+reader's language does, the systems' outcomes as data, the work queue sorted by due date, and
+the learner's answer to a request for identity information. They compose the requests
+feature's service and repository; none holds SQL or lifecycle rules of its own."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from dpo_requests.config import Settings
-from dpo_requests.deadlines import paris_date
+from dpo_requests.deadlines import paris_date, texts
 from dpo_requests.requests.core import TaskOutcome, outcome_of
 from dpo_requests.requests.repository import OPEN_STATUSES, QueueSort, request_repository
 from dpo_requests.requests.schemas import RequestDetail, RequestPublic
@@ -16,6 +17,7 @@ from vigie_shared.events import RequestType
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import Problem
+from vigie_shared.kit.i18n import format_date
 from vigie_shared.kit.oidc import Principal
 
 PAGE_SIZE = 25
@@ -57,6 +59,17 @@ async def queue(
         page=found.page,
         pages=found.pages,
     )
+
+
+async def detail(
+    conn: Conn, request_id: str, principal: Principal, settings: Settings
+) -> RequestDetail:
+    """A request as its page shows it: the deadline's explanation writes each date once, as
+    its language does (CLDR), rather than in the API's dd/mm/yyyy."""
+    with texts.dates_written_by(
+        lambda day: format_date(day, "fr"), lambda day: format_date(day, "en")
+    ):
+        return await rights_request.detail(conn, request_id, principal, settings)
 
 
 def outcomes(detail: RequestDetail) -> list[TaskOutcome]:
