@@ -6,6 +6,7 @@ consistency proof from the size it last saw; a lost record of that size is recov
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import os
@@ -23,6 +24,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from audit_log import cli
 from audit_log.checkpoints.note import open_note
 from audit_log.config import WitnessConfig
 from audit_log.context import AuditLog
@@ -209,3 +211,25 @@ async def test_a_witness_that_does_not_know_the_log_refuses_and_nothing_is_cosig
         assert "does not know this log" in done.refused[WITNESS_NAME]
         note = await stranger.witnesses.served_note(conn)
         assert len(note.partition("\n\n")[2].splitlines()) == 1
+
+
+async def test_vigie_audit_verify_checks_the_witness_cosignatures(
+    log: LogUnderTest, witness: Witness
+) -> None:
+    audit = witnessed(log, witness)
+    async with log.pool.acquire() as conn, httpx.AsyncClient() as http:
+        await log.append(*(entry(i) for i in range(12)))
+        await audit.checkpoints.issue(conn)
+        assert (await audit.witnesses.submit(conn, http)).cosigned_by == [WITNESS_NAME]
+    report = await cli.verify(audit.settings, [], log.schema)
+    assert report.ok, report.first_bad
+    assert report.cosignatures_checked == 1
+    # One bit of the stored cosignature flipped, as a database writer could.
+    line = await log.pool.fetchval("SELECT line FROM cosignatures")
+    signature = bytearray(base64.b64decode(line.rsplit(" ", 1)[1]))
+    signature[-1] ^= 1
+    forged = line.rsplit(" ", 1)[0] + " " + base64.b64encode(bytes(signature)).decode()
+    await log.pool.execute("UPDATE cosignatures SET line = $1", forged)
+    report = await cli.verify(audit.settings, [], log.schema)
+    assert report.first_bad is not None
+    assert f"cosignature of {WITNESS_NAME}" in report.first_bad.problem

@@ -91,7 +91,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if report.ok:
         print(
             f"OK: {report.tree_size} entries, root {root},"
-            f" {report.checkpoints_checked} signed checkpoint(s) consistent"
+            f" {report.checkpoints_checked} signed checkpoint(s) consistent,"
+            f" {report.cosignatures_checked} witness cosignature(s) valid"
         )
         return 0
     print(f"TAMPERED: {report.first_bad}")

@@ -16,6 +16,7 @@ from audit_log.shredding.service import Keys
 from audit_log.tiles.service import TileService
 from audit_log.tree.service import TreeService
 from audit_log.verify.service import Verifier
+from audit_log.witnessing.cosignature import WitnessKey
 from audit_log.witnessing.service import WitnessService
 
 
@@ -54,5 +55,5 @@ class AuditLog:
             reports=ReportService(),
             tiles=tiles,
             witnesses=WitnessService(tree, tiles, settings.witnesses, settings.witness_quorum),
-            verifier=Verifier(checkpoints),
+            verifier=Verifier(checkpoints, [WitnessKey.parse(w.vkey) for w in settings.witnesses]),
         )

@@ -18,6 +18,8 @@ from audit_log.checkpoints.note import BadNote, Checkpoint, open_note
 from audit_log.checkpoints.service import CheckpointService
 from audit_log.merkle import MerkleAccumulator
 from audit_log.tree.repository import TreeRepository, leaf_from_row, tree_repository
+from audit_log.witnessing.cosignature import BadCosignature, WitnessKey, verify
+from audit_log.witnessing.repository import WitnessRepository, witness_repository
 from vigie_shared.kit.db import Conn
 
 
@@ -36,6 +38,7 @@ class Report:
     tree_size: int = 0
     root_hash: bytes = b""
     checkpoints_checked: int = 0
+    cosignatures_checked: int = 0
     first_bad: Finding | None = None
 
     @property
@@ -45,14 +48,22 @@ class Report:
 
 class Verifier:
     def __init__(
-        self, checkpoints: CheckpointService, repository: TreeRepository = tree_repository
+        self,
+        checkpoints: CheckpointService,
+        witnesses: Sequence[WitnessKey] = (),
+        repository: TreeRepository = tree_repository,
+        witness_repository: WitnessRepository = witness_repository,
     ) -> None:
         self._checkpoints = checkpoints
+        self._witnesses = {key.name: key for key in witnesses}
         self._repository = repository
+        self._witness_repository = witness_repository
 
     async def run(self, conn: Conn, pinned_keys: Sequence[str] = ()) -> Report:
         report = Report()
         signed = await self._signed_checkpoints(conn, pinned_keys, report)
+        if report.first_bad is None:
+            report.first_bad = await self._cosignatures(conn, report)
         if report.first_bad is not None:
             return report
         pending = sorted(signed, key=lambda c: c.tree_size)
@@ -146,3 +157,22 @@ class Verifier:
                 return out
             out.append(opened)
         return out
+
+    async def _cosignatures(self, conn: Conn, report: Report) -> Finding | None:
+        """Each kept cosignature by a configured witness must verify (c2sp.org/tlog-cosignature)
+        over its checkpoint's body; those of witnesses no longer configured cannot be checked."""
+        for stored in await self._witness_repository.all_cosignatures(conn):
+            key = self._witnesses.get(stored.witness)
+            if key is None:
+                continue
+            body = stored.note.partition("\n\n")[0] + "\n"
+            try:
+                verify(stored.line, body, key)
+            except BadCosignature as exc:
+                return Finding(
+                    None,
+                    f"cosignature of {stored.witness} on the checkpoint at size"
+                    f" {stored.tree_size} does not verify: {exc}",
+                )
+            report.cosignatures_checked += 1
+        return None

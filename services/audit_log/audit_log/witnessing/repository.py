@@ -15,6 +15,14 @@ class Cosigned:
     lines: list[str]
 
 
+@dataclass(frozen=True)
+class StoredCosignature:
+    tree_size: int
+    note: str
+    witness: str
+    line: str
+
+
 class WitnessRepository:
     async def known_size(self, conn: Conn, witness: str) -> int:
         size: int | None = await conn.fetchval(
@@ -63,6 +71,13 @@ class WitnessRepository:
             quorum,
         )
         return None if row is None else Cosigned(row["id"], row["note"], list(row["lines"]))
+
+    async def all_cosignatures(self, conn: Conn) -> list[StoredCosignature]:
+        rows = await conn.fetch(
+            "SELECT c.tree_size, c.note, s.witness, s.line FROM cosignatures s"
+            " JOIN checkpoints c ON c.id = s.checkpoint_id ORDER BY c.id, s.witness"
+        )
+        return [StoredCosignature(r["tree_size"], r["note"], r["witness"], r["line"]) for r in rows]
 
 
 witness_repository = WitnessRepository()
