@@ -1,6 +1,6 @@
 """The portal's login, kept in a signed cookie, and the CSRF token of its forms.
 
-A demo portal without a database: the session is a signed, timestamped cookie (itsdangerous)
+A demo portal without a database: the session is a signed, timestamped cookie (kit/secrets)
 holding the person's id, name and a random CSRF value, valid ``session_minutes`` at most. Short
 and cheap to lose, which is what a payment page's session should be; a real accounting system
 keeps its sessions server-side so that they can end before they expire. The cookie is HttpOnly
@@ -12,20 +12,20 @@ gateway and the DPO pages run on the same host in the demo."""
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from vigie_shared.demo_payment.config import PaymentSettings
+from vigie_shared.kit import secrets
 
 SESSION_COOKIE = "vigie_payment_session"
 LOGIN_COOKIE = "vigie_payment_login"
 LANG_COOKIE = "vigie_payment_lang"
 LOGIN_MINUTES = 10
+SESSION_PURPOSE = "demo payment session"
+LOGIN_STATE_PURPOSE = "demo payment login state"
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,7 @@ class PortalSession:
     csrf: str
 
     def csrf_valid(self, submitted: str | None) -> bool:
-        return submitted is not None and hmac.compare_digest(submitted, self.csrf)
-
-
-def _serializer(settings: PaymentSettings, purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt=f"vigie-demo-payment-{purpose}-v1")
+        return secrets.same(submitted, self.csrf)
 
 
 def _set(response: Response, settings: PaymentSettings, name: str, value: str, age: int) -> None:
@@ -59,20 +55,23 @@ def _read(request: Request, settings: PaymentSettings, name: str, purpose: str, 
     if not raw:
         return None
     try:
-        return _serializer(settings, purpose).loads(raw, max_age=age)
-    except BadSignature:
+        found: object = secrets.read_token(settings.secret_key, purpose, raw, max_age=age)
+    except secrets.InvalidToken:
         return None
+    return found
 
 
 def open_session(response: Response, settings: PaymentSettings, subject: str, name: str) -> None:
-    value = _serializer(settings, "session").dumps(
-        {"sub": subject, "name": name, "csrf": secrets.token_urlsafe(32)}
+    value = secrets.sign_token(
+        settings.secret_key,
+        SESSION_PURPOSE,
+        {"sub": subject, "name": name, "csrf": secrets.random_token(32)},
     )
     _set(response, settings, SESSION_COOKIE, value, settings.session_minutes * 60)
 
 
 def read_session(request: Request, settings: PaymentSettings) -> PortalSession | None:
-    found = _read(request, settings, SESSION_COOKIE, "session", settings.session_minutes * 60)
+    found = _read(request, settings, SESSION_COOKIE, SESSION_PURPOSE, settings.session_minutes * 60)
     if not isinstance(found, dict):
         return None
     try:
@@ -82,12 +81,12 @@ def read_session(request: Request, settings: PaymentSettings) -> PortalSession |
 
 
 def set_login_state(response: Response, settings: PaymentSettings, state: dict[str, str]) -> None:
-    value = _serializer(settings, "login").dumps(state)
+    value = secrets.sign_token(settings.secret_key, LOGIN_STATE_PURPOSE, state)
     _set(response, settings, LOGIN_COOKIE, value, LOGIN_MINUTES * 60)
 
 
 def read_login_state(request: Request, settings: PaymentSettings) -> dict[str, str] | None:
-    found = _read(request, settings, LOGIN_COOKIE, "login", LOGIN_MINUTES * 60)
+    found = _read(request, settings, LOGIN_COOKIE, LOGIN_STATE_PURPOSE, LOGIN_MINUTES * 60)
     if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
         return None
     return {str(k): v for k, v in found.items()}

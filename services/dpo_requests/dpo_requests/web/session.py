@@ -13,19 +13,16 @@ one.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from dpo_requests.config import Settings
 from dpo_requests.web.repository import StoredSession, web_session_repository
+from vigie_shared.kit import secrets
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.oidc import Principal
@@ -37,6 +34,10 @@ LANG_COOKIE = "vigie_dpo_lang"
 LOGIN_MINUTES = 10
 CONFIRM_MINUTES = 30
 COOKIE_PATH = "/"
+SESSION_HASH_PURPOSE = "vigie-dpo-pages-session-v1"
+CSRF_PURPOSE = "dpo pages"
+CONFIRM_PURPOSE = "dpo pages confirmation"
+LOGIN_STATE_PURPOSE = "dpo pages login state"
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,11 @@ class WebSession:
         return "dpo" in self.roles
 
 
-def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt=f"vigie-dpo-pages-{purpose}-v1")
-
-
 def _token_hash(settings: Settings, token: str) -> str:
-    key = hmac.new(settings.secret_key.encode(), b"vigie-dpo-pages-session-v1", hashlib.sha256)
-    return hmac.new(key.digest(), token.encode(), hashlib.sha256).hexdigest()
+    # The rows of ``web_sessions`` are found by this hash, so its key stays the one they were
+    # stored under: an HMAC of the purpose under the secret, which predates the kit's HKDF.
+    key = bytes.fromhex(secrets.keyed_hash(settings.secret_key, SESSION_HASH_PURPOSE))
+    return secrets.keyed_hash(key, token)
 
 
 def _of(stored: StoredSession) -> WebSession:
@@ -95,13 +94,13 @@ async def open_session(
     sid: str | None,
 ) -> tuple[str, WebSession]:
     """A new session; returns the cookie's token (shown once, stored only as a hash)."""
-    token = secrets.token_urlsafe(32)
+    token = secrets.random_token(32)
     stored = StoredSession(
         subject=subject,
         name=name,
         email=email,
         roles=roles,
-        csrf_seed=secrets.token_urlsafe(24),
+        csrf_seed=secrets.random_token(24),
         id_token=id_token,
         sid=sid,
     )
@@ -156,21 +155,24 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
 
 
 def csrf_token(settings: Settings, session: WebSession) -> str:
-    key = hmac.new(settings.secret_key.encode(), b"vigie-dpo-pages-csrf-v1", hashlib.sha256)
-    return hmac.new(key.digest(), session.csrf_seed.encode(), hashlib.sha256).hexdigest()
+    return secrets.csrf_token(settings.secret_key, session.csrf_seed, CSRF_PURPOSE)
 
 
 def csrf_valid(settings: Settings, session: WebSession, submitted: str | None) -> bool:
-    if not submitted:
-        return False
-    return hmac.compare_digest(csrf_token(settings, session), submitted)
+    return secrets.csrf_valid(settings.secret_key, session.csrf_seed, submitted, CSRF_PURPOSE)
+
+
+def _confirmed(session: WebSession, what: str) -> str:
+    return f"{session.subject}\x00{session.csrf_seed}\x00{what}"
 
 
 def confirmation_token(settings: Settings, session: WebSession, what: str) -> str:
     """A token the confirmation page of an irreversible action carries: signed, bound to the
     session and to what is confirmed, valid ``CONFIRM_MINUTES``. The first form cannot hold
-    one, so posting it directly confirms nothing."""
-    return _serializer(settings, "confirm").dumps(_confirmed_mac(settings, session, what))
+    one, so posting it directly confirms nothing. It carries an HMAC of the binding, not the
+    binding: the session's CSRF seed stays out of the page."""
+    bound = secrets.csrf_token(settings.secret_key, _confirmed(session, what), CONFIRM_PURPOSE)
+    return secrets.sign_token(settings.secret_key, CONFIRM_PURPOSE, bound)
 
 
 def confirmation_valid(
@@ -179,18 +181,14 @@ def confirmation_valid(
     if not submitted:
         return False
     try:
-        mac: str = _serializer(settings, "confirm").loads(submitted, max_age=CONFIRM_MINUTES * 60)
-    except BadSignature:
+        bound = secrets.read_token(
+            settings.secret_key, CONFIRM_PURPOSE, submitted, max_age=CONFIRM_MINUTES * 60
+        )
+    except secrets.InvalidToken:
         return False
-    return isinstance(mac, str) and hmac.compare_digest(
-        mac, _confirmed_mac(settings, session, what)
+    return isinstance(bound, str) and secrets.csrf_valid(
+        settings.secret_key, _confirmed(session, what), bound, CONFIRM_PURPOSE
     )
-
-
-def _confirmed_mac(settings: Settings, session: WebSession, what: str) -> str:
-    key = hmac.new(settings.secret_key.encode(), b"vigie-dpo-pages-confirm-v1", hashlib.sha256)
-    bound = f"{session.subject}\x00{session.csrf_seed}\x00{what}".encode()
-    return hmac.new(key.digest(), bound, hashlib.sha256).hexdigest()
 
 
 def set_login_state(response: Response, settings: Settings, state: dict[str, str]) -> None:
@@ -199,7 +197,7 @@ def set_login_state(response: Response, settings: Settings, state: dict[str, str
     SameSite=Lax: the gateway's redirect back is a top-level GET, which carries it."""
     response.set_cookie(
         LOGIN_COOKIE,
-        _serializer(settings, "login").dumps(state),
+        secrets.sign_token(settings.secret_key, LOGIN_STATE_PURPOSE, state),
         max_age=LOGIN_MINUTES * 60,
         httponly=True,
         samesite="lax",
@@ -213,10 +211,14 @@ def read_login_state(settings: Settings, request: Request) -> dict[str, str] | N
     if not raw:
         return None
     try:
-        data: dict[str, str] = _serializer(settings, "login").loads(raw, max_age=LOGIN_MINUTES * 60)
-    except BadSignature:
+        data = secrets.read_token(
+            settings.secret_key, LOGIN_STATE_PURPOSE, raw, max_age=LOGIN_MINUTES * 60
+        )
+    except secrets.InvalidToken:
         return None
-    return data
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        return None
+    return {str(k): v for k, v in data.items()}
 
 
 def clear_login_state(response: Response, settings: Settings) -> None:
