@@ -205,4 +205,4 @@ async def test_failed_back_channel_delivery_is_retried_with_backoff_and_visible(
     assert row["last_error"] == "HTTP 503"
     assert row["later"] is True
     assert row["delivered_at"] is None
-    assert platform.client_id in json.dumps([u["client_id"] for u in undelivered])
+    assert platform.client_id in json.dumps([u.client_id for u in undelivered])

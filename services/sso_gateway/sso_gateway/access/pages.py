@@ -40,7 +40,7 @@ class SuspendedPage:
             403,
             lang=lang,
             title=TEXTS[lang]["suspended_title"],
-            by_debt=bool(state is not None and state["debt_ids"]),
+            by_debt=bool(state is not None and state.debt_ids),
             platform=platform,
             return_url=return_url,
             reachable=[(p.name, p.home) for p in platforms],

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
 from sso_gateway.access.policy import Debt, ManualDecision
-from vigie_shared.kit.db import Conn
-
-
-@dataclass(frozen=True)
-class ReachablePlatform:
-    name: str
-    home: str
+from sso_gateway.access.records import AccessState, DebtRecord, ReachablePlatform
+from vigie_shared.kit.db import Conn, record
 
 
 class AccessRepository:
@@ -30,9 +24,9 @@ class AccessRepository:
         reminded_at: datetime,
         grace_days: int,
         suspend_at: datetime,
-    ) -> asyncpg.Record:
+    ) -> DebtRecord:
         """Upsert the reminder's facts; the earliest reminder of a debt starts its grace."""
-        row: asyncpg.Record | None = await conn.fetchrow(
+        row = await conn.fetchrow(
             "INSERT INTO debts (debt_id, learner_id, channel, amount, reminded_at, grace_days,"
             " suspend_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT (debt_id) DO UPDATE SET"
@@ -55,12 +49,12 @@ class AccessRepository:
             suspend_at,
         )
         assert row is not None
-        return row
+        return record(DebtRecord, row)
 
     async def record_settlement(
         self, conn: Conn, *, debt_id: str, learner_id: str, settled_at: datetime
-    ) -> asyncpg.Record:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    ) -> DebtRecord:
+        row = await conn.fetchrow(
             "INSERT INTO debts (debt_id, learner_id, settled_at) VALUES ($1, $2, $3)"
             " ON CONFLICT (debt_id) DO UPDATE SET"
             "  settled_at = LEAST(debts.settled_at, EXCLUDED.settled_at), updated_at = now()"
@@ -70,12 +64,12 @@ class AccessRepository:
             settled_at,
         )
         assert row is not None
-        return row
+        return record(DebtRecord, row)
 
     async def record_exemption(
         self, conn: Conn, *, debt_id: str, learner_id: str, exempted_at: datetime, reason: str
-    ) -> asyncpg.Record:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    ) -> DebtRecord:
+        row = await conn.fetchrow(
             "INSERT INTO debts (debt_id, learner_id, exempted_at, exemption_reason)"
             " VALUES ($1, $2, $3, $4)"
             " ON CONFLICT (debt_id) DO UPDATE SET"
@@ -89,7 +83,7 @@ class AccessRepository:
             reason,
         )
         assert row is not None
-        return row
+        return record(DebtRecord, row)
 
     async def mark_announced(self, conn: Conn, debt_id: str, *, schedule: bool) -> bool:
         """Set the once-only flag; True if this call set it (so the event goes out once)."""
@@ -100,18 +94,18 @@ class AccessRepository:
         )
         return status.endswith(" 1")
 
-    async def lock_state(self, conn: Conn, learner_id: str) -> asyncpg.Record:
+    async def lock_state(self, conn: Conn, learner_id: str) -> AccessState:
         """The learner's access state, row-locked for this transaction: two gateways deciding
         for the same learner take turns, so a suspension is decided once."""
         await conn.execute(
             "INSERT INTO access_states (learner_id) VALUES ($1) ON CONFLICT DO NOTHING",
             learner_id,
         )
-        row: asyncpg.Record | None = await conn.fetchrow(
+        row = await conn.fetchrow(
             "SELECT * FROM access_states WHERE learner_id = $1 FOR UPDATE", learner_id
         )
         assert row is not None
-        return row
+        return _state_of(row)
 
     async def debts_of(self, conn: Conn, learner_id: str) -> list[Debt]:
         rows = await conn.fetch(
@@ -168,11 +162,9 @@ class AccessRepository:
         )
         return [r["learner_id"] for r in rows]
 
-    async def get_state(self, conn: Conn, learner_id: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
-            "SELECT * FROM access_states WHERE learner_id = $1", learner_id
-        )
-        return row
+    async def get_state(self, conn: Conn, learner_id: str) -> AccessState | None:
+        row = await conn.fetchrow("SELECT * FROM access_states WHERE learner_id = $1", learner_id)
+        return None if row is None else _state_of(row)
 
     async def is_suspended(self, conn: Conn, learner_id: str) -> bool:
         value: bool | None = await conn.fetchval(
@@ -197,12 +189,20 @@ class AccessRepository:
 access_repository = AccessRepository()
 
 
-def manual_of(row: asyncpg.Record) -> ManualDecision | None:
-    if row["manual_suspended"] is None:
-        return None
-    return ManualDecision(
-        suspended=row["manual_suspended"],
-        decided_at=row["manual_decided_at"],
-        reason=row["manual_reason"],
-        actor_id=row["manual_actor"],
+def _state_of(row: asyncpg.Record) -> AccessState:
+    manual = None
+    if row["manual_suspended"] is not None:
+        manual = ManualDecision(
+            suspended=row["manual_suspended"],
+            decided_at=row["manual_decided_at"],
+            reason=row["manual_reason"],
+            actor_id=row["manual_actor"],
+        )
+    return AccessState(
+        learner_id=row["learner_id"],
+        suspended=row["suspended"],
+        changed_at=row["changed_at"],
+        reason=row["reason"],
+        debt_ids=list(row["debt_ids"]),
+        manual=manual,
     )

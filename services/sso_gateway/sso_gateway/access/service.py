@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
 from sso_gateway.access.policy import AccessDecision, ManualDecision, decide, grace_deadline
-from sso_gateway.access.repository import AccessRepository, manual_of
+from sso_gateway.access.records import DebtRecord
+from sso_gateway.access.repository import AccessRepository
+from sso_gateway.access.schemas import AccessStatePublic
 from sso_gateway.config import SOURCE
 from vigie_shared.events import (
     AccessRestored,
@@ -76,15 +77,15 @@ class AccessService:
         await self._announce(conn, row)
         await self.reconcile(conn, data.learner_id, now, actor=BILLING)
 
-    async def _announce(self, conn: Conn, debt: asyncpg.Record) -> None:
+    async def _announce(self, conn: Conn, debt: DebtRecord) -> None:
         """Announce a debt's suspension as scheduled while it is reminded and unpaid, and as
         cancelled once it is paid before the deadline — each once, whatever order the reminder
         and the payment arrived in."""
-        learner_id, debt_id, suspend_at = debt["learner_id"], debt["debt_id"], debt["suspend_at"]
+        learner_id, debt_id, suspend_at = debt.learner_id, debt.debt_id, debt.suspend_at
         if suspend_at is None:
             return  # no reminder known yet: nothing was or will be scheduled
         ended_at = min(
-            (t for t in (debt["settled_at"], debt["exempted_at"]) if t is not None), default=None
+            (t for t in (debt.settled_at, debt.exempted_at) if t is not None), default=None
         )
         if ended_at is None:
             if await self._repository.mark_announced(conn, debt_id, schedule=True):
@@ -94,8 +95,7 @@ class AccessService:
                         learner_id=learner_id,
                         debt_id=debt_id,
                         suspend_at=suspend_at,
-                        reason=f"unpaid debt: access suspended after {debt['grace_days']} days'"
-                        " grace",
+                        reason=f"unpaid debt: access suspended after {debt.grace_days} days' grace",
                         actor=BILLING,
                     ),
                     learner_id,
@@ -109,8 +109,8 @@ class AccessService:
                     learner_id=learner_id,
                     debt_id=debt_id,
                     reason="debt settled within the grace period"
-                    if debt["settled_at"] is not None and debt["settled_at"] == ended_at
-                    else f"exempted by the accounting office: {debt['exemption_reason']}",
+                    if debt.settled_at is not None and debt.settled_at == ended_at
+                    else f"exempted by the accounting office: {debt.exemption_reason}",
                     actor=BILLING,
                 ),
                 learner_id,
@@ -136,8 +136,8 @@ class AccessService:
         change. Must run inside a transaction (the state row stays locked until it ends)."""
         state = await self._repository.lock_state(conn, learner_id)
         debts = await self._repository.debts_of(conn, learner_id)
-        decision = decide(debts, manual_of(state), now)
-        if decision.suspended == state["suspended"]:
+        decision = decide(debts, state.manual, now)
+        if decision.suspended == state.suspended:
             return decision
         debt_ids = list(decision.overdue_debts)
         if decision.suspended:
@@ -154,7 +154,7 @@ class AccessService:
                 await enforce(conn, learner_id)
         else:
             why = reason or "debts settled"
-            settled = list(state["debt_ids"])
+            settled = list(state.debt_ids)
             await self._repository.save_state(
                 conn, learner_id, suspended=False, changed_at=now, reason=why, debt_ids=[]
             )
@@ -200,24 +200,24 @@ class AccessService:
                     suspended += int(decision.suspended)
         return suspended
 
-    async def state(self, conn: Conn, learner_id: str, now: datetime) -> dict[str, Any]:
+    async def state(self, conn: Conn, learner_id: str, now: datetime) -> AccessStatePublic:
         """What the accounting office sees for one learner."""
-        row = await self._repository.get_state(conn, learner_id)
+        state = await self._repository.get_state(conn, learner_id)
         decision = decide(
             await self._repository.debts_of(conn, learner_id),
-            manual_of(row) if row is not None else None,
+            None if state is None else state.manual,
             now,
         )
-        return {
-            "learner_id": learner_id,
-            "suspended": bool(row and row["suspended"]),
-            "changed_at": row["changed_at"] if row else None,
-            "reason": row["reason"] if row else None,
-            "debt_ids": list(row["debt_ids"]) if row else [],
-            "overdue_debts": list(decision.overdue_debts),
-            "pending_debts": list(decision.pending_debts),
-            "next_deadline": decision.next_deadline,
-        }
+        return AccessStatePublic(
+            learner_id=learner_id,
+            suspended=state is not None and state.suspended,
+            changed_at=None if state is None else state.changed_at,
+            reason=None if state is None else state.reason,
+            debt_ids=[] if state is None else list(state.debt_ids),
+            overdue_debts=list(decision.overdue_debts),
+            pending_debts=list(decision.pending_debts),
+            next_deadline=decision.next_deadline,
+        )
 
     async def is_suspended(self, conn: Conn, learner_id: str) -> bool:
         return await self._repository.is_suspended(conn, learner_id)

@@ -4,11 +4,12 @@ for the admin API (``admin.resource``)."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
 from sso_gateway.admin.resource import admin_resource
+from sso_gateway.backchannel.records import Undelivered
 from sso_gateway.backchannel.service import backchannel
 from sso_gateway.clients.schemas import ClientCreate, ClientCreated
 from sso_gateway.clients.service import ClientAlreadyExists, client
@@ -66,7 +67,7 @@ async def add_client(data: ClientCreate, request: Request, _: Admin) -> ClientCr
 
 
 @router.get("/backchannel-logout/undelivered", summary="Back-channel logouts not delivered")
-async def undelivered(request: Request, _: Admin) -> list[dict[str, Any]]:
+async def undelivered(request: Request, _: Admin) -> list[Undelivered]:
     provider = provider_of(request)
     async with provider.pool.acquire() as conn:
         return await backchannel.undelivered(conn)

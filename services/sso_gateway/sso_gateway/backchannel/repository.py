@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import asyncpg
-
-from vigie_shared.kit.db import Conn
+from sso_gateway.backchannel.records import Claimed, Undelivered
+from vigie_shared.kit.db import Conn, record
 
 
 class DeliveryRepository:
@@ -21,12 +20,12 @@ class DeliveryRepository:
 
     async def claim_due(
         self, conn: Conn, *, limit: int, lease_seconds: float, claim_id: uuid.UUID
-    ) -> list[asyncpg.Record]:
+    ) -> list[Claimed]:
         """Lease up to ``limit`` due deliveries to ``claim_id``, in one statement: the row
         locks last only as long as it (``SKIP LOCKED`` lets another replica take other rows at
         the same time), and the lease moves ``next_at`` past now, so no one else claims them
         until it expires."""
-        rows: list[asyncpg.Record] = await conn.fetch(
+        rows = await conn.fetch(
             "UPDATE backchannel_deliveries d"
             " SET claim_id = $3, next_at = now() + make_interval(secs => $2)"
             " FROM (SELECT id FROM backchannel_deliveries"
@@ -38,7 +37,17 @@ class DeliveryRepository:
             lease_seconds,
             claim_id,
         )
-        return rows
+        return [
+            Claimed(
+                id=row["id"],
+                claim_id=claim_id,
+                client_id=row["client_id"],
+                uri=row["uri"],
+                claims=dict(row["claims"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
 
     async def delivered(self, conn: Conn, delivery_id: int, claim_id: uuid.UUID) -> bool:
         """Record success if the claim is still ours (False: the lease expired and another
@@ -74,13 +83,13 @@ class DeliveryRepository:
         )
         return status == "UPDATE 1"
 
-    async def undelivered(self, conn: Conn) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    async def undelivered(self, conn: Conn) -> list[Undelivered]:
+        rows = await conn.fetch(
             "SELECT id, client_id, uri, attempts, last_error, next_at, failed_at, created_at"
             " FROM backchannel_deliveries WHERE delivered_at IS NULL AND attempts > 0"
             " ORDER BY id"
         )
-        return rows
+        return [record(Undelivered, row) for row in rows]
 
 
 delivery_repository = DeliveryRepository()

@@ -20,13 +20,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import httpx
 from joserfc import jwt
 
+from sso_gateway.backchannel.records import Claimed, Undelivered
 from sso_gateway.backchannel.repository import DeliveryRepository, delivery_repository
 from sso_gateway.clients.repository import client_repository
 from sso_gateway.config import Settings
@@ -37,18 +37,6 @@ log = logging.getLogger(__name__)
 
 # OIDC Back-Channel Logout 1.0 §2.4: the event member that makes a JWT a logout token.
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A delivery leased to this worker until its lease expires."""
-
-    id: int
-    claim_id: uuid.UUID
-    client_id: str
-    uri: str
-    claims: dict[str, Any]
-    attempts: int
 
 
 class BackchannelService:
@@ -66,20 +54,20 @@ class BackchannelService:
     ) -> int:
         queued = 0
         for client in await client_repository.by_ids(conn, client_ids):
-            if not client["backchannel_logout_uri"]:
+            if not client.backchannel_logout_uri:
                 continue
             # §2.4: iss, aud, iat, jti, events, and sub and/or sid; never a nonce.
             claims = {
                 "iss": settings.issuer,
-                "aud": client["client_id"],
+                "aud": client.client_id,
                 "sub": user_id,
                 "sid": session_id,
                 "events": {LOGOUT_EVENT: {}},
             }
             await self._repository.insert(
                 conn,
-                client_id=client["client_id"],
-                uri=client["backchannel_logout_uri"],
+                client_id=client.client_id,
+                uri=client.backchannel_logout_uri,
                 claims=claims,
             )
             queued += 1
@@ -96,23 +84,12 @@ class BackchannelService:
         """Lease due deliveries to this worker (a short transaction of its own)."""
         claim_id = uuid.uuid4()
         async with pool.acquire() as conn:
-            rows = await self._repository.claim_due(
+            return await self._repository.claim_due(
                 conn,
                 limit=limit,
                 lease_seconds=settings.backchannel_lease_seconds,
                 claim_id=claim_id,
             )
-        return [
-            Claimed(
-                id=row["id"],
-                claim_id=claim_id,
-                client_id=row["client_id"],
-                uri=row["uri"],
-                claims=dict(row["claims"]),
-                attempts=row["attempts"],
-            )
-            for row in rows
-        ]
 
     async def send(
         self,
@@ -223,8 +200,8 @@ class BackchannelService:
 
         return done
 
-    async def undelivered(self, conn: Conn) -> list[dict[str, Any]]:
-        return [dict(r) for r in await self._repository.undelivered(conn)]
+    async def undelivered(self, conn: Conn) -> list[Undelivered]:
+        return await self._repository.undelivered(conn)
 
 
 backchannel = BackchannelService(delivery_repository)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
-
-from vigie_shared.kit.db import Conn
+from sso_gateway.clients.records import ClientRecord
+from vigie_shared.kit.db import Conn, record
 
 COLUMNS = (
     "client_id, name, redirect_uris, training_platform, secret_hash, public, grant_types,"
@@ -83,19 +82,19 @@ class ClientRepository:
             client_uri,
         )
 
-    async def get(self, conn: Conn, client_id: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    async def get(self, conn: Conn, client_id: str) -> ClientRecord | None:
+        row = await conn.fetchrow(
             f"SELECT {COLUMNS} FROM clients WHERE client_id = $1",  # noqa: S608
             client_id,
         )
-        return row
+        return None if row is None else record(ClientRecord, row)
 
-    async def by_ids(self, conn: Conn, client_ids: list[str]) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    async def by_ids(self, conn: Conn, client_ids: list[str]) -> list[ClientRecord]:
+        rows = await conn.fetch(
             f"SELECT {COLUMNS} FROM clients WHERE client_id = ANY($1::text[])",  # noqa: S608
             client_ids,
         )
-        return rows
+        return [record(ClientRecord, row) for row in rows]
 
 
 client_repository = ClientRepository()

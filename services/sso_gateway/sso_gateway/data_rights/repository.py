@@ -4,36 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
-from vigie_shared.kit.db import Conn
+from sso_gateway.data_rights.records import LoginEntry, Profile, SessionEntry
+from vigie_shared.kit.db import Conn, record
 
 
 class DataRightsRepository:
-    async def profile(self, conn: Conn, user_id: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    async def profile(self, conn: Conn, user_id: str) -> Profile | None:
+        row = await conn.fetchrow(
             "SELECT id, username, email, display_name, roles, created_at, updated_at,"
             " restricted_at, erased_at FROM users WHERE id = $1",
             user_id,
         )
-        return row
+        return None if row is None else record(Profile, row)
 
-    async def login_history(self, conn: Conn, user_id: str) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    async def login_history(self, conn: Conn, user_id: str) -> list[LoginEntry]:
+        rows = await conn.fetch(
             "SELECT at, ip, succeeded FROM login_attempts WHERE user_id = $1 ORDER BY at",
             user_id,
         )
-        return rows
+        return [record(LoginEntry, row) for row in rows]
 
-    async def sessions(self, conn: Conn, user_id: str) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    async def sessions(self, conn: Conn, user_id: str) -> list[SessionEntry]:
+        rows = await conn.fetch(
             "SELECT s.id, s.auth_time, s.expires_at, s.revoked_at, s.ip,"
             " coalesce(array_agg(c.client_id) FILTER (WHERE c.client_id IS NOT NULL), '{}')"
             " AS platforms FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id"
             " WHERE s.user_id = $1 GROUP BY s.id ORDER BY s.auth_time",
             user_id,
         )
-        return rows
+        return [record(SessionEntry, row) for row in rows]
 
     async def anonymise(self, conn: Conn, user_id: str) -> None:
         # The row stays (foreign keys, audit) but identifies no one, and its password hash

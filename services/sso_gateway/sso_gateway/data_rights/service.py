@@ -4,12 +4,14 @@ personal data): export (GDPR Art. 15/20), erase (Art. 17), rectify (Art. 16), re
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import asyncpg
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from sso_gateway.config import SOURCE, Settings
+from sso_gateway.data_rights.records import LoginEntry, Profile, SessionEntry
 from sso_gateway.data_rights.repository import DataRightsRepository, data_rights_repository
 from sso_gateway.sessions.service import sessions
 from vigie_shared.events import (
@@ -27,8 +29,8 @@ RECTIFIABLE = ("email", "display_name", "username")
 _email = TypeAdapter(EmailStr)
 
 
-def _jsonable(row: asyncpg.Record) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dict(row).items()}
+def _jsonable(stored: Profile | LoginEntry | SessionEntry) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(stored).items()}
 
 
 class DataRightsService:
@@ -47,7 +49,7 @@ class DataRightsService:
                 _jsonable(r) for r in await self._repository.login_history(conn, task.subject_id)
             ],
             "sessions": [_jsonable(r) for r in session_rows],
-            "platforms_used": sorted({p for r in session_rows for p in r["platforms"]}),
+            "platforms_used": sorted({p for r in session_rows for p in r.platforms}),
             # Platforms are the institution's own services: sign-in asks for no consent, so
             # there is none on record.
             "consents": [],
@@ -55,7 +57,7 @@ class DataRightsService:
 
     async def erase(self, conn: Conn, settings: Settings, task: DpoTaskRequested) -> dict[str, Any]:
         profile = await self._repository.profile(conn, task.subject_id)
-        if profile is None or profile["erased_at"] is not None:
+        if profile is None or profile.erased_at is not None:
             return {"erased": False, "reason": "no such account, or already erased"}
         # Sessions first: their revocation tells each platform by back-channel logout.
         revoked = await sessions.revoke_all(conn, settings, task.subject_id, "erasure")

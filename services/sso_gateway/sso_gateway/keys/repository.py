@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from vigie_shared.kit.db import Conn
+from sso_gateway.keys.records import PublishedKey
+from vigie_shared.kit.db import Conn, record
 
 
 class KeyRepository:
@@ -47,13 +46,17 @@ class KeyRepository:
         n: int = await conn.fetchval("SELECT count(*) FROM signing_keys WHERE alg = $1", alg)
         return n
 
-    async def published(self, conn: Conn) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(
+    async def lock(self, conn: Conn) -> None:
+        """Serialise key creation and rotation across replicas until the transaction ends."""
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('sso:signing_keys'))")
+
+    async def published(self, conn: Conn) -> list[PublishedKey]:
+        rows = await conn.fetch(
             "SELECT kid, alg, private_enc, public_jwk, created_at, activates_at, retires_at,"
             " drop_after FROM signing_keys WHERE drop_after IS NULL OR drop_after > now()"
             " ORDER BY activates_at"
         )
-        return rows
+        return [record(PublishedKey, row) for row in rows]
 
 
 key_repository = KeyRepository()

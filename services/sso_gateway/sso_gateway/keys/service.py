@@ -20,6 +20,7 @@ import asyncpg
 from joserfc.jwk import ECKey, KeyParameters, KeySet, RSAKey
 
 from sso_gateway import crypto
+from sso_gateway.keys.records import PublishedKey
 from sso_gateway.keys.repository import KeyRepository, key_repository
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
@@ -69,27 +70,27 @@ class KeyRing:
             if not force and time.monotonic() - self._loaded_at < self._max_age:
                 return
             async with pool.acquire() as conn:
-                rows = await key_repository.published(conn)
-            self._keys = [self._load(row) for row in rows]
+                published = await key_repository.published(conn)
+            self._keys = [self._load(stored) for stored in published]
             self._imported = {k.kid: k.key for k in self._keys}
             self._jwks_json = json.dumps(self.jwks(), separators=(",", ":")).encode()
             self._key_set = KeySet([k.key for k in self._keys])
             self._loaded_at = time.monotonic()
 
-    def _load(self, row: asyncpg.Record) -> StoredKey:
-        key = self._imported.get(row["kid"])
+    def _load(self, stored: PublishedKey) -> StoredKey:
+        key = self._imported.get(stored.kid)
         if key is None:
             private = json.loads(
-                crypto.decrypt(self._secret_key, row["private_enc"], context=row["kid"])
+                crypto.decrypt(self._secret_key, stored.private_enc, context=stored.kid)
             )
-            key = ECKey.import_key(private) if row["alg"] == "ES256" else RSAKey.import_key(private)
+            key = ECKey.import_key(private) if stored.alg == "ES256" else RSAKey.import_key(private)
         return StoredKey(
-            kid=row["kid"],
-            alg=row["alg"],
+            kid=stored.kid,
+            alg=stored.alg,
             key=key,
-            public_jwk=dict(row["public_jwk"]),
-            activates_at=row["activates_at"],
-            retires_at=row["retires_at"],
+            public_jwk=dict(stored.public_jwk),
+            activates_at=stored.activates_at,
+            retires_at=stored.retires_at,
         )
 
     def signing_key(self, alg: str) -> StoredKey:
@@ -138,7 +139,7 @@ class KeyService:
     async def ensure(self, conn: Conn, secret_key: str) -> None:
         """Create a first key per algorithm, active at once, when there is none."""
         async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('sso:signing_keys'))")
+            await self._repository.lock(conn)
             for alg in ALGORITHMS:
                 if await self._repository.count(conn, alg) == 0:
                     await self._create(conn, secret_key, alg, utcnow())
@@ -153,7 +154,7 @@ class KeyService:
         drop_after = activates_at + timedelta(seconds=token_ttl + 60)
         kids = []
         async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('sso:signing_keys'))")
+            await self._repository.lock(conn)
             for alg in ALGORITHMS:
                 await self._repository.retire_current(
                     conn, alg=alg, retires_at=activates_at, drop_after=drop_after

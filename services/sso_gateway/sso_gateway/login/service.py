@@ -48,8 +48,8 @@ class LoginService:
         device_cookie: str | None = None,
     ) -> LoginResult:
         identifier = identifier.strip().lower()
-        row = await user_repository.get_for_login(conn, identifier)
-        user_id = None if row is None else row["id"]
+        account = await user_repository.get_for_login(conn, identifier)
+        user_id = None if account is None else account.id
         device = recognised_device(settings, user_id, device_cookie)
         async with conn.transaction():
             await self._attempts.lock(conn, account_key=user_id or f"name:{identifier}", ip=ip)
@@ -77,15 +77,15 @@ class LoginService:
             )
         # argon2id takes tens of milliseconds of CPU: a worker thread, never the event loop.
         ok = await asyncio.to_thread(
-            verify_password, None if row is None else row["password_hash"], password
+            verify_password, None if account is None else account.password_hash, password
         )
         rehashed = None
-        if ok and row is not None and needs_rehash(row["password_hash"]):
+        if ok and account is not None and needs_rehash(account.password_hash):
             # The password is at hand only now: bring its hash to the current parameters
             # (before the transaction, which need not stay open while argon2id runs).
             rehashed = await asyncio.to_thread(password_hasher.hash, password)
         async with conn.transaction():
-            if not ok or row is None:
+            if not ok or account is None:
                 await outbox.enqueue(
                     conn,
                     new_event(
@@ -97,15 +97,15 @@ class LoginService:
                 return LoginResult(ok=False)
             await self._attempts.succeed(conn, attempt)
             if rehashed is not None:
-                await user_repository.set_password_hash(conn, row["id"], rehashed)
-            session_id, token = await sessions.open(conn, settings, user_id=row["id"], ip=ip)
+                await user_repository.set_password_hash(conn, account.id, rehashed)
+            session_id, token = await sessions.open(conn, settings, user_id=account.id, ip=ip)
             await outbox.enqueue(
                 conn,
                 new_event(
                     LoginSucceeded(
-                        user_id=row["id"], client_id=client_id, session_id=session_id, ip=ip
+                        user_id=account.id, client_id=client_id, session_id=session_id, ip=ip
                     ),
-                    subject=row["id"],
+                    subject=account.id,
                     source=SOURCE,
                 ),
             )
@@ -115,7 +115,7 @@ class LoginService:
             session_token=token,
             device_cookie=device_cookie
             if device is not None
-            else new_device_cookie(settings, row["id"]),
+            else new_device_cookie(settings, account.id),
         )
 
 

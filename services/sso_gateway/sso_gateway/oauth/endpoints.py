@@ -30,7 +30,8 @@ from sso_gateway.oauth.models import SCOPES
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request as OAuthRequest
 from sso_gateway.oauth.server import Provider
-from sso_gateway.sessions.service import BrowserSession, sessions
+from sso_gateway.sessions.records import BrowserSession
+from sso_gateway.sessions.service import sessions
 from sso_gateway.users.repository import user_repository
 from vigie_shared.kit.forms import read_form, same_origin
 
@@ -331,11 +332,11 @@ async def userinfo(request: Request) -> Response:
     async with provider.pool.acquire() as conn:
         if await grant_repository.access_token_revoked(conn, str(claims.get("jti", ""))):
             return _bearer_error(401, "invalid_token", "The access token was revoked.")
-        row = await user_repository.get(conn, str(claims["sub"]))
-    if row is None:
+        account = await user_repository.get(conn, str(claims["sub"]))
+    if account is None:
         return _bearer_error(401, "invalid_token", "The account no longer exists.")
     info = user_info(
-        row["id"], row["email"], row["display_name"], row["username"], str(claims["scope"])
+        account.id, account.email, account.display_name, account.username, str(claims["scope"])
     )
     return JSONResponse(dict(info), headers={"Cache-Control": "no-store"})
 

@@ -49,8 +49,8 @@ class ClientCache:
         self._loading[client_id] = future
         try:
             async with pool.acquire() as conn:
-                row = await client_repository.get(conn, client_id)
-            client = None if row is None else OAuthClient.from_row(row, self._secret_key)
+                stored = await client_repository.get(conn, client_id)
+            client = None if stored is None else OAuthClient.of(stored, self._secret_key)
         except BaseException as exc:
             future.set_exception(exc)
             # Retrieved here so that an error nobody else waited for is not reported twice.

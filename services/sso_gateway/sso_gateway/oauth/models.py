@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin  # type: ignore[import-untyped]
 from authlib.oidc.core import AuthorizationCodeMixin  # type: ignore[import-untyped]
 
 from sso_gateway import crypto
+from sso_gateway.clients.records import ClientRecord
 
 SCOPES = ("openid", "profile", "email", "offline_access")
 
@@ -33,20 +33,20 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
     training_platform: bool = True
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record, secret_key: str) -> OAuthClient:
+    def of(cls, stored: ClientRecord, secret_key: str) -> OAuthClient:
         return cls(
-            client_id=row["client_id"],
-            name=row["name"],
-            redirect_uris=list(row["redirect_uris"]),
-            secret_hash=row["secret_hash"],
-            public=row["public"],
-            grant_types=list(row["grant_types"]),
-            post_logout_redirect_uris=list(row["post_logout_redirect_uris"]),
-            backchannel_logout_uri=row["backchannel_logout_uri"],
-            audiences=list(row["audiences"]),
-            signing_alg=row["signing_alg"],
+            client_id=stored.client_id,
+            name=stored.name,
+            redirect_uris=list(stored.redirect_uris),
+            secret_hash=stored.secret_hash,
+            public=stored.public,
+            grant_types=list(stored.grant_types),
+            post_logout_redirect_uris=list(stored.post_logout_redirect_uris),
+            backchannel_logout_uri=stored.backchannel_logout_uri,
+            audiences=list(stored.audiences),
+            signing_alg=stored.signing_alg,
             secret_key=secret_key,
-            training_platform=row["training_platform"],
+            training_platform=stored.training_platform,
         )
 
     @property
@@ -115,10 +115,6 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     resource: str | None = None
     """The RFC 8707 resource named at /authorize; None: the client itself."""
 
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> AuthorizationCode:
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
-
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
 
@@ -152,10 +148,6 @@ class RefreshToken(TokenMixin):  # type: ignore[misc]
     revoked_at: datetime | None
     resource: str | None = None
     """The grant's RFC 8707 resource (from its authorization code); None: the client itself."""
-
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> RefreshToken:
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.client_id == client.client_id

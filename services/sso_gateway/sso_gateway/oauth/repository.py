@@ -3,42 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
+from sso_gateway.oauth.models import AuthorizationCode, RefreshToken
+from sso_gateway.oauth.records import Granted, RevokedAccessToken
 from vigie_shared.kit.clock import utcnow
-from vigie_shared.kit.db import Conn
-
-
-@dataclass(frozen=True)
-class Granted:
-    """What a code or refresh token grants, read without using it up, so that a token request
-    it cannot satisfy is refused while the grant stays good.
-
-    ``usable``: not used, revoked nor expired (one that is not goes on to be consumed, which is
-    where reuse is detected); ``resource``: the RFC 8707 resource the grant was authorized for
-    (None: the client itself); ``scope``: what it was granted; ``code_challenge`` and
-    ``code_challenge_method``: a code's PKCE challenge (RFC 7636 §4.3)."""
-
-    usable: bool
-    resource: str | None
-    scope: str
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-
-
-@dataclass(frozen=True)
-class RevokedAccessToken:
-    jti: str
-    expires_at: datetime
-    user_id: str | None
-    client_id: str
-
-    @classmethod
-    def of(cls, row: asyncpg.Record) -> RevokedAccessToken:
-        return cls(row["jti"], row["expires_at"], row["user_id"], row["client_id"])
+from vigie_shared.kit.db import Conn, record
 
 
 class GrantRepository:
@@ -82,10 +52,10 @@ class GrantRepository:
 
     async def consume_code(
         self, conn: Conn, code_hash: str, client_id: str
-    ) -> asyncpg.Record | None:
+    ) -> AuthorizationCode | None:
         """Mark the code used and return it, in one statement: two concurrent redemptions
         cannot both succeed (RFC 6749 §4.1.2: a code is used at most once)."""
-        row: asyncpg.Record | None = await conn.fetchrow(
+        row = await conn.fetchrow(
             "UPDATE authorization_codes c SET used_at = now()"
             " FROM sessions s, users u"
             " WHERE c.code_hash = $1 AND c.client_id = $2 AND c.used_at IS NULL"
@@ -95,7 +65,7 @@ class GrantRepository:
             code_hash,
             client_id,
         )
-        return row
+        return None if row is None else record(AuthorizationCode, row)
 
     async def peek_code(self, conn: Conn, code_hash: str, client_id: str) -> Granted | None:
         """Read only: what a code of this client grants, without using it up."""
@@ -106,15 +76,7 @@ class GrantRepository:
             code_hash,
             client_id,
         )
-        if row is None:
-            return None
-        return Granted(
-            usable=row["usable"],
-            resource=row["resource"],
-            scope=row["scope"],
-            code_challenge=row["code_challenge"],
-            code_challenge_method=row["code_challenge_method"],
-        )
+        return None if row is None else record(Granted, row)
 
     async def peek_refresh_token(
         self, conn: Conn, token_hash: str, client_id: str
@@ -211,9 +173,9 @@ class GrantRepository:
 
     async def consume_refresh_token(
         self, conn: Conn, token_hash: str, client_id: str
-    ) -> asyncpg.Record | None:
+    ) -> RefreshToken | None:
         """Rotate: mark the token used and return it, atomically (RFC 9700 §4.14.2)."""
-        row: asyncpg.Record | None = await conn.fetchrow(
+        row = await conn.fetchrow(
             "UPDATE refresh_tokens r SET used_at = now()"
             " FROM users u"
             " WHERE r.token_hash = $1 AND r.client_id = $2 AND r.used_at IS NULL"
@@ -223,13 +185,11 @@ class GrantRepository:
             token_hash,
             client_id,
         )
-        return row
+        return None if row is None else record(RefreshToken, row)
 
-    async def get_refresh_token(self, conn: Conn, token_hash: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
-            "SELECT * FROM refresh_tokens WHERE token_hash = $1", token_hash
-        )
-        return row
+    async def get_refresh_token(self, conn: Conn, token_hash: str) -> RefreshToken | None:
+        row = await conn.fetchrow("SELECT * FROM refresh_tokens WHERE token_hash = $1", token_hash)
+        return None if row is None else record(RefreshToken, row)
 
     async def revoke_family(self, conn: Conn, family_id: str) -> list[RevokedAccessToken]:
         """Revoke a grant's refresh and access tokens; returns the access tokens revoked now
@@ -245,7 +205,8 @@ class GrantRepository:
             " RETURNING jti, expires_at, user_id, client_id",
             family_id,
         )
-        return [RevokedAccessToken.of(row) for row in rows if row["expires_at"] > utcnow()]
+        revoked = [record(RevokedAccessToken, row) for row in rows]
+        return [token for token in revoked if token.expires_at > utcnow()]
 
     async def revoke_session_tokens(self, conn: Conn, session_id: str) -> None:
         await conn.execute(
@@ -289,7 +250,7 @@ class GrantRepository:
             " AND expires_at > now() RETURNING jti, expires_at, user_id, client_id",
             jti,
         )
-        return None if row is None else RevokedAccessToken.of(row)
+        return None if row is None else record(RevokedAccessToken, row)
 
 
 grant_repository = GrantRepository()

@@ -12,7 +12,7 @@ from authlib.oauth2.rfc6749 import (  # type: ignore[import-untyped]
 )
 
 from sso_gateway.oauth.models import OAuthClient
-from sso_gateway.sessions.service import BrowserSession
+from sso_gateway.sessions.records import BrowserSession
 
 
 class Payload(OAuth2Payload):  # type: ignore[misc]

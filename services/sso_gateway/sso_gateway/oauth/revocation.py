@@ -12,7 +12,8 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint  # type: ignore[import-unt
 
 from sso_gateway.config import SOURCE
 from sso_gateway.oauth.models import RefreshToken
-from sso_gateway.oauth.repository import RevokedAccessToken, grant_repository
+from sso_gateway.oauth.records import RevokedAccessToken
+from sso_gateway.oauth.repository import grant_repository
 from vigie_shared.events import TokenRevoked, new_event
 from vigie_shared.kit import outbox
 from vigie_shared.kit.db import Conn

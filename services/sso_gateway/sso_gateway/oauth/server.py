@@ -65,9 +65,9 @@ from sso_gateway.oauth.models import (
     AccessTokenInfo,
     GrantUser,
     OAuthClient,
-    RefreshToken,
 )
-from sso_gateway.oauth.repository import Granted, grant_repository
+from sso_gateway.oauth.records import Granted
+from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 from sso_gateway.oauth.revocation import Revocation
 from vigie_shared.kit.db import Conn
@@ -196,8 +196,8 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
             if client_id not in request.clients:
                 raise RuntimeError("client not preloaded")
             return request.clients[client_id]
-        row = self.call(lambda conn: client_repository.get(conn, client_id))
-        return None if row is None else OAuthClient.from_row(row, self.settings.secret_key)
+        stored = self.call(lambda conn: client_repository.get(conn, client_id))
+        return None if stored is None else OAuthClient.of(stored, self.settings.secret_key)
 
     def save_token(self, token: dict[str, Any], request: Request) -> None:
         issued = request.issued
@@ -433,8 +433,7 @@ class Provider(_AuthorizationServer):  # type: ignore[misc]
     def query_token(self, token_string: str, hint: str | None) -> Any:
         if token_string.startswith(REFRESH_TOKEN_PREFIX):
             token_hash = crypto.keyed_hash(self.settings.secret_key, token_string)
-            row = self.call(lambda conn: grant_repository.get_refresh_token(conn, token_hash))
-            return None if row is None else RefreshToken.from_row(row)
+            return self.call(lambda conn: grant_repository.get_refresh_token(conn, token_hash))
         claims = self.decode_access_token(token_string)
         if claims is None:
             return None

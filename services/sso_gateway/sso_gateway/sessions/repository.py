@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-
-from vigie_shared.kit.db import Conn
+from sso_gateway.sessions.records import BrowserSession, EndedSession
+from vigie_shared.kit.db import Conn, record
 
 
 class SessionRepository:
@@ -30,23 +29,23 @@ class SessionRepository:
             ip,
         )
 
-    async def live_by_token(self, conn: Conn, token_hash: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    async def live_by_token(self, conn: Conn, token_hash: str) -> BrowserSession | None:
+        row = await conn.fetchrow(
             "SELECT s.id, s.user_id, s.auth_time, u.email, u.display_name, u.username, u.roles"
             " FROM sessions s JOIN users u ON u.id = s.user_id"
             " WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"
             " AND u.erased_at IS NULL AND u.restricted_at IS NULL",
             token_hash,
         )
-        return row
+        return None if row is None else record(BrowserSession, row)
 
-    async def revoke(self, conn: Conn, session_id: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    async def revoke(self, conn: Conn, session_id: str) -> EndedSession | None:
+        row = await conn.fetchrow(
             "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
             " RETURNING id, user_id",
             session_id,
         )
-        return row
+        return None if row is None else record(EndedSession, row)
 
     async def live_ids_of_user(self, conn: Conn, user_id: str) -> list[str]:
         rows = await conn.fetch(

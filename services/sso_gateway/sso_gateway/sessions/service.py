@@ -4,13 +4,13 @@ tokens (OIDC Back-Channel Logout 1.0 §2.1), held by an opaque ``vigie_st_`` coo
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sso_gateway import crypto
 from sso_gateway.backchannel.service import backchannel
 from sso_gateway.config import SOURCE, Settings
 from sso_gateway.oauth.repository import GrantRepository, grant_repository
+from sso_gateway.sessions.records import BrowserSession
 from sso_gateway.sessions.repository import SessionRepository, session_repository
 from vigie_shared.events import SessionRevoked, new_event
 from vigie_shared.kit import outbox
@@ -18,17 +18,6 @@ from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 
 SESSION_TOKEN_PREFIX = "vigie_st_"  # noqa: S105 (a prefix, not a secret)
-
-
-@dataclass(frozen=True)
-class BrowserSession:
-    id: str
-    user_id: str
-    auth_time: datetime
-    email: str
-    display_name: str
-    username: str | None
-    roles: list[str]
 
 
 class SessionService:
@@ -57,38 +46,27 @@ class SessionService:
     ) -> BrowserSession | None:
         if not token or not token.startswith(SESSION_TOKEN_PREFIX):
             return None
-        row = await self._repository.live_by_token(
+        return await self._repository.live_by_token(
             conn, crypto.keyed_hash(settings.secret_key, token)
-        )
-        if row is None:
-            return None
-        return BrowserSession(
-            id=row["id"],
-            user_id=row["user_id"],
-            auth_time=row["auth_time"],
-            email=row["email"],
-            display_name=row["display_name"],
-            username=row["username"],
-            roles=list(row["roles"]),
         )
 
     async def revoke(self, conn: Conn, settings: Settings, session_id: str, reason: str) -> bool:
         """End a session: its tokens are revoked, each platform it signed into is told by
         back-channel logout, and ``vigie.sso.session.revoked`` is published, all in the
         caller's transaction."""
-        row = await self._repository.revoke(conn, session_id)
-        if row is None:
+        ended = await self._repository.revoke(conn, session_id)
+        if ended is None:
             return False
         await self._grants.revoke_session_tokens(conn, session_id)
         clients = await self._repository.clients(conn, session_id)
         await backchannel.enqueue(
-            conn, settings, user_id=row["user_id"], session_id=session_id, client_ids=clients
+            conn, settings, user_id=ended.user_id, session_id=session_id, client_ids=clients
         )
         await outbox.enqueue(
             conn,
             new_event(
-                SessionRevoked(user_id=row["user_id"], session_id=session_id, reason=reason),
-                subject=row["user_id"],
+                SessionRevoked(user_id=ended.user_id, session_id=session_id, reason=reason),
+                subject=ended.user_id,
                 source=SOURCE,
             ),
         )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
-
+from sso_gateway.users.records import LoginAccount
 from sso_gateway.users.schemas import UserPublic
-from vigie_shared.kit.db import Conn
+from vigie_shared.kit.db import Conn, record
 
 PUBLIC = "id, email, display_name, roles, created_at, username"
 
@@ -21,10 +20,10 @@ class UserRepository:
         password_hash: str,
         roles: list[str],
         username: str | None = None,
-    ) -> asyncpg.Record | None:
-        """Insert unless the e-mail or username is taken; returns the row, or None when it
-        already existed."""
-        row: asyncpg.Record | None = await conn.fetchrow(
+    ) -> UserPublic | None:
+        """Insert unless the e-mail or username is taken; returns the account, or None when
+        it already existed."""
+        row = await conn.fetchrow(
             "INSERT INTO users (id, email, display_name, password_hash, roles, username)"  # noqa: S608
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
             f" RETURNING {PUBLIC}",
@@ -35,15 +34,7 @@ class UserRepository:
             roles,
             username,
         )
-        return row
-
-    async def get_by_email(self, conn: Conn, email: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
-            f"SELECT {PUBLIC}, password_hash FROM users"  # noqa: S608
-            " WHERE lower(email) = lower($1)",
-            email,
-        )
-        return row
+        return None if row is None else UserPublic.model_validate(dict(row))
 
     async def public_by_email(self, conn: Conn, email: str) -> UserPublic | None:
         """The live account with this e-mail, as the commands and the API show it."""
@@ -70,22 +61,22 @@ class UserRepository:
         )
         return [UserPublic.model_validate(dict(row)) for row in rows]
 
-    async def get_for_login(self, conn: Conn, identifier: str) -> asyncpg.Record | None:
+    async def get_for_login(self, conn: Conn, identifier: str) -> LoginAccount | None:
         """The live account whose username or e-mail is ``identifier``."""
-        row: asyncpg.Record | None = await conn.fetchrow(
-            f"SELECT {PUBLIC}, password_hash FROM users"  # noqa: S608
+        row = await conn.fetchrow(
+            "SELECT id, password_hash FROM users"
             " WHERE (lower(username) = lower($1) OR lower(email) = lower($1))"
             " AND erased_at IS NULL AND restricted_at IS NULL",
             identifier,
         )
-        return row
+        return None if row is None else record(LoginAccount, row)
 
-    async def get(self, conn: Conn, user_id: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    async def get(self, conn: Conn, user_id: str) -> UserPublic | None:
+        row = await conn.fetchrow(
             f"SELECT {PUBLIC} FROM users WHERE id = $1 AND erased_at IS NULL",  # noqa: S608
             user_id,
         )
-        return row
+        return None if row is None else UserPublic.model_validate(dict(row))
 
     async def set_password_hash(self, conn: Conn, user_id: str, password_hash: str) -> None:
         await conn.execute(

@@ -59,7 +59,7 @@ class UserService:
         transaction. Hashing runs off the event loop: argon2id is deliberately slow."""
         password_hash = await asyncio.to_thread(password_hasher.hash, data.password)
         async with conn.transaction():
-            row = await self._repository.insert(
+            user = await self._repository.insert(
                 conn,
                 user_id=f"u-{uuid.uuid4().hex[:12]}",
                 email=data.email,
@@ -68,9 +68,8 @@ class UserService:
                 roles=data.roles,
                 username=data.username,
             )
-            if row is None:
+            if user is None:
                 raise UserAlreadyExists(data.email)
-            user = UserPublic.model_validate(dict(row))
             await outbox.enqueue(
                 conn,
                 new_event(

@@ -93,9 +93,9 @@ class AuthorizationCodeGrant(Issuing, grants.AuthorizationCodeGrant):  # type: i
         )
 
         async def consume(conn: Conn) -> AuthorizationCode | None:
-            row = await grant_repository.consume_code(conn, code_hash, client.client_id)
-            if row is not None:
-                return AuthorizationCode.from_row(row)
+            consumed = await grant_repository.consume_code(conn, code_hash, client.client_id)
+            if consumed is not None:
+                return consumed
             # RFC 6749 §4.1.2: a code used twice SHOULD revoke what it was exchanged for.
             family = await grant_repository.used_code_family(conn, code_hash)
             if family is not None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 from authlib.oauth2.rfc6749.errors import AccessDeniedError  # type: ignore[import-untyped]
 
@@ -16,8 +15,9 @@ from sso_gateway.oauth.models import (
     OAuthClient,
 )
 from sso_gateway.oauth.requests import Request
-from sso_gateway.sessions.service import BrowserSession
+from sso_gateway.sessions.records import BrowserSession
 from sso_gateway.users.repository import user_repository
+from sso_gateway.users.schemas import UserPublic
 from vigie_shared.kit.db import Conn
 
 if TYPE_CHECKING:
@@ -118,25 +118,25 @@ def load_grant_user(
     refused if their access to this platform is suspended."""
     training = client is not None and client.training_platform
 
-    async def load(conn: Conn) -> tuple[asyncpg.Record | None, bool]:
+    async def load(conn: Conn) -> tuple[UserPublic | None, bool]:
         # One round trip from the worker thread for both (a refresh grant's hot path).
-        row = await user_repository.get(conn, user_id)
+        account = await user_repository.get(conn, user_id)
         suspended = (
-            row is not None and training and await access_repository.is_suspended(conn, user_id)
+            account is not None and training and await access_repository.is_suspended(conn, user_id)
         )
-        return row, suspended
+        return account, suspended
 
-    row, suspended = server.load(f"user:{user_id}:{training}", load)
-    if row is None:
+    account, suspended = server.load(f"user:{user_id}:{training}", load)
+    if account is None:
         return None
     if suspended:
         raise suspended_error()
     return GrantUser(
-        id=row["id"],
-        email=row["email"],
-        display_name=row["display_name"],
-        username=row["username"],
-        roles=list(row["roles"]),
+        id=account.id,
+        email=account.email,
+        display_name=account.display_name,
+        username=account.username,
+        roles=list(account.roles),
         session_id=session_id,
         auth_time=auth_time,
     )

@@ -13,7 +13,7 @@ from authlib.oauth2.rfc7636.challenge import (  # type: ignore[import-untyped]
 )
 
 from sso_gateway.oauth.models import AuthorizationCode
-from sso_gateway.oauth.repository import Granted
+from sso_gateway.oauth.records import Granted
 from sso_gateway.oauth.requests import Request
 
 if TYPE_CHECKING:

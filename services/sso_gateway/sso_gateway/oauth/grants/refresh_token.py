@@ -16,7 +16,8 @@ from sso_gateway.oauth.models import (
     OAuthClient,
     RefreshToken,
 )
-from sso_gateway.oauth.repository import Granted, grant_repository
+from sso_gateway.oauth.records import Granted
+from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 from vigie_shared.kit.db import Conn
 
@@ -54,14 +55,16 @@ class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):  # type: ignore[misc
         )
 
         async def consume(conn: Conn) -> RefreshToken | None:
-            row = await grant_repository.consume_refresh_token(conn, token_hash, client.client_id)
-            if row is not None:
-                return RefreshToken.from_row(row)
+            rotated = await grant_repository.consume_refresh_token(
+                conn, token_hash, client.client_id
+            )
+            if rotated is not None:
+                return rotated
             known = await grant_repository.get_refresh_token(conn, token_hash)
-            if known is not None and known["used_at"] is not None:
+            if known is not None and known.used_at is not None:
                 # RFC 9700 §4.14.2: a rotated-out token presented again means one of two
                 # parties holds a stolen copy; revoke the whole family.
-                await revocation.revoke_family(conn, known["family_id"], "refresh_token_reused")
+                await revocation.revoke_family(conn, known.family_id, "refresh_token_reused")
             return None
 
         return self.server.load(f"refresh:{token_hash}", consume)

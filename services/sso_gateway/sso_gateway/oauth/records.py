@@ -1,0 +1,35 @@
+"""What the grant repository returns besides the objects Authlib handles (``models``): what a
+grant allows, read without using it up, and the access tokens a revocation ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """What a code or refresh token grants, read without using it up, so that a token request
+    it cannot satisfy is refused while the grant stays good.
+
+    ``usable``: not used, revoked nor expired (one that is not goes on to be consumed, which is
+    where reuse is detected); ``resource``: the RFC 8707 resource the grant was authorized for
+    (None: the client itself); ``scope``: what it was granted; ``code_challenge`` and
+    ``code_challenge_method``: a code's PKCE challenge (RFC 7636 §4.3)."""
+
+    usable: bool
+    resource: str | None
+    scope: str
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedAccessToken:
+    """An access token revoked while still live: what resource servers are told of it
+    (``vigie.sso.token.revoked``), since they check tokens locally (RFC 9068)."""
+
+    jti: str
+    expires_at: datetime
+    user_id: str | None
+    client_id: str
