@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
-from sso_gateway import crypto
 from sso_gateway.config import Settings
 from sso_gateway.login.throttle import DEVICE_COOKIE
+from vigie_shared.kit import secrets
 from vigie_shared.kit.i18n import Catalogues, page_environment, stylesheet_path
 
 PAGE_POLICY = (
@@ -23,6 +21,7 @@ PAGE_POLICY = (
 )
 SESSION_COOKIE = "vigie_sso"
 CSRF_COOKIE = "vigie_csrf"
+CSRF_PURPOSE = "sso login pages"
 
 PACKAGE = Path(__file__).parent.parent
 catalogues = Catalogues(PACKAGE / "locale", "sso_gateway", ("fr", "en"))
@@ -59,19 +58,18 @@ def csrf_seed(request: Request) -> tuple[str, bool]:
     seed = request.cookies.get(CSRF_COOKIE)
     if seed and len(seed) >= 32:
         return seed, False
-    return secrets.token_urlsafe(32), True
+    return secrets.random_token(32), True
 
 
 def csrf_token(settings: Settings, seed: str) -> str:
     # Signed double-submit (OWASP CSRF cheat sheet): the form carries an HMAC of the cookie.
-    return crypto.keyed_hash(settings.secret_key, f"csrf:{seed}")
+    return secrets.csrf_token(settings.secret_key, seed, CSRF_PURPOSE)
 
 
 def csrf_valid(settings: Settings, request: Request, submitted: str) -> bool:
-    seed = request.cookies.get(CSRF_COOKIE)
-    if not seed or not submitted:
-        return False
-    return hmac.compare_digest(csrf_token(settings, seed), submitted)
+    return secrets.csrf_valid(
+        settings.secret_key, request.cookies.get(CSRF_COOKIE), submitted, CSRF_PURPOSE
+    )
 
 
 def set_csrf_cookie(response: Response, settings: Settings, seed: str) -> None:

@@ -18,16 +18,17 @@ network) never locks it out.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sso_gateway import crypto
 from sso_gateway.config import Settings
 from sso_gateway.login.repository import Bucket, Budgets
+from vigie_shared.kit import secrets
 
 DEVICE_COOKIE = "vigie_device"
+DEVICE_PREFIX = "login-device"
+"""What the device MAC's input starts with, apart from every other keyed hash under the
+service secret. Device cookies live for days: their format stays as it was issued."""
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,13 @@ def wait_seconds(budgets: Budgets, limits: Limits, *, recognised: bool) -> float
 
 
 def _device_mac(settings: Settings, user_id: str, nonce: str) -> str:
-    return crypto.keyed_hash(settings.secret_key, f"login-device:{user_id}:{nonce}")
+    return secrets.keyed_hash(settings.secret_key, f"{DEVICE_PREFIX}:{user_id}:{nonce}")
 
 
 def new_device_cookie(settings: Settings, user_id: str) -> str:
     """A cookie that proves this browser logged in to ``user_id``: a random nonce and its MAC
     bound to the account, so it is worth nothing for another account or once forged."""
-    nonce = secrets.token_urlsafe(16)
+    nonce = secrets.random_token(16)
     return f"{nonce}.{_device_mac(settings, user_id, nonce)}"
 
 
@@ -81,6 +82,6 @@ def recognised_device(settings: Settings, user_id: str | None, cookie: str | Non
     if user_id is None or not cookie or "." not in cookie:
         return None
     nonce, mac = cookie.split(".", 1)
-    if hmac.compare_digest(_device_mac(settings, user_id, nonce), mac):
+    if secrets.same(_device_mac(settings, user_id, nonce), mac):
         return nonce
     return None
