@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from sso_gateway.oauth.deps import provider_of
+from sso_gateway.deps import provider_of
 
 router = APIRouter(tags=["keys"])
 

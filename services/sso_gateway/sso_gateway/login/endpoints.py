@@ -6,6 +6,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from sso_gateway.config import Settings
+from sso_gateway.deps import PoolDep, SettingsDep
 from sso_gateway.login.pages import (
     SESSION_COOKIE,
     csrf_seed,
@@ -20,7 +22,6 @@ from sso_gateway.login.schemas import LANGUAGE_NAMES, TEXTS, Lang, page_lang
 from sso_gateway.login.service import login_service
 from sso_gateway.login.throttle import DEVICE_COOKIE
 from sso_gateway.metrics import login_failed
-from sso_gateway.oauth.deps import provider_of
 from sso_gateway.oauth.endpoints import PAGE_RESPONSES
 from sso_gateway.sessions.service import sessions
 from vigie_shared.kit.forms import first_values, read_form, same_origin
@@ -41,9 +42,15 @@ def _client_id(next_url: str) -> str | None:
 
 
 def _form(
-    request: Request, *, next_url: str, lang: Lang, error: str | None, identifier: str, status: int
+    request: Request,
+    settings: Settings,
+    *,
+    next_url: str,
+    lang: Lang,
+    error: str | None,
+    identifier: str,
+    status: int,
 ) -> Response:
-    settings = provider_of(request).settings
     seed, new = csrf_seed(request)
     other: Lang = "en" if lang == "fr" else "fr"
     response = render(
@@ -69,12 +76,11 @@ def _form(
     summary="Where a login lands without a platform to go back to",
     responses=PAGE_RESPONSES,
 )
-async def home(request: Request, lang: str | None = None) -> Response:
-    provider = provider_of(request)
-    async with provider.pool.acquire() as conn:
-        session = await sessions.current(
-            conn, provider.settings, request.cookies.get(SESSION_COOKIE)
-        )
+async def home(
+    request: Request, pool: PoolDep, settings: SettingsDep, lang: str | None = None
+) -> Response:
+    async with pool.acquire() as conn:
+        session = await sessions.current(conn, settings, request.cookies.get(SESSION_COOKIE))
     chosen = page_lang(request, lang)
     texts = TEXTS[chosen]
     if session is None:
@@ -89,10 +95,11 @@ async def home(request: Request, lang: str | None = None) -> Response:
 
 @router.get("/login", summary="The login form", responses=PAGE_RESPONSES)
 async def login_form(
-    request: Request, next: str | None = None, lang: str | None = None
+    request: Request, settings: SettingsDep, next: str | None = None, lang: str | None = None
 ) -> Response:
     return _form(
         request,
+        settings,
         next_url=safe_next(next),
         lang=page_lang(request, lang),
         error=None,
@@ -102,9 +109,7 @@ async def login_form(
 
 
 @router.post("/login", summary="Submit the login form", responses=PAGE_RESPONSES)
-async def login_submit(request: Request) -> Response:
-    provider = provider_of(request)
-    settings = provider.settings
+async def login_submit(request: Request, pool: PoolDep, settings: SettingsDep) -> Response:
     form = first_values(await read_form(request))
     lang = page_lang(request, form.get("lang"))
     next_url = safe_next(form.get("next"))
@@ -115,10 +120,16 @@ async def login_submit(request: Request) -> Response:
     ):
         login_failed("csrf")
         return _form(
-            request, next_url=next_url, lang=lang, error=texts["csrf"], identifier="", status=403
+            request,
+            settings,
+            next_url=next_url,
+            lang=lang,
+            error=texts["csrf"],
+            identifier="",
+            status=403,
         )
     ip = request.client.host if request.client else None
-    async with provider.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         result = await login_service.login(
             conn,
             settings,
@@ -132,6 +143,7 @@ async def login_submit(request: Request) -> Response:
         login_failed("throttled")
         response = _form(
             request,
+            settings,
             next_url=next_url,
             lang=lang,
             error=texts["throttled"] % {"minutes": math.ceil(result.throttled_seconds / 60)},
@@ -145,6 +157,7 @@ async def login_submit(request: Request) -> Response:
         login_failed("invalid_credentials")
         return _form(
             request,
+            settings,
             next_url=next_url,
             lang=lang,
             error=texts["bad_credentials"],

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from sso_gateway.access.pages import suspended_page
+from sso_gateway.deps import ProviderDep, provider_of
 from sso_gateway.login.pages import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -23,7 +24,6 @@ from sso_gateway.login.pages import (
     set_csrf_cookie,
 )
 from sso_gateway.login.schemas import TEXTS, oauth_error_text, page_lang
-from sso_gateway.oauth.deps import provider_of
 from sso_gateway.oauth.grants.base import grant_user, refuse_if_suspended
 from sso_gateway.oauth.grants.openid import user_info
 from sso_gateway.oauth.models import SCOPES
@@ -226,8 +226,7 @@ async def _suspended_page(request: Request, provider: Provider, refusal: _Suspen
     summary="Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2)",
     responses=PAGE_RESPONSES,
 )
-async def authorize(request: Request) -> Response:
-    provider = provider_of(request)
+async def authorize(request: Request, provider: ProviderDep) -> Response:
     oauth_request = await _oauth_request(request, provider, with_session=True)
     session = oauth_request.browser_session
     params = oauth_request.payload.data
@@ -290,8 +289,7 @@ async def token(request: Request) -> Response:
 
 
 @router.post("/introspect", summary="Token introspection (RFC 7662)", responses=OAUTH_RESPONSES)
-async def introspect(request: Request) -> Response:
-    provider = provider_of(request)
+async def introspect(request: Request, provider: ProviderDep) -> Response:
     oauth_request = await _oauth_request(request, provider)
     return _response(
         await provider.run(provider.create_endpoint_response, "introspection", oauth_request)
@@ -299,8 +297,7 @@ async def introspect(request: Request) -> Response:
 
 
 @router.post("/revoke", summary="Token revocation (RFC 7009)", responses=OAUTH_RESPONSES)
-async def revoke(request: Request) -> Response:
-    provider = provider_of(request)
+async def revoke(request: Request, provider: ProviderDep) -> Response:
     oauth_request = await _oauth_request(request, provider)
     return _response(
         await provider.run(provider.create_endpoint_response, "revocation", oauth_request)
@@ -318,8 +315,7 @@ def _bearer_error(status: int, error: str, description: str) -> Response:
 @router.api_route(
     "/userinfo", methods=["GET", "POST"], summary="OIDC Core §5.3", responses=BEARER_RESPONSES
 )
-async def userinfo(request: Request) -> Response:
-    provider = provider_of(request)
+async def userinfo(request: Request, provider: ProviderDep) -> Response:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
@@ -364,8 +360,7 @@ async def _ends_without_asking(
     summary="RP-Initiated Logout 1.0 §2",
     responses=PAGE_RESPONSES,
 )
-async def logout(request: Request) -> Response:
-    provider = provider_of(request)
+async def logout(request: Request, provider: ProviderDep) -> Response:
     settings = provider.settings
     oauth_request = await _oauth_request(request, provider, with_session=True)
     data = oauth_request.payload.data
