@@ -24,8 +24,12 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 
 BRAND_BLUE = "rgb(31, 78, 121)"  # --brand in kit/static/vigie.css
 # The page's own text: parts marked as another language (the language link) left out.
+# The page's own words: not those marked as another language, and not the platforms' names,
+# which are data an administrator registered (the session's other tests register "Paiement en
+# ligne" or "Demandes RGPD"), not texts of the page.
 OWN_TEXT = """() => {
   const body = document.body.cloneNode(true);
+  body.querySelectorAll('#reachable-platforms a').forEach(e => e.remove());
   body.querySelectorAll('[lang]').forEach(e => {
     if (e.lang !== document.documentElement.lang) e.remove();
   });
