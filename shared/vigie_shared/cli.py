@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import logging
 import os
 import signal
@@ -28,6 +26,7 @@ from pydantic import ValidationError
 from vigie_shared import dlq, simulate, topics
 from vigie_shared.demo_payment.config import DEFAULT_PORT as PAYMENT_DEFAULT_PORT
 from vigie_shared.demo_payment.config import DEMO_PAYMENT_CLIENT
+from vigie_shared.kit import secrets
 from vigie_shared.kit.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
@@ -70,8 +69,7 @@ def demo_client_secret(secret_key: str, client_id: str) -> str:
     """The secret of a demo platform, derived from the (development) secret key so that every
     ``vigie up --demo`` can print it and hand it to the pages; real platforms get random ones
     (``vigie client add``). ``sso_gateway.demo`` registers exactly this value."""
-    digest = hmac.new(secret_key.encode(), f"demo-client:{client_id}".encode(), hashlib.sha256)
-    return "vigie_cs_" + digest.hexdigest()[:43]
+    return "vigie_cs_" + secrets.keyed_hash(secret_key, f"demo-client:{client_id}")[:43]
 
 
 async def _migrate_all(specs: Sequence[ServiceSpec], dsn: str) -> None:
