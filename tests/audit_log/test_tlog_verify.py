@@ -47,6 +47,10 @@ def go() -> str | None:
 
 @pytest.fixture(scope="session")
 def tlog_verify() -> Path:
+    return build_tlog_verify()
+
+
+def build_tlog_verify() -> Path:
     """The verifier, built once per change of its source (go.sum pins its modules)."""
     sources = [p for p in SOURCE.iterdir() if p.suffix in (".go", ".mod", ".sum")]
     if BINARY.exists() and BINARY.stat().st_mtime >= max(p.stat().st_mtime for p in sources):

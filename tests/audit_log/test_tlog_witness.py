@@ -6,6 +6,7 @@ consistency proof from the size it last saw; a lost record of that size is recov
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import functools
@@ -19,18 +20,21 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 import pytest_asyncio
 
 from audit_log import cli
+from audit_log.app import create_app
 from audit_log.checkpoints.note import open_note
 from audit_log.config import WitnessConfig
 from audit_log.context import AuditLog
 from audit_log.witnessing.cosignature import WitnessKey, verify
 from tests.audit_log.conftest import LogUnderTest, entry
-from tests.audit_log.test_tlog_verify import free_port, go
+from tests.audit_log.test_tlog_verify import build_tlog_verify, free_port, go
+from tests.fixtures.serving import serving
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -233,3 +237,39 @@ async def test_vigie_audit_verify_checks_the_witness_cosignatures(
     report = await cli.verify(audit.settings, [], log.schema)
     assert report.first_bad is not None
     assert f"cosignature of {WITNESS_NAME}" in report.first_bad.problem
+
+
+@pytest.fixture(scope="session")
+def tlog_verify() -> Path:
+    return build_tlog_verify()
+
+
+async def test_the_go_client_verifies_the_cosigned_checkpoint_served(
+    log: LogUnderTest, witness: Witness, tlog_verify: Path
+) -> None:
+    audit = witnessed(log, witness)
+    app = create_app(audit.settings)
+    app.state.runtime = SimpleNamespace(pool=log.pool)
+    app.state.audit = audit
+    async with log.pool.acquire() as conn, httpx.AsyncClient() as http:
+        await log.append(*(entry(i) for i in range(300)))
+        await audit.checkpoints.issue(conn)
+        assert (await audit.witnesses.submit(conn, http)).cosigned_by == [WITNESS_NAME]
+        log_vkey = (await audit.checkpoints.verifier_keys(conn))[-1]
+        port = free_port()
+        async with serving(app, port):
+            served = await http.get(f"http://127.0.0.1:{port}/checkpoint")
+            assert f"\u2014 {WITNESS_NAME} " in served.text
+            process = await asyncio.create_subprocess_exec(
+                str(tlog_verify),
+                "-url",
+                f"http://127.0.0.1:{port}",
+                "-vkey",
+                log_vkey,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    print(served.text + out.decode(), end="")
+    assert process.returncode == 0, out.decode()
+    assert "tree size 300," in out.decode()
