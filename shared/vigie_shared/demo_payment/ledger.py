@@ -137,7 +137,9 @@ class LedgerFollower:
         return self._caught_up.is_set() and self._task is not None and not self._task.done()
 
     async def start(self) -> None:
+        # Subscribed without a group: aiokafka assigns every partition of the topics itself.
         consumer = AIOKafkaConsumer(
+            *self.TOPICS,
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -146,13 +148,7 @@ class LedgerFollower:
         )
         await consumer.start()
         try:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(topic, number)
-                for topic in self.TOPICS
-                for number in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
-            consumer.assign(partitions)
+            partitions = await self._partitions(consumer)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
         except BaseException:
@@ -160,6 +156,22 @@ class LedgerFollower:
             raise
         self._consumer = consumer
         self._task = asyncio.create_task(self._follow(consumer, ends), name="payment-ledger")
+
+    async def _partitions(
+        self, consumer: AIOKafkaConsumer, timeout: float = 30.0
+    ) -> list[TopicPartition]:
+        """Every partition of the followed topics, once the consumer has them all: a topic
+        created a moment ago (by `vigie up`, just before the portal starts) may not be in the
+        broker's metadata yet."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            assigned = consumer.assignment()
+            if {tp.topic for tp in assigned} >= set(self.TOPICS):
+                return sorted(assigned)
+            if asyncio.get_running_loop().time() > deadline:
+                missing = sorted(set(self.TOPICS) - {tp.topic for tp in assigned})
+                raise RuntimeError(f"the broker shows no partition of {missing} after {timeout} s")
+            await asyncio.sleep(0.1)
 
     async def wait_caught_up(self, timeout: float) -> None:
         await asyncio.wait_for(self._caught_up.wait(), timeout)
