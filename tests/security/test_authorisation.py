@@ -39,6 +39,8 @@ PUBLIC: dict[str, dict[tuple[str, str], str]] = {
         ("GET", "/healthz"): "liveness",
         ("GET", "/readyz"): "readiness",
         ("GET", "/checkpoints/keys"): "public keys to verify checkpoints with",
+        ("GET", "/checkpoint"): "the signed tree head: sizes and hashes, nothing personal",
+        ("GET", "/tile/{level}/{path}"): "hash tiles: hashes only (entry bundles need a token)",
     },
     "sso": {
         ("GET", "/healthz"): "liveness",

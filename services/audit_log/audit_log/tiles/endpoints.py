@@ -5,6 +5,7 @@ for the same auditor token as the entries API and each read of them is audited."
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
 
 from audit_log.deps import Audit, AuditedReader, DbConn
 from audit_log.tiles.paths import TILE_WIDTH, BadTilePath, parse_index
@@ -37,6 +38,7 @@ def _tile(data: bytes | None, cache: str) -> Response:
 @router.get(
     "/checkpoint",
     summary="The latest checkpoint (C2SP tlog-checkpoint), cosigned by the witness policy's quorum",
+    response_class=PlainTextResponse,
 )
 async def checkpoint(audit: Audit, conn: DbConn) -> Response:
     return Response(
@@ -47,13 +49,21 @@ async def checkpoint(audit: Audit, conn: DbConn) -> Response:
 
 
 # Declared before the hash tiles' route, whose level would otherwise take "entries".
-@router.get("/tile/entries/{path:path}", summary="An entry bundle (auditor token)")
+@router.get(
+    "/tile/entries/{path:path}",
+    summary="An entry bundle (auditor token)",
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 async def entry_bundle(path: str, _reader: AuditedReader, audit: Audit, conn: DbConn) -> Response:
     index, width = _index(path)
     return _tile(await audit.tiles.entry_bundle(conn, index, width), PERSONAL)
 
 
-@router.get("/tile/{level}/{path:path}", summary="A hash tile (public)")
+@router.get(
+    "/tile/{level}/{path:path}",
+    summary="A hash tile (public)",
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 async def hash_tile(level: str, path: str, audit: Audit, conn: DbConn) -> Response:
     if not level.isdigit() or level != str(int(level)):
         raise Problem(404, "Not Found", f"not a tile level: {level!r}")
