@@ -189,8 +189,8 @@ async def log_in(
     discovery, authorization code + PKCE S256 with the person's login form filled by an HTTP
     client keeping cookies, token, userinfo (and with ``refresh``, a refresh whose new access
     token reads the same subject). Returns the userinfo claims."""
-    from authlib.common.security import generate_token  # type: ignore[import-untyped]
-    from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
+    from authlib.common.security import generate_token
+    from authlib.integrations.httpx_client import (
         AsyncOAuth2Client,
     )
 

@@ -27,9 +27,9 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import pytest
 import pytest_asyncio
-from authlib.common.security import generate_token  # type: ignore[import-untyped]
-from authlib.integrations.base_client import OAuthError  # type: ignore[import-untyped]
-from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
+from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 from fastapi import FastAPI
 
 from audit_log.app import create_app as audit_app

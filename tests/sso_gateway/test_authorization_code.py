@@ -7,7 +7,7 @@ import time
 from secrets import token_urlsafe as generate_token
 
 import pytest
-from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import KeySet

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
-from authlib.integrations.starlette_client import OAuth  # type: ignore[import-untyped]
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.integrations.starlette_client import OAuth
 from fastapi import FastAPI
 
 from sso_gateway.app import create_app

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from authlib.common.security import generate_token  # type: ignore[import-untyped]
+from authlib.common.security import generate_token
 from fastapi import FastAPI
 
 from tests.sso_gateway.access.test_refusal_page import return_link

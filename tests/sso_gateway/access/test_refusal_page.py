@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
-from authlib.common.security import generate_token  # type: ignore[import-untyped]
+from authlib.common.security import generate_token
 from fastapi import FastAPI
 
 from tests.sso_gateway.conftest import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from authlib.oidc.rpinitiated import EndSessionEndpoint  # type: ignore[import-untyped]
+from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc.jwk import KeySet
 
 from sso_gateway.oauth.grants.base import ALGORITHMS
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from sso_gateway.oauth.server import Provider
 
 
-class EndSession(EndSessionEndpoint):  # type: ignore[misc]
+class EndSession(EndSessionEndpoint):
     """OIDC RP-Initiated Logout 1.0. The post-logout redirect is checked by Authlib against the
     client's registration (§3); ending the session is ours."""
 

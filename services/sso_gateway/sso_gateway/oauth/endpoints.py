@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
-from authlib.oauth2.rfc6749.errors import AccessDeniedError  # type: ignore[import-untyped]
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from authlib.oauth2.rfc7662 import IntrospectionEndpoint  # type: ignore[import-untyped]
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from sso_gateway.oauth.models import (
     AccessTokenInfo,
@@ -14,7 +14,7 @@ from sso_gateway.oauth.models import (
 from sso_gateway.oauth.requests import Request
 
 
-class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:

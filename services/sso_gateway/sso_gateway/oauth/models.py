@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin  # type: ignore[import-untyped]
-from authlib.oidc.core import AuthorizationCodeMixin  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
+from authlib.oidc.core import AuthorizationCodeMixin
 
 from sso_gateway import crypto
 from sso_gateway.clients.records import ClientRecord
@@ -18,7 +18,7 @@ SCOPES = ("openid", "profile", "email", "offline_access")
 
 
 @dataclass
-class OAuthClient(ClientMixin):  # type: ignore[misc]
+class OAuthClient(ClientMixin):
     client_id: str
     name: str
     redirect_uris: list[str]
@@ -101,7 +101,7 @@ class GrantUser:
 
 
 @dataclass
-class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
+class AuthorizationCode(AuthorizationCodeMixin):
     client_id: str
     user_id: str
     session_id: str
@@ -135,7 +135,7 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
 
 
 @dataclass
-class RefreshToken(TokenMixin):  # type: ignore[misc]
+class RefreshToken(TokenMixin):
     family_id: str
     client_id: str
     user_id: str
@@ -172,7 +172,7 @@ class RefreshToken(TokenMixin):  # type: ignore[misc]
 
 
 @dataclass
-class AccessTokenInfo(TokenMixin):  # type: ignore[misc]
+class AccessTokenInfo(TokenMixin):
     """A JWT access token we issued, decoded, with its revocation state."""
 
     claims: dict[str, Any]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from authlib.oauth2.rfc6749 import (  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749 import (
     OAuth2Payload,
     OAuth2Request,
 )
@@ -15,7 +15,7 @@ from sso_gateway.oauth.models import OAuthClient
 from sso_gateway.sessions.records import BrowserSession
 
 
-class Payload(OAuth2Payload):  # type: ignore[misc]
+class Payload(OAuth2Payload):
     def __init__(self, values: list[tuple[str, str]]) -> None:
         self._data: dict[str, str] = {}
         self._datalist: dict[str, list[str]] = {}
@@ -32,7 +32,7 @@ class Payload(OAuth2Payload):  # type: ignore[misc]
         return self._datalist
 
 
-class Request(OAuth2Request):  # type: ignore[misc]
+class Request(OAuth2Request):
     """An HTTP request already read on the event loop (query, form body, headers)."""
 
     def __init__(

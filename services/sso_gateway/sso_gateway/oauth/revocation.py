@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from authlib.oauth2.rfc7009 import RevocationEndpoint  # type: ignore[import-untyped]
+from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from sso_gateway.config import SOURCE
 from sso_gateway.oauth.models import RefreshToken
@@ -59,7 +59,7 @@ async def _publish(conn: Conn, revoked: list[RevokedAccessToken], reason: str) -
     )
 
 
-class Revocation(RevocationEndpoint):  # type: ignore[misc]
+class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post", "none"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:

@@ -32,9 +32,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
-from authlib.oauth2.rfc6749 import AuthorizationServer as _AuthorizationServer  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749 import AuthorizationServer as _AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oauth2.rfc6749.util import extract_basic_authorization  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -83,7 +83,7 @@ def basic_client_id(request: Request) -> str | None:
     return client_id
 
 
-class Provider(_AuthorizationServer):  # type: ignore[misc]
+class Provider(_AuthorizationServer):
     def __init__(self, settings: Settings) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self.settings = settings

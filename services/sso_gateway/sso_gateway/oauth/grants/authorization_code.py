@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from authlib.oauth2.rfc6749 import grants  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749 import grants
 
 from sso_gateway import crypto
 from sso_gateway.oauth import revocation
@@ -30,7 +30,7 @@ from sso_gateway.sessions.service import sessions
 from vigie_shared.kit.db import Conn
 
 
-class AuthorizationCodeGrant(Issuing, grants.AuthorizationCodeGrant):  # type: ignore[misc]
+class AuthorizationCodeGrant(Issuing, grants.AuthorizationCodeGrant):
     # "none" is for public clients, which prove possession with PKCE instead (RFC 7636).
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*SECRET_METHODS, "none"]
 

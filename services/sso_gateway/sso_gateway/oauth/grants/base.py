@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
-from authlib.oauth2.rfc6749.errors import AccessDeniedError  # type: ignore[import-untyped]
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError
 
 from sso_gateway.access.repository import access_repository
 from sso_gateway.oauth.models import (
@@ -29,7 +29,7 @@ REFRESH_TOKEN_PREFIX = "vigie_rt_"  # noqa: S105 (a prefix, not a secret)
 ALGORITHMS = ["ES256", "RS256"]
 
 
-class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
+class InvalidTargetError(OAuth2Error):
     """RFC 8707 §2: the requested resource is not one this client may get tokens for."""
 
     error = "invalid_target"

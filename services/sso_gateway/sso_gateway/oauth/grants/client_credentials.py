@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from authlib.oauth2.rfc6749 import grants  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749 import grants
 
 from sso_gateway.oauth.grants.base import Issuing
 
 
-class ClientCredentialsGrant(Issuing, grants.ClientCredentialsGrant):  # type: ignore[misc]
+class ClientCredentialsGrant(Issuing, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from authlib.oidc.core import UserInfo  # type: ignore[import-untyped]
-from authlib.oidc.core.grants import OpenIDCode  # type: ignore[import-untyped]
-from authlib.oidc.core.util import create_half_hash  # type: ignore[import-untyped]
+from authlib.oidc.core import UserInfo
+from authlib.oidc.core.grants import OpenIDCode
+from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 
 from sso_gateway.oauth.models import (
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sso_gateway.oauth.server import Provider
 
 
-class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
+class OpenIDCodeExtension(OpenIDCode):
     """ID tokens (OIDC Core §2, §3.1.3.6): nonce, auth_time, sid, at_hash, signed with the
     client's algorithm by the current key."""
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from authlib.oauth2.rfc6749 import InvalidRequestError  # type: ignore[import-untyped]
-from authlib.oauth2.rfc6749.errors import InvalidGrantError  # type: ignore[import-untyped]
-from authlib.oauth2.rfc7636 import CodeChallenge  # type: ignore[import-untyped]
-from authlib.oauth2.rfc7636.challenge import (  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import (
     CODE_VERIFIER_PATTERN,
     compare_s256_code_challenge,
 )
@@ -38,7 +38,7 @@ def check_code_verifier(request: Request, granted: Granted) -> None:
         raise InvalidGrantError("Code challenge failed.")
 
 
-class S256Challenge(CodeChallenge):  # type: ignore[misc]
+class S256Challenge(CodeChallenge):
     """PKCE with S256 only (RFC 9700 §2.1.1: ``plain`` SHOULD NOT be used; we refuse it), and
     required of every client."""
 

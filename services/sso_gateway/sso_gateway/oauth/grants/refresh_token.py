@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from authlib.oauth2.rfc6749 import grants  # type: ignore[import-untyped]
-from authlib.oauth2.rfc6749.errors import InvalidScopeError  # type: ignore[import-untyped]
-from authlib.oauth2.rfc6749.util import scope_to_list  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.util import scope_to_list
 
 from sso_gateway import crypto
 from sso_gateway.oauth import revocation
@@ -30,7 +30,7 @@ def check_refresh_scope(request: Request, granted: Granted) -> None:
         raise InvalidScopeError()
 
 
-class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):  # type: ignore[misc]
+class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*SECRET_METHODS, "none"]
     # RFC 9700 §4.14.2: refresh tokens rotate; each is good for one use.
     INCLUDE_NEW_REFRESH_TOKEN = True
