@@ -4,21 +4,20 @@ dead letters and replays one once its cause is fixed."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
+from tests.fixtures.dlq_cli import vigie_dlq
 from tests.fixtures.kafka import on_topic, read_all
 from tests.fixtures.poison import applied
 from tests.kit.support import Deps, user_event
-from vigie_shared import dlq, topics
+from vigie_shared import topics
 from vigie_shared.events import CloudEvent, UserCreated
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.consumer import EventConsumer, Outcome
@@ -114,15 +113,6 @@ async def test_a_redelivered_event_changes_nothing(deps: Deps, kafka: str) -> No
     assert await deps.pool.fetchval("SELECT count(*) FROM effects WHERE subject='once'") == 1
 
 
-def vigie(argv: Sequence[str]) -> int:
-    """The ``vigie`` command line, as far as its ``dlq`` commands go."""
-    parser = argparse.ArgumentParser(prog="vigie")
-    dlq.register_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
 async def test_vigie_dlq_lists_a_dead_letter_and_replays_it_to_be_applied_once(
     deps: Deps,
     kafka: str,
@@ -153,7 +143,7 @@ async def test_vigie_dlq_lists_a_dead_letter_and_replays_it_to_be_applied_once(
         await deps.producer.send_and_wait(on_topic(encode(user_event("last")), topic))
         await until(applied(deps.pool, "last"))
 
-        assert await asyncio.to_thread(vigie, ["dlq", "list", "--schema", schema]) == 0
+        assert await asyncio.to_thread(vigie_dlq, ["dlq", "list", "--schema", schema]) == 0
         (line,) = capsys.readouterr().out.splitlines()
         ce_id = dict(fixme.headers)["ce_id"].decode()
         assert f"{topic}[0]@0" in line
@@ -163,10 +153,10 @@ async def test_vigie_dlq_lists_a_dead_letter_and_replays_it_to_be_applied_once(
         ref = line.split()[0]
 
         fixed["yet"] = True
-        assert await asyncio.to_thread(vigie, ["dlq", "replay", ref]) == 0
+        assert await asyncio.to_thread(vigie_dlq, ["dlq", "replay", ref]) == 0
         await until(applied(deps.pool, "fixme"))
         duplicates = consumer.counts[Outcome.DUPLICATE]
-        assert await asyncio.to_thread(vigie, ["dlq", "replay", ref]) == 0
+        assert await asyncio.to_thread(vigie_dlq, ["dlq", "replay", ref]) == 0
         await until(lambda: _more(consumer.counts, Outcome.DUPLICATE, duplicates))
     finally:
         await broker.stop()
@@ -174,7 +164,7 @@ async def test_vigie_dlq_lists_a_dead_letter_and_replays_it_to_be_applied_once(
     assert await deps.pool.fetchval("SELECT count(*) FROM effects WHERE subject='fixme'") == 1
     assert consumer.counts[Outcome.DEAD_LETTERED] == 1
     capsys.readouterr()
-    assert await asyncio.to_thread(vigie, ["dlq", "list", "--schema", schema]) == 0
+    assert await asyncio.to_thread(vigie_dlq, ["dlq", "list", "--schema", schema]) == 0
     assert "replayed 2x" in capsys.readouterr().out
 
 

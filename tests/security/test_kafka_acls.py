@@ -9,12 +9,11 @@ tests run on an Apache Kafka node of their own, started with the users and that 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,11 +27,12 @@ from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 
 from sso_gateway.app import create_app
 from sso_gateway.config import Settings
+from tests.fixtures.dlq_cli import vigie_dlq
 from tests.fixtures.serving import own_database
 from tests.fixtures.stack import ARTIFACTS
 from tests.kit.support import user_event
 from tests.sso_gateway.conftest import ISSUER, make_user
-from vigie_shared import dlq, topics
+from vigie_shared import topics
 from vigie_shared.events import (
     SERVICE_SOURCES,
     AccessRestored,
@@ -335,15 +335,6 @@ async def test_the_billing_simulator_plays_a_campaign_as_the_accounting_user(
     assert outcome.restored == payer
 
 
-def vigie(argv: Sequence[str]) -> int:
-    """The ``vigie`` command line, as far as its ``dlq`` commands go."""
-    parser = argparse.ArgumentParser(prog="vigie")
-    dlq.register_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
 async def test_a_dead_billing_event_is_replayed_only_by_a_writer_of_billing_events(
     bootstrap: str,
     admin_dsn: str,
@@ -376,7 +367,7 @@ async def test_a_dead_billing_event_is_replayed_only_by_a_writer_of_billing_even
             # The gateway's own user consumed it, but may not write billing events.
             monkeypatch.setenv("VIGIE_KAFKA_USERNAME", "sso-gateway")
             monkeypatch.setenv("VIGIE_KAFKA_PASSWORD", PASSWORDS["sso-gateway"])
-            assert await asyncio.to_thread(vigie, ["dlq", "replay", f"sso/{row_id}"]) == 1
+            assert await asyncio.to_thread(vigie_dlq, ["dlq", "replay", f"sso/{row_id}"]) == 1
             refusal = capsys.readouterr().err
             assert "the broker refused the user 'sso-gateway'" in refusal
             assert "Traceback" not in refusal
@@ -387,7 +378,7 @@ async def test_a_dead_billing_event_is_replayed_only_by_a_writer_of_billing_even
 
             monkeypatch.setenv("VIGIE_KAFKA_USERNAME", ACCOUNTING)
             monkeypatch.setenv("VIGIE_KAFKA_PASSWORD", PASSWORDS[ACCOUNTING])
-            assert await asyncio.to_thread(vigie, ["dlq", "replay", f"sso/{row_id}"]) == 0
+            assert await asyncio.to_thread(vigie_dlq, ["dlq", "replay", f"sso/{row_id}"]) == 0
             assert "replayed sso/" in capsys.readouterr().out
             async with pool.acquire() as conn:
                 replayed = await dead_letter_repository.get(conn, row_id)
