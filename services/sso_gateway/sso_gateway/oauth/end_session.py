@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc.jwk import KeySet
 
 from sso_gateway.oauth.grants.base import ALGORITHMS
+from sso_gateway.oauth.hooks import ProviderHooks
 from sso_gateway.oauth.requests import Request
 from sso_gateway.sessions.service import sessions
 from vigie_shared.kit.db import Conn
-
-if TYPE_CHECKING:
-    from sso_gateway.oauth.server import Provider
 
 
 class EndSession(EndSessionEndpoint):
@@ -21,7 +19,7 @@ class EndSession(EndSessionEndpoint):
     client's registration (§3); ending the session is ours."""
 
     def get_server_jwks(self) -> KeySet:
-        provider: Provider = self.server
+        provider: ProviderHooks = self.server
         return provider.keyring.verification_keys()
 
     def get_algorithms(self) -> list[str]:
@@ -29,7 +27,7 @@ class EndSession(EndSessionEndpoint):
 
     def end_session(self, end_session_request: Any) -> None:
         request: Request = end_session_request.request
-        provider: Provider = self.server
+        provider: ProviderHooks = self.server
         session = request.browser_session
         if session is None:
             # The session ended is this browser's (its cookie), never one an ``id_token_hint``

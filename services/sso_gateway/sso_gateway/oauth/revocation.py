@@ -6,21 +6,19 @@ leaves if and only if the revocation is committed."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from sso_gateway.config import SOURCE
+from sso_gateway.oauth.hooks import ProviderHooks
 from sso_gateway.oauth.models import RefreshToken
 from sso_gateway.oauth.records import RevokedAccessToken
 from sso_gateway.oauth.repository import grant_repository
+from sso_gateway.oauth.requests import Request
 from vigie_shared.events import TokenRevoked, new_event
 from vigie_shared.kit import outbox
 from vigie_shared.kit.db import Conn
-
-if TYPE_CHECKING:
-    from sso_gateway.oauth.requests import Request
-    from sso_gateway.oauth.server import Provider
 
 
 async def revoke_family(conn: Conn, family_id: str, reason: str) -> None:
@@ -66,7 +64,7 @@ class Revocation(RevocationEndpoint):
         return self.server.query_token(token_string, token_type_hint)
 
     def revoke_token(self, token: Any, request: Request) -> None:
-        provider: Provider = self.server
+        provider: ProviderHooks = self.server
         if isinstance(token, RefreshToken):
             # RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of
             # the same grant.

@@ -17,7 +17,8 @@ preloaded (``KeyRing``), so no hook waits on them.
 The rest is laid out as Authlib is, by specification: ``requests`` (what Authlib reads of an
 HTTP request), ``bridge`` (the synchronous/asynchronous seam), ``grants/`` (one grant per
 module, PKCE and OpenID Connect beside them), and the token endpoints ``introspection``
-(RFC 7662), ``revocation`` (RFC 7009) and ``end_session`` (RP-Initiated Logout).
+(RFC 7662), ``revocation`` (RFC 7009) and ``end_session`` (RP-Initiated Logout). Those call
+back on the provider only through ``hooks.ProviderHooks``, so none of them imports this module.
 """
 
 from __future__ import annotations

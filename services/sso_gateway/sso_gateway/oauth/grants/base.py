@@ -4,12 +4,13 @@ grant and their suspension, and how a grant hands its request to the provider to
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import AccessDeniedError
 
 from sso_gateway.access.repository import access_repository
+from sso_gateway.oauth.hooks import ProviderHooks
 from sso_gateway.oauth.models import (
     GrantUser,
     OAuthClient,
@@ -19,10 +20,6 @@ from sso_gateway.sessions.records import BrowserSession
 from sso_gateway.users.repository import user_repository
 from sso_gateway.users.schemas import UserPublic
 from vigie_shared.kit.db import Conn
-
-if TYPE_CHECKING:
-    from sso_gateway.oauth.server import Provider
-
 
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 REFRESH_TOKEN_PREFIX = "vigie_rt_"  # noqa: S105 (a prefix, not a secret)
@@ -77,7 +74,7 @@ class Issuing:
     """Grants pass their request to the provider, which needs it (audience, family)."""
 
     request: Request
-    server: Provider
+    server: ProviderHooks
     GRANT_TYPE: str
 
     def family_id(self) -> str | None:
@@ -107,7 +104,7 @@ class Issuing:
 
 
 def load_grant_user(
-    server: Provider,
+    server: ProviderHooks,
     client: OAuthClient | None,
     user_id: str,
     *,
@@ -142,7 +139,7 @@ def load_grant_user(
     )
 
 
-def refuse_if_suspended(server: Provider, user_id: str, client: OAuthClient | None) -> None:
+def refuse_if_suspended(server: ProviderHooks, user_id: str, client: OAuthClient | None) -> None:
     """A learner whose access is suspended (unpaid debt, or an accountant's decision) gets no
     token for a training platform; other platforms (payment, GDPR requests) stay reachable so
     that they can still pay and exercise their rights. RFC 6749 §4.1.2.1 ``access_denied``."""

@@ -4,13 +4,14 @@ Core §2, §3.1.3.6, §5.4)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 
+from sso_gateway.oauth.hooks import ProviderHooks
 from sso_gateway.oauth.models import (
     GrantUser,
     OAuthClient,
@@ -18,15 +19,12 @@ from sso_gateway.oauth.models import (
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 
-if TYPE_CHECKING:
-    from sso_gateway.oauth.server import Provider
-
 
 class OpenIDCodeExtension(OpenIDCode):
     """ID tokens (OIDC Core §2, §3.1.3.6): nonce, auth_time, sid, at_hash, signed with the
     client's algorithm by the current key."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: ProviderHooks) -> None:
         super().__init__(require_nonce=False)
         self.provider = provider
 

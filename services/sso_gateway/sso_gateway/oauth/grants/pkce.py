@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
@@ -12,12 +12,10 @@ from authlib.oauth2.rfc7636.challenge import (
     compare_s256_code_challenge,
 )
 
+from sso_gateway.oauth.grants.base import Issuing
 from sso_gateway.oauth.models import AuthorizationCode
 from sso_gateway.oauth.records import Granted
 from sso_gateway.oauth.requests import Request
-
-if TYPE_CHECKING:
-    from sso_gateway.oauth.grants.authorization_code import AuthorizationCodeGrant
 
 
 def check_code_verifier(request: Request, granted: Granted) -> None:
@@ -45,7 +43,7 @@ class S256Challenge(CodeChallenge):
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
 
-    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
+    def validate_code_challenge(self, grant: Issuing, redirect_uri: str) -> None:
         data = grant.request.payload.data
         if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
             # RFC 7636 §4.3: a missing method means "plain", which we do not support.
