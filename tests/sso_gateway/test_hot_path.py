@@ -12,7 +12,8 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 
-from sso_gateway.oauth.hot_path import AccessTokenRow, AccessTokenWriter, ClientCache
+from sso_gateway.oauth.access_tokens import AccessTokenRow, AccessTokenWriter
+from sso_gateway.oauth.client_cache import ClientCache
 from tests.sso_gateway.conftest import browser, make_client, unique
 from tests.sso_gateway.test_errors import basic, get_code, redeem
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from sso_gateway.access.repository import AccessRepository, access_repository
 from sso_gateway.login.pages import render
-from sso_gateway.login.schemas import LANGUAGE_NAMES, TEXTS, Lang
+from sso_gateway.login.texts import LANGUAGE_NAMES, TEXTS, Lang
 from vigie_shared.kit.db import Conn
 
 

@@ -18,8 +18,8 @@ from sso_gateway.login.pages import (
     set_device_cookie,
     set_session_cookie,
 )
-from sso_gateway.login.schemas import LANGUAGE_NAMES, TEXTS, Lang, page_lang
 from sso_gateway.login.service import login_service
+from sso_gateway.login.texts import LANGUAGE_NAMES, TEXTS, Lang, page_lang
 from sso_gateway.login.throttle import DEVICE_COOKIE
 from sso_gateway.metrics import login_failed
 from sso_gateway.oauth.endpoints import PAGE_RESPONSES

@@ -23,7 +23,7 @@ from sso_gateway.login.pages import (
     render,
     set_csrf_cookie,
 )
-from sso_gateway.login.schemas import TEXTS, oauth_error_text, page_lang
+from sso_gateway.login.texts import TEXTS, oauth_error_text, page_lang
 from sso_gateway.oauth.grants.base import grant_user, refuse_if_suspended
 from sso_gateway.oauth.grants.openid import user_info
 from sso_gateway.oauth.models import SCOPES

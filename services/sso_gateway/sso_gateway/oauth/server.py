@@ -7,12 +7,12 @@ with ``asyncio.run_coroutine_threadsafe`` and wait in that thread. The loop ther
 serving other requests while a grant waits on the database.
 
 At the token endpoint (``Provider.token_response``) Authlib runs on the loop instead: the
-client comes from a short-lived cache (``hot_path.ClientCache``), what a grant reads or consumes
-is loaded on the loop when a hook asks for it, Authlib then running again (``Load``), and the
-new tokens' rows are written after it returns, before the response leaves. The
+client comes from a short-lived cache (``client_cache.ClientCache``), what a grant reads or
+consumes is loaded on the loop when a hook asks for it, Authlib then running again (``Load``),
+and the new tokens' rows are written after it returns, before the response leaves. The
 client-credentials grant, the hot path of service-to-service calls, has nothing to wait for:
-its row goes with those of concurrent grants (``hot_path.AccessTokenWriter``). Signing keys are
-preloaded (``KeyRing``), so no hook waits on them.
+its row goes with those of concurrent grants (``access_tokens.AccessTokenWriter``). Signing
+keys are preloaded (``KeyRing``), so no hook waits on them.
 
 The rest is laid out as Authlib is, by specification: ``requests`` (what Authlib reads of an
 HTTP request), ``bridge`` (the synchronous/asynchronous seam), ``grants/`` (one grant per
@@ -44,7 +44,9 @@ from sso_gateway.clients.repository import client_repository
 from sso_gateway.config import Settings
 from sso_gateway.keys.service import KeyRing
 from sso_gateway.metrics import token_issued
+from sso_gateway.oauth.access_tokens import AccessTokenRow, AccessTokenWriter
 from sso_gateway.oauth.bridge import MAX_PASSES, Load, inline_request, on_loop
+from sso_gateway.oauth.client_cache import ClientCache
 from sso_gateway.oauth.end_session import EndSession
 from sso_gateway.oauth.grants.authorization_code import AuthorizationCodeGrant
 from sso_gateway.oauth.grants.base import (
@@ -59,7 +61,6 @@ from sso_gateway.oauth.grants.client_credentials import ClientCredentialsGrant
 from sso_gateway.oauth.grants.openid import OpenIDCodeExtension
 from sso_gateway.oauth.grants.pkce import S256Challenge
 from sso_gateway.oauth.grants.refresh_token import RefreshTokenGrant
-from sso_gateway.oauth.hot_path import AccessTokenRow, AccessTokenWriter, ClientCache
 from sso_gateway.oauth.introspection import Introspection
 from sso_gateway.oauth.models import (
     SCOPES,
