@@ -22,11 +22,12 @@ import pytest_asyncio
 from sso_gateway.demo import seed_demo
 from tests.fixtures.serving import serving
 from tests.security.conftest import Services, services
-from tests.sso_gateway.conftest import ISSUER, Account, login_through_form, query_of
 from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.oidc import TokenVerifier
 
 __all__ = ["services"]
+
+from tests.sso_gateway.support import ISSUER, Account, login_through_form, query_of
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from joserfc import jws
 
 from sso_gateway.demo import seed_demo
-from tests.sso_gateway.conftest import browser
+from tests.sso_gateway.support import browser
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -9,10 +9,17 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.sso_gateway.conftest import browser, make_client, make_user, unique
-from tests.sso_gateway.test_errors import basic, get_code, redeem
-from tests.sso_gateway.test_login import submit
-from tests.sso_gateway.test_tokens import refresh
+from tests.sso_gateway.support import (
+    basic,
+    browser,
+    get_code,
+    make_client,
+    make_user,
+    redeem,
+    refresh,
+    submit,
+    unique,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -11,8 +11,7 @@ import pytest
 from authlib.common.security import generate_token
 from fastapi import FastAPI
 
-from tests.sso_gateway.access.test_refusal_page import return_link
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
     ADMIN_RESOURCE,
     ISSUER,
     browser,
@@ -22,8 +21,9 @@ from tests.sso_gateway.conftest import (
     make_user,
     person_token,
     query_of,
+    relying_party,
+    return_link,
 )
-from tests.sso_gateway.test_authorization_code import relying_party
 from vigie_shared.events import DebtReminded, DebtSettled, PaymentChannel, new_event
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.cloudevents import encode

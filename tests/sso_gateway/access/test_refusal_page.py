@@ -13,7 +13,7 @@ import pytest
 from authlib.common.security import generate_token
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
     ISSUER,
     Account,
     browser,
@@ -21,34 +21,18 @@ from tests.sso_gateway.conftest import (
     make_client,
     make_user,
     query_of,
+    relying_party,
+    return_link,
+    suspend_by_hand,
     unique,
 )
-from tests.sso_gateway.test_authorization_code import relying_party
 from vigie_shared.kit.clock import utcnow
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 
 
-def return_link(page: str) -> str:
-    match = re.search(r'<a id="return-to-platform" href="([^"]+)"', page)
-    assert match, page
-    return html.unescape(match.group(1))
-
-
 def text_of(page: str) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
-
-
-async def suspend_by_hand(sso: FastAPI, account: Account) -> None:
-    async with sso.state.runtime.pool.acquire() as conn:
-        await sso.state.access.decide_manually(
-            conn,
-            account.id,
-            suspend=True,
-            reason="unpaid debt, reminder unanswered",
-            actor_id="accountant-1",
-            now=utcnow(),
-        )
 
 
 async def suspended_learner_at(sso: FastAPI, **authorize: Any) -> tuple[Any, str, Account, Any]:

@@ -5,70 +5,28 @@ from __future__ import annotations
 
 import json
 from secrets import token_urlsafe as generate_token
-from urllib.parse import parse_qs
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from sso_gateway.backchannel.service import LOGOUT_EVENT, backchannel
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
     ISSUER,
-    Account,
-    Platform,
+    Platforms,
+    authorize_url,
+    basic,
     browser,
     csrf_of,
+    deliver,
     events_about,
-    login_through_form,
     make_client,
     make_user,
-    query_of,
+    signed_in,
 )
-from tests.sso_gateway.test_errors import authorize_url, basic, redeem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-async def signed_in(
-    app: FastAPI, http: httpx.AsyncClient, platform: Platform, account: Account, **authorize: str
-) -> dict[str, str]:
-    """The token response after ``account`` signs in to ``platform`` in the browser ``http``;
-    ``authorize``: more authorization request parameters (e.g. ``resource``, RFC 8707)."""
-    verifier = generate_token(48)
-    url = authorize_url(platform, verifier, **authorize)
-    landed = await http.get(url)
-    if landed.headers["location"].startswith("/login"):
-        landed = await login_through_form(http, url, account)
-    code = query_of(landed.headers["location"])["code"]
-    response = await http.post(
-        "/token", data=redeem(platform, code, verifier), auth=basic(platform)
-    )
-    tokens: dict[str, str] = response.json()
-    return tokens
-
-
-class Platforms:
-    """The outside world: platforms' back-channel logout endpoints."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-        self.received: list[tuple[str, str]] = []
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        token = parse_qs(request.content.decode())["logout_token"][0]
-        self.received.append((str(request.url), token))
-        return httpx.Response(self.status)
-
-
-async def deliver(app: FastAPI, platforms: Platforms) -> int:
-    provider = app.state.provider
-    async with httpx.AsyncClient(transport=httpx.MockTransport(platforms.handler)) as http:
-        delivered: int = await backchannel.deliver_due(
-            provider.pool, provider.keyring, http, provider.settings
-        )
-        return delivered
 
 
 async def test_logout_with_id_token_hint_redirects_to_the_registered_uri_with_state(

@@ -12,16 +12,17 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
     ADMIN_RESOURCE,
+    authorize_url,
     browser,
     login_through_form,
     make_client,
     make_user,
     person_token,
     query_of,
+    redeem,
 )
-from tests.sso_gateway.test_errors import authorize_url, redeem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -15,32 +14,20 @@ from sso_gateway.config import Settings
 from sso_gateway.login.pages import set_session_cookie
 from sso_gateway.users.repository import user_repository
 from sso_gateway.users.service import password_hasher
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
     Account,
+    authorize_url,
     browser,
     csrf_of,
     events_about,
     login_through_form,
     make_client,
     make_user,
+    submit,
     unique,
 )
-from tests.sso_gateway.test_errors import authorize_url
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-async def submit(http: httpx.AsyncClient, identifier: str, password: str) -> httpx.Response:
-    form = await http.get("/login")
-    return await http.post(
-        "/login",
-        data={
-            "identifier": identifier,
-            "password": password,
-            "csrf_token": csrf_of(form.text),
-            "next": "/",
-        },
-    )
 
 
 async def test_login_page_is_french_by_default_with_labelled_fields(sso: FastAPI) -> None:

@@ -7,35 +7,21 @@ import time
 from secrets import token_urlsafe as generate_token
 
 import pytest
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
     ISSUER,
     browser,
     login_through_form,
     make_client,
     make_user,
     query_of,
+    relying_party,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-def relying_party(app: FastAPI, platform: object, **kwargs: object) -> AsyncOAuth2Client:
-    import httpx
-
-    return AsyncOAuth2Client(
-        client_id=platform.client_id,  # type: ignore[attr-defined]
-        client_secret=platform.client_secret,  # type: ignore[attr-defined]
-        scope="openid profile email",
-        redirect_uri=platform.redirect_uri,  # type: ignore[attr-defined]
-        code_challenge_method="S256",
-        transport=httpx.ASGITransport(app=app),
-        **kwargs,
-    )
 
 
 async def test_discovery_document_names_every_endpoint_and_only_s256(sso: FastAPI) -> None:

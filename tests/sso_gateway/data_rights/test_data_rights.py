@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from secrets import token_urlsafe as generate_token
 from typing import Any
 
@@ -14,31 +13,24 @@ from fastapi import FastAPI
 
 from sso_gateway.config import SOURCE
 from sso_gateway.data_rights.service import data_system
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
+    Platforms,
+    authorize_url,
+    basic,
     browser,
     csrf_of,
+    deliver,
     events_about,
     make_client,
     make_user,
+    signed_in,
+    task,
 )
-from tests.sso_gateway.test_errors import authorize_url, basic
-from tests.sso_gateway.test_logout import Platforms, deliver, signed_in
 from vigie_shared.events import DpoTaskRequested, TaskAction, new_event
 from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.kafka import Producer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-def task(action: TaskAction, subject_id: str, **extra: Any) -> DpoTaskRequested:
-    return DpoTaskRequested(
-        task_id=f"t-{uuid.uuid4().hex[:8]}",
-        request_id=f"r-{uuid.uuid4().hex[:8]}",
-        system="sso_gateway",
-        action=action,
-        subject_id=subject_id,
-        **extra,
-    )
 
 
 async def answer(app: FastAPI, request: DpoTaskRequested) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from sso_gateway.clients.schemas import ClientCreate
 from sso_gateway.clients.service import client
 from sso_gateway.config import Settings
 from tests.fixtures.serving import serving
-from tests.sso_gateway.conftest import make_user
+from tests.sso_gateway.support import make_user
 from vigie_shared.kit.embedded import free_port
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]

@@ -10,9 +10,7 @@ from fastapi import FastAPI
 from joserfc import jws
 
 from sso_gateway.keys.service import keys
-from tests.sso_gateway.conftest import browser, make_client
-from tests.sso_gateway.test_errors import basic
-from tests.sso_gateway.test_tokens import introspect
+from tests.sso_gateway.support import basic, browser, introspect, make_client
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

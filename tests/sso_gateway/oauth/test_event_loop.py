@@ -1,18 +1,19 @@
 """Authlib's server API is synchronous; the gateway runs it off the event loop (its storage hooks
 call back into asyncpg on the loop), so that requests never queue behind a grant waiting on the
-database."""
+database. Token grants run on the loop itself, Authlib running again once what a hook needs is
+loaded, and still consume a code or refresh token once."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from secrets import token_urlsafe as generate_token
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import browser, make_client
-from tests.sso_gateway.test_errors import basic
+from tests.sso_gateway.support import basic, browser, get_code, make_client, redeem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -65,3 +66,46 @@ async def test_a_storage_hook_never_waits_on_the_database_from_the_event_loop(
 
     with pytest.raises(RuntimeError, match="event loop"):
         provider.call(nothing)
+
+
+async def test_code_and_refresh_grants_run_on_the_loop_and_consume_once(
+    sso: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = await make_client(sso)
+    verifier = generate_token(48)
+    code = await get_code(sso, platform, verifier)
+    provider = sso.state.provider
+
+    def no_thread(*_: object) -> None:
+        raise AssertionError("a token grant waited on the database from a worker thread")
+
+    monkeypatch.setattr(provider, "call", no_thread)
+    async with browser(sso) as http:
+        issued = await http.post(
+            "/token", data=redeem(platform, code, verifier), auth=basic(platform)
+        )
+        assert issued.status_code == 200, issued.text
+        first_refresh = issued.json()["refresh_token"]
+        refreshed = await http.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": first_refresh},
+            auth=basic(platform),
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        # Authlib ran three times for that grant; the token was consumed once, so presenting
+        # it again is a reuse (RFC 9700 §4.14.2), which revokes the new one too.
+        reused = await http.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": first_refresh},
+            auth=basic(platform),
+        )
+        after_reuse = await http.post(
+            "/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refreshed.json()["refresh_token"],
+            },
+            auth=basic(platform),
+        )
+    assert reused.json()["error"] == "invalid_grant"
+    assert after_reuse.json()["error"] == "invalid_grant"

@@ -15,9 +15,8 @@ from fastapi import FastAPI
 from sso_gateway.app import create_app
 from sso_gateway.config import Settings
 from tests.fixtures.serving import serving
-from tests.sso_gateway.access.test_refusal_page import suspend_by_hand
-from tests.sso_gateway.conftest import Account, Platform, make_client, make_user
-from tests.sso_gateway.test_pages_i18n import ENGLISH_ONLY, FRENCH_ONLY, words
+from tests.sso_gateway.login.support import ENGLISH_ONLY, FRENCH_ONLY, words
+from tests.sso_gateway.support import Account, Platform, make_client, make_user, suspend_by_hand
 from vigie_shared.kit.embedded import free_port
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]

@@ -3,45 +3,22 @@ introspection (RFC 7662) and revocation (RFC 7009)."""
 
 from __future__ import annotations
 
-from secrets import token_urlsafe as generate_token
-
-import httpx
 import pytest
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.sso_gateway.conftest import ISSUER, Platform, browser, make_client
-from tests.sso_gateway.test_errors import basic, get_code, redeem
+from tests.sso_gateway.support import (
+    ISSUER,
+    basic,
+    browser,
+    introspect,
+    make_client,
+    refresh,
+    tokens_for,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-async def tokens_for(app: FastAPI, platform: Platform) -> dict[str, str]:
-    verifier = generate_token(48)
-    code = await get_code(app, platform, verifier)
-    async with browser(app) as http:
-        response = await http.post(
-            "/token", data=redeem(platform, code, verifier), auth=basic(platform)
-        )
-    assert response.status_code == 200, response.text
-    tokens: dict[str, str] = response.json()
-    return tokens
-
-
-async def refresh(http: httpx.AsyncClient, platform: Platform, token: str) -> httpx.Response:
-    return await http.post(
-        "/token",
-        data={"grant_type": "refresh_token", "refresh_token": token},
-        auth=basic(platform),
-    )
-
-
-async def introspect(http: httpx.AsyncClient, platform: Platform, token: str) -> dict[str, object]:
-    response = await http.post("/introspect", data={"token": token}, auth=basic(platform))
-    assert response.status_code == 200
-    body: dict[str, object] = response.json()
-    return body
 
 
 async def test_refresh_rotates_and_the_old_token_is_single_use(sso: FastAPI) -> None:

@@ -9,16 +9,14 @@ import re
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from babel.messages.pofile import read_po
 from fastapi import FastAPI
 
 from sso_gateway.login.pages import PACKAGE, catalogues
-from tests.sso_gateway.conftest import browser, make_client
+from tests.sso_gateway.login.support import ENGLISH_ONLY, FRENCH_ONLY, words
+from tests.sso_gateway.support import browser, make_client
 from vigie_shared.kit.i18n import stylesheet_path, untranslated
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
-
-WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 def visible_text(page: str, *, skip_lang: str) -> str:
@@ -27,26 +25,6 @@ def visible_text(page: str, *, skip_lang: str) -> str:
     page = re.sub(r"<style>.*?</style>|<title>.*?</title>", " ", page, flags=re.S)
     page = re.sub(rf'<a [^>]*lang="{skip_lang}"[^>]*>.*?</a>', " ", page, flags=re.S)
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
-
-
-def words(text: str) -> set[str]:
-    return {w.lower() for w in WORD.findall(text)}
-
-
-def only_in(lang: str) -> set[str]:
-    """Words the catalogue uses in ``lang`` that no text of the other language uses."""
-    french: set[str] = set()
-    english: set[str] = set()
-    with catalogues.po_path("fr").open("rb") as po:
-        for message in read_po(po):
-            if message.id and isinstance(message.id, str):
-                english |= words(message.id)
-                french |= words(str(message.string))
-    return french - english if lang == "fr" else english - french
-
-
-FRENCH_ONLY = only_in("fr")
-ENGLISH_ONLY = only_in("en")
 
 
 async def test_every_message_of_the_templates_and_the_code_has_a_french_translation() -> None:

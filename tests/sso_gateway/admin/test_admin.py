@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import admin_api_token, browser, unique
+from tests.sso_gateway.support import admin_api_token, browser, unique
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -2,67 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from secrets import token_urlsafe as generate_token
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import (
-    Platform,
+from tests.sso_gateway.support import (
+    authorize_url,
+    basic,
     browser,
-    login_through_form,
+    get_code,
     make_client,
-    make_user,
     query_of,
+    redeem,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-def s256(verifier: str) -> str:
-    return (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    )
-
-
-def authorize_url(platform: Platform, verifier: str, **overrides: str) -> str:
-    params = {
-        "response_type": "code",
-        "client_id": platform.client_id,
-        "redirect_uri": platform.redirect_uri,
-        "scope": "openid profile",
-        "state": "st-1",
-        "code_challenge": s256(verifier),
-        "code_challenge_method": "S256",
-    }
-    params.update(overrides)
-    return "/authorize?" + urlencode({k: v for k, v in params.items() if v != ""})
-
-
-async def get_code(app: FastAPI, platform: Platform, verifier: str) -> str:
-    account = await make_user(app)
-    async with browser(app) as http:
-        landed = await login_through_form(http, authorize_url(platform, verifier), account)
-    return query_of(landed.headers["location"])["code"]
-
-
-def redeem(platform: Platform, code: str, verifier: str, **overrides: str) -> dict[str, str]:
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": platform.redirect_uri,
-        "code_verifier": verifier,
-    }
-    data.update(overrides)
-    return data
-
-
-def basic(platform: Platform, secret: str | None = None) -> httpx.BasicAuth:
-    return httpx.BasicAuth(platform.client_id, secret or platform.client_secret or "")
 
 
 async def test_unregistered_redirect_uri_is_never_redirected_to(sso: FastAPI) -> None:

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from sso_gateway.backchannel.repository import delivery_repository
 from sso_gateway.backchannel.service import LOGOUT_EVENT, backchannel
 from sso_gateway.config import Settings
-from tests.sso_gateway.conftest import unique
+from tests.sso_gateway.support import unique
 from vigie_shared.kit import db
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

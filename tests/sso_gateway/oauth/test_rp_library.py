@@ -18,12 +18,7 @@ from fastapi import FastAPI
 
 from sso_gateway.app import create_app
 from sso_gateway.config import Settings
-from tests.sso_gateway.conftest import (
-    login_through_form,
-    make_client,
-    make_user,
-    query_of,
-)
+from tests.sso_gateway.support import login_through_form, make_client, make_user, query_of
 from vigie_shared.kit.embedded import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
