@@ -11,7 +11,7 @@ import pytest
 
 from audit_log import cli
 from audit_log.checkpoints.note import verifier_key
-from audit_log.tree.repository import leaf_from_row
+from audit_log.tree.repository import tree_repository
 from audit_log.verify.service import Report
 from tests.audit_log.conftest import LogUnderTest, entry
 
@@ -93,9 +93,9 @@ async def test_a_row_rewritten_with_a_matching_leaf_hash_breaks_the_signed_root(
 ) -> None:
     await filled(log)
     async with log.pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT * FROM log_entries WHERE leaf_index = 4")
-    assert row is not None
-    forged = dataclasses.replace(leaf_from_row(row), actor="user:u-evil")
+        stored = await tree_repository.leaf(conn, 4)
+    assert stored is not None
+    forged = dataclasses.replace(stored.leaf, actor="user:u-evil")
     async with log.pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL session_replication_role = replica")
         await conn.execute(

@@ -7,6 +7,7 @@ as ``vigie audit verify`` does."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import socket
@@ -26,7 +27,7 @@ from audit_log import cli
 from audit_log.app import create_app
 from audit_log.checkpoints.note import verifier_key
 from audit_log.merkle import leaf_hash
-from audit_log.tree.repository import leaf_from_row
+from audit_log.tree.repository import tree_repository
 from tests.audit_log.conftest import LogUnderTest, entry
 from tests.audit_log.test_api import FakeIssuer
 from tests.fixtures.serving import serving
@@ -174,10 +175,10 @@ async def test_an_entry_rewritten_with_its_leaf_hash_fails_the_go_client_on_the_
     log: LogUnderTest, served: Served, tlog_verify: Path
 ) -> None:
     await signed_log(log, 300)
-    row = await log.pool.fetchrow("SELECT * FROM log_entries WHERE leaf_index = 40")
-    assert row is not None
-    forged = leaf_from_row(row)
-    forged = type(forged)(**{**forged.__dict__, "actor": "user:u-evil"})
+    async with log.pool.acquire() as conn:
+        stored = await tree_repository.leaf(conn, 40)
+    assert stored is not None
+    forged = dataclasses.replace(stored.leaf, actor="user:u-evil")
     async with log.pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL session_replication_role = replica")
         await conn.execute(

@@ -13,7 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit_log.checkpoints.note import Checkpoint, sign, verifier_key
-from audit_log.checkpoints.repository import CheckpointRepository, checkpoint_repository
+from audit_log.checkpoints.repository import (
+    CheckpointRepository,
+    StoredCheckpoint,
+    checkpoint_repository,
+)
 from audit_log.shredding.crypto import derive_key, open_sealed, seal
 from audit_log.tree.service import TreeService
 from vigie_shared.kit.clock import utcnow
@@ -32,14 +36,14 @@ class SignedCheckpoint:
     verifier_key: str
 
 
-def _signed(row: asyncpg.Record) -> SignedCheckpoint:
+def _signed(stored: StoredCheckpoint) -> SignedCheckpoint:
     return SignedCheckpoint(
-        id=row["id"],
-        tree_size=row["tree_size"],
-        root_hash=bytes(row["root_hash"]),
-        issued_at=row["issued_at"],
-        note=row["note"],
-        verifier_key=verifier_key(row["name"], bytes(row["public_key"])),
+        id=stored.id,
+        tree_size=stored.tree_size,
+        root_hash=stored.root_hash,
+        issued_at=stored.issued_at,
+        note=stored.note,
+        verifier_key=verifier_key(stored.key_name, stored.public_key),
     )
 
 
@@ -58,27 +62,25 @@ class CheckpointService:
         self._repository = repository
 
     async def _signing_key(self, conn: Conn) -> tuple[int, str, Ed25519PrivateKey]:
-        row = await self._repository.signing_key(conn)
-        if row is None:
+        key = await self._repository.signing_key(conn)
+        if key is None:
             private = Ed25519PrivateKey.generate()
             raw = private.private_bytes_raw()
             public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
             await self._repository.insert_key(
                 conn, self.origin, public, seal(self._key, raw, public)
             )
-            row = await self._repository.signing_key(conn)
-            assert row is not None
-        public = bytes(row["public_key"])
-        raw = open_sealed(self._key, bytes(row["private_key_ct"]), public)
-        return row["id"], row["name"], Ed25519PrivateKey.from_private_bytes(raw)
+            key = await self._repository.signing_key(conn)
+            assert key is not None
+        raw = open_sealed(self._key, key.private_key_ct, key.public_key)
+        return key.id, key.name, Ed25519PrivateKey.from_private_bytes(raw)
 
     async def verifier_keys(self, conn: Conn) -> list[str]:
         async with conn.transaction():
             await self._repository.lock_writers(conn)
             await self._signing_key(conn)
         return [
-            verifier_key(r["name"], bytes(r["public_key"]))
-            for r in await self._repository.public_keys(conn)
+            verifier_key(k.name, k.public_key) for k in await self._repository.public_keys(conn)
         ]
 
     async def issue(self, conn: Conn, *, only_if_grown: bool = False) -> SignedCheckpoint | None:
@@ -92,22 +94,22 @@ class CheckpointService:
                 await self._repository.lock_writers(conn)
             size, root = await self._tree.current(conn)
             latest = await self._repository.latest(conn)
-            if only_if_grown and latest is not None and latest["tree_size"] == size:
+            if only_if_grown and latest is not None and latest.tree_size == size:
                 return None
             key_id, name, private = await self._signing_key(conn)
             checkpoint = Checkpoint(self.origin, size, root, utcnow())
             note = sign(checkpoint, name, private)
             await self._repository.insert(conn, size, root, checkpoint.issued_at, key_id, note)
-            row = await self._repository.latest(conn)
-        assert row is not None
-        return _signed(row)
+            stored = await self._repository.latest(conn)
+        assert stored is not None
+        return _signed(stored)
 
     async def latest(self, conn: Conn) -> SignedCheckpoint | None:
-        row = await self._repository.latest(conn)
-        return None if row is None else _signed(row)
+        stored = await self._repository.latest(conn)
+        return None if stored is None else _signed(stored)
 
     async def all(self, conn: Conn) -> list[SignedCheckpoint]:
-        return [_signed(row) for row in await self._repository.all(conn)]
+        return [_signed(stored) for stored in await self._repository.all(conn)]
 
     async def publish(self, pool: asyncpg.Pool) -> None:
         """One run of the periodic publisher (every replica runs it; the advisory lock picks

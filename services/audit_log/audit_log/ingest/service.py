@@ -72,27 +72,25 @@ class IngestService:
         adopted = 0
         while True:
             async with conn.transaction():
-                rows = await self._repository.oldest_legacy(conn, batch)
-                if not rows:
+                legacy = await self._repository.oldest_legacy(conn, batch)
+                if not legacy:
                     return adopted
-                entries = []
-                for row in rows:
-                    data: dict[str, Any] = row["data"]
-                    entries.append(
-                        NewEntry(
-                            event_id=row["event_id"],
-                            topic=row["topic"],
-                            type=row["type"],
-                            source=row["source"],
-                            subject=row["subject"],
-                            actor=row["actor"],
-                            time=row["time"],
-                            data_subject=data_subject_of(row["subject"], data),
-                            data=data,
-                            facets=facets_of(data),
-                        )
+                entries = [
+                    NewEntry(
+                        event_id=old.event_id,
+                        topic=old.topic,
+                        type=old.type,
+                        source=old.source,
+                        subject=old.subject,
+                        actor=old.actor,
+                        time=old.time,
+                        data_subject=data_subject_of(old.subject, old.data),
+                        data=old.data,
+                        facets=facets_of(old.data),
                     )
+                    for old in legacy
+                ]
                 await self._tree.append(conn, entries)
-                await self._repository.delete_legacy(conn, [row["position"] for row in rows])
-                adopted += len(rows)
+                await self._repository.delete_legacy(conn, [old.position for old in legacy])
+                adopted += len(legacy)
                 log.info("adopted %d legacy entries into the tree", adopted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from audit_log.proofs.schemas import ConsistencyProof, InclusionProof
-from audit_log.tree.repository import TreeRepository, leaf_from_row, tree_repository
+from audit_log.tree.repository import TreeRepository, tree_repository
 from audit_log.tree.service import TreeService
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import Problem
@@ -29,15 +29,15 @@ class ProofService:
         if not 0 <= index < tree_size:
             raise Problem(400, "Bad Request", "index must be >= 0 and < tree_size.")
         await self._check_size(conn, tree_size)
-        row = await self._repository.leaf(conn, index)
-        if row is None:
+        stored = await self._repository.leaf(conn, index)
+        if stored is None:
             raise Problem(404, "Not Found", f"No entry at index {index}.")
         path = await self._tree.inclusion_proof(conn, index, tree_size)
         return InclusionProof(
             leaf_index=index,
             tree_size=tree_size,
-            leaf=b64(leaf_from_row(row).canonical()),
-            leaf_hash=b64(bytes(row["leaf_hash"])),
+            leaf=b64(stored.leaf.canonical()),
+            leaf_hash=b64(stored.leaf_hash),
             inclusion_path=[b64(h) for h in path],
             root_hash=b64(await self._tree.root_at(conn, tree_size)),
         )

@@ -8,12 +8,10 @@ import io
 import json
 from collections.abc import AsyncIterator, Sequence
 
-import asyncpg
-
 from audit_log.query.repository import QueryRepository, query_repository
 from audit_log.query.schemas import EntryFilter, EntryPage, EntryPublic
 from audit_log.shredding.service import Keys
-from audit_log.tree.repository import leaf_from_row, tree_repository
+from audit_log.tree.repository import StoredLeaf, tree_repository
 from vigie_shared.kit.db import Conn
 
 CSV_COLUMNS = (
@@ -38,13 +36,13 @@ class QueryService:
         self._keys = keys
         self._repository = repository
 
-    async def public(self, conn: Conn, rows: Sequence[asyncpg.Record]) -> list[EntryPublic]:
+    async def public(self, conn: Conn, stored: Sequence[StoredLeaf]) -> list[EntryPublic]:
         payloads = await self._keys.open_payloads(
-            conn, [(r["key_id"], r["event_id"], bytes(r["data_ct"])) for r in rows]
+            conn, [(s.leaf.key_id, s.leaf.event_id, s.leaf.data_ct) for s in stored]
         )
         out = []
-        for row, data in zip(rows, payloads, strict=True):
-            leaf = leaf_from_row(row)
+        for entry, data in zip(stored, payloads, strict=True):
+            leaf = entry.leaf
             out.append(
                 EntryPublic(
                     index=leaf.index,
@@ -59,15 +57,15 @@ class QueryService:
                     facets=leaf.facets,
                     data=data,
                     shredded=data is None,
-                    leaf_hash=base64.b64encode(bytes(row["leaf_hash"])).decode(),
+                    leaf_hash=base64.b64encode(entry.leaf_hash).decode(),
                     leaf=base64.b64encode(leaf.canonical()).decode(),
                 )
             )
         return out
 
     async def page(self, conn: Conn, where: EntryFilter, *, after: int, limit: int) -> EntryPage:
-        rows = await self._repository.page(conn, where, after=after, limit=limit)
-        entries = await self.public(conn, rows)
+        stored = await self._repository.page(conn, where, after=after, limit=limit)
+        entries = await self.public(conn, stored)
         return EntryPage(
             entries=entries, next_after=entries[-1].index if len(entries) == limit else None
         )
@@ -78,8 +76,8 @@ class QueryService:
         writer.writerow(CSV_COLUMNS)
         after = -1
         while True:
-            rows = await self._repository.page(conn, where, after=after, limit=page)
-            for entry in await self.public(conn, rows):
+            stored = await self._repository.page(conn, where, after=after, limit=page)
+            for entry in await self.public(conn, stored):
                 writer.writerow(
                     (
                         entry.index,
@@ -100,13 +98,13 @@ class QueryService:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
-            if len(rows) < page:
+            if len(stored) < page:
                 return
-            after = rows[-1]["leaf_index"]
+            after = stored[-1].leaf.index
 
     async def get(self, conn: Conn, index: int) -> EntryPublic | None:
-        row = await tree_repository.leaf(conn, index)
-        return None if row is None else (await self.public(conn, [row]))[0]
+        stored = await tree_repository.leaf(conn, index)
+        return None if stored is None else (await self.public(conn, [stored]))[0]
 
     async def export(self, conn: Conn, data_subject: str) -> list[EntryPublic]:
         return await self.public(conn, await self._repository.of_data_subject(conn, data_subject))

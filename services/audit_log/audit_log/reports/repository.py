@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -9,10 +10,47 @@ import asyncpg
 from vigie_shared.kit.db import Conn
 
 
+@dataclass(frozen=True)
+class CampaignCounts:
+    """One grouping set's line of the suspension-campaign query: the debts reminded in a month
+    and channel, a month, a channel or in all (``all_periods``/``all_channels`` mark which)."""
+
+    period: str | None
+    channel: str | None
+    all_periods: bool
+    all_channels: bool
+    reminded: int
+    paid_after_reminder: int
+    paid_before_suspension: int
+    exempted: int
+    suspended: int
+    paid_after_suspension: int
+    restored: int
+    median_restore_seconds: float | None
+
+
+def _counts(row: asyncpg.Record) -> CampaignCounts:
+    median = row["median_restore_seconds"]
+    return CampaignCounts(
+        period=row["period"],
+        channel=row["channel"],
+        all_periods=row["all_periods"],
+        all_channels=row["all_channels"],
+        reminded=int(row["reminded"]),
+        paid_after_reminder=int(row["paid_after_reminder"]),
+        paid_before_suspension=int(row["paid_before_suspension"]),
+        exempted=int(row["exempted"]),
+        suspended=int(row["suspended"]),
+        paid_after_suspension=int(row["paid_after_suspension"]),
+        restored=int(row["restored"]),
+        median_restore_seconds=None if median is None else float(median),
+    )
+
+
 class ReportRepository:
     async def suspension_campaign(
         self, conn: Conn, since: datetime | None, until: datetime | None
-    ) -> list[asyncpg.Record]:
+    ) -> list[CampaignCounts]:
         """The fate of each debt reminded in [since, until) (an absent bound: the log's start or
         end), counted per (month, channel), per
         month, per channel and in all (a ``grouping`` flag marks the totals), from the clear
@@ -24,7 +62,7 @@ class ReportRepository:
         async with conn.transaction():
             # A short query that JIT compilation would make several times slower.
             await conn.execute("SET LOCAL jit = off")
-            return await conn.fetch(
+            rows = await conn.fetch(
                 """
             WITH reminded AS MATERIALIZED (
                 SELECT facets->>'debt_id' AS debt_id, min(facets->>'channel') AS channel,
@@ -89,6 +127,7 @@ class ReportRepository:
                 since,
                 until,
             )
+        return [_counts(row) for row in rows]
 
 
 report_repository = ReportRepository()

@@ -9,7 +9,7 @@ import io
 from datetime import datetime
 from typing import Any
 
-from audit_log.reports.repository import ReportRepository, report_repository
+from audit_log.reports.repository import CampaignCounts, ReportRepository, report_repository
 from audit_log.reports.schemas import ChannelFigures, PeriodFigures, SuspensionCampaignReport
 from vigie_shared.kit.db import Conn
 
@@ -41,19 +41,22 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def _figures(row: Any) -> dict[str, Any]:
-    counts = {k: int(row[k]) for k in _COUNTS}
-    median = row["median_restore_seconds"]
+def _figures(counts: CampaignCounts) -> dict[str, Any]:
+    median = counts.median_restore_seconds
     return {
-        "channel": ALL if row["all_channels"] else (row["channel"] or "unknown"),
-        **counts,
-        "median_restore_seconds": None if median is None else round(float(median), 3),
-        "payment_rate": _rate(counts["paid_after_reminder"], counts["reminded"]),
-        "paid_within_grace_rate": _rate(counts["paid_before_suspension"], counts["reminded"]),
-        "suspension_rate": _rate(counts["suspended"], counts["reminded"]),
-        "recovery_after_suspension_rate": _rate(
-            counts["paid_after_suspension"], counts["suspended"]
-        ),
+        "channel": ALL if counts.all_channels else (counts.channel or "unknown"),
+        "reminded": counts.reminded,
+        "paid_after_reminder": counts.paid_after_reminder,
+        "paid_before_suspension": counts.paid_before_suspension,
+        "exempted": counts.exempted,
+        "suspended": counts.suspended,
+        "paid_after_suspension": counts.paid_after_suspension,
+        "restored": counts.restored,
+        "median_restore_seconds": None if median is None else round(median, 3),
+        "payment_rate": _rate(counts.paid_after_reminder, counts.reminded),
+        "paid_within_grace_rate": _rate(counts.paid_before_suspension, counts.reminded),
+        "suspension_rate": _rate(counts.suspended, counts.reminded),
+        "recovery_after_suspension_rate": _rate(counts.paid_after_suspension, counts.suspended),
     }
 
 
@@ -72,19 +75,19 @@ class ReportService:
     ) -> SuspensionCampaignReport:
         """Debts reminded in [since, until); without a bound, from the log's first entry or to
         its last."""
-        rows = await self._repository.suspension_campaign(conn, since, until)
+        lines = await self._repository.suspension_campaign(conn, since, until)
         channels = [
-            ChannelFigures(**_figures(r))
-            for r in rows
-            if r["all_periods"] and not r["all_channels"]
+            ChannelFigures(**_figures(line))
+            for line in lines
+            if line.all_periods and not line.all_channels
         ]
         periods = [
-            PeriodFigures(period=r["period"], **_figures(r)) for r in rows if not r["all_periods"]
+            PeriodFigures(period=line.period, **_figures(line))
+            for line in lines
+            if not line.all_periods
         ]
-        totals = [r for r in rows if r["all_periods"] and r["all_channels"]]
-        total = (
-            ChannelFigures(**_figures(totals[0])) if totals else ChannelFigures(**_figures(_EMPTY))
-        )
+        totals = [line for line in lines if line.all_periods and line.all_channels]
+        total = ChannelFigures(**_figures(totals[0] if totals else _EMPTY))
         return SuspensionCampaignReport(
             since=since, until=until, channels=channels, periods=periods, total=total
         )
@@ -105,9 +108,18 @@ class ReportService:
         return out.getvalue()
 
 
-_EMPTY: dict[str, Any] = {
-    "all_channels": True,
-    "channel": None,
-    "median_restore_seconds": None,
-    **dict.fromkeys(_COUNTS, 0),
-}
+_EMPTY = CampaignCounts(
+    period=None,
+    channel=None,
+    all_periods=True,
+    all_channels=True,
+    reminded=0,
+    paid_after_reminder=0,
+    paid_before_suspension=0,
+    exempted=0,
+    suspended=0,
+    paid_after_suspension=0,
+    restored=0,
+    median_restore_seconds=None,
+)
+"""The grand total of a window without reminders: the query has no line then."""

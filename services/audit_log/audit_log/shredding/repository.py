@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import asyncpg
@@ -13,12 +14,33 @@ KeyName = tuple[str, str, date]
 """(data subject, topic, first day of the month)"""
 
 
+@dataclass(frozen=True)
+class NamedKey:
+    """A data key's id and name, without its key material."""
+
+    id: int
+    name: KeyName
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    """A stored data key, wrapped under the key-encryption key with its name as ``aad``."""
+
+    id: int
+    name: KeyName
+    wrapped: bytes
+
+
+def _name(row: asyncpg.Record) -> KeyName:
+    return (row["data_subject"], row["topic"], row["period"])
+
+
 class KeyRepository:
-    async def share_lock(self, conn: Conn, names: Sequence[KeyName]) -> list[asyncpg.Record]:
-        """The wanted keys, locked FOR SHARE: an erasure running concurrently waits for this
-        transaction, so no entry is sealed with a key that is being destroyed. Each row names
-        its key by position in ``names`` (``n``, from 1)."""
-        return await conn.fetch(
+    async def share_lock(self, conn: Conn, names: Sequence[KeyName]) -> list[WrappedKey]:
+        """The wanted keys that exist, locked FOR SHARE: an erasure running concurrently waits
+        for this transaction, so no entry is sealed with a key that is being destroyed."""
+        # Each row names its key by its position in ``names`` (``n``, from 1).
+        rows = await conn.fetch(
             "SELECT w.n, k.id, k.wrapped_key FROM subject_keys k"
             " JOIN unnest($1::text[], $2::text[], $3::date[]) WITH ORDINALITY"
             " AS w(data_subject, topic, period, n)"
@@ -27,12 +49,13 @@ class KeyRepository:
             [n[1] for n in names],
             [n[2] for n in names],
         )
+        return [
+            WrappedKey(row["id"], names[row["n"] - 1], bytes(row["wrapped_key"])) for row in rows
+        ]
 
-    async def insert(
-        self, conn: Conn, keys: Sequence[tuple[KeyName, bytes]]
-    ) -> list[asyncpg.Record]:
-        """The rows inserted (a name another transaction created meanwhile is left out)."""
-        return await conn.fetch(
+    async def insert(self, conn: Conn, keys: Sequence[tuple[KeyName, bytes]]) -> list[NamedKey]:
+        """The keys inserted (a name another transaction created meanwhile is left out)."""
+        rows = await conn.fetch(
             "INSERT INTO subject_keys (data_subject, topic, period, wrapped_key)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::bytea[])"
             " ON CONFLICT DO NOTHING RETURNING id, data_subject, topic, period",
@@ -41,13 +64,15 @@ class KeyRepository:
             [name[2] for name, _ in keys],
             [wrapped for _, wrapped in keys],
         )
+        return [NamedKey(row["id"], _name(row)) for row in rows]
 
-    async def by_ids(self, conn: Conn, ids: Sequence[int]) -> list[asyncpg.Record]:
-        return await conn.fetch(
+    async def by_ids(self, conn: Conn, ids: Sequence[int]) -> list[WrappedKey]:
+        rows = await conn.fetch(
             "SELECT id, data_subject, topic, period, wrapped_key FROM subject_keys"
             " WHERE id = ANY($1::bigint[])",
             list(ids),
         )
+        return [WrappedKey(row["id"], _name(row), bytes(row["wrapped_key"])) for row in rows]
 
     async def destroy_subject(self, conn: Conn, data_subject: str, reason: str) -> int:
         return await self._destroy(conn, "data_subject = $1", reason, data_subject)
@@ -96,11 +121,11 @@ class KeyRepository:
 
     async def throwaway_ids(
         self, conn: Conn, names: Sequence[KeyName], reason: str
-    ) -> list[asyncpg.Record]:
+    ) -> list[NamedKey]:
         """Key ids for throwaway keys, recorded as shredded at once: the id comes from the data
         keys' own sequence, so every ``key_id`` of a leaf names a row of ``subject_keys`` or of
         ``shredded_keys``."""
-        return await conn.fetch(
+        rows = await conn.fetch(
             "INSERT INTO shredded_keys (key_id, data_subject, topic, period, reason)"
             " SELECT nextval(pg_get_serial_sequence('subject_keys', 'id')), w.*, $4"
             " FROM unnest($1::text[], $2::text[], $3::date[]) AS w"
@@ -110,6 +135,7 @@ class KeyRepository:
             [n[2] for n in names],
             reason,
         )
+        return [NamedKey(row["key_id"], _name(row)) for row in rows]
 
     async def shredded(self, conn: Conn, ids: Sequence[int]) -> set[int]:
         rows = await conn.fetch(

@@ -89,11 +89,10 @@ class Keys:
                 late.append(name)
         keys = SealingKeys(erased, await self._live_keys(conn, live), {})
         if late:
-            for row in await self._repository.throwaway_ids(
+            for key in await self._repository.throwaway_ids(
                 conn, late, "erased before this entry was recorded: throwaway key, never stored"
             ):
-                name = (row["data_subject"], row["topic"], row["period"])
-                keys.throwaway[name] = (row["key_id"], AESGCM(AESGCM.generate_key(256)))
+                keys.throwaway[key.name] = (key.id, AESGCM(AESGCM.generate_key(256)))
         return keys
 
     async def _live_keys(
@@ -104,25 +103,21 @@ class Keys:
         if not names:
             return {}
         out: dict[KeyName, tuple[int, AESGCM]] = {}
-        for row in await self._repository.share_lock(conn, names):
-            name = names[row["n"] - 1]
-            clear = self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name))
-            out[name] = (row["id"], AESGCM(clear))
+        for key in await self._repository.share_lock(conn, names):
+            out[key.name] = (key.id, AESGCM(self._wrapper.unwrap(key.wrapped, _aad(key.name))))
         missing = [name for name in names if name not in out]
         if missing:
             generated = {name: self._wrapper.new_wrapped(_aad(name)) for name in missing}
             inserted = await self._repository.insert(
                 conn, [(name, wrapped) for name, (_, wrapped) in generated.items()]
             )
-            for row in inserted:
-                name = (row["data_subject"], row["topic"], row["period"])
-                out[name] = (row["id"], AESGCM(generated[name][0]))
+            for new in inserted:
+                out[new.name] = (new.id, AESGCM(generated[new.name][0]))
             raced = [name for name in missing if name not in out]
             if raced:  # created meanwhile by a writer not holding the tree lock: use theirs
-                for row in await self._repository.share_lock(conn, raced):
-                    name = raced[row["n"] - 1]
-                    clear = self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name))
-                    out[name] = (row["id"], AESGCM(clear))
+                for key in await self._repository.share_lock(conn, raced):
+                    clear = self._wrapper.unwrap(key.wrapped, _aad(key.name))
+                    out[key.name] = (key.id, AESGCM(clear))
         return out
 
     @staticmethod
@@ -134,11 +129,10 @@ class Keys:
         self, conn: Conn, items: Sequence[tuple[int, str, bytes]]
     ) -> list[dict[str, Any] | None]:
         """Clear payloads of ``(key_id, event_id, data_ct)``; None where the key was shredded."""
-        rows = await self._repository.by_ids(conn, sorted({i[0] for i in items}))
-        keys: dict[int, AESGCM] = {}
-        for row in rows:
-            name = (row["data_subject"], row["topic"], row["period"])
-            keys[row["id"]] = AESGCM(self._wrapper.unwrap(bytes(row["wrapped_key"]), _aad(name)))
+        stored = await self._repository.by_ids(conn, sorted({i[0] for i in items}))
+        keys: dict[int, AESGCM] = {
+            key.id: AESGCM(self._wrapper.unwrap(key.wrapped, _aad(key.name))) for key in stored
+        }
         out: list[dict[str, Any] | None] = []
         for key_id, event_id, sealed in items:
             key = keys.get(key_id)

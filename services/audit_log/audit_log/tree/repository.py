@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -17,7 +18,18 @@ LEAF_COLUMNS = (
 _LEAF_COLUMN_NAMES = [name.strip() for name in LEAF_COLUMNS.split(",")]
 
 
+@dataclass(frozen=True)
+class StoredLeaf:
+    """A row of ``log_entries``: the leaf its columns make and the leaf hash stored beside it
+    (which verification recomputes rather than trusts)."""
+
+    leaf: Leaf
+    leaf_hash: bytes
+
+
 def leaf_from_row(row: asyncpg.Record) -> Leaf:
+    """The leaf of a row selected with :data:`LEAF_COLUMNS` (for this module and the other
+    repositories that read ``log_entries``)."""
     return Leaf(
         index=row["leaf_index"],
         event_id=row["event_id"],
@@ -32,6 +44,10 @@ def leaf_from_row(row: asyncpg.Record) -> Leaf:
         data_ct=bytes(row["data_ct"]),
         facets=row["facets"],
     )
+
+
+def stored_leaf_from_row(row: asyncpg.Record) -> StoredLeaf:
+    return StoredLeaf(leaf_from_row(row), bytes(row["leaf_hash"]))
 
 
 class TreeRepository:
@@ -123,15 +139,14 @@ class TreeRepository:
                 found[(row["level"], row["idx"])] = bytes(row["hash"])
         return found
 
-    async def leaf(self, conn: Conn, index: int) -> asyncpg.Record | None:
-        return await conn.fetchrow(
-            f"SELECT {LEAF_COLUMNS}, recorded_at FROM log_entries WHERE leaf_index = $1",  # noqa: S608
+    async def leaf(self, conn: Conn, index: int) -> StoredLeaf | None:
+        row = await conn.fetchrow(
+            f"SELECT {LEAF_COLUMNS} FROM log_entries WHERE leaf_index = $1",  # noqa: S608
             index,
         )
+        return None if row is None else stored_leaf_from_row(row)
 
-    async def stream_leaves(
-        self, conn: Conn, *, batch: int = 5000
-    ) -> AsyncIterator[asyncpg.Record]:
+    async def stream_leaves(self, conn: Conn, *, batch: int = 5000) -> AsyncIterator[StoredLeaf]:
         """Every stored row in leaf order, as stored (verification trusts none of it)."""
         last = -1
         while True:
@@ -144,7 +159,7 @@ class TreeRepository:
             if not rows:
                 return
             for row in rows:
-                yield row
+                yield stored_leaf_from_row(row)
             last = rows[-1]["leaf_index"]
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from audit_log.checkpoints.note import BadNote, Checkpoint, open_note
 from audit_log.checkpoints.service import CheckpointService
 from audit_log.merkle import MerkleAccumulator
-from audit_log.tree.repository import TreeRepository, leaf_from_row, tree_repository
+from audit_log.tree.repository import TreeRepository, tree_repository
 from audit_log.witnessing.cosignature import BadCosignature, WitnessKey, verify
 from audit_log.witnessing.repository import WitnessRepository, witness_repository
 from vigie_shared.kit.db import Conn
@@ -86,18 +86,18 @@ class Verifier:
             return None
 
         report.first_bad = check_checkpoints()
-        async for row in self._repository.stream_leaves(conn):
+        async for stored in self._repository.stream_leaves(conn):
             if report.first_bad is not None:
                 break
             expected = accumulator.size
-            if row["leaf_index"] != expected:
+            leaf = stored.leaf
+            if leaf.index != expected:
                 report.first_bad = Finding(
-                    expected, f"missing: the next stored entry is {row['leaf_index']}"
+                    expected, f"missing: the next stored entry is {leaf.index}"
                 )
                 break
-            leaf = leaf_from_row(row)
             digest = leaf.hash()
-            if digest != bytes(row["leaf_hash"]):
+            if digest != stored.leaf_hash:
                 report.first_bad = Finding(
                     expected,
                     f"content does not match its leaf hash (event {leaf.event_id}): altered,"
