@@ -18,12 +18,16 @@ from audit_log.checkpoints.repository import (
     StoredCheckpoint,
     checkpoint_repository,
 )
-from audit_log.shredding.crypto import derive_key, open_sealed, seal
 from audit_log.tree.service import TreeService
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.secrets import derive_key, open_sealed, seal
 
 log = logging.getLogger(__name__)
+
+SIGNING_KEY_PURPOSE = "vigie audit_log checkpoint signing key v1"
+"""HKDF ``info`` of the key that seals the stored signing keys: changing it would leave every
+stored key unreadable."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class CheckpointService:
     ) -> None:
         self._tree = tree
         self.origin = origin
-        self._key = derive_key(secret, b"vigie audit_log checkpoint signing key v1")
+        self._key = derive_key(secret, SIGNING_KEY_PURPOSE)
         self._repository = repository
 
     async def _signing_key(self, conn: Conn) -> tuple[int, str, Ed25519PrivateKey]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vigie_shared.kit import secrets
-from vigie_shared.kit.secrets import NONCE_SIZE, open_sealed, seal
+from vigie_shared.kit.secrets import open_sealed, seal
 
 SUBJECT_KEYS_PURPOSE = "vigie audit_log subject keys v1"
 """HKDF ``info`` of the key that wraps the data keys: changing it would shred every entry."""
 
-__all__ = ["NONCE_SIZE", "KeyWrapper", "derive_key", "open_sealed", "seal"]
+__all__ = ["SUBJECT_KEYS_PURPOSE", "KeyWrapper", "derive_key"]
 
 
 def derive_key(secret: str, purpose: bytes) -> bytes:
@@ -27,8 +27,8 @@ class KeyWrapper:
     """Wraps data keys under the key-encryption key; ``aad`` binds a wrapped key to its owner so
     a row copied onto another subject does not decrypt."""
 
-    def __init__(self, secret: str, purpose: bytes = SUBJECT_KEYS_PURPOSE.encode()) -> None:
-        self._kek = AESGCM(derive_key(secret, purpose))
+    def __init__(self, secret: str, purpose: str = SUBJECT_KEYS_PURPOSE) -> None:
+        self._kek = AESGCM(secrets.derive_key(secret, purpose))
 
     def new_wrapped(self, aad: bytes) -> tuple[bytes, bytes]:
         data_key = AESGCM.generate_key(bit_length=256)

@@ -13,9 +13,10 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from audit_log.shredding.crypto import KeyWrapper, open_sealed, seal
+from audit_log.shredding.crypto import KeyWrapper
 from audit_log.shredding.repository import KeyName, KeyRepository, key_repository
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.secrets import open_sealed, seal
 
 log = logging.getLogger(__name__)
 
