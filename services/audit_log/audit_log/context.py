@@ -10,7 +10,7 @@ from audit_log.config import Settings
 from audit_log.ingest.service import IngestService
 from audit_log.proofs.service import ProofService
 from audit_log.query.service import QueryService
-from audit_log.reads.service import ReadAudit
+from audit_log.read_records.service import ReadAudit
 from audit_log.reports.service import ReportService
 from audit_log.shredding.service import Keys
 from audit_log.tiles.service import TileService
@@ -28,7 +28,7 @@ class AuditLog:
     checkpoints: CheckpointService
     ingest: IngestService
     proofs: ProofService
-    reads: ReadAudit
+    read_records: ReadAudit
     query: QueryService
     reports: ReportService
     tiles: TileService
@@ -50,7 +50,7 @@ class AuditLog:
             checkpoints=checkpoints,
             ingest=IngestService(tree),
             proofs=ProofService(tree),
-            reads=ReadAudit(tree),
+            read_records=ReadAudit(tree),
             query=QueryService(keys),
             reports=ReportService(),
             tiles=tiles,

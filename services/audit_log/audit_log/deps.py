@@ -33,7 +33,7 @@ async def audited_read(
     request: Request, principal: Auditor, audit: Audit, conn: DbConn
 ) -> Principal:
     """An auditor whose read is now on the record (it is appended before the answer is made)."""
-    await audit.reads.record(
+    await audit.read_records.record(
         conn, principal, request.method, request.url.path, dict(request.query_params)
     )
     return principal
