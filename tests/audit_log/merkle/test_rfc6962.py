@@ -18,6 +18,7 @@ import pytest
 from audit_log.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
+    AccumulatorState,
     MerkleAccumulator,
     MerkleLevels,
     build_consistency_proof,
@@ -34,7 +35,6 @@ from audit_log.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from audit_log.merkle.rfc6962 import AccumulatorState
 
 # --------------------------------------------------------------------------- vectors
 
