@@ -1,62 +1,22 @@
-"""A migrated audit_log schema of the test's own, and the service objects bound to it."""
+"""A migrated audit_log schema of the test's own, the service objects bound to it, and the app
+in process (helpers in ``support.py``)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
 
-import asyncpg
+import httpx
+import pytest
 import pytest_asyncio
 
 from audit_log.config import Settings
 from audit_log.context import AuditLog
 from audit_log.service import SERVICE
-from audit_log.tree.leaf import Leaf
-from audit_log.tree.service import NewEntry
+from tests.audit_log.support import Api, FakeIssuer, LogUnderTest, app_of, build_tlog_verify
 from vigie_shared.kit import db
-from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.kafka import Producer
 from vigie_shared.kit.migrate import migrate
-
-
-@dataclass
-class LogUnderTest:
-    settings: Settings
-    schema: str
-    pool: asyncpg.Pool
-    audit: AuditLog
-
-    async def append(self, *entries: NewEntry) -> list[Leaf]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await self.audit.tree.append(conn, list(entries))
-
-
-def entry(
-    n: int,
-    *,
-    subject: str = "u-1",
-    type_: str = "vigie.sso.login.succeeded",
-    actor: str | None = None,
-    time: datetime | None = None,
-    data: dict[str, Any] | None = None,
-    facets: dict[str, Any] | None = None,
-    topic: str = "identity.events.v1",
-) -> NewEntry:
-    return NewEntry(
-        event_id=f"ev-{n}-{uuid.uuid4().hex[:8]}",
-        topic=topic,
-        type=type_,
-        source="/vigie/sso_gateway",
-        subject=subject,
-        actor=actor,
-        time=time or utcnow() - timedelta(seconds=1000 - n),
-        data_subject=subject,
-        data=data if data is not None else {"user_id": subject, "ip": f"10.0.0.{n % 250}"},
-        facets=facets or {},
-    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -77,3 +37,17 @@ async def producer(kafka: str) -> AsyncIterator[Producer]:
     await producer.start()
     yield producer
     await producer.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(log: LogUnderTest) -> AsyncIterator[Api]:
+    """The app in process on the log, its tokens from a fake issuer."""
+    issuer = FakeIssuer()
+    transport = httpx.ASGITransport(app=app_of(log, issuer))
+    async with httpx.AsyncClient(transport=transport, base_url="http://audit") as http:
+        yield http, issuer
+
+
+@pytest.fixture(scope="session")
+def tlog_verify() -> Path:
+    return build_tlog_verify()

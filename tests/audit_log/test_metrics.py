@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import httpx
 import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
-from audit_log.app import create_app
-from tests.audit_log.conftest import LogUnderTest, entry
+from tests.audit_log.support import LogUnderTest, app_of, entry
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,10 +20,7 @@ Samples = dict[str, float]
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def http(log: LogUnderTest) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(log.settings)
-    app.state.runtime = SimpleNamespace(pool=log.pool)
-    app.state.audit = log.audit
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app_of(log))
     async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
         yield client
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.audit_log.conftest import LogUnderTest, entry
+from tests.audit_log.support import LogUnderTest, entry
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -14,7 +14,7 @@ from faststream.kafka import KafkaBroker
 
 from audit_log import cli
 from audit_log.ingest.handlers import BatchIngest
-from tests.audit_log.conftest import LogUnderTest
+from tests.audit_log.support import LogUnderTest
 from tests.fixtures.kafka import on_topic as on
 from tests.fixtures.kafka import read_all
 from tests.fixtures.poison import (

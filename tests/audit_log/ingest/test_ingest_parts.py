@@ -17,7 +17,7 @@ from aiokafka.structs import ConsumerRecord
 
 from audit_log import cli
 from audit_log.ingest.handlers import BatchIngest
-from tests.audit_log.conftest import LogUnderTest
+from tests.audit_log.support import LogUnderTest
 from tests.fixtures.kafka import read_all
 from vigie_shared import topics
 from vigie_shared.events import LoginSucceeded, new_event

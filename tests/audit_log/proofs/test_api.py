@@ -12,9 +12,8 @@ from tests.audit_log.support import Api, LogUnderTest, entry
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-async def test_proofs_by_api_check_against_signed_checkpoints(
-    log: LogUnderTest, api: Api
-) -> None:
+
+async def test_proofs_by_api_check_against_signed_checkpoints(log: LogUnderTest, api: Api) -> None:
     http, issuer = api
     headers = issuer.token("u-dpo", ["dpo"])
     await log.append(*(entry(i) for i in range(5)))

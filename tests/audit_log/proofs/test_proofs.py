@@ -11,7 +11,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tests.audit_log.conftest import LogUnderTest, entry
+from tests.audit_log.support import LogUnderTest, entry
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

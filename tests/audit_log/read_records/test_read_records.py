@@ -9,9 +9,8 @@ from tests.audit_log.support import Api, LogUnderTest, entry
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-async def test_every_read_is_itself_recorded_in_the_log(
-    log: LogUnderTest, api: Api
-) -> None:
+
+async def test_every_read_is_itself_recorded_in_the_log(log: LogUnderTest, api: Api) -> None:
     http, issuer = api
     await log.append(entry(1, subject="u-lea"))
     response = await http.get(

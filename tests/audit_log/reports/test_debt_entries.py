@@ -15,8 +15,8 @@ import pytest
 from audit_log.config import Settings
 from audit_log.context import AuditLog
 from audit_log.service import SERVICE
-from tests.audit_log.conftest import LogUnderTest, entry
-from tests.audit_log.test_reports import SINCE, UNTIL, _counts, campaign
+from tests.audit_log.reports.support import SINCE, UNTIL, campaign, counts
+from tests.audit_log.support import LogUnderTest, entry
 from vigie_shared.kit import db
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.migrate import migrate
@@ -105,6 +105,6 @@ async def test_a_log_written_before_the_migration_reports_the_same_after_it(
             assert len(await debt_rows(conn)) == 22  # every entry of the campaign names a debt
             report = await old.audit.reports.suspension_campaign(conn, SINCE, UNTIL)
         # The figures test_reports counts by hand for the same campaign.
-        assert _counts(report.total) == (7, 4, 2, 1, 4, 2, 3, 86400)
+        assert counts(report.total) == (7, 4, 2, 1, 4, 2, 3, 86400)
     finally:
         await pool.close()

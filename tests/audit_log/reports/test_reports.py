@@ -1,6 +1,6 @@
 """The suspension-campaign report: restorations, median time from suspension to restoration, per
 month (Paris time) and per channel, and its CSV export. Every expected figure below is counted by
-hand from the entries of ``campaign``."""
+hand from the entries of ``campaign`` (reports/support.py)."""
 
 from __future__ import annotations
 
@@ -9,87 +9,13 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.audit_log.conftest import LogUnderTest, entry
-from tests.audit_log.test_api import FakeIssuer, api  # noqa: F401 - the API fixture
-from vigie_shared.kit.clock import PARIS
+from tests.audit_log.reports.support import DAY, SINCE, UNTIL, campaign, counts, event
+from tests.audit_log.support import Api, LogUnderTest, entry
+from vigie_shared.kit.clock import PARIS, utcnow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-SINCE = datetime(2023, 11, 1, tzinfo=PARIS)
-UNTIL = datetime(2024, 1, 1, tzinfo=PARIS)
-DAY = timedelta(days=1)
-
-
-def _paris(month: int, day: int, hour: int = 10) -> datetime:
-    return datetime(2023, month, day, hour, tzinfo=PARIS)
-
-
-def _event(n: int, kind: str, at: datetime, **facets: Any) -> Any:
-    topic = "access.events.v1" if kind.startswith("access") else "billing.events.v1"
-    return entry(n, type_=f"vigie.{kind}", time=at, topic=topic, facets=facets)
-
-
-async def campaign(log: LogUnderTest) -> None:
-    """CPA: c1 paid within grace; c2 suspended, paid, restored a day later; c3 exempted; c4
-    suspended, never paid; c5 (December) suspended, paid, restored 3 days later.
-    card: k1 suspended, restored by hand 12 h later without paying; k2 reminded on 30 November
-    at 23:30 UTC, i.e. 1 December in Paris, paid within grace. Out of the window: a reminder
-    at 22:00 UTC on 31 October (23:00 in Paris), and a settlement of c4 *before* its reminder
-    (it does not count as a payment after the reminder)."""
-    s2, s4, s5, k1 = _paris(11, 12, 0), _paris(11, 16, 0), _paris(12, 10, 0), _paris(11, 19, 0)
-    n = iter(range(1, 100))
-    reminded = "billing.debt.reminded"
-    await log.append(
-        _event(next(n), reminded, _paris(11, 2), debt_id="c1", channel="CPA"),
-        _event(next(n), "billing.debt.settled", _paris(11, 5), debt_id="c1"),
-        _event(next(n), reminded, _paris(11, 3), debt_id="c2", channel="CPA"),
-        _event(next(n), "access.suspended", s2, debt_ids=["c2"]),
-        _event(next(n), "billing.debt.settled", s2 + DAY - timedelta(seconds=2), debt_id="c2"),
-        _event(next(n), "access.restored", s2 + DAY, debt_ids=["c2"]),
-        _event(next(n), reminded, _paris(11, 6), debt_id="c3", channel="CPA"),
-        _event(next(n), "billing.debt.exempted", _paris(11, 8), debt_id="c3"),
-        _event(next(n), "billing.debt.settled", _paris(11, 6, 9), debt_id="c4"),
-        _event(next(n), reminded, _paris(11, 7), debt_id="c4", channel="CPA"),
-        _event(next(n), "access.suspended", s4, debt_ids=["c4"]),
-        _event(next(n), reminded, _paris(12, 1, 12), debt_id="c5", channel="CPA"),
-        _event(next(n), "access.suspended", s5, debt_ids=["c5"]),
-        _event(next(n), "billing.debt.settled", s5 + 3 * DAY - timedelta(1), debt_id="c5"),
-        _event(next(n), "access.restored", s5 + 3 * DAY, debt_ids=["c5"]),
-        _event(next(n), reminded, _paris(11, 10), debt_id="k1", channel="card"),
-        _event(next(n), "access.suspended", k1, debt_ids=["k1"]),
-        _event(next(n), "access.restored", k1 + timedelta(hours=12), debt_ids=["k1"]),
-        _event(
-            next(n),
-            reminded,
-            datetime(2023, 11, 30, 23, 30, tzinfo=UTC),
-            debt_id="k2",
-            channel="card",
-        ),
-        _event(next(n), "billing.debt.settled", _paris(12, 2), debt_id="k2"),
-        _event(
-            next(n), reminded, datetime(2023, 10, 31, 22, tzinfo=UTC), debt_id="o1", channel="CPA"
-        ),
-        _event(next(n), "access.suspended", _paris(11, 9, 0), debt_ids=["o1"]),
-    )
-
-
-COUNTS = (
-    "reminded",
-    "paid_after_reminder",
-    "paid_before_suspension",
-    "exempted",
-    "suspended",
-    "paid_after_suspension",
-    "restored",
-    "median_restore_seconds",
-)
-
-
-def _counts(figures: Any) -> tuple[Any, ...]:
-    return tuple(getattr(figures, name) for name in COUNTS)
 
 
 async def test_report_counts_restorations_and_the_median_time_to_restore(
@@ -100,10 +26,10 @@ async def test_report_counts_restorations_and_the_median_time_to_restore(
         report = await log.audit.reports.suspension_campaign(conn, SINCE, UNTIL)
     channels = {c.channel: c for c in report.channels}
     assert set(channels) == {"CPA", "card"}
-    assert _counts(channels["CPA"]) == (5, 3, 1, 1, 3, 2, 2, (86400 + 3 * 86400) / 2)
-    assert _counts(channels["card"]) == (2, 1, 1, 0, 1, 0, 1, 43200)
+    assert counts(channels["CPA"]) == (5, 3, 1, 1, 3, 2, 2, (86400 + 3 * 86400) / 2)
+    assert counts(channels["card"]) == (2, 1, 1, 0, 1, 0, 1, 43200)
     # The median of 12 h, 1 day and 3 days.
-    assert _counts(report.total) == (7, 4, 2, 1, 4, 2, 3, 86400)
+    assert counts(report.total) == (7, 4, 2, 1, 4, 2, 3, 86400)
     cpa = channels["CPA"]
     assert (cpa.payment_rate, cpa.paid_within_grace_rate) == (0.6, 0.2)
     assert (cpa.suspension_rate, cpa.recovery_after_suspension_rate) == (0.6, 0.6667)
@@ -114,7 +40,7 @@ async def test_report_breaks_down_by_paris_month_and_channel(log: LogUnderTest) 
     await campaign(log)
     async with log.pool.acquire() as conn:
         report = await log.audit.reports.suspension_campaign(conn, SINCE, UNTIL)
-    periods = {(p.period, p.channel): _counts(p) for p in report.periods}
+    periods = {(p.period, p.channel): counts(p) for p in report.periods}
     assert periods == {
         ("2023-11", "CPA"): (4, 2, 1, 1, 2, 1, 1, 86400),
         ("2023-11", "card"): (1, 0, 0, 0, 1, 0, 1, 43200),
@@ -134,13 +60,13 @@ async def test_an_empty_window_reports_zeros(log: LogUnderTest) -> None:
             conn, datetime(2001, 1, 1, tzinfo=UTC), datetime(2001, 2, 1, tzinfo=UTC)
         )
     assert (report.channels, report.periods) == ([], [])
-    assert _counts(report.total) == (0, 0, 0, 0, 0, 0, 0, None)
+    assert counts(report.total) == (0, 0, 0, 0, 0, 0, 0, None)
     assert report.total.recovery_after_suspension_rate == 0.0
 
 
 async def test_csv_export_has_a_line_per_month_and_channel_then_the_totals(
     log: LogUnderTest,
-    api: tuple[httpx.AsyncClient, FakeIssuer],  # noqa: F811 - the fixture imported above
+    api: Api,
 ) -> None:
     http, issuer = api
     await campaign(log)
@@ -177,11 +103,11 @@ async def test_csv_export_has_a_line_per_month_and_channel_then_the_totals(
 
 async def test_csv_cells_are_never_read_as_formulas(
     log: LogUnderTest,
-    api: tuple[httpx.AsyncClient, FakeIssuer],  # noqa: F811 - the fixture imported above
+    api: Api,
 ) -> None:
     http, issuer = api
     at = datetime(2002, 3, 4, 10, tzinfo=PARIS)
-    await log.append(_event(1, "billing.debt.reminded", at, debt_id="f1", channel="=1+1"))
+    await log.append(event(1, "billing.debt.reminded", at, debt_id="f1", channel="=1+1"))
     response = await http.get(
         "/reports/suspension-campaign.csv",
         params={"since": (at - DAY).isoformat(), "until": (at + DAY).isoformat()},
@@ -192,7 +118,7 @@ async def test_csv_cells_are_never_read_as_formulas(
 
 
 async def test_csv_export_refuses_an_empty_period(
-    api: tuple[httpx.AsyncClient, FakeIssuer],  # noqa: F811 - the fixture imported above
+    api: Api,
 ) -> None:
     http, issuer = api
     response = await http.get(
@@ -206,7 +132,7 @@ async def test_csv_export_refuses_an_empty_period(
 
 async def test_the_report_without_dates_covers_the_whole_history(
     log: LogUnderTest,
-    api: tuple[httpx.AsyncClient, FakeIssuer],  # noqa: F811 - the fixture imported above
+    api: Api,
 ) -> None:
     http, issuer = api
     await campaign(log)
@@ -231,3 +157,68 @@ async def test_the_report_without_dates_covers_the_whole_history(
     assert "suspension-campaign-start-end.csv" in csv_bare.headers["content-disposition"]
     total = list(csv.DictReader(io.StringIO(csv_bare.text)))[-1]
     assert (total["period"], total["channel"], total["reminded"]) == ("all", "all", "8")
+
+
+async def test_the_suspension_campaign_report_counts_each_channel(
+    log: LogUnderTest, api: Api
+) -> None:
+    http, issuer = api
+    t0 = utcnow() - timedelta(days=20)
+
+    def at(days: float) -> Any:
+        return t0 + timedelta(days=days)
+
+    def reminded(n: int, debt: str, channel: str) -> Any:
+        return entry(
+            n,
+            type_="vigie.billing.debt.reminded",
+            time=at(0),
+            topic="billing.events.v1",
+            facets={"debt_id": debt, "channel": channel},
+        )
+
+    def settled(n: int, debt: str, days: float) -> Any:
+        return entry(
+            n,
+            type_="vigie.billing.debt.settled",
+            time=at(days),
+            topic="billing.events.v1",
+            facets={"debt_id": debt},
+        )
+
+    def suspended(n: int, debt: str, days: float) -> Any:
+        return entry(
+            n,
+            type_="vigie.access.suspended",
+            time=at(days),
+            topic="access.events.v1",
+            facets={"debt_ids": [debt]},
+        )
+
+    await log.append(
+        reminded(1, "d-1", "CPA"),
+        settled(2, "d-1", 3),  # paid during the grace period
+        reminded(3, "d-2", "CPA"),
+        suspended(4, "d-2", 8),
+        settled(5, "d-2", 10),
+        reminded(6, "d-3", "CPA"),
+        suspended(7, "d-3", 8),  # never paid
+        reminded(8, "d-4", "card"),  # nothing yet
+    )
+    response = await http.get(
+        "/reports/suspension-campaign",
+        params={"since": at(-1).isoformat(), "until": at(1).isoformat()},
+        headers=issuer.token("u-dpo", ["dpo"]),
+    )
+    report = response.json()
+    cpa, card = report["channels"]
+    assert (cpa["channel"], cpa["reminded"], cpa["paid_after_reminder"]) == ("CPA", 3, 2)
+    assert (cpa["paid_before_suspension"], cpa["suspended"], cpa["paid_after_suspension"]) == (
+        1,
+        2,
+        1,
+    )
+    assert (cpa["payment_rate"], cpa["suspension_rate"]) == (0.6667, 0.6667)
+    assert cpa["recovery_after_suspension_rate"] == 0.5
+    assert (card["channel"], card["reminded"], card["suspended"]) == ("card", 1, 0)
+    assert report["total"]["reminded"] == 4

@@ -13,7 +13,7 @@ import pytest
 from audit_log import cli
 from audit_log.merkle import verify_inclusion
 from audit_log.shredding.handlers import data_system
-from tests.audit_log.conftest import LogUnderTest, entry
+from tests.audit_log.support import LogUnderTest, entry
 from vigie_shared.events import DpoTaskRequested, TaskAction
 from vigie_shared.kit.clock import utcnow
 

@@ -5,43 +5,17 @@ the same bytes as served."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 
-import httpx
 import pytest
-import pytest_asyncio
 
 from audit_log import cli
-from audit_log.app import create_app
 from audit_log.checkpoints.note import open_note
 from audit_log.merkle import leaf_hash, root_from_leaf_hashes
 from audit_log.tiles.paths import BadTilePath, encode_index, parse_index, tile_path
-from tests.audit_log.conftest import LogUnderTest, entry
-from tests.audit_log.test_api import FakeIssuer
-from vigie_shared.kit.oidc import TokenVerifier
+from tests.audit_log.support import Api, LogUnderTest, entry
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-Api = tuple[httpx.AsyncClient, FakeIssuer]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def api(log: LogUnderTest) -> AsyncIterator[Api]:
-    """The app in process, its tokens from a fake issuer (as tests/audit_log/test_api.py)."""
-    issuer = FakeIssuer()
-    app = create_app(log.settings)
-    app.state.runtime = SimpleNamespace(pool=log.pool)
-    app.state.audit = log.audit
-    app.state.token_verifier = TokenVerifier(
-        "http://sso.test",
-        "audit-log",
-        http=httpx.AsyncClient(transport=httpx.MockTransport(issuer.handler)),
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://audit") as http:
-        yield http, issuer
 
 
 def files_under(root: Path) -> list[str]:

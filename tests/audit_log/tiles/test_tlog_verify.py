@@ -7,76 +7,23 @@ as ``vigie audit verify`` does."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
-import shutil
-import socket
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
-import httpx
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit_log import cli
-from audit_log.app import create_app
 from audit_log.checkpoints.note import verifier_key
-from audit_log.merkle import leaf_hash
-from audit_log.tree.repository import tree_repository
-from tests.audit_log.conftest import LogUnderTest, entry
-from tests.audit_log.test_api import FakeIssuer
+from tests.audit_log.support import FakeIssuer, LogUnderTest, app_of, entry, forge_actor, tamper
 from tests.fixtures.serving import serving
-from vigie_shared.kit.oidc import TokenVerifier
+from vigie_shared.kit.embedded import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "tools" / "tlog-verify"
-BINARY = ROOT / ".tools" / "go" / "bin" / "tlog-verify"
-
-
-def go() -> str | None:
-    return shutil.which("go") or next(
-        (p for p in ("/usr/local/go/bin/go",) if os.access(p, os.X_OK)), None
-    )
-
-
-@pytest.fixture(scope="session")
-def tlog_verify() -> Path:
-    return build_tlog_verify()
-
-
-def build_tlog_verify() -> Path:
-    """The verifier, built once per change of its source (go.sum pins its modules)."""
-    sources = [p for p in SOURCE.iterdir() if p.suffix in (".go", ".mod", ".sum")]
-    if BINARY.exists() and BINARY.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
-        return BINARY
-    compiler = go()
-    if compiler is None:
-        pytest.skip("Go is not installed: the third-party verifier cannot be built")
-    BINARY.parent.mkdir(parents=True, exist_ok=True)
-    building = BINARY.with_name(f"tlog-verify.{os.getpid()}")
-    subprocess.run(
-        [compiler, "build", "-mod=readonly", "-o", str(building), "."],
-        cwd=SOURCE,
-        check=True,
-        timeout=600,
-    )
-    # Atomic: another worker building at the same time leaves a whole binary too.
-    building.replace(BINARY)
-    return BINARY
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -89,18 +36,10 @@ class Served:
 @pytest_asyncio.fixture(loop_scope="session")
 async def served(log: LogUnderTest) -> AsyncIterator[Served]:
     issuer = FakeIssuer()
-    app = create_app(log.settings)
-    app.state.runtime = SimpleNamespace(pool=log.pool)
-    app.state.audit = log.audit
-    app.state.token_verifier = TokenVerifier(
-        "http://sso.test",
-        "audit-log",
-        http=httpx.AsyncClient(transport=httpx.MockTransport(issuer.handler)),
-    )
     async with log.pool.acquire() as conn:
         vkey = (await log.audit.checkpoints.verifier_keys(conn))[-1]
     port = free_port()
-    async with serving(app, port):
+    async with serving(app_of(log, issuer), port):
         yield Served(f"http://127.0.0.1:{port}", issuer, vkey)
 
 
@@ -160,9 +99,7 @@ async def test_an_altered_stored_entry_fails_the_go_client_and_vigie_audit_verif
     log: LogUnderTest, served: Served, tlog_verify: Path
 ) -> None:
     await signed_log(log, 300)
-    async with log.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL session_replication_role = replica")
-        await conn.execute("UPDATE log_entries SET actor = 'user:u-evil' WHERE leaf_index = 257")
+    await tamper(log, "UPDATE log_entries SET actor = 'user:u-evil' WHERE leaf_index = 257")
     rc, out = await run_verifier(tlog_verify, served, "-entries")
     assert rc == 1
     assert "entry 257:" in out
@@ -175,16 +112,7 @@ async def test_an_entry_rewritten_with_its_leaf_hash_fails_the_go_client_on_the_
     log: LogUnderTest, served: Served, tlog_verify: Path
 ) -> None:
     await signed_log(log, 300)
-    async with log.pool.acquire() as conn:
-        stored = await tree_repository.leaf(conn, 40)
-    assert stored is not None
-    forged = dataclasses.replace(stored.leaf, actor="user:u-evil")
-    async with log.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL session_replication_role = replica")
-        await conn.execute(
-            "UPDATE log_entries SET actor = 'user:u-evil', leaf_hash = $1 WHERE leaf_index = 40",
-            leaf_hash(forged.canonical()),
-        )
+    await forge_actor(log, 40, "user:u-evil")
     rc, out = await run_verifier(tlog_verify, served, "-inclusion", "40")
     assert rc == 1
     assert "tiles:" in out or "entry 40:" in out

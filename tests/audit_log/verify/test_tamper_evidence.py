@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 
 import pytest
 
 from audit_log import cli
 from audit_log.checkpoints.note import verifier_key
-from audit_log.tree.repository import tree_repository
 from audit_log.verify.service import Report
-from tests.audit_log.conftest import LogUnderTest, entry
+from tests.audit_log.support import LogUnderTest, entry, forge_actor, tamper
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -29,14 +27,6 @@ async def filled(log: LogUnderTest, n: int = 20) -> None:
 
 async def verify(log: LogUnderTest) -> Report:
     return await cli.verify(log.settings, [], log.schema)
-
-
-async def tamper(log: LogUnderTest, *statements: str) -> None:
-    """What an attacker with database access does: bypass the append-only triggers."""
-    async with log.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL session_replication_role = replica")
-        for sql in statements:
-            await conn.execute(sql)
 
 
 async def test_an_untouched_log_verifies_against_every_checkpoint(log: LogUnderTest) -> None:
@@ -92,17 +82,7 @@ async def test_a_row_rewritten_with_a_matching_leaf_hash_breaks_the_signed_root(
     log: LogUnderTest,
 ) -> None:
     await filled(log)
-    async with log.pool.acquire() as conn:
-        stored = await tree_repository.leaf(conn, 4)
-    assert stored is not None
-    forged = dataclasses.replace(stored.leaf, actor="user:u-evil")
-    async with log.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL session_replication_role = replica")
-        await conn.execute(
-            "UPDATE log_entries SET actor = $1, leaf_hash = $2 WHERE leaf_index = 4",
-            forged.actor,
-            forged.hash(),
-        )
+    await forge_actor(log, 4, "user:u-evil")
     report = await verify(log)
     assert report.first_bad is not None
     assert report.first_bad.leaf_index == 0

@@ -20,26 +20,22 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
 import pytest_asyncio
 
 from audit_log import cli
-from audit_log.app import create_app
 from audit_log.checkpoints.note import open_note
 from audit_log.config import WitnessConfig
 from audit_log.context import AuditLog
 from audit_log.witnessing.cosignature import WitnessKey, verify
-from tests.audit_log.conftest import LogUnderTest, entry
-from tests.audit_log.test_tlog_verify import build_tlog_verify, free_port, go
+from tests.audit_log.support import GOBIN, LogUnderTest, app_of, entry, go
 from tests.fixtures.serving import serving
+from vigie_shared.kit.embedded import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ROOT = Path(__file__).resolve().parents[2]
-GOBIN = ROOT / ".tools" / "go" / "bin"
 TORCHWOOD = "filippo.io/torchwood@v0.6.1"
 WITNESS_NAME = "witness.test/w1"
 
@@ -239,18 +235,11 @@ async def test_vigie_audit_verify_checks_the_witness_cosignatures(
     assert f"cosignature of {WITNESS_NAME}" in report.first_bad.problem
 
 
-@pytest.fixture(scope="session")
-def tlog_verify() -> Path:
-    return build_tlog_verify()
-
-
 async def test_the_go_client_verifies_the_cosigned_checkpoint_served(
     log: LogUnderTest, witness: Witness, tlog_verify: Path
 ) -> None:
     audit = witnessed(log, witness)
-    app = create_app(audit.settings)
-    app.state.runtime = SimpleNamespace(pool=log.pool)
-    app.state.audit = audit
+    app = app_of(log, audit=audit)
     async with log.pool.acquire() as conn, httpx.AsyncClient() as http:
         await log.append(*(entry(i) for i in range(300)))
         await audit.checkpoints.issue(conn)

@@ -87,7 +87,7 @@ class LeafText:
     key's id and the ciphertext), so that the rest is written before the writer's lock is taken.
 
     Written field by field in sorted key order: the same bytes as ``_CANONICAL.encode`` of the
-    document (tests/audit_log/test_leaf_canonical.py holds them equal), for less CPU per leaf.
+    document (tests/audit_log/tree/test_leaf_canonical.py holds them equal), for less CPU per leaf.
     """
 
     head: bytes

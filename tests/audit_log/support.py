@@ -1,0 +1,169 @@
+"""What the audit_log tests share: the log under test on a schema of its own and entries to
+append to it, the app in process with tokens from a fake issuer (the outside world for a
+resource server), and the third-party Go transparency-log tools the tests run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+from audit_log.app import create_app
+from audit_log.config import Settings
+from audit_log.context import AuditLog
+from audit_log.tree.leaf import Leaf
+from audit_log.tree.repository import tree_repository
+from audit_log.tree.service import NewEntry
+from vigie_shared.kit.clock import utcnow
+from vigie_shared.kit.oidc import TokenVerifier
+
+ISSUER = "http://sso.test"
+ROOT = Path(__file__).resolve().parents[2]
+GOBIN = ROOT / ".tools" / "go" / "bin"
+TLOG_VERIFY_SOURCE = ROOT / "tools" / "tlog-verify"
+
+
+@dataclass
+class LogUnderTest:
+    settings: Settings
+    schema: str
+    pool: asyncpg.Pool
+    audit: AuditLog
+
+    async def append(self, *entries: NewEntry) -> list[Leaf]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await self.audit.tree.append(conn, list(entries))
+
+
+def entry(
+    n: int,
+    *,
+    subject: str = "u-1",
+    type_: str = "vigie.sso.login.succeeded",
+    actor: str | None = None,
+    time: datetime | None = None,
+    data: dict[str, Any] | None = None,
+    facets: dict[str, Any] | None = None,
+    topic: str = "identity.events.v1",
+) -> NewEntry:
+    return NewEntry(
+        event_id=f"ev-{n}-{uuid.uuid4().hex[:8]}",
+        topic=topic,
+        type=type_,
+        source="/vigie/sso_gateway",
+        subject=subject,
+        actor=actor,
+        time=time or utcnow() - timedelta(seconds=1000 - n),
+        data_subject=subject,
+        data=data if data is not None else {"user_id": subject, "ip": f"10.0.0.{n % 250}"},
+        facets=facets or {},
+    )
+
+
+async def tamper(log: LogUnderTest, *statements: str) -> None:
+    """What an attacker with database access does: bypass the append-only triggers."""
+    async with log.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        for sql in statements:
+            await conn.execute(sql)
+
+
+async def forge_actor(log: LogUnderTest, index: int, actor: str) -> None:
+    """Rewrite entry ``index``'s actor together with its stored leaf hash, as an attacker who
+    knows the leaf format would: storage stays self-consistent, only signed roots tell."""
+    async with log.pool.acquire() as conn:
+        stored = await tree_repository.leaf(conn, index)
+    assert stored is not None
+    forged = dataclasses.replace(stored.leaf, actor=actor)
+    async with log.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(
+            "UPDATE log_entries SET actor = $1, leaf_hash = $2 WHERE leaf_index = $3",
+            actor,
+            forged.hash(),
+            index,
+        )
+
+
+class FakeIssuer:
+    """The sso_gateway as a resource server sees it: discovery document and JWKS."""
+
+    def __init__(self) -> None:
+        self.key = ECKey.generate_key("P-256", parameters={"kid": "k1"}, private=True)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/openid-configuration":
+            return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": f"{ISSUER}/jwks"})
+        return httpx.Response(200, json=KeySet([self.key]).as_dict(private=False))
+
+    def verifier(self) -> TokenVerifier:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(self.handler))
+        return TokenVerifier(ISSUER, "audit-log", http=http)
+
+    def token(self, sub: str, roles: list[str]) -> dict[str, str]:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": "audit-log", "sub": sub, "exp": now + 300, "roles": roles}
+        token = jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": "k1"}, claims, self.key)
+        return {"Authorization": f"Bearer {token}"}
+
+
+Api = tuple[httpx.AsyncClient, FakeIssuer]
+"""The app in process and the issuer of the tokens it accepts (the ``api`` fixture)."""
+
+
+def app_of(
+    log: LogUnderTest, issuer: FakeIssuer | None = None, audit: AuditLog | None = None
+) -> FastAPI:
+    """The app on the log's pool and service objects (or ``audit``, built on other settings),
+    its lifespan not started; it accepts ``issuer``'s tokens when one is given."""
+    audit = audit or log.audit
+    app = create_app(audit.settings)
+    app.state.runtime = SimpleNamespace(pool=log.pool)
+    app.state.audit = audit
+    if issuer is not None:
+        app.state.token_verifier = issuer.verifier()
+    return app
+
+
+def go() -> str | None:
+    return shutil.which("go") or next(
+        (p for p in ("/usr/local/go/bin/go",) if os.access(p, os.X_OK)), None
+    )
+
+
+def build_tlog_verify() -> Path:
+    """tools/tlog-verify (on the Go project's sumdb/note and sumdb/tlog), built once per change
+    of its source (go.sum pins its modules)."""
+    binary = GOBIN / "tlog-verify"
+    sources = [p for p in TLOG_VERIFY_SOURCE.iterdir() if p.suffix in (".go", ".mod", ".sum")]
+    if binary.exists() and binary.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return binary
+    compiler = go()
+    if compiler is None:
+        pytest.skip("Go is not installed: the third-party verifier cannot be built")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    building = binary.with_name(f"tlog-verify.{os.getpid()}")
+    subprocess.run(
+        [compiler, "build", "-mod=readonly", "-o", str(building), "."],
+        cwd=TLOG_VERIFY_SOURCE,
+        check=True,
+        timeout=600,
+    )
+    # Atomic: another worker building at the same time leaves a whole binary too.
+    building.replace(binary)
+    return binary
