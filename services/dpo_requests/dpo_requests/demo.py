@@ -38,7 +38,7 @@ from dpo_requests.deadlines import (
     compute_deadline,
     paris_date,
 )
-from dpo_requests.register.seed_repository import TimelineRow, demo_repository
+from dpo_requests.register.seed_repository import TimelineRow, seed_repository
 from dpo_requests.requests.repository import request_repository
 from dpo_requests.requests.schemas import RequestCreate
 from dpo_requests.requests.service import rights_request
@@ -221,7 +221,7 @@ async def _apply(conn: Conn, request_id: str, plan: _Plan, now: datetime) -> Non
     fields: dict[str, Any] = {"due_on": deadline.due_on}
     if asked_at:
         what = "Copie d'une pièce d'identité"
-        await demo_repository.add_suspension(
+        await seed_repository.add_suspension(
             conn, request_id, asked_at=asked_at, answered_at=answered_at, what=what
         )
         timeline.append(_timeline(request_id, asked_at, "identity_requested", DPO_ACTOR, what=what))
@@ -293,7 +293,7 @@ async def _apply(conn: Conn, request_id: str, plan: _Plan, now: datetime) -> Non
     elif verified_at:
         fields["status"] = "in_progress"
     await request_repository.update(conn, request_id, **fields)
-    await demo_repository.add_timeline(conn, timeline)
+    await seed_repository.add_timeline(conn, timeline)
 
 
 async def _tasks(
@@ -322,7 +322,7 @@ async def _tasks(
         elif not manual:
             attempts = min(3, 1 + int((now - verified_at) / TASK_TIMEOUT))
             due_at = verified_at + attempts * TASK_TIMEOUT
-        await demo_repository.add_task(
+        await seed_repository.add_task(
             conn,
             task_id=f"t-{uuid.uuid4().hex[:12]}",
             request_id=request_id,
@@ -341,7 +341,7 @@ async def _tasks(
 async def seed(conn: Conn, *, now: datetime) -> int:
     """Seed the demo register into an empty one; returns the requests added (0 if any)."""
     async with conn.transaction():
-        await demo_repository.lock(conn)
+        await seed_repository.lock(conn)
         if await request_repository.count(conn) > 0:
             return 0
         # Not automated: every task for it is a manual task for the DPO.
@@ -365,7 +365,7 @@ async def seed(conn: Conn, *, now: datetime) -> int:
                     received_at=plan.received_at,
                 ),
             )
-            await demo_repository.date_receipt(conn, request.id, plan.received_at)
+            await seed_repository.date_receipt(conn, request.id, plan.received_at)
             await _apply(conn, request.id, plan, now)
         return len(plans)
 

@@ -16,7 +16,7 @@ from vigie_shared.kit.db import Conn
 TimelineRow = tuple[str, datetime, str, str, str, dict[str, Any]]
 
 
-class DemoRepository:
+class SeedRepository:
     async def lock(self, conn: Conn) -> None:
         """Serialise concurrent seeders (two ``vigie up --demo`` on one database) until the
         end of the transaction."""
@@ -89,4 +89,4 @@ class DemoRepository:
         )
 
 
-demo_repository = DemoRepository()
+seed_repository = SeedRepository()
