@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
+from vigie_shared.kit.db import Conn, record
 
-from vigie_shared.kit.db import Conn
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRecord:
+    """A submission as its confirmation reads it; ``request_id`` is set once it was filed."""
+
+    id: str
+    email: str
+    payload: dict[str, Any]
+    code_hash: str
+    expires_at: datetime
+    attempts: int
+    request_id: str | None
 
 
 class SubmissionRepository:
@@ -69,11 +81,11 @@ class SubmissionRepository:
             before,
         )
 
-    async def lock(self, conn: Conn, submission_id: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await conn.fetchrow(
+    async def lock(self, conn: Conn, submission_id: str) -> SubmissionRecord | None:
+        row = await conn.fetchrow(
             "SELECT * FROM email_submissions WHERE id = $1 FOR UPDATE", submission_id
         )
-        return row
+        return None if row is None else record(SubmissionRecord, row)
 
     async def count_attempt(self, conn: Conn, submission_id: str) -> None:
         await conn.execute(

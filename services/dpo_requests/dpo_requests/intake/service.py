@@ -1,19 +1,16 @@
 """Requests from people without an account, proved by a one-time code sent by e-mail.
 
-The code is random (6 digits), kept only as an HMAC keyed with ``VIGIE_SECRET_KEY`` and bound
-to its submission, compared in constant time, valid
-``email_code_minutes`` and void after ``email_code_max_attempts`` wrong tries. The request is
-filed, and its Art. 12(3) period starts, when the code is confirmed: an unconfirmed submission
-is not a request anyone made.
+The code is random (6 digits), kept only as a keyed hash (HMAC-SHA256) bound to its submission,
+compared in constant time, valid ``email_code_minutes`` and void after
+``email_code_max_attempts`` wrong tries. The request is filed, and its Art. 12(3) period
+starts, when the code is confirmed: an unconfirmed submission is not a request anyone made.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import uuid
 from datetime import timedelta
+from secrets import randbelow
 
 from dpo_requests.config import Settings
 from dpo_requests.intake.repository import SubmissionRepository, submission_repository
@@ -23,9 +20,12 @@ from dpo_requests.notifications.service import EmailSender, email_sender, notify
 from dpo_requests.requests.schemas import RequestCreate, RequestPublic
 from dpo_requests.requests.service import RequestService, rights_request
 from vigie_shared.events import Actor
+from vigie_shared.kit import secrets
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import Problem
+
+CODE_HASH_PURPOSE = "vigie-dpo-email-code-v1"
 
 
 def mailbox(email: str) -> str:
@@ -37,8 +37,14 @@ def mailbox(email: str) -> str:
 
 
 def code_hash(secret_key: str, submission_id: str, code: str) -> str:
-    key = hmac.new(secret_key.encode(), b"vigie-dpo-email-code-v1", hashlib.sha256).digest()
-    return hmac.new(key, f"{submission_id}:{code}".encode(), hashlib.sha256).hexdigest()
+    """The stored hash of ``code`` for ``submission_id``.
+
+    Keyed, like the pages' session hash, by an HMAC of the purpose under the secret rather than
+    by the kit's HKDF: that is the key pending submissions were stored under, and a code mailed
+    just before an upgrade must still match after it instead of reading as a wrong one.
+    """
+    key = bytes.fromhex(secrets.keyed_hash(secret_key, CODE_HASH_PURPOSE))
+    return secrets.keyed_hash(key, f"{submission_id}:{code}")
 
 
 class IntakeService:
@@ -53,7 +59,7 @@ class IntakeService:
         self, conn: Conn, data: SubmissionCreate, settings: Settings, *, client_ip: str | None
     ) -> SubmissionPublic:
         submission_id = f"s-{uuid.uuid4().hex}"
-        code = f"{secrets.randbelow(10**6):06d}"
+        code = f"{randbelow(10**6):06d}"
         now = utcnow()
         expires_at = now + timedelta(minutes=settings.email_code_minutes)
         box = mailbox(data.email)
@@ -103,27 +109,27 @@ class IntakeService:
     ) -> RequestPublic:
         problem: Problem | None = None
         async with conn.transaction():
-            row = await self._repository.lock(conn, submission_id)
-            if row is None or row["request_id"] is not None:
+            found = await self._repository.lock(conn, submission_id)
+            if found is None or found.request_id is not None:
                 raise Problem(404, "Not Found", "No submission awaiting confirmation.")
-            if row["expires_at"] <= utcnow():
+            if found.expires_at <= utcnow():
                 raise Problem(410, "Gone", "The code has expired; submit the request again.")
-            if row["attempts"] >= settings.email_code_max_attempts:
+            if found.attempts >= settings.email_code_max_attempts:
                 raise Problem(
                     429, "Too Many Attempts", "Too many wrong codes; submit the request again."
                 )
             expected = code_hash(settings.secret_key, submission_id, data.code)
-            if not hmac.compare_digest(expected, row["code_hash"]):
+            if not secrets.same(expected, found.code_hash):
                 # Counted in this transaction, which commits: the error is raised after it.
                 await self._repository.count_attempt(conn, submission_id)
                 problem = Problem(422, "Wrong code", "The code does not match.")
             else:
-                payload = row["payload"]
+                payload = found.payload
                 request = await self._requests.register(
                     conn,
                     RequestCreate(
                         request_type=payload["request_type"],
-                        requester=row["email"],
+                        requester=found.email,
                         message=payload.get("message"),
                         corrections=payload.get("corrections"),
                         channel="online",
@@ -137,7 +143,7 @@ class IntakeService:
                     await notify(
                         self._mail,
                         conn,
-                        to=row["email"],
+                        to=found.email,
                         notice=acknowledgement(
                             request.id, request.request_type.value, request.due_on
                         ),
