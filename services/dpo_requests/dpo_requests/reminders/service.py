@@ -26,32 +26,32 @@ class ReminderService:
         """Send the reminders owed on ``today`` (a Paris date); returns how many."""
         sent = 0
         async with conn.transaction():
-            for row in await self._repository.lock_reminders_due(
+            for owed in await self._repository.lock_reminders_due(
                 conn, today=today, due_soon_days=DUE_SOON_DAYS
             ):
-                due_on: date = row["due_on"]
-                subject = row["subject_id"] or row["id"]
+                due_on = owed.due_on
+                subject = owed.subject_id or owed.id
                 event: CloudEvent[DpoRequestOverdue] | CloudEvent[DpoRequestDueSoon]
                 if due_on < today:
                     event = new_event(
-                        DpoRequestOverdue(request_id=row["id"], due_on=due_on),
+                        DpoRequestOverdue(request_id=owed.id, due_on=due_on),
                         subject=subject,
                         source=SOURCE,
                     )
-                    await self._repository.update(conn, row["id"], overdue_sent_for=due_on)
+                    await self._repository.update(conn, owed.id, overdue_sent_for=due_on)
                     kind = "overdue"
                 else:
                     event = new_event(
-                        DpoRequestDueSoon(request_id=row["id"], due_on=due_on),
+                        DpoRequestDueSoon(request_id=owed.id, due_on=due_on),
                         subject=subject,
                         source=SOURCE,
                     )
-                    await self._repository.update(conn, row["id"], due_soon_sent_for=due_on)
+                    await self._repository.update(conn, owed.id, due_soon_sent_for=due_on)
                     kind = "due_soon"
                 await outbox.enqueue(conn, event)
                 await self._repository.add_timeline(
                     conn,
-                    row["id"],
+                    owed.id,
                     kind=kind,
                     actor_kind="system",
                     actor_id="dpo-reminders",

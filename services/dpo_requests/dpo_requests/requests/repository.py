@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-import asyncpg
-
 from vigie_shared.kit.db import Conn, RowUpdate, record
 
 OPEN_STATUSES = ("received", "identity_pending", "in_progress")
@@ -83,6 +81,15 @@ class TimelineRecord:
     actor_kind: str
     actor_id: str
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderDue:
+    """An open request owed a reminder for the deadline in force, ``due_on``."""
+
+    id: str
+    subject_id: str | None
+    due_on: date
 
 
 QueueSort = Literal["due", "received"]
@@ -299,14 +306,14 @@ class RequestRepository:
 
     async def lock_reminders_due(
         self, conn: Conn, *, today: date, due_soon_days: int, limit: int = 100
-    ) -> list[asyncpg.Record]:
+    ) -> list[ReminderDue]:
         """Open requests owed a due-soon or overdue reminder for the deadline in force.
 
         ``SKIP LOCKED``: replicas running the same sweep each take different rows, and the
         flag is set in the transaction that writes the event, so each is sent once.
         """
-        rows: list[asyncpg.Record] = await conn.fetch(
-            "SELECT id, subject_id, due_on, due_soon_sent_for, overdue_sent_for FROM requests"
+        rows = await conn.fetch(
+            "SELECT id, subject_id, due_on FROM requests"
             " WHERE status = ANY($3::text[]) AND due_on IS NOT NULL AND ("
             "   (due_on < $1 AND overdue_sent_for IS DISTINCT FROM due_on)"
             "   OR (due_on >= $1 AND due_on - $2::int <= $1"
@@ -317,7 +324,7 @@ class RequestRepository:
             list(OPEN_STATUSES),
             limit,
         )
-        return rows
+        return [record(ReminderDue, r) for r in rows]
 
 
 request_repository = RequestRepository()
