@@ -28,7 +28,6 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Final, Literal
 
-import asyncpg
 from pydantic import BaseModel, Field
 
 from dpo_requests.deadlines import (
@@ -40,7 +39,11 @@ from dpo_requests.deadlines import (
     compute_deadline,
     paris_date,
 )
-from dpo_requests.register.repository import RegisterRepository, register_repository
+from dpo_requests.register.repository import (
+    RegisteredRequest,
+    RegisterRepository,
+    register_repository,
+)
 from dpo_requests.requests.repository import OPEN_STATUSES
 from vigie_shared.events import RequestType
 from vigie_shared.kit.db import Conn
@@ -129,21 +132,21 @@ def _deadline(
     )
 
 
-def _row(record: asyncpg.Record, *, today: date, lang: str) -> RegisterRow:
-    waits = list(zip(record["suspensions_asked"], record["suspensions_answered"], strict=True))
+def _row(record: RegisteredRequest, *, today: date, lang: str) -> RegisterRow:
+    waits = list(zip(record.suspensions_asked, record.suspensions_answered, strict=True))
     due_on: date | None
     try:
         deadline = deadline_of(
-            record["received_at"],
-            extended_on=record["extended_on"],
-            extension_reason=record["extension_reason"],
+            record.received_at,
+            extended_on=record.extended_on,
+            extension_reason=record.extension_reason,
             suspensions=waits,
         )
     except DeadlineError as exc:
         # Stored dates the rules refuse (data written before a rule changed): show the date
         # stored with the request and say why it could not be derived, rather than fail
         # the whole export.
-        due_on = record["due_on"]
+        due_on = record.due_on
         rule = (
             f"date enregistrée, non recalculable : {exc}"
             if lang == "fr"
@@ -157,8 +160,8 @@ def _row(record: asyncpg.Record, *, today: date, lang: str) -> RegisterRow:
             step.days or 0 for step in deadline.rule_steps if step.kind is RuleKind.SUSPENSION
         )
         clock_stopped = deadline.due_on is None
-    closed_on = paris_date(record["closed_at"]) if record["closed_at"] is not None else None
-    status = record["status"]
+    closed_on = paris_date(record.closed_at) if record.closed_at is not None else None
+    status = record.status
     on_time: bool | None = None
     if status in ("completed", "refused") and closed_on is not None:
         on_time = due_on is None or closed_on <= due_on
@@ -166,21 +169,21 @@ def _row(record: asyncpg.Record, *, today: date, lang: str) -> RegisterRow:
         on_time = False
     answered = [b for _, b in waits if b is not None]
     return RegisterRow(
-        id=record["id"],
-        request_type=RequestType(record["request_type"]),
-        channel=record["channel"],
-        received_at=record["received_at"],
-        received_on=paris_date(record["received_at"]),
+        id=record.id,
+        request_type=RequestType(record.request_type),
+        channel=record.channel,
+        received_at=record.received_at,
+        received_on=paris_date(record.received_at),
         identity_requested_on=paris_date(waits[0][0]) if waits else None,
         identity_received_on=paris_date(max(answered)) if answered and not clock_stopped else None,
-        verified_on=paris_date(record["verified_at"]) if record["verified_at"] else None,
+        verified_on=paris_date(record.verified_at) if record.verified_at else None,
         suspended_days=suspended_days,
         clock_stopped=clock_stopped,
         due_on=due_on,
         due_rule=rule,
-        extended=record["extended_on"] is not None,
-        extended_on=record["extended_on"],
-        extension_reason=record["extension_reason"],
+        extended=record.extended_on is not None,
+        extended_on=record.extended_on,
+        extension_reason=record.extension_reason,
         status=status,
         closed_on=closed_on,
         on_time=on_time,

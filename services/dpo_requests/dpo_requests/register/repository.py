@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-import asyncpg
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from vigie_shared.kit.db import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredRequest:
+    """What the register shows of a request: no requester, its dates and how it ended, and its
+    clock suspensions as parallel lists (asked, answered; answered is None while one runs)."""
+
+    id: str
+    request_type: str
+    channel: str
+    received_at: datetime
+    verified_at: datetime | None
+    extended_on: date | None
+    extension_reason: str | None
+    due_on: date | None
+    status: str
+    closed_at: datetime | None
+    suspensions_asked: list[datetime]
+    suspensions_answered: list[datetime | None]
 
 
 class RegisterRepository:
@@ -18,11 +36,11 @@ class RegisterRepository:
         received_to: date | None,
         status: str | None,
         request_type: str | None,
-    ) -> list[asyncpg.Record]:
+    ) -> list[RegisteredRequest]:
         """Requests received from ``received_from`` to ``received_to`` (Paris dates, both
         included) in receipt order, each with its clock suspensions as two parallel arrays
         (asked, answered) in the order :meth:`RequestRepository.suspensions` gives them."""
-        rows: list[asyncpg.Record] = await conn.fetch(
+        rows = await conn.fetch(
             "SELECT r.id, r.request_type, r.channel, r.received_at, r.verified_at,"
             " r.extended_on, r.extension_reason, r.due_on, r.status, r.closed_at,"
             " coalesce(s.asked, '{}') AS suspensions_asked,"
@@ -41,7 +59,10 @@ class RegisterRepository:
             status,
             request_type,
         )
-        return rows
+        # By keyword from the row itself: the SELECT names exactly the record's fields (a
+        # mismatch is a TypeError at once), and the register reads every request there is, so
+        # it skips the kit's field-by-field ``record``, whose lookups add up over a register.
+        return [RegisteredRequest(**r) for r in rows]
 
 
 register_repository = RegisterRepository()
