@@ -280,7 +280,7 @@ async def test_a_message_claimed_by_a_sender_that_died_goes_again_after_its_leas
     done = await sender.deliver_due(pool, now=now + timedelta(seconds=301))
     assert done.delivered == 1
     [message] = server.messages()
-    assert message["Message-ID"] == claimed["message_id"]
+    assert message["Message-ID"] == claimed.message_id
 
 
 async def test_two_replicas_never_send_the_same_message(

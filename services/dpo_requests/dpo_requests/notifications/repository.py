@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
-from vigie_shared.kit.db import Conn
+from vigie_shared.kit.db import Conn, record
 
 CHANNEL = "vigie_dpo_mail"
 """NOTIFY channel: wakes the sender when a queued message commits."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEmail:
+    """A message claimed for sending; ``attempts`` counts this one."""
+
+    id: int
+    recipient: str
+    subject: str
+    body: str
+    message_id: str
+    lang: str
+    attempts: int
+    created_at: datetime
 
 
 class EmailRepository:
@@ -37,7 +50,7 @@ class EmailRepository:
 
     async def claim(
         self, conn: Conn, *, now: datetime, limit: int, lease_seconds: float
-    ) -> list[asyncpg.Record]:
+    ) -> list[QueuedEmail]:
         """Due messages nobody holds, leased to the caller. SKIP LOCKED lets replicas claim
         side by side without waiting for or taking each other's rows; a lease that ran out
         (its sender died mid-send) makes the row claimable again."""
@@ -54,7 +67,7 @@ class EmailRepository:
             lease_seconds,
         )
         # RETURNING keeps no order: oldest first, as queued.
-        return sorted(rows, key=lambda row: row["id"])
+        return sorted((record(QueuedEmail, r) for r in rows), key=lambda email: email.id)
 
     async def done(self, conn: Conn, email_id: int, *, status: str, at: datetime) -> None:
         await conn.execute(

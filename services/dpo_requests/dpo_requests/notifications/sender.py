@@ -23,13 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiosmtplib
 import asyncpg
 
 from dpo_requests.notifications.config import SmtpSettings
-from dpo_requests.notifications.repository import CHANNEL, EmailRepository, email_repository
+from dpo_requests.notifications.repository import (
+    CHANNEL,
+    EmailRepository,
+    QueuedEmail,
+    email_repository,
+)
 from vigie_shared.kit.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -100,17 +105,17 @@ def transport_for(smtp: SmtpSettings) -> Transport:
     return SmtpTransport(smtp) if smtp.host else LogTransport()
 
 
-def build_message(row: asyncpg.Record | dict[str, Any], smtp: SmtpSettings) -> EmailMessage:
+def build_message(queued: QueuedEmail, smtp: SmtpSettings) -> EmailMessage:
     message = EmailMessage()
     # First: set_content() drops every Content-* header already there.
-    message.set_content(row["body"])
+    message.set_content(queued.body)
     message["From"] = smtp.sender
-    message["To"] = row["recipient"]
-    message["Subject"] = row["subject"]
-    message["Date"] = format_datetime(row["created_at"])
-    message["Message-ID"] = row["message_id"]
+    message["To"] = queued.recipient
+    message["Subject"] = queued.subject
+    message["Date"] = format_datetime(queued.created_at)
+    message["Message-ID"] = queued.message_id
     # RFC 3282: the text is in both languages, the first one first.
-    message["Content-Language"] = "fr, en" if row["lang"] == "fr" else "en, fr"
+    message["Content-Language"] = "fr, en" if queued.lang == "fr" else "en, fr"
     # RFC 3834 §5: an automatic message, which vacation responders must not answer.
     message["Auto-Submitted"] = "auto-generated"
     return message
@@ -143,12 +148,12 @@ class MailSender:
     async def deliver_due(self, pool: asyncpg.Pool, *, now: datetime | None = None) -> Round:
         now = now or utcnow()
         async with pool.acquire() as conn, conn.transaction():
-            rows = await self._repository.claim(
+            claimed = await self._repository.claim(
                 conn, now=now, limit=self._smtp.batch_size, lease_seconds=self._smtp.lease_seconds
             )
-        done = Round(claimed=len(rows))
-        for index, row in enumerate(rows):
-            one = asyncio.ensure_future(self._deliver_one(pool, row, now, done))
+        done = Round(claimed=len(claimed))
+        for index, queued in enumerate(claimed):
+            one = asyncio.ensure_future(self._deliver_one(pool, queued, now, done))
             try:
                 await asyncio.shield(one)
             except asyncio.CancelledError:
@@ -158,19 +163,19 @@ class MailSender:
                 with contextlib.suppress(Exception):
                     await one
                 async with pool.acquire() as conn:
-                    await self._repository.release(conn, [r["id"] for r in rows[index + 1 :]])
+                    await self._repository.release(conn, [r.id for r in claimed[index + 1 :]])
                 raise
         return done
 
     async def _deliver_one(
-        self, pool: asyncpg.Pool, row: asyncpg.Record, now: datetime, done: Round
+        self, pool: asyncpg.Pool, queued: QueuedEmail, now: datetime, done: Round
     ) -> None:
         error: str | None = None
         permanent = False
         try:
-            message = build_message(row, self._smtp)
+            message = build_message(queued, self._smtp)
             await self._transport.deliver(
-                message, sender=self._smtp.sender.addr_spec, recipient=row["recipient"]
+                message, sender=self._smtp.sender.addr_spec, recipient=queued.recipient
             )
         except PermanentMailError as exc:
             error, permanent = str(exc), True
@@ -181,25 +186,25 @@ class MailSender:
             error = str(exc)
         async with pool.acquire() as conn:
             if error is None:
-                await self._repository.done(conn, row["id"], status=self._transport.marks, at=now)
+                await self._repository.done(conn, queued.id, status=self._transport.marks, at=now)
                 done.delivered += 1
-            elif permanent or row["attempts"] >= self._smtp.max_attempts:
-                await self._repository.give_up(conn, row["id"], error=error)
+            elif permanent or queued.attempts >= self._smtp.max_attempts:
+                await self._repository.give_up(conn, queued.id, error=error)
                 log.error(
                     "e-mail %s to %s given up after %d attempt(s): %s",
-                    row["message_id"],
-                    row["recipient"],
-                    row["attempts"],
+                    queued.message_id,
+                    queued.recipient,
+                    queued.attempts,
                     error,
                 )
                 done.failed += 1
             else:
-                at = now + self.backoff(row["attempts"])
-                await self._repository.retry_at(conn, row["id"], at=at, error=error)
+                at = now + self.backoff(queued.attempts)
+                await self._repository.retry_at(conn, queued.id, at=at, error=error)
                 log.warning(
                     "e-mail %s to %s not delivered (%s); next try at %s",
-                    row["message_id"],
-                    row["recipient"],
+                    queued.message_id,
+                    queued.recipient,
                     error,
                     at.isoformat(),
                 )
