@@ -36,9 +36,7 @@ class DpoMetrics:
         self._repository = repository
 
     async def refresh(self, conn: Conn, *, today: date) -> None:
-        counts = dict.fromkeys(STATUSES, 0)
-        for row in await self._repository.count_by_status(conn):
-            counts[row["status"]] = row["n"]
+        counts = dict.fromkeys(STATUSES, 0) | await self._repository.count_by_status(conn)
         overdue = await self._repository.count_overdue(conn, today=today)
         for status, value in counts.items():
             REQUESTS.labels(status).set(value)

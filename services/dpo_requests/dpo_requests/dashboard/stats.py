@@ -116,24 +116,20 @@ class DashboardService:
         counters = await self._repository.open_counters(
             conn, today=today, due_soon_days=DUE_SOON_DAYS
         )
-        by_status = dict.fromkeys(OPEN_STATUSES, 0)
-        by_type = dict.fromkeys((t.value for t in RequestType), 0)
-        for row in await self._repository.open_breakdown(conn):
-            if row["status"] is not None:
-                by_status[row["status"]] = row["n"]
-            else:
-                by_type[row["request_type"]] = row["n"]
+        breakdown = await self._repository.open_breakdown(conn)
+        by_status = dict.fromkeys(OPEN_STATUSES, 0) | breakdown.by_status
+        by_type = dict.fromkeys((t.value for t in RequestType), 0) | breakdown.by_type
         overdue = [
-            OverdueRequest.model_validate(dict(row))
-            for row in await self._repository.overdue(conn, today=today, limit=OVERDUE_SHOWN)
+            OverdueRequest.model_validate(late, from_attributes=True)
+            for late in await self._repository.overdue(conn, today=today, limit=OVERDUE_SHOWN)
         ]
         stuck = [
             StuckSystem(
-                system=row["system"],
-                stuck=row["stuck"],
-                manual=row["manual"],
-                failed=row["failed"],
-                oldest_requested_at=row["oldest"],
+                system=row.system,
+                stuck=row.stuck,
+                manual=row.manual,
+                failed=row.failed,
+                oldest_requested_at=row.oldest,
             )
             for row in await self._repository.stuck_tasks(
                 conn, before=paris_midnight(today - timedelta(days=STUCK_AFTER_DAYS))
@@ -149,10 +145,10 @@ class DashboardService:
         for row in await self._repository.daily_volume(
             conn, first=date(year - 1, 1, 1), last=date(year, 12, 31)
         ):
-            day: date = row["day"]
-            months[day.year, day.month] = months.get((day.year, day.month), 0) + row["n"]
+            day = row.day
+            months[day.year, day.month] = months.get((day.year, day.month), 0) + row.n
             if day.year == year - 1 and day <= split:
-                previous_to_date += row["n"]
+                previous_to_date += row.n
         volume = [
             MonthVolume(
                 month=month,
@@ -163,22 +159,22 @@ class DashboardService:
         ]
         current_total = sum(m.current for m in volume)
         previous_total = sum(m.previous for m in volume)
-        median, p90 = closing["percentiles"] or (None, None)
-        closed = closing["closed"]
+        median, p90 = closing.percentiles or (None, None)
+        closed = closing.closed
         return DashboardStats(
             today=today,
-            open_total=counters["open_total"],
+            open_total=counters.open_total,
             open_by_status=by_status,
             open_by_type=by_type,
-            overdue=counters["overdue"],
-            due_soon=counters["due_soon"],
-            extended=counters["extended"],
-            suspended=counters["suspended"],
+            overdue=counters.overdue,
+            due_soon=counters.due_soon,
+            extended=counters.extended,
+            suspended=counters.suspended,
             overdue_requests=overdue,
             stuck_tasks=stuck,
             closed=closed,
-            closed_on_time=closing["on_time"],
-            on_time_rate=closing["on_time"] / closed if closed else None,
+            closed_on_time=closing.on_time,
+            on_time_rate=closing.on_time / closed if closed else None,
             median_days_to_close=median,
             p90_days_to_close=p90,
             current_year=year,
