@@ -6,6 +6,10 @@ carry out on its own data, and run it with the kit's :class:`~vigie_shared.kit.r
 (its schema, outbox and inbox). It announces itself to dpo_requests at start-up, answers each
 task once (inbox), and its answer leaves through its outbox in the same transaction as the
 effect. Run it with ``python -m dpo_requests.connectors.moodle_example``.
+
+Its SQL stays beside the handlers rather than in a repository: it reads the platform's own
+tables, not Vigie's, the whole example is one file to copy, and each row goes straight into the
+JSON answer the task returns.
 """
 
 from __future__ import annotations
