@@ -149,6 +149,8 @@ async def test_the_queue_sorts_and_pages_in_the_database_stopped_clocks_last(
     beyond = await _objections(conn, sort="due", page=99)
     waiting = await _objections(conn, statuses=["identity_pending"])
     overdue = await _objections(conn, overdue_on=date(2025, 2, 3))
+    oldest_received = await _objections(conn, sort="received", page=2)
+    nothing = await _objections(conn, statuses=["withdrawn"], page=3)
 
     assert (first.total, first.pages, first.page) == (27, 2, 1)
     assert [r.id for r in first.rows] == [ids[day] for day in range(1, 26)]
@@ -157,3 +159,5 @@ async def test_the_queue_sorts_and_pages_in_the_database_stopped_clocks_last(
     assert [r.id for r in waiting.rows] == [stopped]
     # Newest receipt first: received at 09:02 after 09:01.
     assert [r.id for r in overdue.rows] == [ids[2], ids[1]]
+    assert [r.id for r in oldest_received.rows] == [ids[2], ids[1]]
+    assert (nothing.total, nothing.pages, nothing.page, nothing.rows) == (0, 1, 1, [])

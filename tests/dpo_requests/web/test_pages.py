@@ -352,6 +352,7 @@ async def test_the_queue_filters_sorts_by_due_date_and_pages(dpo: Dpo) -> None:
         overdue = await d.get("/pages/dpo/queue?type=restriction&overdue=true")
         everything = await d.get("/pages/dpo/queue?status=all&sort=received")
         owed = await d.get("/pages/dpo/queue")
+        hostile = await d.get("/pages/dpo/queue", params={"sort": "due_on; DROP TABLE requests"})
     order = re.findall(r"queue-(\d+)@example.org", by_due.text)
     assert order == ["40", "20", "5"]
     assert re.findall(r"queue-(\d+)@example.org", overdue.text) == ["40"]
@@ -366,6 +367,9 @@ async def test_the_queue_filters_sorts_by_due_date_and_pages(dpo: Dpo) -> None:
     assert f"{still_open} demande(s)" in owed.text
     if total > 25:
         assert "page=2" in everything.text
+    # A sort is one of the named orders, never text put into the ORDER BY.
+    assert hostile.status_code == 422
+    assert await dpo.pool.fetchval("SELECT count(*) FROM requests") == total
 
 
 async def test_the_dashboard_shows_the_counters_charts_and_register_links(dpo: Dpo) -> None:
