@@ -13,12 +13,14 @@ from vigie_shared import topics
 from vigie_shared.demo_payment.config import PaymentSettings
 from vigie_shared.demo_payment.endpoints import router
 from vigie_shared.demo_payment.ledger import Ledger, LedgerFollower
-from vigie_shared.demo_payment.oidc import RelyingParty
 from vigie_shared.demo_payment.payments import PaymentService
 from vigie_shared.demo_payment.rendering import LoginRequired, PageError, error_page
 from vigie_shared.kit.kafka import Producer, ensure_topics, service_login
+from vigie_shared.kit.oidc_rp import RelyingParty
 
 CATCH_UP_SECONDS = 60.0
+SCOPE = "openid profile"
+"""The portal needs the person's identity only, not an API: the access token is not used."""
 
 
 def create_app(settings: PaymentSettings | None = None) -> FastAPI:
@@ -55,7 +57,13 @@ def create_app(settings: PaymentSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ledger = ledger
     app.state.follower = follower
-    app.state.relying_party = RelyingParty(settings)
+    app.state.relying_party = RelyingParty(
+        issuer=settings.issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        redirect_uri=settings.redirect_uri,
+        scope=SCOPE,
+    )
     app.state.payments = PaymentService(ledger, producer, timeout=settings.publish_timeout)
     app.include_router(router)
 

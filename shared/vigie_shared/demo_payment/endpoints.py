@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from vigie_shared.demo_payment import i18n
 from vigie_shared.demo_payment.config import PaymentSettings
-from vigie_shared.demo_payment.oidc import LoginFailed, RelyingParty
 from vigie_shared.demo_payment.payments import (
     AccessOutcome,
     PaymentNotRecorded,
@@ -29,6 +28,7 @@ from vigie_shared.demo_payment.session import (
     set_login_state,
 )
 from vigie_shared.kit.forms import first_values, read_form, same_origin
+from vigie_shared.kit.oidc_rp import LoginFailed, RelyingParty
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,7 +108,7 @@ async def login(request: Request) -> Response:
     back = return_to(request, request.query_params.get("return_to"))
     response = RedirectResponse(started.url, status_code=303)
     set_login_state(
-        response, _settings(request), {**started.pending, **({"return_to": back} if back else {})}
+        response, _settings(request), {**started.state, **({"return_to": back} if back else {})}
     )
     return response
 
