@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_user_show import run
+from tests.cli.support import run
 
 
 def add(

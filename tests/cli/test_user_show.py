@@ -9,15 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vigie_shared.cli import build_parser
-
-
-def run(argv: list[str], database_url: str, schema: str, data_dir: Path) -> int:
-    args = build_parser().parse_args(
-        [*argv, "--database-url", database_url, "--schema", schema, "--data-dir", str(data_dir)]
-    )
-    code: int = args.func(args)
-    return code
+from tests.cli.support import run
 
 
 def test_user_show_gives_the_id_access_suspend_takes_and_the_access_it_leaves(
