@@ -23,7 +23,8 @@ from typing import Protocol
 import httpx
 from pydantic import ValidationError
 
-from vigie_shared import dlq, simulate, topics
+from vigie_shared import dlq, topics
+from vigie_shared.demo import simulate
 from vigie_shared.demo_payment.config import DEFAULT_PORT as PAYMENT_DEFAULT_PORT
 from vigie_shared.demo_payment.config import DEMO_PAYMENT_CLIENT
 from vigie_shared.kit import secrets

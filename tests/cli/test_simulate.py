@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from vigie_shared.cli import build_parser
+from vigie_shared.demo.campaign import Fate, campaign, schedule
 from vigie_shared.events import DebtExempted, DebtReminded, DebtSettled, PaymentChannel
 from vigie_shared.kit.clock import PARIS, utcnow
-from vigie_shared.simulate import Fate, campaign, schedule
 
 START = datetime(2023, 11, 1, tzinfo=PARIS)
 
