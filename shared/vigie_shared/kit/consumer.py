@@ -1,9 +1,9 @@
 """Consuming events: inbox dedupe, bounded retries, dead letters (docs/architecture.md, Delivery).
 
 For each record: decode the CloudEvent (a malformed record becomes a dead letter at once); in
-the batch's database transaction, record its id in the inbox and apply the handler's effect (a
-redelivered id changes nothing); only then does FastStream commit the Kafka offsets
-(``AckPolicy.NACK_ON_ERROR``: commit after success, seek back on error).
+the batch's database transaction, record its id in the inbox (``kit.inbox``) and apply the
+handler's effect (a redelivered id changes nothing); only then does FastStream commit the Kafka
+offsets (``AckPolicy.NACK_ON_ERROR``: commit after success, seek back on error).
 
 Failures are classified (``dead_letters.is_transient``). A permanent one, the record's fault, is
 tried ``max_attempts`` times with backoff, then the record becomes a dead letter (one row and one
@@ -20,6 +20,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
@@ -30,6 +31,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
+from opentelemetry import trace
 
 from vigie_shared.events import CloudEvent, EventData
 from vigie_shared.kit.backoff import Backoff
@@ -41,6 +43,7 @@ from vigie_shared.kit.dead_letters import (
     is_dead_letter,
     is_transient,
 )
+from vigie_shared.kit.inbox import inbox_repository
 from vigie_shared.kit.kafka import Producer
 from vigie_shared.kit.metrics import (
     CONSUMER_LAG_SECONDS,
@@ -57,6 +60,7 @@ D = TypeVar("D", bound=EventData)
 Handler = Callable[[Conn, CloudEvent[Any]], Awaitable[None]]
 
 TRANSIENT_BACKOFF_CAP = 30.0
+"""Longest pause before a batch that failed on an outage is given back for redelivery."""
 
 DEFAULT_SESSION_TIMEOUT_MS = 10_000
 """aiokafka's default; services take ``kafka_session_timeout_ms`` from their settings."""
@@ -67,9 +71,6 @@ def heartbeat_interval_ms(session_timeout_ms: int) -> int:
     (``heartbeat.interval.ms``): two heartbeats may be lost before the coordinator takes the
     member for dead."""
     return max(100, session_timeout_ms // 3)
-
-
-"""Longest pause before a batch that failed on an outage is given back for redelivery."""
 
 
 def log_end_of(msg: KafkaMessage) -> LogEnd | None:
@@ -200,14 +201,18 @@ class EventConsumer:
             title=f"{self.name}:{','.join(topic_names)}",
         )(consume)
 
-    async def process(self, record: ConsumerRecord[Any, Any], *, tried: int = 0) -> Outcome:
-        """Handle one record on its own (its own transaction, retries, DLQ); ``tried`` counts
-        attempts already made (in a batch)."""
-        with consuming(
+    def _span(self, record: ConsumerRecord[Any, Any]) -> AbstractContextManager[trace.Span]:
+        """The record's consume span, child of the producer's trace (``kit.telemetry``)."""
+        return consuming(
             record.headers,
             f"consume {record.topic}",
             **{"messaging.consumer.group.name": self.name, "messaging.destination": record.topic},
-        ):
+        )
+
+    async def process(self, record: ConsumerRecord[Any, Any], *, tried: int = 0) -> Outcome:
+        """Handle one record on its own (its own transaction, retries, DLQ); ``tried`` counts
+        attempts already made (in a batch)."""
+        with self._span(record):
             outcome = await self._process(record, tried)
         self._count(record, outcome)
         return outcome
@@ -297,8 +302,10 @@ class EventConsumer:
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         async with self._deps.pool.acquire() as conn, conn.transaction():
-            fresh = await self._claim(
-                conn, [(record, event) for record, event, handler in run if handler is not None]
+            fresh = await inbox_repository.claim_all(
+                conn,
+                self.name,
+                [(record, event) for record, event, handler in run if handler is not None],
             )
             for index, (record, event, handler) in enumerate(run):
                 if handler is None:
@@ -309,14 +316,7 @@ class EventConsumer:
                     continue
                 fresh.discard(event.id)  # the same id again later in the run is a repeat
                 try:
-                    with consuming(
-                        record.headers,
-                        f"consume {record.topic}",
-                        **{
-                            "messaging.consumer.group.name": self.name,
-                            "messaging.destination": record.topic,
-                        },
-                    ):
+                    with self._span(record):
                         await handler(conn, event)
                 except Exception as exc:
                     if is_transient(exc):
@@ -332,24 +332,6 @@ class EventConsumer:
                 raise _UnattributedFailure from exc
         return outcomes
 
-    async def _claim(
-        self, conn: Conn, items: Sequence[tuple[ConsumerRecord[Any, Any], CloudEvent[Any]]]
-    ) -> set[str]:
-        """Insert the run's event ids into the inbox; the ids not seen before."""
-        if not items:
-            return set()
-        rows = await conn.fetch(
-            "INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
-            " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[])"
-            " ON CONFLICT DO NOTHING RETURNING event_id",
-            self.name,
-            [event.id for _, event in items],
-            [record.topic for record, _ in items],
-            [record.partition for record, _ in items],
-            [record.offset for record, _ in items],
-        )
-        return {row["event_id"] for row in rows}
-
     async def _apply_run_guarded(
         self, records: Sequence[ConsumerRecord[Any, Any]]
     ) -> tuple[list[Outcome], int]:
@@ -364,14 +346,7 @@ class EventConsumer:
                     outcomes.append(Outcome.IGNORED)
                     continue
                 try:
-                    with consuming(
-                        record.headers,
-                        f"consume {record.topic}",
-                        **{
-                            "messaging.consumer.group.name": self.name,
-                            "messaging.destination": record.topic,
-                        },
-                    ):
+                    with self._span(record):
                         async with conn.transaction():
                             outcome = await self._apply_in(conn, record, event, handler)
                             # Inside the savepoint, so that it is rolled back: a failed RELEASE
@@ -457,15 +432,7 @@ class EventConsumer:
         event: CloudEvent[Any],
         handler: Handler,
     ) -> Outcome:
-        fresh = await conn.fetchval(
-            "INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
-            self.name,
-            event.id,
-            record.topic,
-            record.partition,
-            record.offset,
-        )
+        fresh = await inbox_repository.claim(conn, self.name, record, event)
         if not fresh:
             return Outcome.DUPLICATE
         await handler(conn, event)
