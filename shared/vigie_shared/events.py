@@ -4,6 +4,12 @@ Events are CloudEvents 1.0 carried in Kafka *binary content mode*: the attribute
 ``ce_*`` headers, the value is the JSON ``data`` and the Kafka key is the data subject (or the
 request id for DPO tasks) so that one person's events stay ordered on one partition.
 Types are past-tense facts under the ``vigie.`` prefix and only ever change by addition.
+
+Why one module, past the size a file usually keeps: the contracts are the one place where the
+three services and the accounting system meet, so a producer and its consumers read the same
+class, the catalogue (``EVENT_TYPES``) sees every type, and a change to any contract shows in one
+file's history, reviewed as the compatibility promise it is. The classes are small and alike;
+splitting them by service would hide what one service's event means to another.
 """
 
 from __future__ import annotations

@@ -14,6 +14,13 @@ sent, so a redelivery of the same record (a batch given back, a restart before t
 sends no second copy. A copy the broker refuses for good (too large for it, not authorised) is
 not retried either: the row keeps the record and says why no copy exists. ``vigie dlq list`` and
 ``vigie dlq replay`` read and replay these rows.
+
+Why one module, past the size a file usually keeps: it is one path, each step reading the
+state the one before left. Whether a failure makes a dead letter at all decides what reaches
+the row; the row, claimed before the copy is sent, is what keeps a redelivery from sending a
+second one (``copied_as``); replay reads that same row back. The steps share ``Letter``,
+``Failure`` and the row's states, and a consumer anywhere imports the classification and the
+dead-lettering from here together.
 """
 
 from __future__ import annotations
