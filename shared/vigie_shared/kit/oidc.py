@@ -4,7 +4,8 @@ its published keys, and turn them into a principal with roles for FastAPI endpoi
 Every resource server of the project (the gateway's admin API, dpo_requests, audit_log) admits a
 caller through :func:`admit`: the token must name that server in ``aud`` (RFC 9068 §4, RFC 8707
 resource indicators) before its roles are even looked at, so a person's token issued to one
-platform opens nothing elsewhere, whatever roles it carries."""
+platform opens nothing elsewhere, whatever roles it carries. Logging a person in at the gateway
+(the relying-party side) is ``kit.oidc_rp``."""
 
 from __future__ import annotations
 

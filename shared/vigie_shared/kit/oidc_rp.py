@@ -64,7 +64,9 @@ class RelyingParty:
         redirect_uri: str,
         scope: str,
         discovery_ttl: float = 300.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport``: how the issuer is reached (the network unless a test says otherwise)."""
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
@@ -74,6 +76,7 @@ class RelyingParty:
         self._fetched_at = 0.0
         self._ttl = discovery_ttl
         self._lock = asyncio.Lock()
+        self._transport = transport
 
     @property
     def configured(self) -> bool:
@@ -84,7 +87,7 @@ class RelyingParty:
         async with self._lock:
             if self._discovery is None or time.monotonic() - self._fetched_at > self._ttl:
                 try:
-                    async with httpx.AsyncClient(timeout=5.0) as http:
+                    async with httpx.AsyncClient(timeout=5.0, transport=self._transport) as http:
                         got = await http.get(f"{self.issuer}/.well-known/openid-configuration")
                         got.raise_for_status()
                         document: dict[str, Any] = got.json()
@@ -103,6 +106,7 @@ class RelyingParty:
             redirect_uri=self.redirect_uri,
             code_challenge_method="S256",
             timeout=10.0,
+            transport=self._transport,
         )
 
     async def start(self, *, lang: str) -> LoginStart:
@@ -128,7 +132,7 @@ class RelyingParty:
                     code_verifier=pending["verifier"],
                     state=pending["state"],
                 )
-            async with httpx.AsyncClient(timeout=5.0) as http:
+            async with httpx.AsyncClient(timeout=5.0, transport=self._transport) as http:
                 keys = KeySet.import_key_set((await http.get(metadata["jwks_uri"])).json())
         except Exception as exc:  # Authlib raises its own OAuth errors, and httpx's
             raise LoginFailed(f"the code could not be exchanged: {exc}") from exc
