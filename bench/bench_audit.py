@@ -39,6 +39,7 @@ from audit_log.merkle import verify_inclusion
 from audit_log.query.repository import query_repository
 from audit_log.query.schemas import EntryFilter
 from audit_log.service import SERVICE
+from audit_log.tree.repository import StoredLeaf
 from vigie_shared.events import (
     SERVICE_SOURCES,
     Actor,
@@ -293,7 +294,7 @@ async def queries(dsn: str, rows: int) -> None:
         await admin.close()
 
 
-async def page(conn: Any, where: EntryFilter, after: int) -> list[asyncpg.Record]:
+async def page(conn: Any, where: EntryFilter, after: int) -> list[StoredLeaf]:
     return await query_repository.page(conn, where, after=after, limit=100)
 
 

@@ -25,9 +25,10 @@ from sso_gateway.app import create_app as sso_app
 from sso_gateway.config import Settings as SsoSettings
 from tests.fixtures.serving import own_database
 from tests.fixtures.stack import new_broker
+from vigie_shared.demo.campaign import Campaign, Fate, campaign, schedule
+from vigie_shared.demo.simulate import Outcome, play
 from vigie_shared.events import PaymentChannel
 from vigie_shared.kit.clock import PARIS
-from vigie_shared.simulate import Campaign, Fate, Outcome, campaign, play, schedule
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),

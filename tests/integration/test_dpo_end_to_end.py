@@ -47,7 +47,7 @@ from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user as users
 from tests.fixtures.serving import eventually, own_database, serving
 from tests.fixtures.stack import Broker
-from tests.sso_gateway.conftest import csrf_of
+from tests.sso_gateway.support import csrf_of
 from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.runtime import Runtime
 

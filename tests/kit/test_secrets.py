@@ -19,8 +19,10 @@ from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.timed import TimestampSigner
 from starlette.requests import Request
 
+from audit_log.checkpoints import service as checkpoints
 from audit_log.shredding import crypto as shredding
 from dpo_requests.config import Settings as DpoSettings
+from dpo_requests.intake import service as intake_service
 from dpo_requests.packages import links
 from dpo_requests.packages.repository import package_repository
 from dpo_requests.packages.service import package_service
@@ -73,10 +75,7 @@ def test_a_device_cookie_issued_before_the_kit_is_still_recognised() -> None:
 def test_the_derived_keys_of_stored_ciphertexts_are_unchanged() -> None:
     assert secrets.derive_key(SECRET, sso_crypto.SIGNING_KEYS_PURPOSE).hex() == SIGNING_KEYS_KEY
     assert secrets.derive_key(SECRET, shredding.SUBJECT_KEYS_PURPOSE).hex() == SUBJECT_KEYS_KEY
-    assert (
-        shredding.derive_key(SECRET, b"vigie audit_log checkpoint signing key v1").hex()
-        == CHECKPOINT_KEY
-    )
+    assert secrets.derive_key(SECRET, checkpoints.SIGNING_KEY_PURPOSE).hex() == CHECKPOINT_KEY
     # RFC 5869 Appendix A.3 (no salt, no info): HKDF itself, not a look-alike.
     ikm = bytes.fromhex("0b" * 22)
     assert secrets.derive_key(ikm, "", 42).hex() == (
@@ -204,6 +203,8 @@ def test_every_purpose_is_named_once() -> None:
         sso_crypto.SIGNING_KEYS_PURPOSE,
         pages.CSRF_PURPOSE,
         shredding.SUBJECT_KEYS_PURPOSE,
+        checkpoints.SIGNING_KEY_PURPOSE,
+        intake_service.CODE_HASH_PURPOSE,
         dpo_session.SESSION_HASH_PURPOSE,
         dpo_session.CSRF_PURPOSE,
         dpo_session.CONFIRM_PURPOSE,

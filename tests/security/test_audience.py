@@ -19,7 +19,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from tests.security.conftest import Services, unique
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
     ADMIN_RESOURCE,
     ISSUER,
     Account,

@@ -20,8 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.security.conftest import Services, unique
-from tests.sso_gateway.conftest import ADMIN_RESOURCE, browser, make_client, make_user
-from tests.sso_gateway.test_logout import signed_in
+from tests.sso_gateway.support import ADMIN_RESOURCE, browser, make_client, make_user, signed_in
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 

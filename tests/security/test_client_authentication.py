@@ -10,9 +10,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import browser, make_client, query_of
-from tests.sso_gateway.test_errors import authorize_url, basic, get_code, redeem
-from tests.sso_gateway.test_tokens import tokens_for
+from tests.sso_gateway.support import (
+    authorize_url,
+    basic,
+    browser,
+    get_code,
+    make_client,
+    query_of,
+    redeem,
+    tokens_for,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import ISSUER, browser, csrf_of, make_user
+from tests.sso_gateway.support import ISSUER, browser, csrf_of, make_user
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -21,19 +21,21 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sso_gateway.access.service import AccessService
 from sso_gateway.data_rights.service import data_system
 from tests.security.conftest import Services, b64url, unsigned_claims
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
     ISSUER,
+    authorize_url,
+    basic,
     browser,
     csrf_of,
+    introspect,
     login_through_form,
     make_client,
     make_user,
     query_of,
+    redeem,
+    signed_in,
+    task,
 )
-from tests.sso_gateway.test_data_rights import task
-from tests.sso_gateway.test_errors import authorize_url, basic, redeem
-from tests.sso_gateway.test_logout import signed_in
-from tests.sso_gateway.test_tokens import introspect
 from vigie_shared.events import TaskAction
 from vigie_shared.kit.clock import utcnow
 

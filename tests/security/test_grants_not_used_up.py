@@ -11,9 +11,16 @@ from secrets import token_urlsafe as generate_token
 import pytest
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import browser, make_client
-from tests.sso_gateway.test_errors import basic, get_code, redeem
-from tests.sso_gateway.test_tokens import introspect, refresh, tokens_for
+from tests.sso_gateway.support import (
+    basic,
+    browser,
+    get_code,
+    introspect,
+    make_client,
+    redeem,
+    refresh,
+    tokens_for,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -31,8 +31,10 @@ from tests.fixtures.dlq_cli import vigie_dlq
 from tests.fixtures.serving import own_database
 from tests.fixtures.stack import ARTIFACTS
 from tests.kit.support import user_event
-from tests.sso_gateway.conftest import ISSUER, make_user
+from tests.sso_gateway.support import ISSUER, make_user
 from vigie_shared import topics
+from vigie_shared.demo.campaign import Fate, campaign
+from vigie_shared.demo.simulate import play
 from vigie_shared.events import (
     SERVICE_SOURCES,
     AccessRestored,
@@ -51,7 +53,6 @@ from vigie_shared.kit.kafka import KafkaCredentials, Producer, client_security, 
 from vigie_shared.kit.kafka_acls import ACCOUNTING, grants, principals
 from vigie_shared.kit.kafka_server import ApacheKafka, kafka_unavailable_reason
 from vigie_shared.kit.migrate import migrate
-from vigie_shared.simulate import Fate, campaign, play
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),

@@ -17,8 +17,7 @@ import pytest
 
 from tests.fixtures.serving import serving
 from tests.security.conftest import Services
-from tests.sso_gateway.conftest import browser, make_client, make_user
-from tests.sso_gateway.test_logout import signed_in
+from tests.sso_gateway.support import browser, make_client, make_user, signed_in
 from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.serve import uvicorn_config
 from vigie_shared.kit.telemetry import configure_logging

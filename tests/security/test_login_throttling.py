@@ -20,7 +20,7 @@ from sso_gateway.config import Settings
 from sso_gateway.login.repository import Bucket, Budgets
 from sso_gateway.login.throttle import DEVICE_COOKIE, Limits, wait_seconds
 from tests.fixtures.serving import serving
-from tests.sso_gateway.conftest import Account, csrf_of, make_user, unique
+from tests.sso_gateway.support import Account, csrf_of, make_user, unique
 from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.serve import uvicorn_config
 

@@ -10,9 +10,15 @@ from secrets import token_urlsafe as generate_token
 import pytest
 from fastapi import FastAPI
 
-from tests.sso_gateway.conftest import ISSUER, browser, csrf_of, make_client, make_user
-from tests.sso_gateway.test_errors import authorize_url
-from tests.sso_gateway.test_logout import signed_in
+from tests.sso_gateway.support import (
+    ISSUER,
+    authorize_url,
+    browser,
+    csrf_of,
+    make_client,
+    make_user,
+    signed_in,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -12,9 +12,7 @@ import pytest
 from fastapi import FastAPI
 from joserfc import jwt
 
-from tests.sso_gateway.conftest import ISSUER, browser, make_client
-from tests.sso_gateway.test_errors import basic
-from tests.sso_gateway.test_tokens import introspect
+from tests.sso_gateway.support import ISSUER, basic, browser, introspect, make_client
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

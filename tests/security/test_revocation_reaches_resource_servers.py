@@ -21,9 +21,15 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from tests.security.conftest import Services
-from tests.sso_gateway.conftest import ISSUER, Platform, browser, make_client, make_user
-from tests.sso_gateway.test_errors import basic
-from tests.sso_gateway.test_logout import signed_in
+from tests.sso_gateway.support import (
+    ISSUER,
+    Platform,
+    basic,
+    browser,
+    make_client,
+    make_user,
+    signed_in,
+)
 from vigie_shared.kit.oidc import TokenVerifier
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]

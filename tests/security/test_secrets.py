@@ -19,16 +19,18 @@ from audit_log.config import Settings as AuditSettings
 from dpo_requests.config import Settings as DpoSettings
 from sso_gateway.config import Settings as SsoSettings
 from tests.security.conftest import Services, unique
-from tests.sso_gateway.conftest import (
+from tests.sso_gateway.support import (
     ADMIN_RESOURCE,
+    authorize_url,
+    basic,
     browser,
     login_through_form,
     make_client,
     make_user,
     query_of,
+    redeem,
+    signed_in,
 )
-from tests.sso_gateway.test_errors import authorize_url, basic, redeem
-from tests.sso_gateway.test_logout import signed_in
 from vigie_shared import topics
 from vigie_shared.kit.settings import DEV_SECRET
 

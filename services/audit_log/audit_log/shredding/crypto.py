@@ -15,12 +15,7 @@ from vigie_shared.kit.secrets import open_sealed, seal
 SUBJECT_KEYS_PURPOSE = "vigie audit_log subject keys v1"
 """HKDF ``info`` of the key that wraps the data keys: changing it would shred every entry."""
 
-__all__ = ["SUBJECT_KEYS_PURPOSE", "KeyWrapper", "derive_key"]
-
-
-def derive_key(secret: str, purpose: bytes) -> bytes:
-    """The kit's derivation, for callers that name their purpose in bytes."""
-    return secrets.derive_key(secret, purpose.decode())
+__all__ = ["SUBJECT_KEYS_PURPOSE", "KeyWrapper"]
 
 
 class KeyWrapper:
