@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka.client import CoordinationType
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from tests.fixtures.kafka import on_topic, read_all
@@ -20,7 +21,12 @@ from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.kafka import KafkaCredentials, Producer, ensure_topics
 from vigie_shared.kit.kafka_acls import Grant
-from vigie_shared.kit.kafka_server import ApacheKafka, kafka_unavailable_reason
+from vigie_shared.kit.kafka_server import (
+    ApacheKafka,
+    coordinator_probes,
+    java_string_hash,
+    kafka_unavailable_reason,
+)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 
@@ -40,6 +46,31 @@ def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApacheKafka]
     )
     with broker:
         yield broker
+
+
+@needs_kafka
+async def test_a_started_broker_coordinates_any_group_at_the_first_ask(
+    own_kafka: ApacheKafka,
+) -> None:
+    """First in this module, so that the broker is as ``start`` left it: a consumer of a fresh
+    broker would otherwise be told COORDINATOR_NOT_AVAILABLE while ``__consumer_offsets`` loads."""
+    client = AIOKafkaClient(bootstrap_servers=own_kafka.bootstrap)
+    await client.bootstrap()
+    try:
+        for n in range(40):
+            await client.coordinator_lookup(CoordinationType.GROUP, f"group-{uuid.uuid4()}-{n}")
+    finally:
+        await client.close()
+
+
+def test_the_probes_name_one_group_on_each_partition_of_the_offsets_topic() -> None:
+    # Values of Java's String.hashCode(); the second is Integer.MIN_VALUE, which Kafka's
+    # Utils.abs maps to 0.
+    assert java_string_hash("hello") == 99162322
+    assert java_string_hash("polygenelubricants") == -(1 << 31)
+    probes = coordinator_probes(10)
+    assert len(probes) == 10
+    assert sorted(abs(java_string_hash(p)) % 10 for p in probes) == list(range(10))
 
 
 @needs_kafka

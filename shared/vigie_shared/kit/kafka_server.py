@@ -28,7 +28,8 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaClient, TopicPartition
-from aiokafka.errors import for_code
+from aiokafka.client import CoordinationType
+from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from vigie_shared.kit.embedded import _die_with_parent, free_port, port_open
@@ -226,6 +227,62 @@ def _live_brokers(bootstrap: str, credentials: KafkaCredentials | None = None) -
         return _off_loop(ask)
     except Exception:  # not answering yet, whatever the reason
         return set()
+
+
+def java_string_hash(text: str) -> int:
+    """``String.hashCode()`` of an ASCII string, as the JVM computes it (32-bit, signed)."""
+    h = 0
+    for char in text:
+        h = (31 * h + ord(char)) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def coordinator_probes(partitions: int = COORDINATOR_PARTITIONS) -> list[str]:
+    """One group id for each partition of ``__consumer_offsets``: a group's coordinator is the
+    leader of partition ``Utils.abs(groupId.hashCode()) % partitions`` (Kafka's
+    ``GroupCoordinatorService.partitionFor``; ``Utils.abs`` maps ``Integer.MIN_VALUE`` to 0)."""
+    found: dict[int, str] = {}
+    n = 0
+    while len(found) < partitions:
+        key = f"vigie-coordinator-probe-{n}"
+        h = java_string_hash(key)
+        found.setdefault((0 if h == -(1 << 31) else abs(h)) % partitions, key)
+        n += 1
+    return [found[p] for p in sorted(found)]
+
+
+def _await_coordinators(
+    bootstrap: str, credentials: KafkaCredentials | None, timeout: float
+) -> None:
+    """Until every partition of ``__consumer_offsets`` has a loaded coordinator. A fresh broker
+    creates that topic on the first FindCoordinator and answers COORDINATOR_NOT_AVAILABLE while
+    its partitions load: asked here first, the services' consumers find their coordinators at
+    once instead of each logging the error until then."""
+
+    async def ask() -> None:
+        client = await _metadata(bootstrap, credentials)
+        try:
+            pending = coordinator_probes()
+            deadline = time.monotonic() + timeout
+            while True:
+                left = []
+                for key in pending:
+                    try:
+                        await client.coordinator_lookup(CoordinationType.GROUP, key)
+                    except KafkaError as error:
+                        if not error.retriable:
+                            raise
+                        left.append(key)
+                pending = left
+                if not pending:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no group coordinator on {bootstrap} for {pending}")
+                await asyncio.sleep(0.2)
+        finally:
+            await client.close()
+
+    _off_loop(ask)
 
 
 # The ACL enums of the Kafka protocol (CreateAcls, KIP-140; pattern types, KIP-290).
@@ -567,6 +624,8 @@ class ApacheKafka:
         if admin is not None and self._acls:
             # Creating an ACL that exists already is no error: a restart applies them again.
             _off_loop(lambda: create_acls(self.bootstrap, admin, self._acls))
+        if self._quorum is None:
+            _await_coordinators(self.bootstrap, admin, timeout)
         return self
 
     def _reaped(self) -> None:
@@ -654,6 +713,7 @@ class ApacheKafkaCluster:
                 node.launch()
             for node in self.nodes:
                 node.wait_ready(timeout)
+            _await_coordinators(self.bootstrap, None, timeout)
         except BaseException:
             self.stop()
             raise
