@@ -17,10 +17,10 @@ from tests.fixtures.stack import (
     database_url,
     kafka,
     kafka_cluster,
+    module_cluster,
     private_broker,
     schema,
     session_brokers,
-    session_cluster,
 )
 
 __all__ = [
@@ -30,11 +30,11 @@ __all__ = [
     "database_url",
     "kafka",
     "kafka_cluster",
+    "module_cluster",
     "page",
     "private_broker",
     "schema",
     "session_brokers",
-    "session_cluster",
 ]
 
 
