@@ -8,6 +8,7 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -167,3 +168,19 @@ def build_tlog_verify() -> Path:
     # Atomic: another worker building at the same time leaves a whole binary too.
     building.replace(binary)
     return binary
+
+
+def run_tlog_proof_check(binary: Path, proof: str, vkey: str, *args: str) -> tuple[int, str]:
+    """tools/tlog-verify's offline mode on ``proof``: no URL is given, it reads only the file."""
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "entry.tlog-proof"
+        path.write_text(proof, encoding="utf-8")
+        done = subprocess.run(
+            [str(binary), "-proof", str(path), "-vkey", vkey, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    print(done.stdout, done.stderr, end="")
+    return done.returncode, done.stdout + done.stderr

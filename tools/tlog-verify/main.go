@@ -7,6 +7,8 @@
 // inclusion of the entries asked for, and with -entries hashes every entry of every entry
 // bundle (RFC 6962 §2.1: SHA-256(0x00 || entry)) against the leaf hashes of the tiles.
 // It exits 1 at the first failure, naming the entry when one is at fault.
+//
+// With -proof FILE it reads nothing from the network: it checks a C2SP tlog-proof (proof.go).
 package main
 
 import (
@@ -187,7 +189,24 @@ func run() error {
 	token := flag.String("token", os.Getenv("TLOG_TOKEN"), "bearer token for entry bundles")
 	include := flag.String("inclusion", "", "comma-separated entry indexes to prove")
 	all := flag.Bool("entries", false, "check every entry of every entry bundle")
+	proofFile := flag.String("proof", "", "check this tlog-proof file offline instead")
+	recordFile := flag.String("record", "", "with -proof: the record, if not the proof's extra data")
+	var witnesses stringList
+	flag.Var(&witnesses, "witness", "with -proof: a witness key (<name>+<hash>+<key>) that must have cosigned; repeatable")
 	flag.Parse()
+	if *proofFile != "" {
+		data, err := os.ReadFile(*proofFile)
+		if err != nil {
+			return err
+		}
+		var record []byte
+		if *recordFile != "" {
+			if record, err = os.ReadFile(*recordFile); err != nil {
+				return err
+			}
+		}
+		return checkProof(data, *vkey, record, witnesses)
+	}
 	c := &client{base: strings.TrimSuffix(*base, "/"), token: *token, tiles: map[string][]byte{}}
 
 	noteVerifier, err := note.NewVerifier(*vkey)
@@ -249,6 +268,15 @@ func run() error {
 	}
 	fmt.Printf("OK: origin %s, tree size %d, root %s, hash tiles read %d full and %d partial, entries checked %d, entry bundles read %d\n",
 		origin, size, root, c.full, c.partial, checked, len(v.bundles))
+	return nil
+}
+
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
 	return nil
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,41 @@ async def export_tiles(
         await conn.close()
 
 
+@dataclass(frozen=True)
+class Proved:
+    proof: str
+    tree_size: int
+    shredded: bool
+
+
+class NoSuchEntry(LookupError):
+    pass
+
+
+async def prove(settings: Settings, index: int, schema: str = SERVICE.schema) -> Proved:
+    """The entry's offline proof (c2sp.org/tlog-proof); signs a checkpoint first if none holds
+    the entry yet."""
+    await migrate(settings.database_url, schema, SERVICE.migrations)
+    conn = await db.connect(settings.database_url, schema)
+    try:
+        audit = AuditLog.build(settings)
+        entry = await audit.query.get(conn, index)
+        if entry is None:
+            raise NoSuchEntry(f"no entry at index {index}")
+        (proof,) = await audit.offline_proofs.prove(conn, [(index, base64.b64decode(entry.leaf))])
+    finally:
+        await conn.close()
+    size = int(proof.checkpoint.split("\n")[1])
+    return Proved(proof.encode(), size, entry.shredded)
+
+
+SHREDDED_NOTE = (
+    "its data key was destroyed (erasure or retention): the proof's extra holds the leaf as"
+    " logged, payload as AES-GCM ciphertext no one can open; the leaf hash, hence the proof,"
+    " is unchanged"
+)
+
+
 async def keys(settings: Settings, schema: str = SERVICE.schema) -> list[str]:
     await migrate(settings.database_url, schema, SERVICE.migrations)
     conn = await db.connect(settings.database_url, schema)
@@ -118,6 +154,29 @@ def cmd_export_tiles(args: argparse.Namespace) -> int:
 
 
 @stack_command()
+def cmd_prove(args: argparse.Namespace) -> int:
+    try:
+        done = asyncio.run(prove(Settings(), args.entry, args.schema))
+    except NoSuchEntry as exc:
+        print(f"vigie audit prove: {exc}", file=sys.stderr)
+        return 1
+    note = f"entry {args.entry}: {SHREDDED_NOTE}" if done.shredded else None
+    if args.out is None:
+        print(done.proof, end="")
+        if note:
+            print(note, file=sys.stderr)
+        return 0
+    Path(args.out).write_text(done.proof, encoding="utf-8")
+    print(
+        f"entry {args.entry}: proof against the checkpoint of tree size {done.tree_size}"
+        f" written to {args.out}"
+    )
+    if note:
+        print(note)
+    return 0
+
+
+@stack_command()
 def cmd_key(args: argparse.Namespace) -> int:
     for vkey in asyncio.run(keys(Settings(), args.schema)):
         print(vkey)
@@ -155,6 +214,16 @@ def register_commands(subparsers: Any) -> None:
     export.add_argument("--schema", default=SERVICE.schema, help=argparse.SUPPRESS)
     add_stack_arguments(export)
     export.set_defaults(func=cmd_export_tiles)
+    proof = commands.add_parser(
+        "prove",
+        help="print an entry's offline proof (c2sp.org/tlog-proof): its leaf bytes, inclusion"
+        " proof and the cosigned checkpoint",
+    )
+    proof.add_argument("entry", type=int, help="the entry's index in the log")
+    proof.add_argument("--out", help="write the proof to this file (.tlog-proof) instead")
+    proof.add_argument("--schema", default=SERVICE.schema, help=argparse.SUPPRESS)
+    add_stack_arguments(proof)
+    proof.set_defaults(func=cmd_prove)
     key = commands.add_parser(
         "key", help="print the checkpoint verifier keys (<name>+<hash>+<key>), current last"
     )

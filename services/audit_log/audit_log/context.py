@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from audit_log.checkpoints.service import CheckpointService
 from audit_log.config import Settings
 from audit_log.ingest.service import IngestService
+from audit_log.offline_proofs.service import OfflineProofService
 from audit_log.proofs.service import ProofService
 from audit_log.query.service import QueryService
 from audit_log.read_records.service import ReadAudit
@@ -33,6 +34,7 @@ class AuditLog:
     reports: ReportService
     tiles: TileService
     witnesses: WitnessService
+    offline_proofs: OfflineProofService
     verifier: Verifier
 
     @classmethod
@@ -43,6 +45,7 @@ class AuditLog:
             tree, origin=settings.checkpoint_origin, secret=settings.secret_key
         )
         tiles = TileService(checkpoints)
+        witnesses = WitnessService(tree, tiles, settings.witnesses, settings.witness_quorum)
         return cls(
             settings=settings,
             keys=keys,
@@ -54,6 +57,7 @@ class AuditLog:
             query=QueryService(keys),
             reports=ReportService(),
             tiles=tiles,
-            witnesses=WitnessService(tree, tiles, settings.witnesses, settings.witness_quorum),
+            witnesses=witnesses,
+            offline_proofs=OfflineProofService(tree, checkpoints, witnesses),
             verifier=Verifier(checkpoints, [WitnessKey.parse(w.vkey) for w in settings.witnesses]),
         )

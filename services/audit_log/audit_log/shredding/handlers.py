@@ -1,9 +1,12 @@
 """audit_log as a data system (ARCHITECTURE.md: audit entries are personal data): the DPO's
-export task returns the subject's entries; the erase task crypto-shreds them (GDPR Art. 17)
-while the entries stay in the tree, so every proof still verifies."""
+export task returns the subject's entries (GDPR Art. 15), each with its offline proof
+(c2sp.org/tlog-proof) so the person can check, without the log, that the copy is what the log
+holds; the erase task crypto-shreds them (GDPR Art. 17) while the entries stay in the tree, so
+every proof still verifies."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from audit_log.context import AuditLog
@@ -21,7 +24,19 @@ def data_system(audit: AuditLog) -> DataSystem:
     @system.action(TaskAction.EXPORT)
     async def export(conn: Conn, task: DpoTaskRequested) -> dict[str, Any]:
         entries = await audit.query.export(conn, task.subject_id)
-        return {"entries": [entry.model_dump(mode="json", exclude={"leaf"}) for entry in entries]}
+        proofs = await audit.offline_proofs.prove(
+            conn, [(entry.index, base64.b64decode(entry.leaf)) for entry in entries]
+        )
+        keys = await audit.checkpoints.verifier_keys(conn) if entries else []
+        return {
+            "entries": [
+                {**entry.model_dump(mode="json", exclude={"leaf"}), "tlog_proof": proof.encode()}
+                for entry, proof in zip(entries, proofs, strict=True)
+            ],
+            # Where to check the proofs: the log's key as it names itself. A careful reader
+            # pins it from elsewhere (GET /checkpoints/keys) rather than from this package.
+            "log_verifier_keys": keys,
+        }
 
     @system.action(TaskAction.ERASE)
     async def erase(conn: Conn, task: DpoTaskRequested) -> dict[str, Any]:

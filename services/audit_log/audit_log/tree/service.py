@@ -174,5 +174,17 @@ class TreeService:
     async def inclusion_proof(self, conn: Conn, index: int, tree_size: int) -> list[bytes]:
         return await self.subtree_hashes(conn, inclusion_proof_ranges(index, tree_size))
 
+    async def inclusion_proofs(
+        self, conn: Conn, wanted: Sequence[tuple[int, int]]
+    ) -> list[list[bytes]]:
+        """The audit paths of many (index, tree size) pairs, their nodes read in one query."""
+        plans = [inclusion_proof_ranges(index, tree_size) for index, tree_size in wanted]
+        hashes = await self.subtree_hashes(conn, [r for plan in plans for r in plan])
+        paths, start = [], 0
+        for plan in plans:
+            paths.append(hashes[start : start + len(plan)])
+            start += len(plan)
+        return paths
+
     async def consistency_proof(self, conn: Conn, first: int, second: int) -> list[bytes]:
         return await self.subtree_hashes(conn, consistency_proof_ranges(first, second))

@@ -72,6 +72,17 @@ class WitnessRepository:
         )
         return None if row is None else Cosigned(row["id"], row["note"], list(row["lines"]))
 
+    async def lines(self, conn: Conn, checkpoint_id: int, witnesses: list[str]) -> list[str]:
+        """The cosignature lines of one checkpoint by ``witnesses``, in the order
+        :meth:`latest_cosigned` gives them."""
+        rows = await conn.fetch(
+            "SELECT line FROM cosignatures WHERE checkpoint_id = $1 AND witness = ANY($2::text[])"
+            " ORDER BY witness",
+            checkpoint_id,
+            witnesses,
+        )
+        return [row["line"] for row in rows]
+
     async def all_cosignatures(self, conn: Conn) -> list[StoredCosignature]:
         rows = await conn.fetch(
             "SELECT c.tree_size, c.note, s.witness, s.line FROM cosignatures s"

@@ -19,7 +19,7 @@ from audit_log.config import WitnessConfig
 from audit_log.tiles.service import TileService
 from audit_log.tree.service import TreeService
 from audit_log.witnessing.cosignature import BadCosignature, WitnessKey, verify
-from audit_log.witnessing.repository import WitnessRepository, witness_repository
+from audit_log.witnessing.repository import Cosigned, WitnessRepository, witness_repository
 from vigie_shared.kit.db import Conn
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,12 @@ class Round:
     tree_size: int
     cosigned_by: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
+
+
+def cosigned_note(cosigned: Cosigned) -> str:
+    """The log's note, then the witnesses' signature lines after its own (c2sp.org/signed-note:
+    a verifier skips the lines of keys it does not know)."""
+    return cosigned.note + "".join(line + "\n" for line in cosigned.lines)
 
 
 def request_body(old_size: int, proof: list[bytes], note: str) -> bytes:
@@ -52,18 +58,27 @@ class WitnessService:
         self._tree = tree
         self._tiles = tiles
         self._witnesses = [(w, WitnessKey.parse(w.vkey)) for w in witnesses]
+        self._names = [w.name for w in witnesses]
         self._quorum = min(quorum, len(witnesses)) if witnesses else 0
         self._repository = repository
+
+    async def latest_cosigned(self, conn: Conn) -> Cosigned | None:
+        """The latest checkpoint the policy's quorum cosigned; None without witnesses."""
+        if not self._quorum:
+            return None
+        return await self._repository.latest_cosigned(conn, self._names, self._quorum)
+
+    async def with_cosignatures(self, conn: Conn, checkpoint: SignedCheckpoint) -> str:
+        """The checkpoint's note followed by the configured witnesses' lines collected so far."""
+        lines = await self._repository.lines(conn, checkpoint.id, self._names)
+        return cosigned_note(Cosigned(checkpoint.id, checkpoint.note, lines))
 
     async def served_note(self, conn: Conn) -> str:
         """The latest checkpoint the policy's quorum cosigned, with their lines; until one is,
         or without witnesses, the latest one the log signed."""
-        if self._quorum:
-            cosigned = await self._repository.latest_cosigned(
-                conn, [w.name for w, _ in self._witnesses], self._quorum
-            )
-            if cosigned is not None:
-                return cosigned.note + "".join(line + "\n" for line in cosigned.lines)
+        cosigned = await self.latest_cosigned(conn)
+        if cosigned is not None:
+            return cosigned_note(cosigned)
         return (await self._tiles.checkpoint(conn)).note
 
     async def submit(self, conn: Conn, http: httpx.AsyncClient) -> Round:
