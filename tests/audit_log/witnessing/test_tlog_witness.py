@@ -2,7 +2,7 @@
 successor of filippo.io/litetlog), installed pinned into .tools/go/bin, started on loopback
 with its own Ed25519 key in an ssh-agent, cosigns each checkpoint as the log grows, after a
 consistency proof from the size it last saw; a lost record of that size is recovered from its
-409 answer."""
+409 answer; an entry's offline proof carries the cosignature, which the Go verifier checks."""
 
 from __future__ import annotations
 
@@ -30,7 +30,14 @@ from audit_log.checkpoints.note import open_note
 from audit_log.config import WitnessConfig
 from audit_log.context import AuditLog
 from audit_log.witnessing.cosignature import WitnessKey, verify
-from tests.audit_log.support import GOBIN, LogUnderTest, app_of, entry, go
+from tests.audit_log.support import (
+    GOBIN,
+    LogUnderTest,
+    app_of,
+    entry,
+    go,
+    run_tlog_proof_check,
+)
 from tests.fixtures.serving import serving
 from vigie_shared.kit.embedded import free_port
 
@@ -262,3 +269,43 @@ async def test_the_go_client_verifies_the_cosigned_checkpoint_served(
     print(served.text + out.decode(), end="")
     assert process.returncode == 0, out.decode()
     assert "tree size 300," in out.decode()
+
+
+async def test_an_offline_proof_carries_the_witness_cosignature_the_go_verifier_checks(
+    log: LogUnderTest, witness: Witness, tlog_verify: Path
+) -> None:
+    audit = witnessed(log, witness)
+    async with log.pool.acquire() as conn, httpx.AsyncClient() as http:
+        log_vkey = (await audit.checkpoints.verifier_keys(conn))[-1]
+        await log.append(*(entry(i) for i in range(10)))
+        await audit.checkpoints.issue(conn)
+        assert (await audit.witnesses.submit(conn, http)).cosigned_by == [WITNESS_NAME]
+        await log.append(*(entry(i) for i in range(10, 15)))
+        # Entry 3 is in the cosigned tree of 10; entry 12 only in one signed now, uncosigned.
+        cosigned = await audit.offline_proofs.prove_entry(conn, 3)
+        fresh = await audit.offline_proofs.prove_entry(conn, 12)
+    print(cosigned.encode(), end="")
+    print(f"log key {log_vkey}, witness key {witness.vkey}")
+    assert cosigned.checkpoint.split("\n")[1] == "10"
+    assert fresh.checkpoint.split("\n")[1] == "15"
+    assert len(cosigned.checkpoint.partition("\n\n")[2].splitlines()) == 2
+    assert len(fresh.checkpoint.partition("\n\n")[2].splitlines()) == 1
+    rc, out = run_tlog_proof_check(
+        tlog_verify, cosigned.encode(), log_vkey, "-witness", witness.vkey
+    )
+    assert rc == 0, out
+    assert f"cosigned by 1 witness(es) {WITNESS_NAME}" in out
+    rc, out = run_tlog_proof_check(tlog_verify, fresh.encode(), log_vkey, "-witness", witness.vkey)
+    assert rc == 1
+    assert f"FAIL: checkpoint: no valid cosignature by witness {WITNESS_NAME}" in out
+    # A cosignature line with one byte changed is no cosignature.
+    body, _, lines = cosigned.checkpoint.partition("\n\n")
+    log_line, witness_line = lines.splitlines()
+    name, encoded = witness_line.rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(encoded))
+    raw[-1] ^= 1
+    forged = f"{body}\n\n{log_line}\n{name} {base64.b64encode(bytes(raw)).decode()}\n"
+    forged_proof = cosigned.encode().replace(cosigned.checkpoint, forged)
+    rc, out = run_tlog_proof_check(tlog_verify, forged_proof, log_vkey, "-witness", witness.vkey)
+    assert rc == 1
+    assert "no valid cosignature by witness" in out
