@@ -121,7 +121,10 @@ async def test_an_unknown_entry_is_one_line_and_a_failure(
 
 
 async def test_a_shredded_entry_is_still_proved_from_its_ciphertext(
-    log: LogUnderTest, tlog_verify: Path, capsys: pytest.CaptureFixture[str]
+    log: LogUnderTest,
+    tlog_verify: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     await log.append(
         entry(0, subject="u-max"),
@@ -143,7 +146,19 @@ async def test_a_shredded_entry_is_still_proved_from_its_ciphertext(
     assert "lea@example.org" not in (parse(after.proof).extra or b"").decode()
     rc, said = run_tlog_proof_check(tlog_verify, after.proof, await log_vkey(log))
     assert rc == 0, said
-    assert cli.SHREDDED_NOTE.startswith("its data key was destroyed")
+    # The command prints the proof and says, apart, what it holds now.
+    monkeypatch.setenv("VIGIE_DATABASE_URL", log.settings.database_url)
+    monkeypatch.setenv("VIGIE_CHECKPOINT_ORIGIN", log.settings.checkpoint_origin)
+    parser = argparse.ArgumentParser()
+    cli.register_commands(parser.add_subparsers())
+    capsys.readouterr()
+    for argv in (["1"], ["0"]):
+        args = parser.parse_args(["audit", "prove", *argv, "--schema", log.schema])
+        assert await asyncio.to_thread(args.func, args) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(after.proof)
+    assert captured.err.count("its data key was destroyed") == 1
+    assert f"entry 1: {cli.SHREDDED_NOTE}" in captured.err
 
 
 @dataclass(frozen=True)
