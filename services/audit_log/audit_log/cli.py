@@ -13,6 +13,7 @@ from typing import Any
 
 from audit_log.config import Settings
 from audit_log.context import AuditLog
+from audit_log.offline_proofs.service import UnknownEntry
 from audit_log.service import SERVICE
 from audit_log.verify.service import Report
 from vigie_shared.kit import db
@@ -83,10 +84,6 @@ class Proved:
     shredded: bool
 
 
-class NoSuchEntry(LookupError):
-    pass
-
-
 async def prove(settings: Settings, index: int, schema: str = SERVICE.schema) -> Proved:
     """The entry's offline proof (c2sp.org/tlog-proof); signs a checkpoint first if none holds
     the entry yet."""
@@ -96,7 +93,7 @@ async def prove(settings: Settings, index: int, schema: str = SERVICE.schema) ->
         audit = AuditLog.build(settings)
         entry = await audit.query.get(conn, index)
         if entry is None:
-            raise NoSuchEntry(f"no entry at index {index}")
+            raise UnknownEntry(f"no entry at index {index}")
         (proof,) = await audit.offline_proofs.prove(conn, [(index, base64.b64decode(entry.leaf))])
     finally:
         await conn.close()
@@ -157,7 +154,7 @@ def cmd_export_tiles(args: argparse.Namespace) -> int:
 def cmd_prove(args: argparse.Namespace) -> int:
     try:
         done = asyncio.run(prove(Settings(), args.entry, args.schema))
-    except NoSuchEntry as exc:
+    except UnknownEntry as exc:
         print(f"vigie audit prove: {exc}", file=sys.stderr)
         return 1
     note = f"entry {args.entry}: {SHREDDED_NOTE}" if done.shredded else None
