@@ -76,6 +76,7 @@ ADMIN_COMMANDS = [
     ["keys", "rotate"],
     ["audit", "verify"],
     ["audit", "checkpoint"],
+    ["audit", "prove", "0"],
 ]
 
 

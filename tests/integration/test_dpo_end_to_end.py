@@ -35,6 +35,7 @@ from fastapi import FastAPI
 from audit_log.app import create_app as audit_app
 from audit_log.config import Settings as AuditSettings
 from audit_log.context import AuditLog
+from audit_log.offline_proofs.format import check, parse
 from dpo_requests.app import create_app as dpo_app
 from dpo_requests.config import Settings as DpoSettings
 from dpo_requests.connectors import moodle_example
@@ -332,6 +333,10 @@ async def test_learner_gets_every_systems_data_then_is_erased_everywhere(
         created_entry = next(e for e in audit_part if e["type"] == "vigie.sso.user.created")
         assert created_entry["data"]["email"] == learner.email
         assert parts["moodle"]["data"]["account"]["email"] == learner.email
+        # Each entry comes with its offline proof (C2SP tlog-proof) against a signed checkpoint.
+        keys = parts["audit_log"]["data"]["log_verifier_keys"]
+        for e in audit_part:
+            assert check(parse(e["tlog_proof"]), keys[-1]).tree_size > e["index"]
         checked.append(
             f"access {access_id}: package downloaded over HTTP ({len(download.content)} bytes)"
             f" with sso_gateway ({len(gateway['login_history'])} logins), audit_log"
