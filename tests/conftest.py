@@ -23,6 +23,8 @@ from tests.fixtures.stack import (
     session_brokers,
 )
 
+pytest_plugins = ("tests.fixtures.watchdog",)
+
 __all__ = [
     "admin_dsn",
     "broker_kind",
