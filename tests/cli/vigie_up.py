@@ -71,6 +71,9 @@ class Up:
         self.ports = {name: free_port() for name in SERVICES}
         self.kafka_port = free_port()
         env = clean_env(**{f"VIGIE_{name.upper()}_PORT": str(p) for name, p in self.ports.items()})
+        # The portal takes its default port when free: two stacks started at once by parallel
+        # test workers would both see it free.
+        env["VIGIE_PAYMENT_PORT"] = str(free_port())
 
         def in_child() -> None:
             # What a background job or some CI runners hand their children.

@@ -154,12 +154,13 @@ async def stack(database_url: str, broker: Broker) -> AsyncIterator[Stack]:
             async with pool.acquire() as conn:
                 await demo.seed(conn, now=utcnow())
             # The gateway announces itself as a data system when it starts.
-            await eventually(
+            announced = await eventually(
                 lambda: pool.fetchval(
                     "SELECT count(*) FROM data_systems WHERE name = 'sso_gateway'"
                 ),
                 until=lambda n: n == 1,
             )
+            assert announced == 1, "the gateway's DataSystemAnnounced never reached dpo_requests"
             yield Stack(
                 sso=sso,
                 dpo=dpo,
