@@ -25,8 +25,8 @@ from pydantic import ValidationError
 
 from vigie_shared import dlq, topics
 from vigie_shared.demo import simulate
-from vigie_shared.demo_payment.config import DEFAULT_PORT as PAYMENT_DEFAULT_PORT
-from vigie_shared.demo_payment.config import DEMO_PAYMENT_CLIENT
+from vigie_shared.demo.payment.config import DEFAULT_PORT as PAYMENT_DEFAULT_PORT
+from vigie_shared.demo.payment.config import DEMO_PAYMENT_CLIENT
 from vigie_shared.kit import secrets
 from vigie_shared.kit.embedded import (
     EmbeddedBroker,
@@ -62,7 +62,7 @@ STOP_GRACE = 15.0
 DEMO_PAGES_CLIENT = "dpo-pages"
 """The demo's OIDC client for dpo_requests' pages (registered by ``sso_gateway.demo``)."""
 PAYMENT_PORTAL = "paiement"
-"""The demo payment portal (``vigie_shared.demo_payment``): not a service, the accounting
+"""The demo payment portal (``vigie_shared.demo.payment``): not a service, the accounting
 office's page, which ``vigie up --demo`` runs beside the services."""
 
 
@@ -349,7 +349,7 @@ def _start_payment_portal(env: dict[str, str], port: int) -> tuple[subprocess.Po
         ),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vigie_shared.demo_payment"],
+        [sys.executable, "-m", "vigie_shared.demo.payment"],
         env=proc_env,
         process_group=0,
         preexec_fn=_die_with_parent(),

@@ -30,9 +30,9 @@ from sso_gateway.users.service import user
 from tests.fixtures.serving import eventually, own_database, serving
 from tests.fixtures.stack import Broker, new_broker
 from vigie_shared import topics
-from vigie_shared.demo_payment.app import create_app as payment_app
-from vigie_shared.demo_payment.config import PaymentSettings
-from vigie_shared.demo_payment.reminders import remind
+from vigie_shared.demo.payment.app import create_app as payment_app
+from vigie_shared.demo.payment.config import PaymentSettings
+from vigie_shared.demo.payment.reminders import remind
 from vigie_shared.events import DebtSettled
 from vigie_shared.kit.cloudevents import decode
 from vigie_shared.kit.embedded import free_port

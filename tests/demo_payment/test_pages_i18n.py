@@ -3,7 +3,7 @@ translation (the pages are French first)."""
 
 from __future__ import annotations
 
-from vigie_shared.demo_payment.i18n import PACKAGE, catalogues
+from vigie_shared.demo.payment.i18n import PACKAGE, catalogues
 from vigie_shared.kit.i18n import untranslated
 
 

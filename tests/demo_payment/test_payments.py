@@ -11,8 +11,8 @@ import pytest
 
 from tests.fixtures.stack import Broker
 from vigie_shared import topics
-from vigie_shared.demo_payment.ledger import Ledger
-from vigie_shared.demo_payment.payments import PaymentNotRecorded, PaymentService
+from vigie_shared.demo.payment.ledger import Ledger
+from vigie_shared.demo.payment.payments import PaymentNotRecorded, PaymentService
 from vigie_shared.events import DebtReminded, PaymentChannel, new_event
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.kafka import Producer, ensure_topics

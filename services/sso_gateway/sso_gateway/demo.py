@@ -13,7 +13,7 @@ from sso_gateway.config import Settings
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import UserAlreadyExists, user
 from vigie_shared.cli import DEMO_PAGES_CLIENT, demo_client_secret
-from vigie_shared.demo_payment.config import (
+from vigie_shared.demo.payment.config import (
     DEMO_PAYMENT_CLIENT,
     PortalLocation,
     payment_client_uris,
@@ -114,7 +114,7 @@ def pages_client(pages_url: str) -> ClientCreate:
 
 
 def payment_client(portal_url: str) -> ClientCreate:
-    """The demo payment portal's client (``vigie_shared.demo_payment``, the accounting office's
+    """The demo payment portal's client (``vigie_shared.demo.payment``, the accounting office's
     page, not the gateway's), redirecting to where the portal really listens."""
     redirect_uri, home = payment_client_uris(portal_url)
     return ClientCreate(

@@ -18,8 +18,8 @@ from enum import StrEnum
 
 from aiokafka.errors import KafkaError
 
-from vigie_shared.demo_payment.config import SOURCE
-from vigie_shared.demo_payment.ledger import Debt, Ledger
+from vigie_shared.demo.payment.config import SOURCE
+from vigie_shared.demo.payment.ledger import Debt, Ledger
 from vigie_shared.events import DebtSettled, new_event
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.cloudevents import encode

@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
-from vigie_shared.demo_payment import i18n
-from vigie_shared.demo_payment.config import PaymentSettings
-from vigie_shared.demo_payment.session import LANG_COOKIE
+from vigie_shared.demo.payment import i18n
+from vigie_shared.demo.payment.config import PaymentSettings
+from vigie_shared.demo.payment.session import LANG_COOKIE
 from vigie_shared.kit.i18n import page_environment, stylesheet_path
 
 _loader = FileSystemLoader(i18n.PACKAGE / "templates")

@@ -14,7 +14,7 @@ from pathlib import Path
 from babel.numbers import format_currency
 from fastapi import Request
 
-from vigie_shared.demo_payment.session import LANG_COOKIE
+from vigie_shared.demo.payment.session import LANG_COOKIE
 from vigie_shared.kit import i18n
 from vigie_shared.kit.clock import PARIS
 from vigie_shared.kit.i18n import N_, Catalogues

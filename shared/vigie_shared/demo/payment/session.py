@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import Response
 
-from vigie_shared.demo_payment.config import PaymentSettings
+from vigie_shared.demo.payment.config import PaymentSettings
 from vigie_shared.kit import secrets
 
 SESSION_COOKIE = "vigie_payment_session"

@@ -9,16 +9,16 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from vigie_shared.demo_payment import i18n
-from vigie_shared.demo_payment.config import PaymentSettings
-from vigie_shared.demo_payment.payments import (
+from vigie_shared.demo.payment import i18n
+from vigie_shared.demo.payment.config import PaymentSettings
+from vigie_shared.demo.payment.payments import (
     AccessOutcome,
     PaymentNotRecorded,
     PaymentService,
     UnknownDebt,
 )
-from vigie_shared.demo_payment.rendering import LoginRequired, PageError, render
-from vigie_shared.demo_payment.session import (
+from vigie_shared.demo.payment.rendering import LoginRequired, PageError, render
+from vigie_shared.demo.payment.session import (
     PortalSession,
     clear_login_state,
     end_session,

@@ -1,5 +1,5 @@
 """A reminder the accounting office sends, for trying the payment page on ``vigie up --demo``:
-``python -m vigie_shared.demo_payment remind --learner ID``. The reminder is dated one day past
+``python -m vigie_shared.demo.payment remind --learner ID``. The reminder is dated one day past
 its grace period (as ``vigie simulate billing`` holds its reminders), so the gateway suspends
 the learner as soon as it reads it, and the portal lists the debt."""
 
@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from vigie_shared.demo_payment.config import SOURCE
+from vigie_shared.demo.payment.config import SOURCE
 from vigie_shared.events import DebtReminded, PaymentChannel, new_event
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.cloudevents import encode

@@ -1,4 +1,4 @@
-"""``python -m vigie_shared.demo_payment``: the demo payment portal (``vigie up --demo`` runs
+"""``python -m vigie_shared.demo.payment``: the demo payment portal (``vigie up --demo`` runs
 it beside the services); ``... remind --learner ID``: an overdue reminder to try it with,
 published to the broker of the ``vigie up`` running on the data dir (or ``VIGIE_KAFKA_*``)."""
 
@@ -10,16 +10,16 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 
-from vigie_shared.demo_payment.app import create_app
-from vigie_shared.demo_payment.config import PaymentSettings
-from vigie_shared.demo_payment.reminders import remind
+from vigie_shared.demo.payment.app import create_app
+from vigie_shared.demo.payment.config import PaymentSettings
+from vigie_shared.demo.payment.reminders import remind
 from vigie_shared.kit.kafka import service_login
 from vigie_shared.kit.serve import serve
 from vigie_shared.kit.stack_file import resolve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vigie_shared.demo_payment")
+    parser = argparse.ArgumentParser(prog="python -m vigie_shared.demo.payment")
     sub = parser.add_subparsers(dest="command")
     reminder = sub.add_parser("remind", help="send a learner an overdue reminder (demo)")
     reminder.add_argument("--learner", required=True, help="the learner's id (vigie user show)")

@@ -10,11 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from vigie_shared import topics
-from vigie_shared.demo_payment.config import PaymentSettings
-from vigie_shared.demo_payment.endpoints import router
-from vigie_shared.demo_payment.ledger import Ledger, LedgerFollower
-from vigie_shared.demo_payment.payments import PaymentService
-from vigie_shared.demo_payment.rendering import LoginRequired, PageError, error_page
+from vigie_shared.demo.payment.config import PaymentSettings
+from vigie_shared.demo.payment.endpoints import router
+from vigie_shared.demo.payment.ledger import Ledger, LedgerFollower
+from vigie_shared.demo.payment.payments import PaymentService
+from vigie_shared.demo.payment.rendering import LoginRequired, PageError, error_page
 from vigie_shared.kit.kafka import Producer, ensure_topics, service_login
 from vigie_shared.kit.oidc_rp import RelyingParty
 
