@@ -1,60 +1,29 @@
-"""What the dpo_requests tests share: a fake OIDC issuer (the outside world for a resource
-server) and the service running on the real broker and PostgreSQL."""
+"""What the dpo_requests tests share: the service running on the real broker and PostgreSQL,
+accepting the tokens of a fake issuer (``tests.fixtures.issuer``, the outside world for a
+resource server)."""
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
 from fastapi import FastAPI
-from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet
 
 from dpo_requests.app import create_app
 from dpo_requests.config import Settings
-from vigie_shared.kit.oidc import TokenVerifier
+from tests.fixtures.issuer import FakeIssuer
 
-ISSUER = "http://sso.test"
-T = TypeVar("T")
+__all__ = ["Dpo", "FakeIssuer", "running_dpo", "unique"]
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-class FakeIssuer:
-    """Discovery document and JWKS of a test ES256 key; mints RFC 9068 access tokens."""
-
-    def __init__(self) -> None:
-        self.key = ECKey.generate_key("P-256", parameters={"kid": "test-1"}, private=True)
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/.well-known/openid-configuration":
-            return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": f"{ISSUER}/jwks"})
-        if request.url.path == "/jwks":
-            return httpx.Response(200, json=KeySet([self.key]).as_dict(private=False))
-        return httpx.Response(404)
-
-    def verifier(self) -> TokenVerifier:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(self.handler))
-        return TokenVerifier(ISSUER, "dpo-requests", http=http)
-
-    def token(self, sub: str, *roles: str, **claims: Any) -> str:
-        now = int(time.time())
-        body = {"iss": ISSUER, "aud": "dpo-requests", "sub": sub, "exp": now + 600, "iat": now}
-        body["roles"] = list(roles)
-        body.update(claims)
-        return jwt.encode({"alg": "ES256", "typ": "at+jwt", "kid": "test-1"}, body, self.key)
-
-    def headers(self, sub: str, *roles: str, **claims: Any) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(sub, *roles, **claims)}"}
 
 
 @dataclass

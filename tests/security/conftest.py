@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,60 +17,17 @@ import asyncpg
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
-from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet
 
 from audit_log.app import create_app as create_audit_app
 from audit_log.config import Settings as AuditSettings
 from dpo_requests.app import create_app as create_dpo_app
 from dpo_requests.config import Settings as DpoSettings
+from tests.fixtures.issuer import FakeIssuer
 from tests.sso_gateway.conftest import sso
-from vigie_shared.kit.oidc import TokenVerifier
 
 __all__ = ["sso"]
 
 ISSUER = "http://sso.security.test"
-
-
-class Issuer:
-    """A discovery document and JWKS of one ES256 key; mints RFC 9068 access tokens."""
-
-    def __init__(self) -> None:
-        self.key = ECKey.generate_key("P-256", parameters={"kid": "sec-1"}, private=True)
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/.well-known/openid-configuration":
-            return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": f"{ISSUER}/jwks"})
-        if request.url.path == "/jwks":
-            return httpx.Response(200, json=self.jwks())
-        return httpx.Response(404)
-
-    def jwks(self) -> dict[str, Any]:
-        return dict(KeySet([self.key]).as_dict(private=False))
-
-    def verifier(self, audience: str) -> TokenVerifier:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(self.handler))
-        return TokenVerifier(ISSUER, audience, http=http)
-
-    def claims(self, audience: str, sub: str, *roles: str) -> dict[str, Any]:
-        now = int(time.time())
-        return {
-            "iss": ISSUER,
-            "aud": audience,
-            "sub": sub,
-            "exp": now + 600,
-            "iat": now,
-            "roles": list(roles),
-            "client_id": "security-tests",
-            "scope": "openid",
-        }
-
-    def token(self, audience: str, sub: str, *roles: str) -> str:
-        header = {"alg": "ES256", "typ": "at+jwt", "kid": "sec-1"}
-        return jwt.encode(header, self.claims(audience, sub, *roles), self.key)
-
-    def headers(self, audience: str, sub: str, *roles: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(audience, sub, *roles)}"}
 
 
 def b64url(raw: bytes) -> str:
@@ -91,7 +47,7 @@ def unique(prefix: str) -> str:
 
 
 class Services:
-    def __init__(self, sso: FastAPI, dpo: FastAPI, audit: FastAPI, issuer: Issuer) -> None:
+    def __init__(self, sso: FastAPI, dpo: FastAPI, audit: FastAPI, issuer: FakeIssuer) -> None:
         self.sso = sso
         self.dpo = dpo
         self.audit = audit
@@ -101,10 +57,10 @@ class Services:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
 
     def dpo_headers(self, sub: str, *roles: str) -> dict[str, str]:
-        return self.issuer.headers("dpo-requests", sub, *roles)
+        return self.issuer.headers(sub, *roles, aud="dpo-requests")
 
     def audit_headers(self, sub: str, *roles: str) -> dict[str, str]:
-        return self.issuer.headers("audit-log", sub, *roles)
+        return self.issuer.headers(sub, *roles, aud="audit-log")
 
     @staticmethod
     def pool(app: FastAPI) -> asyncpg.Pool:
@@ -114,7 +70,7 @@ class Services:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def services(sso: FastAPI, database_url: str, kafka: str) -> AsyncIterator[Services]:
-    issuer = Issuer()
+    issuer = FakeIssuer(issuer=ISSUER, claims={"client_id": "security-tests", "scope": "openid"})
     schema = f"t_{uuid.uuid4().hex[:12]}"
     dpo = create_dpo_app(
         DpoSettings(
