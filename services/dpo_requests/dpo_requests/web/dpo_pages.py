@@ -30,13 +30,13 @@ from dpo_requests.requests.schemas import (
 from dpo_requests.requests.service import actor_of, rights_request
 from dpo_requests.web import i18n
 from dpo_requests.web import service as pages
+from dpo_requests.web.learner_pages import request_fields
 from dpo_requests.web.page_edges import (
     Confirm,
     Posted,
     Session,
     as_dpo,
     confirmed,
-    corrections,
     done_message,
     invalid,
     see_other,
@@ -312,13 +312,9 @@ async def register_request(
     try:
         data = RequestCreate.model_validate(
             {
-                "request_type": request_type,
+                **request_fields(request_type, message, field, value),
                 "requester": requester.strip(),
                 "subject_id": subject_id.strip() or None,
-                "message": message.strip() or None,
-                "corrections": corrections(field or [], value or [])
-                if request_type == RequestType.RECTIFICATION
-                else None,
                 "channel": channel,
                 # The receipt day starts the period (Art. 12(3)); its hour does not matter.
                 "received_at": datetime.combine(received_on, time(9), tzinfo=PARIS),

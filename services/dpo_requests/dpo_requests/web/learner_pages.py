@@ -33,6 +33,21 @@ from vigie_shared.kit.clock import utcnow
 router = APIRouter(include_in_schema=False)
 
 
+def request_fields(
+    request_type: str, message: str, field: list[str] | None, value: list[str] | None
+) -> dict[str, object]:
+    """What the person asks, from a request form, as the request schemas read it: the
+    learner's form and the DPO's for a request received by post or mail (``dpo_pages``) ask
+    it alike. Corrections go only with a rectification (GDPR Art. 16)."""
+    return {
+        "request_type": request_type,
+        "message": message.strip() or None,
+        "corrections": corrections(field or [], value or [])
+        if request_type == RequestType.RECTIFICATION
+        else None,
+    }
+
+
 @router.get("/requests", response_class=HTMLResponse)
 async def my_requests(request: Request, session: Session, conn: DbConn) -> Response:
     learner = as_learner(session)
@@ -72,15 +87,7 @@ async def submit_request(
 ) -> Response:
     learner = as_learner(session)
     try:
-        data = RequestSubmit.model_validate(
-            {
-                "request_type": request_type,
-                "message": message.strip() or None,
-                "corrections": corrections(field or [], value or [])
-                if request_type == RequestType.RECTIFICATION
-                else None,
-            }
-        )
+        data = RequestSubmit.model_validate(request_fields(request_type, message, field, value))
     except ValidationError as exc:
         raise invalid(exc) from exc
     if data.request_type == RequestType.ERASURE:
