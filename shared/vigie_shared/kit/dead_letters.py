@@ -1,9 +1,8 @@
-"""Dead letters: which failures are the message's fault, and how a record given up on is kept.
+"""Dead letters: how a record given up on is kept.
 
-A failure is *transient* when the world is at fault (the database or the broker unreachable, a
-timeout): the record is fine and is retried, never dead-lettered. Anything else is *permanent*
-for that record, and retrying it for ever would wedge its partition: after bounded retries it
-becomes a dead letter.
+A failure the record is at fault for (``failures.is_transient`` says which are not) would fail
+the same way every time, and retrying it for ever would wedge its partition: after bounded
+retries it becomes a dead letter.
 
 A dead letter is first a row of ``dead_letters`` (kit migration 0002), claimed on the record's
 consumer group, place in the log and value hash, then one copy on ``<topic>.dlq``: the record
@@ -19,8 +18,7 @@ Why one module, past the size a file usually keeps: it is one path, each step re
 state the one before left. Whether a failure makes a dead letter at all decides what reaches
 the row; the row, claimed before the copy is sent, is what keeps a redelivery from sending a
 second one (``copied_as``); replay reads that same row back. The steps share ``Letter``,
-``Failure`` and the row's states, and a consumer anywhere imports the classification and the
-dead-lettering from here together.
+``Failure`` and the row's states.
 """
 
 from __future__ import annotations
@@ -34,29 +32,18 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 import asyncpg
-from aiokafka.errors import (
-    BrokerNotAvailableError,
-    CommitFailedError,
-    IllegalGenerationError,
-    KafkaConnectionError,
-    KafkaError,
-    KafkaTimeoutError,
-    KafkaUnavailableError,
-    NoBrokersAvailable,
-    ProducerClosed,
-    QuotaViolationError,
-    RebalanceInProgressError,
-    ReplicaNotAvailableError,
-    UnknownMemberIdError,
-)
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import ConsumerRecord
 
 from vigie_shared import topics
 from vigie_shared.kit.cloudevents import Headers, KafkaRecord
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.failures import is_transient as is_transient
 from vigie_shared.kit.kafka import Producer
 from vigie_shared.kit.metrics import DEAD_LETTER_COPIES, EVENTS_DEAD_LETTERED
+
+# ``is_transient`` is re-exported for the importers that still name it here (kit/consumer.py,
+# tests/kit/test_consumer_poison.py); the classification's home is kit/failures.py.
 
 log = logging.getLogger(__name__)
 
@@ -76,47 +63,6 @@ _HEADER_BYTES = 256
 _MAX_HEADERS = 64
 _KEY_BYTES = 1024
 _REASON_CHARS = 2000
-
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-    KafkaConnectionError,
-    KafkaTimeoutError,
-    NoBrokersAvailable,
-    # Not flagged retriable by aiokafka, but a broker restarting or a group rebalancing says
-    # nothing about the record.
-    BrokerNotAvailableError,
-    ReplicaNotAvailableError,
-    KafkaUnavailableError,
-    QuotaViolationError,
-    RebalanceInProgressError,
-    CommitFailedError,
-    IllegalGenerationError,
-    UnknownMemberIdError,
-    # Raised while the service shuts down: the batch is redelivered after the restart.
-    ProducerClosed,
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` is the world's fault, not the record's: retry, never dead-letter.
-
-    Kafka errors are transient only when aiokafka marks them retriable (a leader moving, a
-    broker not ready) or when they are connection failures and timeouts; the others, such as
-    ``MessageSizeTooLargeError``, ``RecordTooLargeError`` or an authorisation failure, would fail
-    the same way every time. A serialisation failure or a deadlock between two transactions is
-    PostgreSQL asking for the transaction to be run again (PostgreSQL docs, 13.2.3)."""
-    if isinstance(exc, _TRANSIENT):
-        return True
-    return isinstance(exc, KafkaError) and bool(exc.retriable)
-
 
 Copy = Literal["whole", "record", "none"]
 

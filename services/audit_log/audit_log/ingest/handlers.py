@@ -42,12 +42,8 @@ from vigie_shared.kit.consumer import (
     log_end_of,
     positions,
 )
-from vigie_shared.kit.dead_letters import (
-    MAX_MESSAGE_BYTES,
-    dead_letter,
-    is_dead_letter,
-    is_transient,
-)
+from vigie_shared.kit.dead_letters import MAX_MESSAGE_BYTES, dead_letter, is_dead_letter
+from vigie_shared.kit.failures import is_transient
 from vigie_shared.kit.metrics import DEFAULT_STALL_SECONDS, ConsumerProgress, LogEnd
 from vigie_shared.kit.telemetry import consuming, spans_go_anywhere
 
