@@ -26,14 +26,20 @@ from aiokafka.errors import (
     UnknownMemberIdError,
 )
 
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
+)
+"""The database connection failing, whatever the query: a consumer retries, an endpoint
+answers 503."""
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    *DATABASE_UNREACHABLE,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
     KafkaConnectionError,
