@@ -19,7 +19,7 @@ from dpo_requests.app import create_app
 from dpo_requests.config import Settings
 from tests.fixtures.issuer import FakeIssuer
 
-__all__ = ["Dpo", "FakeIssuer", "running_dpo", "unique"]
+__all__ = ["Dpo", "running_dpo", "unique"]
 
 
 def unique(prefix: str) -> str:

@@ -29,7 +29,6 @@ from dpo_requests.app import create_app as dpo_app
 from dpo_requests.config import Settings as DpoSettings
 from sso_gateway.app import create_app as sso_app
 from sso_gateway.config import Settings as SsoSettings
-from tests.dpo_requests.support import FakeIssuer
 from tests.faults.ledger import (
     audit_counts,
     doubled_checkpoints,
@@ -38,6 +37,7 @@ from tests.faults.ledger import (
     until,
     verify_tree,
 )
+from tests.fixtures.issuer import FakeIssuer
 from tests.fixtures.stack import Broker, with_database
 from vigie_shared.events import DebtReminded, DebtSettled, EventData, PaymentChannel, new_event
 from vigie_shared.kit.clock import utcnow

@@ -41,7 +41,7 @@ from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.consumer import EventConsumer, Outcome
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.dead_letters import is_transient
+from vigie_shared.kit.failures import is_transient
 from vigie_shared.kit.runtime import Runtime, ServiceSpec
 from vigie_shared.kit.settings import ServiceSettings
 

@@ -32,8 +32,8 @@ from sso_gateway.config import Settings as SsoSettings
 from sso_gateway.login import pages, throttle
 from tests.dpo_requests.support import running_dpo
 from vigie_shared.cli import demo_client_secret
-from vigie_shared.demo_payment import session as demo_session
-from vigie_shared.demo_payment.config import PaymentSettings
+from vigie_shared.demo.payment import session as demo_session
+from vigie_shared.demo.payment.config import PaymentSettings
 from vigie_shared.kit import secrets
 
 SECRET = "vigie-test-vector-secret-of-32-chars-or-more"

@@ -5,7 +5,7 @@ the batch's database transaction, record its id in the inbox (``kit.inbox``) and
 handler's effect (a redelivered id changes nothing); only then does FastStream commit the Kafka
 offsets (``AckPolicy.NACK_ON_ERROR``: commit after success, seek back on error).
 
-Failures are classified (``dead_letters.is_transient``). A permanent one, the record's fault, is
+Failures are classified (``failures.is_transient``). A permanent one, the record's fault, is
 tried ``max_attempts`` times with backoff, then the record becomes a dead letter (one row and one
 copy on ``<topic>.dlq`` per consumer group, whatever the redeliveries) and the partition moves
 on. A transient one, an outage of the database or the broker, is not the message's fault: the
@@ -37,12 +37,8 @@ from vigie_shared.events import CloudEvent, EventData
 from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.cloudevents import MalformedEvent, decode
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.dead_letters import (
-    MAX_MESSAGE_BYTES,
-    dead_letter,
-    is_dead_letter,
-    is_transient,
-)
+from vigie_shared.kit.dead_letters import MAX_MESSAGE_BYTES, dead_letter, is_dead_letter
+from vigie_shared.kit.failures import is_transient
 from vigie_shared.kit.inbox import inbox_repository
 from vigie_shared.kit.kafka import Producer
 from vigie_shared.kit.metrics import (

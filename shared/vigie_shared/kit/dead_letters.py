@@ -38,12 +38,9 @@ from aiokafka.structs import ConsumerRecord
 from vigie_shared import topics
 from vigie_shared.kit.cloudevents import Headers, KafkaRecord
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.failures import is_transient as is_transient
+from vigie_shared.kit.failures import is_transient
 from vigie_shared.kit.kafka import Producer
 from vigie_shared.kit.metrics import DEAD_LETTER_COPIES, EVENTS_DEAD_LETTERED
-
-# ``is_transient`` is re-exported for the importers that still name it here (kit/consumer.py,
-# tests/kit/test_consumer_poison.py); the classification's home is kit/failures.py.
 
 log = logging.getLogger(__name__)
 

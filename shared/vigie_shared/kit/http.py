@@ -16,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from vigie_shared.kit.denials import record_denial
+from vigie_shared.kit.failures import DATABASE_UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +67,7 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    ConnectionError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.AdminShutdownError,
-)
+UNAVAILABLE: tuple[type[Exception], ...] = (ConnectionError, TimeoutError, *DATABASE_UNREACHABLE)
 """Failures of the database connection, answered 503 (the consumer retries the same ones)."""
 
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 
 from dpo_requests.requests.repository import request_repository
 from dpo_requests.tasks.repository import task_repository
-from tests.dpo_requests.support import FakeIssuer
+from tests.fixtures.issuer import FakeIssuer
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import install_problem_handlers
 

@@ -14,7 +14,7 @@ from dpo_requests.dashboard.endpoints import router
 from dpo_requests.dashboard.stats import DashboardStats, load_dashboard
 from dpo_requests.service import SERVICE
 from tests.dpo_requests.dashboard.fixtures import TODAY, build, client, own_app
-from tests.dpo_requests.support import FakeIssuer
+from tests.fixtures.issuer import FakeIssuer
 from vigie_shared.kit import db
 from vigie_shared.kit.migrate import migrate
 

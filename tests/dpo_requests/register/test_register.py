@@ -29,7 +29,7 @@ from dpo_requests.requests.schemas import (
 from dpo_requests.requests.service import rights_request
 from dpo_requests.service import SERVICE
 from tests.dpo_requests.dashboard.fixtures import client, own_app
-from tests.dpo_requests.support import FakeIssuer
+from tests.fixtures.issuer import FakeIssuer
 from vigie_shared.events import Actor, RequestType
 from vigie_shared.kit import db
 from vigie_shared.kit.db import Conn

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from dpo_requests.app import create_app
 from dpo_requests.config import Settings
 from dpo_requests.web.session import SESSION_COOKIE, open_session
-from tests.dpo_requests.support import FakeIssuer
+from tests.fixtures.issuer import FakeIssuer
 from tests.fixtures.serving import serving
 from vigie_shared.kit.embedded import EmbeddedBroker, free_port
 

@@ -9,7 +9,7 @@ Two parts are stored at once, on two connections: while one appends, the next cl
 records, then queues for the tree's writer lock, which the parts take in the order polled; and
 the part after them is decoded meanwhile. Only once every part has committed does FastStream
 commit the offsets (``AckPolicy.NACK_ON_ERROR``: commit on success, seek back on error). An
-infrastructure failure (``dead_letters.is_transient``) fails the batch, which is redelivered
+infrastructure failure (``failures.is_transient``) fails the batch, which is redelivered
 after a backoff (its parts already stored are then skipped by the inbox); any other failure
 makes that part fall back to one record per transaction, so one poison record becomes a dead
 letter after ``max_attempts`` and never blocks the partition.
