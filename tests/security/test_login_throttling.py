@@ -20,7 +20,7 @@ from sso_gateway.config import Settings
 from sso_gateway.login.repository import Bucket, Budgets
 from sso_gateway.login.throttle import DEVICE_COOKIE, Limits, wait_seconds
 from tests.fixtures.serving import serving
-from tests.sso_gateway.support import Account, csrf_of, make_user, unique
+from tests.sso_gateway.support import Account, csrf_of, make_user, submit, unique
 from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.serve import uvicorn_config
 
@@ -55,19 +55,6 @@ def new_ip() -> str:
 def browser(app: FastAPI, ip: str) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=(ip, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
-
-
-async def submit(http: httpx.AsyncClient, identifier: str, password: str) -> httpx.Response:
-    form = await http.get("/login")
-    return await http.post(
-        "/login",
-        data={
-            "identifier": identifier,
-            "password": password,
-            "csrf_token": csrf_of(form.text),
-            "next": "/",
-        },
-    )
 
 
 async def checked_attempts(app: FastAPI, account: Account) -> int:
