@@ -2,7 +2,7 @@
 encryption of its private signing keys at rest, through the kit (kit/secrets.py).
 
 Secrets are 256-bit random values with a prefix saying what they are (``vigie_cs_`` client
-secret, ``vigie_rt_`` refresh token, ``vigie_st_`` session token, STYLE.md rule 8). Only an
+secret, ``vigie_rt_`` refresh token, ``vigie_st_`` session token). Only an
 HMAC-SHA256 of each, keyed with the service secret, is stored, and compared in constant time.
 """
 

@@ -48,7 +48,8 @@ def random_token(nbytes: int = 32) -> str:
 
 
 def new_secret(prefix: str) -> str:
-    """A 256-bit random secret prefixed with what it is (``vigie_rt_``), STYLE.md rule 8."""
+    """A 256-bit random secret prefixed with what it is (``vigie_rt_``): a leaked one says what
+    it opens, and secret scanners can find it."""
     return f"{prefix}{random_token(32)}"
 
 

@@ -1,8 +1,8 @@
 """Signed, expiring download links for data packages.
 
 The token is ``<package id>.<expiry, Unix seconds>.<signature>``: itsdangerous' HMAC-SHA256
-signer under a key derived for this purpose only (kit/secrets.py), checked in constant time
-(STYLE.md rule 8). The expiry is the package's own date, so it is part of the signed value.
+signer under a key derived for this purpose only (kit/secrets.py), checked in constant time.
+The expiry is the package's own date, so it is part of the signed value.
 The link is the capability: whoever holds it until it expires can download, which is why it is
 short-lived and sent only to the requester. Links signed before the kit held the signer are
 refused as any forged one.

@@ -1,5 +1,5 @@
-"""The gateway as a data system for the DPO (ARCHITECTURE.md: a learner's login history is
-personal data): export (GDPR Art. 15/20), erase (Art. 17), rectify (Art. 16), restrict
+"""The gateway as a data system for the DPO (docs/architecture.md: a learner's login
+history is personal data): export (GDPR Art. 15/20), erase (Art. 17), rectify (Art. 16), restrict
 (Art. 18). Each runs in the transaction of the consumer that received the task."""
 
 from __future__ import annotations
