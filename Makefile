@@ -30,7 +30,7 @@ browser:
 kafka-jars: bootstrap
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
 		$(UV) run --frozen --no-sync python -c \
-			'from vigie_shared.kit.kafka_server import ensure_kafka_jars; ensure_kafka_jars()'; \
+			'from vigie_shared.kit.kafka_jars import ensure_kafka_jars; ensure_kafka_jars()'; \
 	fi
 
 run: bootstrap kafka-jars

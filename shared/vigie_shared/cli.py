@@ -141,9 +141,9 @@ class _Broker(Protocol):
 def _start_broker(choice: str, data_dir: Path, port: int) -> tuple[_Broker, str]:
     """Apache Kafka when this machine can run it (``auto``) or when asked, else Tansu; the
     second value says which, for the console and the stack file."""
-    from vigie_shared.kit import kafka_server
+    from vigie_shared.kit import kafka_jars, kafka_server
 
-    unavailable = kafka_server.kafka_unavailable_reason()
+    unavailable = kafka_jars.kafka_unavailable_reason()
     if choice == "kafka" and unavailable is not None:
         raise RuntimeError(f"--broker kafka: {unavailable}")
     if choice != "tansu" and unavailable is None:

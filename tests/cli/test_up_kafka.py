@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.cli.vigie_up import Up
 from vigie_shared.kit.kafka import ensure_topics
-from vigie_shared.kit.kafka_server import kafka_unavailable_reason
+from vigie_shared.kit.kafka_jars import kafka_unavailable_reason
 
 pytestmark = [
     pytest.mark.broker,

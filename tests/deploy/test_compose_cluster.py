@@ -46,7 +46,8 @@ from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.embedded import _die_with_parent, free_port
 from vigie_shared.kit.kafka import KafkaCredentials, client_security, ensure_topics
 from vigie_shared.kit.kafka_acls import ACCOUNTING, ADMIN, SERVICE_USERS, principals
-from vigie_shared.kit.kafka_server import LOG4J2, ensure_kafka_jars, kafka_unavailable_reason
+from vigie_shared.kit.kafka_jars import ensure_kafka_jars, kafka_unavailable_reason
+from vigie_shared.kit.kafka_server import LOG4J2
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

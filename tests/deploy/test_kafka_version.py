@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from vigie_shared.kit.kafka_server import ApacheKafkaCluster, kafka_version
+from vigie_shared.kit.kafka_jars import kafka_version
+from vigie_shared.kit.kafka_server import ApacheKafkaCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 STRIMZI = ROOT / "deploy" / "kubernetes" / "strimzi" / "kafka.yaml"

@@ -54,7 +54,7 @@ from tests.faults.stack import Stack
 from tests.faults.workload import Workload
 from vigie_shared import topics
 from vigie_shared.kit.kafka import Producer, ensure_topics
-from vigie_shared.kit.kafka_server import kafka_unavailable_reason
+from vigie_shared.kit.kafka_jars import kafka_unavailable_reason
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 

@@ -21,12 +21,9 @@ from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.kafka import KafkaCredentials, Producer, ensure_topics
 from vigie_shared.kit.kafka_acls import Grant
-from vigie_shared.kit.kafka_server import (
-    ApacheKafka,
-    coordinator_probes,
-    java_string_hash,
-    kafka_unavailable_reason,
-)
+from vigie_shared.kit.kafka_admin import coordinator_probes, java_string_hash
+from vigie_shared.kit.kafka_jars import kafka_unavailable_reason
+from vigie_shared.kit.kafka_server import ApacheKafka
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 

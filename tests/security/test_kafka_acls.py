@@ -51,7 +51,8 @@ from vigie_shared.kit.dead_letters import Failure, Letter, dead_letter_repositor
 from vigie_shared.kit.embedded import free_port
 from vigie_shared.kit.kafka import KafkaCredentials, Producer, client_security, ensure_topics
 from vigie_shared.kit.kafka_acls import ACCOUNTING, grants, principals
-from vigie_shared.kit.kafka_server import ApacheKafka, kafka_unavailable_reason
+from vigie_shared.kit.kafka_jars import kafka_unavailable_reason
+from vigie_shared.kit.kafka_server import ApacheKafka
 from vigie_shared.kit.migrate import migrate
 
 pytestmark = [

@@ -1,51 +1,44 @@
 """Apache Kafka (KRaft) on this machine, from the jars that ``tools/kafka/pom.xml`` pins: one
 combined broker+controller for ``vigie up`` and the tests, or a three-node cluster for the fault
 tests. Unlike Tansu (kit/embedded.py), its log is on disk: a second ``start`` of the same data
-directory keeps its topics, records and consumer-group offsets."""
+directory keeps its topics, records and consumer-group offsets. The jars and Java are
+kit/kafka_jars.py's; what is asked of a running broker, kit/kafka_admin.py's. One idea, a node's
+life (its properties, format, launch, readiness, kill, stop) and a cluster of them, which is
+why the node class is long."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import contextlib
-import fcntl
-import functools
 import logging
 import os
-import re
 import secrets
-import shutil
 import signal
 import subprocess
 import time
 import uuid
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaClient, TopicPartition
-from aiokafka.client import CoordinationType
-from aiokafka.errors import KafkaError, for_code
-from aiokafka.protocol.admin import CreateAclsRequest
+from aiokafka import TopicPartition
 
 from vigie_shared.kit.embedded import _die_with_parent, free_port, port_open
-from vigie_shared.kit.kafka import KafkaCredentials, client_security
+from vigie_shared.kit.kafka import KafkaCredentials
 from vigie_shared.kit.kafka_acls import ADMIN, Grant
+from vigie_shared.kit.kafka_admin import (
+    COORDINATOR_PARTITIONS,
+    await_coordinators,
+    create_acls,
+    live_brokers,
+    metadata_client,
+    off_loop,
+)
+from vigie_shared.kit.kafka_jars import ensure_kafka_jars, find_java, kafka_unavailable_reason
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-JARS_ENV = "VIGIE_KAFKA_JARS"
-POM = Path("tools") / "kafka" / "pom.xml"
-MIN_JAVA = 17
-# The group and transaction coordinators' topics: fewer partitions than the default fifty, as
-# each one is created (and, on the cluster, replicated thrice) when the first group appears.
-COORDINATOR_PARTITIONS = 10
 
 LOG4J2 = """\
 status = warn
@@ -62,129 +55,6 @@ logger.authorizer.level = WARN
 """
 
 
-def repo_root(start: Path | None = None) -> Path | None:
-    """The checkout holding ``tools/kafka/pom.xml``: above this module, else above ``start``
-    (the current directory by default)."""
-    here = Path(__file__).resolve()
-    for candidate in [*here.parents, *(start or Path.cwd()).resolve().parents]:
-        if (candidate / POM).is_file():
-            return candidate
-    cwd = (start or Path.cwd()).resolve()
-    return cwd if (cwd / POM).is_file() else None
-
-
-def kafka_version(root: Path | None = None) -> str | None:
-    """The version the pom pins (its ``kafka.version`` property)."""
-    root = root or repo_root()
-    if root is None:
-        return None
-    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-    pom = ET.parse(root / POM)  # noqa: S314 - the repository's own pom, not outside input
-    found = pom.getroot().find("m:properties/m:kafka.version", ns)
-    return found.text if found is not None else None
-
-
-def jars_dir(root: Path | None = None) -> Path:
-    configured = os.environ.get(JARS_ENV)
-    if configured:
-        return Path(configured)
-    root = root or repo_root()
-    if root is None:
-        raise RuntimeError(f"no {POM} above {Path.cwd()}: set {JARS_ENV} to the broker's jars")
-    return root / ".tools" / "kafka"
-
-
-def _jars_present(directory: Path, version: str | None) -> bool:
-    pattern = f"kafka_2.13-{version}.jar" if version else "kafka_2.13-*.jar"
-    return any(directory.glob(pattern)) and any(directory.glob("log4j-slf4j2-impl-*.jar"))
-
-
-def _java() -> str | None:
-    home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").is_file():
-        return str(Path(home) / "bin" / "java")
-    return shutil.which("java")
-
-
-@functools.cache
-def _java_major(java: str) -> int | None:
-    try:
-        shown = subprocess.run(  # noqa: S603 - the machine's java, fixed arguments
-            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
-        ).stderr
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', shown)
-    if match is None:
-        return None
-    major = int(match[1])
-    # Java 8 and older called themselves "1.8".
-    return int(match[2] or 0) if major == 1 else major
-
-
-def kafka_unavailable_reason() -> str | None:
-    """None when Apache Kafka can run here (Java 17 or later, and its jars or Maven to fetch
-    them); otherwise why not, in one line."""
-    java = _java()
-    if java is None:
-        return f"no java on PATH: Apache Kafka needs Java {MIN_JAVA} or later"
-    major = _java_major(java)
-    if major is None or major < MIN_JAVA:
-        return f"{java} is Java {major or 'of unknown version'}: Apache Kafka needs {MIN_JAVA}+"
-    root = repo_root()
-    try:
-        directory = jars_dir(root)
-    except RuntimeError as exc:
-        return str(exc)
-    if _jars_present(directory, kafka_version(root) if root else None):
-        return None
-    if shutil.which("mvn") is None:
-        return f"no Apache Kafka jars in {directory} and no mvn on PATH to fetch them"
-    if root is None:
-        return f"no Apache Kafka jars in {directory} and no {POM} to fetch them with"
-    return None
-
-
-def ensure_kafka_jars(root: Path | None = None) -> Path:
-    """The directory of the broker's jars, copied there by Maven the first time. A lock keeps
-    two processes (pytest workers, ``vigie up``) from copying at once; the copy goes to a
-    scratch directory renamed into place, so that an interrupted one is not taken for done."""
-    root = root or repo_root()
-    directory = jars_dir(root)
-    version = kafka_version(root) if root else None
-    if _jars_present(directory, version):
-        return directory
-    if root is None:
-        raise RuntimeError(f"no Apache Kafka jars in {directory} and no {POM} to fetch them")
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise RuntimeError(f"no Apache Kafka jars in {directory} and no mvn on PATH")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with open(directory.parent / ".kafka-jars.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _jars_present(directory, version):
-            return directory
-        scratch = directory.with_name(f"{directory.name}.partial")
-        shutil.rmtree(scratch, ignore_errors=True)
-        log.info("fetching Apache Kafka %s with Maven into %s", version, directory)
-        subprocess.run(  # noqa: S603 - the machine's mvn on our pinned pom
-            [
-                mvn,
-                "-q",
-                "-B",
-                "-Dstyle.color=never",
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={scratch}",
-                "-DincludeScope=runtime",
-            ],
-            cwd=root / POM.parent,
-            check=True,
-        )
-        shutil.rmtree(directory, ignore_errors=True)
-        scratch.rename(directory)
-    return directory
-
-
 def new_cluster_id() -> str:
     """A KRaft cluster id as ``kafka-storage random-uuid`` prints it: 16 random bytes in
     unpadded URL-safe base64, never starting with a dash (it would read as an option)."""
@@ -192,143 +62,6 @@ def new_cluster_id() -> str:
         text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         if not text.startswith("-"):
             return text
-
-
-def _off_loop(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to its end from synchronous code, also when the caller is itself inside
-    an event loop (a test that restarts a broker): on a thread of its own."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(work())).result()
-
-
-async def _metadata(bootstrap: str, credentials: KafkaCredentials | None = None) -> AIOKafkaClient:
-    client = AIOKafkaClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=5000, **client_security(credentials)
-    )
-    try:
-        await client.bootstrap()
-    except BaseException:
-        await client.close()
-        raise
-    return client
-
-
-def _live_brokers(bootstrap: str, credentials: KafkaCredentials | None = None) -> set[int]:
-    """The node ids of the brokers that ``bootstrap`` says are registered and unfenced."""
-
-    async def ask() -> set[int]:
-        client = await _metadata(bootstrap, credentials)
-        try:
-            return {broker.nodeId for broker in client.cluster.brokers()}
-        finally:
-            await client.close()
-
-    try:
-        return _off_loop(ask)
-    except Exception:  # not answering yet, whatever the reason
-        return set()
-
-
-def java_string_hash(text: str) -> int:
-    """``String.hashCode()`` of an ASCII string, as the JVM computes it (32-bit, signed)."""
-    h = 0
-    for char in text:
-        h = (31 * h + ord(char)) & 0xFFFFFFFF
-    return h - (1 << 32) if h >= 1 << 31 else h
-
-
-def coordinator_probes(partitions: int = COORDINATOR_PARTITIONS) -> list[str]:
-    """One group id for each partition of ``__consumer_offsets``: a group's coordinator is the
-    leader of partition ``Utils.abs(groupId.hashCode()) % partitions`` (Kafka's
-    ``GroupCoordinatorService.partitionFor``; ``Utils.abs`` maps ``Integer.MIN_VALUE`` to 0)."""
-    found: dict[int, str] = {}
-    n = 0
-    while len(found) < partitions:
-        key = f"vigie-coordinator-probe-{n}"
-        h = java_string_hash(key)
-        found.setdefault((0 if h == -(1 << 31) else abs(h)) % partitions, key)
-        n += 1
-    return [found[p] for p in sorted(found)]
-
-
-def _await_coordinators(
-    bootstrap: str, credentials: KafkaCredentials | None, timeout: float
-) -> None:
-    """Until every partition of ``__consumer_offsets`` has a loaded coordinator. A fresh broker
-    creates that topic on the first FindCoordinator and answers COORDINATOR_NOT_AVAILABLE while
-    its partitions load: asked here first, the services' consumers find their coordinators at
-    once instead of each logging the error until then."""
-
-    async def ask() -> None:
-        client = await _metadata(bootstrap, credentials)
-        try:
-            pending = coordinator_probes()
-            deadline = time.monotonic() + timeout
-            while True:
-                left = []
-                for key in pending:
-                    try:
-                        await client.coordinator_lookup(CoordinationType.GROUP, key)
-                    except KafkaError as error:
-                        if not error.retriable:
-                            raise
-                        left.append(key)
-                pending = left
-                if not pending:
-                    return
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no group coordinator on {bootstrap} for {pending}")
-                await asyncio.sleep(0.2)
-        finally:
-            await client.close()
-
-    _off_loop(ask)
-
-
-# The ACL enums of the Kafka protocol (CreateAcls, KIP-140; pattern types, KIP-290).
-_RESOURCE_TYPES = {"topic": 2, "group": 3}
-_PATTERN_TYPES = {"literal": 3, "prefix": 4}
-_OPERATIONS = {"Read": 3, "Write": 4, "Create": 5, "Describe": 8}
-_ALLOW = 3
-
-
-async def create_acls(
-    bootstrap: str, credentials: KafkaCredentials, grants: Iterable[Grant]
-) -> None:
-    """Create ``grants`` as ALLOW ACLs from any host, as the super user ``credentials`` (the
-    broker forwards them to the controller, which keeps them in the metadata log). aiokafka's
-    admin client has no call for it: the protocol request itself."""
-    creations = [
-        (
-            _RESOURCE_TYPES[g.resource_type],
-            g.name,
-            _PATTERN_TYPES[g.pattern],
-            f"User:{g.principal}",
-            "*",
-            _OPERATIONS[g.operation],
-            _ALLOW,
-        )
-        for g in grants
-    ]
-    if not creations:
-        return
-    client = await _metadata(bootstrap, credentials)
-    try:
-        node = next(iter(client.cluster.brokers())).nodeId
-        # aiokafka's request carries one creation: one each, on the same connection.
-        responses = await asyncio.gather(
-            *(client.send(node, CreateAclsRequest(*creation)) for creation in creations)
-        )
-    finally:
-        await client.close()
-    failed = [
-        f"{creation[3]} on {creation[1]}: {for_code(code).__name__} {message or ''}".strip()
-        for creation, response in zip(creations, responses, strict=True)
-        for code, message in response.creation_responses
-        if code != 0
-    ]
-    if failed:
-        raise RuntimeError(f"CreateAcls refused: {failed}")
 
 
 @dataclass(frozen=True)
@@ -571,7 +304,7 @@ class ApacheKafka:
             if port_open(self.host, port):
                 raise RuntimeError(f"port {self.host}:{port} is taken: is another broker running?")
         jars = ensure_kafka_jars()
-        java = _java()
+        java = find_java()
         if java is None:
             raise RuntimeError(kafka_unavailable_reason() or "no java")
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -603,7 +336,7 @@ class ApacheKafka:
             if self._process is None or self._process.poll() is not None:
                 code = None if self._process is None else self._process.returncode
                 raise RuntimeError(f"Apache Kafka exited with code {code}; see {self.log_file}")
-            if port_open(self.host, self.port) and self.node_id in _live_brokers(
+            if port_open(self.host, self.port) and self.node_id in live_brokers(
                 self.bootstrap, self.admin
             ):
                 log.info(
@@ -623,9 +356,9 @@ class ApacheKafka:
         admin = self.admin
         if admin is not None and self._acls:
             # Creating an ACL that exists already is no error: a restart applies them again.
-            _off_loop(lambda: create_acls(self.bootstrap, admin, self._acls))
+            off_loop(lambda: create_acls(self.bootstrap, admin, self._acls))
         if self._quorum is None:
-            _await_coordinators(self.bootstrap, admin, timeout)
+            await_coordinators(self.bootstrap, admin, timeout)
         return self
 
     def _reaped(self) -> None:
@@ -713,7 +446,7 @@ class ApacheKafkaCluster:
                 node.launch()
             for node in self.nodes:
                 node.wait_ready(timeout)
-            _await_coordinators(self.bootstrap, None, timeout)
+            await_coordinators(self.bootstrap, None, timeout)
         except BaseException:
             self.stop()
             raise
@@ -734,14 +467,14 @@ class ApacheKafkaCluster:
     def live(self) -> set[int]:
         """The node ids the running nodes' metadata lists as live brokers."""
         running = ",".join(node.bootstrap for node in self.nodes if node.running())
-        return _live_brokers(running) if running else set()
+        return live_brokers(running) if running else set()
 
     def leader_of(self, topic: str, partition: int) -> ApacheKafka:
         """The node that leads ``topic``'s ``partition`` now."""
         running = ",".join(node.bootstrap for node in self.nodes if node.running())
 
         async def ask() -> int | None:
-            client = await _metadata(running)
+            client = await metadata_client(running)
             try:
                 await client.force_metadata_update()
                 leader: int | None = client.cluster.leader_for_partition(
@@ -751,7 +484,7 @@ class ApacheKafkaCluster:
             finally:
                 await client.close()
 
-        leader = _off_loop(ask)
+        leader = off_loop(ask)
         if leader is None or leader < 0:
             raise LookupError(f"{topic}[{partition}] has no leader")
         return self.node(leader)
