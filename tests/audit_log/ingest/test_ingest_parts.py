@@ -17,6 +17,7 @@ from aiokafka.structs import ConsumerRecord
 
 from audit_log import cli
 from audit_log.ingest.handlers import BatchIngest
+from audit_log.tree.leaf import MAX_LEAF_BYTES
 from tests.audit_log.support import LogUnderTest
 from tests.fixtures.kafka import read_all
 from vigie_shared import topics
@@ -55,13 +56,17 @@ def topic() -> str:
     return f"audit-parts-{uuid.uuid4().hex[:8]}"
 
 
-def polled(topic: str, *users: str) -> list[ConsumerRecord[Any, Any]]:
-    """Records as the broker hands them over: one per login of each user, in that order."""
+def polled(
+    topic: str, *users: str, sessions: dict[int, str] | None = None
+) -> list[ConsumerRecord[Any, Any]]:
+    """Records as the broker hands them over: one per login of each user, in that order (the
+    login at offset ``n`` with session id ``sessions[n]`` when given)."""
     out: list[ConsumerRecord[Any, Any]] = []
     for offset, user in enumerate(users):
+        session = (sessions or {}).get(offset, f"s-{offset}")
         record = encode(
             new_event(
-                LoginSucceeded(user_id=user, session_id=f"s-{offset}", ip="10.0.0.1"),
+                LoginSucceeded(user_id=user, session_id=session, ip="10.0.0.1"),
                 subject=user,
                 source="/vigie/sso_gateway",
             )
@@ -140,6 +145,40 @@ async def test_a_poison_record_is_dead_lettered_and_the_rest_of_its_part_stored(
     assert [event_id(r) for r in dead] == [event_id(records[3])]
     assert dict(dead[0].headers)["dlq_attempts"] == b"2"
     assert (await cli.verify(log.settings, [], log.schema)).ok
+
+
+async def test_an_event_whose_leaf_exceeds_an_entry_bundle_is_a_dead_letter_before_append(
+    log: LogUnderTest, kafka: str, producer: Producer, topic: str
+) -> None:
+    # A session id that alone makes the sealed payload, hence the leaf, longer than the uint16
+    # length an entry bundle gives each entry (c2sp.org/tlog-tiles).
+    records = polled(topic, "u-1", "u-2", "u-3", sessions={1: "s" * MAX_LEAF_BYTES})
+    ingest = BatchIngest(Deps(log.pool, producer), log.audit.ingest, group="g", part_size=3)
+
+    await ingest.process(records)
+
+    assert await stored_ids(log) == [event_id(records[0]), event_id(records[2])]
+    dead = await read_all(kafka, topics.dlq(topic), 1)
+    assert [event_id(r) for r in dead] == [event_id(records[1])]
+    headers = dict(dead[0].headers)
+    assert headers["dlq_error"] == b"too_large"
+    assert b"entry bundle" in headers["dlq_reason"]
+    assert headers["dlq_attempts"] == b"0"  # refused as decoded: never claimed nor retried
+    async with log.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT event_id, value, complete FROM dead_letters")
+        claimed = await conn.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'g'")
+    assert row is not None
+    # Not lost: the row keeps the event whole, for `vigie dlq replay` once it is made smaller.
+    assert row["event_id"] == event_id(records[1])
+    assert row["complete"]
+    assert bytes(row["value"]) == records[1].value
+    assert claimed == 2
+    assert ingest.dead_lettered == 1
+    assert ingest.stored == 2
+    assert (await cli.verify(log.settings, [], log.schema)).ok
+    async with log.pool.acquire() as conn:
+        bundle = await log.audit.tiles.entry_bundle(conn, 0, 2)
+    assert bundle is not None
 
 
 async def test_an_outage_fails_the_batch_and_its_redelivery_stores_each_record_once(

@@ -12,7 +12,9 @@ import pytest
 from audit_log import cli
 from audit_log.checkpoints.note import open_note
 from audit_log.merkle import leaf_hash, root_from_leaf_hashes
+from audit_log.tiles import service as tiles_service
 from audit_log.tiles.paths import BadTilePath, encode_index, parse_index, tile_path
+from audit_log.tree.leaf import MAX_LEAF_BYTES, EntryTooLarge
 from tests.audit_log.support import Api, LogUnderTest, entry
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -119,6 +121,31 @@ async def test_an_erased_subject_stays_sealed_in_entry_bundles(log: LogUnderTest
     shown = (await http.get("/entries/0", headers=headers)).json()
     assert (shown["data"], shown["shredded"]) == (None, True)
     assert base64.b64decode(shown["leaf"]) == entries_of(after)[0]
+
+
+async def test_the_tree_refuses_a_leaf_no_entry_bundle_carries_and_a_bundle_never_cuts_one(
+    log: LogUnderTest, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    http, issuer = api
+    huge = entry(0, data={"user_id": "u-1", "note": "n" * MAX_LEAF_BYTES})
+    with pytest.raises(EntryTooLarge, match=f"beyond the {MAX_LEAF_BYTES}"):
+        await log.append(huge)
+    async with log.pool.acquire() as conn:
+        assert await log.audit.tree.size(conn) == 0
+    assert await log.pool.fetchval("SELECT count(*) FROM log_entries") == 0
+    # What ingestion judges before the lock bounds the leaf written under it, whatever the
+    # index and key id, by no more than their digits.
+    small = entry(1)
+    (leaf,) = await log.append(small)
+    written = len(leaf.canonical())
+    assert written <= small.leaf_size_at_most() <= written + 2 * 19
+    assert huge.leaf_size_at_most() > MAX_LEAF_BYTES
+    # A leaf appended before that rule (as if the limit were below this one's length): its
+    # bundle is refused, naming the entry, rather than served with a length that wraps.
+    monkeypatch.setattr(tiles_service, "MAX_LEAF_BYTES", written - 1)
+    response = await http.get("/tile/entries/000.p/1", headers=issuer.token("u-dpo", ["dpo"]))
+    assert response.status_code == 500
+    assert f"entry 0 is {written} bytes" in response.json()["detail"]
 
 
 async def test_export_tiles_writes_what_is_served(

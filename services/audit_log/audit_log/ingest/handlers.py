@@ -31,6 +31,7 @@ from faststream.message import StreamMessage
 
 from audit_log.ingest.repository import EntryRepository, entry_repository
 from audit_log.ingest.service import IngestService, entry_of
+from audit_log.tree.leaf import EntryTooLarge
 from audit_log.tree.service import NewEntry
 from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.cloudevents import MalformedEvent, decode
@@ -200,6 +201,9 @@ class BatchIngest:
                 continue
             try:
                 items.append((record, entry_of(event)))
+            except EntryTooLarge as exc:
+                log.warning("%s is too large for the log, a dead letter: %s", event.id, exc)
+                await self._dead_letter(record, "too_large", str(exc), 0)
             except Exception as exc:
                 # A valid event the log cannot represent would fail every attempt to store it.
                 log.exception("%s cannot be recorded, a dead letter", event.id)

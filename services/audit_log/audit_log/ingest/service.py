@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from audit_log.ingest.repository import EntryRepository, entry_repository
-from audit_log.tree.leaf import Leaf
+from audit_log.tree.leaf import MAX_LEAF_BYTES, EntryTooLarge, Leaf
 from audit_log.tree.service import NewEntry, TreeService
 from vigie_shared.events import CloudEvent
 from vigie_shared.kit.db import Conn
@@ -41,8 +41,11 @@ def actor_of(data: dict[str, Any]) -> str | None:
 
 
 def entry_of(event: CloudEvent[Any]) -> NewEntry:
+    """The event as an entry; ``EntryTooLarge`` when its leaf could exceed what a tlog-tiles
+    entry bundle carries (``tree.leaf.MAX_LEAF_BYTES``), judged before it is claimed or
+    appended, so it becomes a dead letter and the tree stays servable as tiles."""
     data: dict[str, Any] = event.data.model_dump(mode="json")
-    return NewEntry(
+    entry = NewEntry(
         event_id=event.id,
         topic=event.data.topic,
         type=event.type,
@@ -54,6 +57,13 @@ def entry_of(event: CloudEvent[Any]) -> NewEntry:
         data=data,
         facets=facets_of(data),
     )
+    size = entry.leaf_size_at_most()
+    if size > MAX_LEAF_BYTES:
+        raise EntryTooLarge(
+            f"its leaf would be up to {size} bytes, beyond the {MAX_LEAF_BYTES} a tlog-tiles"
+            " entry bundle carries (c2sp.org/tlog-tiles); the dead letter keeps the event"
+        )
+    return entry
 
 
 class IngestService:

@@ -16,13 +16,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from audit_log.shredding.crypto import KeyWrapper
 from audit_log.shredding.repository import KeyName, KeyRepository, key_repository
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.secrets import open_sealed, seal
+from vigie_shared.kit.secrets import NONCE_SIZE, open_sealed, seal
 
 log = logging.getLogger(__name__)
 
 
 # The payload's plaintext: compact JSON (one encoder, not one per payload).
 _PAYLOAD_JSON = json.JSONEncoder(separators=(",", ":"))
+_GCM_TAG_SIZE = 16
+"""AESGCM's tag, appended to the ciphertext (NIST SP 800-38D, the 128-bit tag)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,11 @@ class Keys:
                     clear = self._wrapper.unwrap(key.wrapped, _aad(key.name))
                     out[key.name] = (key.id, AESGCM(clear))
         return out
+
+    @staticmethod
+    def sealed_size(plaintext_size: int) -> int:
+        """The length of :meth:`seal_payload`'s blob: nonce, ciphertext, 128-bit GCM tag."""
+        return NONCE_SIZE + plaintext_size + _GCM_TAG_SIZE
 
     @staticmethod
     def seal_payload(key: AESGCM, event_id: str, plaintext: bytes) -> bytes:

@@ -4,12 +4,17 @@ for the same auditor token as the entries API and each read of them is audited."
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 
 from audit_log.deps import Audit, AuditedReader, DbConn
 from audit_log.tiles.paths import TILE_WIDTH, BadTilePath, parse_index
+from audit_log.tree.leaf import EntryTooLarge
 from vigie_shared.kit.http import Problem
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["tiles"])
 
@@ -56,7 +61,14 @@ async def checkpoint(audit: Audit, conn: DbConn) -> Response:
 )
 async def entry_bundle(path: str, _reader: AuditedReader, audit: Audit, conn: DbConn) -> Response:
     index, width = _index(path)
-    return _tile(await audit.tiles.entry_bundle(conn, index, width), PERSONAL)
+    try:
+        data = await audit.tiles.entry_bundle(conn, index, width)
+    except EntryTooLarge as exc:
+        # A leaf appended before ingestion refused such events: the tree holds it, the
+        # format cannot carry it, and a bundle cut short would mislead; say which entry.
+        log.error("entry bundle %s: %s", path, exc)
+        raise Problem(500, "Internal Server Error", str(exc)) from exc
+    return _tile(data, PERSONAL)
 
 
 @router.get(

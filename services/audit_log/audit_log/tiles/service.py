@@ -18,21 +18,23 @@ from collections.abc import AsyncIterator
 from audit_log.checkpoints.service import CheckpointService, SignedCheckpoint
 from audit_log.tiles.paths import MAX_LEVEL, TILE_HEIGHT, TILE_WIDTH, tile_path
 from audit_log.tiles.repository import TileRepository, tile_repository
+from audit_log.tree.leaf import MAX_LEAF_BYTES, EntryTooLarge
 from vigie_shared.kit.db import Conn
 
-MAX_ENTRY = 0xFFFF
-"""An entry bundle prefixes each entry with a uint16 length."""
 
+def bundle(entries: list[bytes], first: int = 0) -> bytes:
+    """Entries ``first``, ``first + 1``…, each a big-endian uint16 length then its bytes.
 
-class EntryTooLarge(ValueError):
-    pass
-
-
-def bundle(entries: list[bytes]) -> bytes:
+    ``EntryTooLarge`` for an entry beyond that length: ingestion refuses such an event before
+    appending it (``ingest.service.entry_of``), so only a leaf appended before that rule can
+    raise it, and the bundle holding it is then refused whole, never cut short."""
     parts: list[bytes] = []
-    for entry in entries:
-        if len(entry) > MAX_ENTRY:
-            raise EntryTooLarge(f"an entry of {len(entry)} bytes does not fit an entry bundle")
+    for offset, entry in enumerate(entries):
+        if len(entry) > MAX_LEAF_BYTES:
+            raise EntryTooLarge(
+                f"entry {first + offset} is {len(entry)} bytes, beyond the {MAX_LEAF_BYTES}"
+                " an entry bundle carries"
+            )
         parts.append(struct.pack(">H", len(entry)))
         parts.append(entry)
     return b"".join(parts)
@@ -66,7 +68,7 @@ class TileService:
         leaves = await self._repository.leaves(conn, start, start + width)
         if len(leaves) != width:
             return None
-        return bundle([leaf.canonical() for leaf in leaves])
+        return bundle([leaf.canonical() for leaf in leaves], start)
 
     async def static_files(self, conn: Conn, *, entries: bool) -> AsyncIterator[tuple[str, bytes]]:
         """(path, bytes) of the latest checkpoint and every tile of its tree, as a static host

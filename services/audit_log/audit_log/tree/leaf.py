@@ -28,6 +28,14 @@ from audit_log.merkle import leaf_hash
 
 LEAF_VERSION = 1
 
+MAX_LEAF_BYTES = 0xFFFF
+"""The longest leaf the log appends: a tlog-tiles entry bundle (c2sp.org/tlog-tiles) prefixes
+each entry with a big-endian uint16 length, so a longer leaf would be in the tree and its hash
+tiles but in no entry bundle, and no tlog-tiles client could check it."""
+
+_MAX_BIGINT_DIGITS = len(str(2**63 - 1))
+"""Digits of the largest leaf index or key id (both PostgreSQL ``bigint``, non-negative)."""
+
 # One encoder for every leaf: ``json.dumps`` with options builds a new one per call, which cost
 # about as much as the encoding itself.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -110,6 +118,13 @@ class LeafText:
             ).encode(),
         )
 
+    def size_at_most(self, data_ct_size: int) -> int:
+        """The longest :meth:`render` can be with a ciphertext of ``data_ct_size`` bytes,
+        whatever index and key id the writer gives it."""
+        encoded = 4 * -(-data_ct_size // 3)  # base64, padded (RFC 4648 section 4)
+        fixed = len(self.head) + len(self.middle) + len(b',"key_id":') + len(self.tail)
+        return fixed + encoded + 2 * _MAX_BIGINT_DIGITS
+
     def render(self, index: int, key_id: int, data_ct: bytes) -> bytes:
         return b"".join(
             (
@@ -121,6 +136,10 @@ class LeafText:
                 self.tail,
             )
         )
+
+
+class EntryTooLarge(ValueError):
+    """A leaf longer than :data:`MAX_LEAF_BYTES`."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from audit_log.merkle import (
 )
 from audit_log.shredding.repository import KeyName
 from audit_log.shredding.service import Keys, payload_plaintext, period_of
-from audit_log.tree.leaf import Leaf, LeafText
+from audit_log.tree.leaf import MAX_LEAF_BYTES, EntryTooLarge, Leaf, LeafText
 from audit_log.tree.repository import TreeRepository, tree_repository
 from vigie_shared.kit.db import Conn
 
@@ -65,6 +65,11 @@ class NewEntry:
             LeafText.of(self),
         )
         object.__setattr__(self, "key_name", (self.data_subject, self.topic, period_of(self.time)))
+
+    def leaf_size_at_most(self) -> int:
+        """The longest this entry's leaf can be, whatever its index and key id: known before
+        the writer's lock, so an entry too large for the log is refused before it is claimed."""
+        return self.text.size_at_most(Keys.sealed_size(len(self.plaintext)))
 
 
 def append_leaf_hash(frontier: list[bytes], size: int, leaf: bytes, nodes: list[Node]) -> None:
@@ -114,7 +119,15 @@ class TreeService:
         for entry in fresh:
             key_id, data_key = keys.for_entry(entry.key_name, entry.time)
             data_ct = Keys.seal_payload(data_key, entry.event_id, entry.plaintext)
-            digest = leaf_hash(entry.text.render(size, key_id, data_ct))
+            canonical = entry.text.render(size, key_id, data_ct)
+            if len(canonical) > MAX_LEAF_BYTES:
+                # Before anything is written: the transaction fails whole, and the tree never
+                # holds a leaf that no entry bundle can carry (tree.leaf.MAX_LEAF_BYTES).
+                raise EntryTooLarge(
+                    f"event {entry.event_id}: a leaf of {len(canonical)} bytes, beyond the"
+                    f" {MAX_LEAF_BYTES} a tlog-tiles entry bundle carries"
+                )
+            digest = leaf_hash(canonical)
             leaves.append(
                 Leaf(
                     index=size,
