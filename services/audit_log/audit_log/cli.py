@@ -53,26 +53,30 @@ class Export:
 async def export_tiles(
     settings: Settings, directory: Path, *, entries: bool, schema: str = SERVICE.schema
 ) -> Export:
-    """Write what ``GET /checkpoint`` and ``GET /tile/...`` serve as files under ``directory``."""
+    """Write what ``GET /checkpoint`` and ``GET /tile/...`` serve as files under ``directory``:
+    the checkpoint with the cosignatures of the witness policy (``VIGIE_WITNESSES``), so a
+    static host serves what a client requiring witnesses accepts, and the tiles of its tree."""
     conn = await db.connect(settings.database_url, schema)
     try:
         audit = AuditLog.build(settings)
         # Sign the first checkpoint outside the snapshot if there is none, so the export's
         # read-only transaction finds one.
         await audit.tiles.checkpoint(conn)
-        size = hash_tiles = bundles = 0
+        hash_tiles = bundles = 0
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            async for path, data in audit.tiles.static_files(conn, entries=entries):
+            # The note GET /checkpoint serves: the latest the witness policy cosigned, with
+            # their lines; the latest the log signed until one is, or without witnesses.
+            served = await audit.witnesses.served(conn)
+            files = audit.tiles.static_files(conn, served.tree_size, served.note, entries=entries)
+            async for path, data in files:
                 target = directory / path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
-                if path == "checkpoint":
-                    size = int(data.split(b"\n")[1])
-                elif path.startswith("tile/entries/"):
+                if path.startswith("tile/entries/"):
                     bundles += 1
-                else:
+                elif path != "checkpoint":
                     hash_tiles += 1
-        return Export(size, hash_tiles, bundles)
+        return Export(served.tree_size, hash_tiles, bundles)
     finally:
         await conn.close()
 

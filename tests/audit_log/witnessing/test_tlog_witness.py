@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import functools
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -29,6 +31,8 @@ from audit_log import cli
 from audit_log.checkpoints.note import open_note
 from audit_log.config import WitnessConfig
 from audit_log.context import AuditLog
+from audit_log.merkle import root_from_leaf_hashes
+from audit_log.service import SERVICE
 from audit_log.witnessing.cosignature import WitnessKey, verify
 from tests.audit_log.support import (
     GOBIN,
@@ -39,7 +43,9 @@ from tests.audit_log.support import (
     run_tlog_proof_check,
 )
 from tests.fixtures.serving import serving
+from vigie_shared.kit import db
 from vigie_shared.kit.embedded import free_port
+from vigie_shared.kit.migrate import migrate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -202,6 +208,110 @@ async def test_a_lost_witness_size_is_taken_from_its_409(
         done = await audit.witnesses.submit(conn, http)
         assert done.cosigned_by == [WITNESS_NAME], done.refused
         assert await conn.fetchval("SELECT tree_size FROM witness_sizes") == 20
+
+
+@contextlib.asynccontextmanager
+async def forked(log: LogUnderTest) -> AsyncIterator[asyncpg.Pool]:
+    """Another tree of the same origin, signed with the same key: the log's signing key copied
+    into a schema of its own, as a database restored from a backup and grown anew, or a log
+    showing one reader another history, would be."""
+    fork = f"{log.schema}_fork"
+    await migrate(log.settings.database_url, fork, SERVICE.migrations)
+    try:
+        await log.pool.execute(
+            f'INSERT INTO "{fork}".signing_keys SELECT * FROM "{log.schema}".signing_keys'
+        )
+        pool = await db.create_pool(log.settings.database_url, fork, max_size=2)
+        try:
+            yield pool
+        finally:
+            await pool.close()
+    finally:
+        await log.pool.execute(f'DROP SCHEMA IF EXISTS "{fork}" CASCADE')
+
+
+async def test_a_forked_tree_gets_a_422_from_litewitness_and_is_never_claimed_cosigned(
+    log: LogUnderTest, witness: Witness, caplog: pytest.LogCaptureFixture
+) -> None:
+    audit = witnessed(log, witness)
+    answers: list[int] = []
+
+    async def record(response: httpx.Response) -> None:
+        answers.append(response.status_code)
+
+    async with (
+        log.pool.acquire() as conn,
+        httpx.AsyncClient(event_hooks={"response": [record]}) as http,
+    ):
+        await log.append(*(entry(i) for i in range(20)))
+        await audit.checkpoints.issue(conn)
+        assert (await audit.witnesses.submit(conn, http)).cosigned_by == [WITNESS_NAME]
+        log_vkey = (await audit.checkpoints.verifier_keys(conn))[-1]
+        answers.clear()
+        async with forked(log) as fork, fork.acquire() as other:
+            async with other.transaction():
+                await audit.tree.append(other, [entry(100 + i) for i in range(25)])
+            signed = await audit.checkpoints.issue(other)
+            assert signed is not None
+            open_note(signed.note, log_vkey)  # the fork's note is the log's key's own
+            with caplog.at_level(logging.ERROR, logger="audit_log.witnessing.service"):
+                done = await audit.witnesses.submit(other, http)
+            # Its record of the witness is empty: the 409 names size 20, the one retry sends a
+            # proof from 20 in the forked tree, and litewitness finds it does not lead from the
+            # tree of 20 it cosigned.
+            assert answers == [409, 422]
+            assert done.cosigned_by == []
+            assert done.refused[WITNESS_NAME] == "inconsistent from size 20 (422)"
+            assert any(
+                "finds this log inconsistent from size 20" in r.getMessage() for r in caplog.records
+            )
+            # The next round asks once more (from the size it now knows), then gives up again.
+            again = await audit.witnesses.submit(other, http)
+            assert answers == [409, 422, 422]
+            assert again.refused[WITNESS_NAME] == "inconsistent from size 20 (422)"
+            # Nothing is claimed cosigned: GET /checkpoint keeps serving the log-signed note.
+            assert await other.fetchval("SELECT count(*) FROM cosignatures") == 0
+            assert await audit.witnesses.latest_cosigned(other) is None
+            assert await audit.witnesses.served_note(other) == signed.note
+    # The witness still holds the real log's tree of 20, which it goes on extending.
+    async with log.pool.acquire() as conn, httpx.AsyncClient() as http:
+        await log.append(*(entry(i) for i in range(20, 30)))
+        await audit.checkpoints.issue(conn)
+        assert (await audit.witnesses.submit(conn, http)).cosigned_by == [WITNESS_NAME]
+
+
+async def test_export_tiles_writes_the_cosigned_checkpoint_served_and_the_tiles_of_its_tree(
+    log: LogUnderTest, witness: Witness, tmp_path: Path
+) -> None:
+    audit = witnessed(log, witness)
+    key = WitnessKey.parse(witness.vkey)
+    async with log.pool.acquire() as conn, httpx.AsyncClient() as http:
+        await log.append(*(entry(i) for i in range(300)))
+        await audit.checkpoints.issue(conn)
+        assert (await audit.witnesses.submit(conn, http)).cosigned_by == [WITNESS_NAME]
+        # A later checkpoint the witness has not cosigned yet: GET /checkpoint still serves
+        # the cosigned one, and so must the static copy.
+        await log.append(*(entry(i) for i in range(300, 310)))
+        await audit.checkpoints.issue(conn)
+        served = await audit.witnesses.served_note(conn)
+    done = await cli.export_tiles(audit.settings, tmp_path, entries=False, schema=log.schema)
+    written = (tmp_path / "checkpoint").read_text(encoding="utf-8")
+    assert written == served
+    assert done.tree_size == 300
+    body, _, signatures = written.partition("\n\n")
+    lines = signatures.splitlines()
+    assert len(lines) == 2
+    assert lines[1].startswith(f"\u2014 {WITNESS_NAME} ")
+    assert verify(lines[1], body + "\n", key) > 0
+    tiles = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "tile").rglob("*"))
+    assert [t for t in tiles if (tmp_path / t).is_file()] == [
+        "tile/0/000",
+        "tile/0/001.p/44",
+        "tile/1/000.p/1",
+    ]
+    level0 = (tmp_path / "tile/0/000").read_bytes() + (tmp_path / "tile/0/001.p/44").read_bytes()
+    hashes = [level0[i : i + 32] for i in range(0, len(level0), 32)]
+    assert base64.b64encode(root_from_leaf_hashes(hashes)).decode() == body.split("\n")[2]
 
 
 async def test_a_witness_that_does_not_know_the_log_refuses_and_nothing_is_cosigned(

@@ -49,7 +49,7 @@ class OfflineProofService:
         heads = []
         cosigned = await self._witnesses.latest_cosigned(conn)
         if cosigned is not None:
-            heads.append(_Head(int(cosigned.note.split("\n")[1]), cosigned_note(cosigned)))
+            heads.append(_Head(cosigned.tree_size, cosigned_note(cosigned)))
         latest = await self._checkpoints.latest(conn)
         if latest is None or latest.tree_size <= highest:
             latest = await self._checkpoints.issue(conn)

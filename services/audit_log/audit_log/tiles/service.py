@@ -70,13 +70,15 @@ class TileService:
             return None
         return bundle([leaf.canonical() for leaf in leaves], start)
 
-    async def static_files(self, conn: Conn, *, entries: bool) -> AsyncIterator[tuple[str, bytes]]:
-        """(path, bytes) of the latest checkpoint and every tile of its tree, as a static host
-        serves them: full tiles and, at each level, the partial tile at the right edge. The
-        caller gives a repeatable-read transaction, so all come from one snapshot."""
-        checkpoint = await self.checkpoint(conn)
-        size = checkpoint.tree_size
-        yield "checkpoint", checkpoint.note.encode()
+    async def static_files(
+        self, conn: Conn, tree_size: int, note: str, *, entries: bool
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        """(path, bytes) of checkpoint ``note`` (of ``tree_size``) and every tile of its tree,
+        as a static host serves them: full tiles and, at each level, the partial tile at the
+        right edge. The caller gives a repeatable-read transaction, so all come from one
+        snapshot."""
+        size = tree_size
+        yield "checkpoint", note.encode()
         level = 0
         while size >> (level * TILE_HEIGHT):
             for index, width in _tiles(size >> (level * TILE_HEIGHT)):

@@ -11,6 +11,7 @@ from vigie_shared.kit.db import Conn
 @dataclass(frozen=True)
 class Cosigned:
     checkpoint_id: int
+    tree_size: int
     note: str
     lines: list[str]
 
@@ -63,14 +64,16 @@ class WitnessRepository:
     ) -> Cosigned | None:
         """The latest checkpoint cosigned by at least ``quorum`` of ``witnesses``."""
         row = await conn.fetchrow(
-            "SELECT c.id, c.note, array_agg(s.line ORDER BY s.witness) AS lines"
+            "SELECT c.id, c.tree_size, c.note, array_agg(s.line ORDER BY s.witness) AS lines"
             " FROM checkpoints c JOIN cosignatures s ON s.checkpoint_id = c.id"
             " WHERE s.witness = ANY($1::text[])"
             " GROUP BY c.id HAVING count(*) >= $2 ORDER BY c.id DESC LIMIT 1",
             witnesses,
             quorum,
         )
-        return None if row is None else Cosigned(row["id"], row["note"], list(row["lines"]))
+        if row is None:
+            return None
+        return Cosigned(row["id"], row["tree_size"], row["note"], list(row["lines"]))
 
     async def lines(self, conn: Conn, checkpoint_id: int, witnesses: list[str]) -> list[str]:
         """The cosignature lines of one checkpoint by ``witnesses``, in the order

@@ -34,6 +34,15 @@ class Round:
     refused: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Served:
+    """The checkpoint ``GET /checkpoint`` serves: its tree size, and the note with the
+    witnesses' lines."""
+
+    tree_size: int
+    note: str
+
+
 def cosigned_note(cosigned: Cosigned) -> str:
     """The log's note, then the witnesses' signature lines after its own (c2sp.org/signed-note:
     a verifier skips the lines of keys it does not know)."""
@@ -71,15 +80,20 @@ class WitnessService:
     async def with_cosignatures(self, conn: Conn, checkpoint: SignedCheckpoint) -> str:
         """The checkpoint's note followed by the configured witnesses' lines collected so far."""
         lines = await self._repository.lines(conn, checkpoint.id, self._names)
-        return cosigned_note(Cosigned(checkpoint.id, checkpoint.note, lines))
+        return cosigned_note(Cosigned(checkpoint.id, checkpoint.tree_size, checkpoint.note, lines))
 
-    async def served_note(self, conn: Conn) -> str:
+    async def served(self, conn: Conn) -> Served:
         """The latest checkpoint the policy's quorum cosigned, with their lines; until one is,
         or without witnesses, the latest one the log signed."""
         cosigned = await self.latest_cosigned(conn)
         if cosigned is not None:
-            return cosigned_note(cosigned)
-        return (await self._tiles.checkpoint(conn)).note
+            return Served(cosigned.tree_size, cosigned_note(cosigned))
+        checkpoint = await self._tiles.checkpoint(conn)
+        return Served(checkpoint.tree_size, checkpoint.note)
+
+    async def served_note(self, conn: Conn) -> str:
+        """What ``GET /checkpoint`` serves (:meth:`served`)."""
+        return (await self.served(conn)).note
 
     async def submit(self, conn: Conn, http: httpx.AsyncClient) -> Round:
         """Submit the latest checkpoint to every witness that has not cosigned it."""
