@@ -204,7 +204,7 @@ def register_commands(subparsers: Any) -> None:
     sign.set_defaults(func=cmd_checkpoint)
     export = commands.add_parser(
         "export-tiles",
-        help="write the latest checkpoint and its tiles as static files (C2SP tlog-tiles)",
+        help="write the served (cosigned) checkpoint and its tiles as static files (tlog-tiles)",
     )
     export.add_argument("directory", help="where to write checkpoint and tile/")
     export.add_argument(
