@@ -1,4 +1,4 @@
-"""The audit log consumes every topic of the catalog (ARCHITECTURE.md, Events), in batches.
+"""The audit log consumes every topic of the catalog (docs/architecture.md, Events), in batches.
 
 One consumer group; each batch polled is stored in parts of ``part_size`` records: malformed
 records become dead letters (``kit.dead_letters``, as in the kit's ``EventConsumer``: one row

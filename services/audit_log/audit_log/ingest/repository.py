@@ -30,7 +30,7 @@ class EntryRepository:
         self, conn: Conn, consumer: str, records: Sequence[tuple[str, str, int, int]]
     ) -> set[str]:
         """Insert ``(event_id, topic, partition, offset)`` into the inbox; the ids not seen
-        before (ARCHITECTURE.md, Delivery: dedupe by ``ce_id``). The statement answers with the
+        before (docs/architecture.md, Delivery: dedupe by ``ce_id``). The statement answers with the
         ids seen before, usually none, rather than with every new one."""
         event_ids = [r[0] for r in records]
         rows = await conn.fetch(

@@ -1,5 +1,5 @@
 """The access-suspension campaign report: reminder, 8 days' grace, suspension, restoration on
-payment (ARCHITECTURE.md, who uses it), measured per payment channel and per month from the log
+payment (docs/architecture.md, who uses it), measured per payment channel and per month from the log
 itself, as JSON or as CSV for the accounting office's spreadsheets."""
 
 from __future__ import annotations

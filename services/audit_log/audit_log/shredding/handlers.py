@@ -1,4 +1,4 @@
-"""audit_log as a data system (ARCHITECTURE.md: audit entries are personal data): the DPO's
+"""audit_log as a data system (docs/architecture.md: audit entries are personal data): the DPO's
 export task returns the subject's entries (GDPR Art. 15), each with its offline proof
 (c2sp.org/tlog-proof) so the person can check, without the log, that the copy is what the log
 holds; the erase task crypto-shreds them (GDPR Art. 17) while the entries stay in the tree, so
