@@ -147,6 +147,36 @@ def go() -> str | None:
     )
 
 
+async def log_vkey(log: LogUnderTest) -> str:
+    """The log's current verifier key, in the signed-note ``name+keyid+base64`` form."""
+    async with log.pool.acquire() as conn:
+        return (await log.audit.checkpoints.verifier_keys(conn))[-1]
+
+
+TORCHWOOD = "filippo.io/torchwood@v0.6.1"
+"""Filippo Valsorda's transparency-log tools (repository FiloSottile/litetlog), pinned."""
+
+
+def torchwood_tools(*commands: str) -> Path:
+    """The directory holding ``commands`` of torchwood (``cmd/<name>``) at the pinned version,
+    installed once with ``go install`` from the Go module proxy."""
+    stamp = GOBIN / f".{TORCHWOOD.replace('/', '_')}-{'-'.join(sorted(commands))}"
+    if stamp.exists() and all((GOBIN / c).exists() for c in commands):
+        return GOBIN
+    compiler = go()
+    if compiler is None:
+        pytest.skip(f"Go is not installed: torchwood's {', '.join(commands)} cannot be built")
+    module, version = TORCHWOOD.split("@")
+    subprocess.run(
+        [compiler, "install", *(f"{module}/cmd/{c}@{version}" for c in commands)],
+        env={**os.environ, "GOBIN": str(GOBIN)},
+        check=True,
+        timeout=600,
+    )
+    stamp.touch()
+    return GOBIN
+
+
 def build_tlog_verify() -> Path:
     """tools/tlog-verify (on the Go project's sumdb/note and sumdb/tlog), built once per change
     of its source (go.sum pins its modules)."""

@@ -24,16 +24,11 @@ from audit_log.offline_proofs.format import check, parse
 from audit_log.shredding.handlers import data_system
 from dpo_requests.packages.service import build_zip
 from dpo_requests.tasks.repository import Task
-from tests.audit_log.support import LogUnderTest, entry, run_tlog_proof_check
+from tests.audit_log.support import LogUnderTest, entry, log_vkey, run_tlog_proof_check
 from vigie_shared.events import DpoTaskCompleted, DpoTaskRequested, TaskAction
 from vigie_shared.kit.clock import utcnow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-async def log_vkey(log: LogUnderTest) -> str:
-    async with log.pool.acquire() as conn:
-        return (await log.audit.checkpoints.verifier_keys(conn))[-1]
 
 
 def flip(encoded: str, at: int) -> str:

@@ -35,12 +35,11 @@ from audit_log.merkle import root_from_leaf_hashes
 from audit_log.service import SERVICE
 from audit_log.witnessing.cosignature import WitnessKey, verify
 from tests.audit_log.support import (
-    GOBIN,
     LogUnderTest,
     app_of,
     entry,
-    go,
     run_tlog_proof_check,
+    torchwood_tools,
 )
 from tests.fixtures.serving import serving
 from vigie_shared.kit import db
@@ -49,33 +48,13 @@ from vigie_shared.kit.migrate import migrate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-TORCHWOOD = "filippo.io/torchwood@v0.6.1"
 WITNESS_NAME = "witness.test/w1"
 
 
 @pytest.fixture(scope="session")
 def witness_binaries() -> Path:
     """litewitness and witnessctl at the pinned version, installed once."""
-    stamp = GOBIN / f".{TORCHWOOD.replace('/', '_')}"
-    if stamp.exists() and all((GOBIN / b).exists() for b in ("litewitness", "witnessctl")):
-        return GOBIN
-    compiler = go()
-    if compiler is None:
-        pytest.skip("Go is not installed: litewitness cannot be built")
-    module, version = TORCHWOOD.split("@")
-    subprocess.run(
-        [
-            compiler,
-            "install",
-            f"{module}/cmd/litewitness@{version}",
-            f"{module}/cmd/witnessctl@{version}",
-        ],
-        env={**os.environ, "GOBIN": str(GOBIN)},
-        check=True,
-        timeout=600,
-    )
-    stamp.touch()
-    return GOBIN
+    return torchwood_tools("litewitness", "witnessctl")
 
 
 @dataclass
