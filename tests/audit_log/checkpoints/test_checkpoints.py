@@ -38,3 +38,22 @@ async def test_replicas_publishing_at_once_sign_one_checkpoint(log: LogUnderTest
     assert sum(result is not None for result in results) == 1
     assert await log.pool.fetchval("SELECT count(*) FROM checkpoints") == 1
     assert await log.pool.fetchval("SELECT count(*) FROM signing_keys") == 1
+
+
+async def test_a_checkpoint_asked_for_a_head_already_signed_is_that_checkpoint(
+    log: LogUnderTest,
+) -> None:
+    # The interleaving two replicas met: an offline proof (or POST /checkpoints) looks at the
+    # latest checkpoint, finds it too small and asks for one; meanwhile the other replica's
+    # periodic signer has signed the same head.
+    await log.append(entry(1), entry(2))
+    async with log.pool.acquire() as conn:
+        periodic = await log.audit.checkpoints.issue(conn, only_if_grown=True)
+        asked = await log.audit.checkpoints.issue(conn)
+        await log.append(entry(3))
+        grown = await log.audit.checkpoints.issue(conn)
+    assert periodic is not None
+    assert asked == periodic
+    assert grown is not None
+    assert grown.tree_size == 3
+    assert await log.pool.fetchval("SELECT count(*) FROM checkpoints") == 2

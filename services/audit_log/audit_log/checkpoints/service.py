@@ -88,8 +88,11 @@ class CheckpointService:
         ]
 
     async def issue(self, conn: Conn, *, only_if_grown: bool = False) -> SignedCheckpoint | None:
-        """Sign the current tree head; with ``only_if_grown``, skip when another replica holds
-        the turn or nothing was appended since the last checkpoint."""
+        """Sign the current tree head, or return the checkpoint that already signs it with the
+        current key (another replica's periodic signer may have got there between the caller's
+        look and this call: one tree head, one checkpoint). With ``only_if_grown``, return None
+        instead when another replica holds the turn or nothing was appended since the last
+        checkpoint."""
         async with conn.transaction():
             if only_if_grown:
                 if not await self._repository.try_lock_writers(conn):
@@ -98,9 +101,9 @@ class CheckpointService:
                 await self._repository.lock_writers(conn)
             size, root = await self._tree.current(conn)
             latest = await self._repository.latest(conn)
-            if only_if_grown and latest is not None and latest.tree_size == size:
-                return None
             key_id, name, private = await self._signing_key(conn)
+            if latest is not None and latest.tree_size == size and latest.key_id == key_id:
+                return None if only_if_grown else _signed(latest)
             checkpoint = Checkpoint(self.origin, size, root, utcnow())
             note = sign(checkpoint, name, private)
             await self._repository.insert(conn, size, root, checkpoint.issued_at, key_id, note)
