@@ -15,6 +15,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from tests.fixtures.kafka import SESSION_TIMEOUT_MS
 from vigie_shared import topics
 from vigie_shared.events import CloudEvent, UserCreated
 from vigie_shared.kit import db
@@ -64,7 +65,7 @@ async def consume(dsn: str, schema: str, bootstrap: str, group: str) -> None:
             int(event.data.display_name.removeprefix("seq-")),
         )
 
-    consumer.subscribe(broker, topics.IDENTITY)
+    consumer.subscribe(broker, topics.IDENTITY, session_timeout_ms=SESSION_TIMEOUT_MS)
     await broker.start()
     print("consumer started", flush=True)
     await asyncio.Event().wait()

@@ -14,7 +14,7 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from tests.fixtures.dlq_cli import vigie_dlq
-from tests.fixtures.kafka import on_topic, read_all
+from tests.fixtures.kafka import SESSION_TIMEOUT_MS, on_topic, read_all
 from tests.fixtures.poison import applied
 from tests.kit.support import Deps, user_event
 from vigie_shared import topics
@@ -43,7 +43,7 @@ async def test_poison_and_malformed_messages_are_dead_lettered_and_the_next_is_p
         await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, event.subject)
 
     broker = KafkaBroker(kafka)
-    consumer.subscribe(broker, topic)
+    consumer.subscribe(broker, topic, session_timeout_ms=SESSION_TIMEOUT_MS)
     good = on_topic(encode(user_event("first")), topic)
     poison = on_topic(encode(user_event("poison")), topic)
     bad_json = KafkaRecord(topic, b"k", b"{oops", list(good.headers))
@@ -136,7 +136,7 @@ async def test_vigie_dlq_lists_a_dead_letter_and_replays_it_to_be_applied_once(
 
     fixme = on_topic(encode(user_event("fixme")), topic)
     broker = KafkaBroker(kafka, logger=None)
-    consumer.subscribe(broker, topic)
+    consumer.subscribe(broker, topic, session_timeout_ms=SESSION_TIMEOUT_MS)
     await broker.start()
     try:
         await deps.producer.send_and_wait(fixme)

@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from tests.fixtures.kafka import SESSION_TIMEOUT_MS
 from vigie_shared import topics
 from vigie_shared.events import SERVICE_SOURCES, CloudEvent, UserCreated, new_event
 from vigie_shared.kit import db, outbox
@@ -61,7 +62,7 @@ async def test_trace_started_where_the_event_is_written_continues_in_its_consume
     async def record_trace(conn: Conn, event: CloudEvent[Any]) -> None:
         seen.append(current_trace_id())
 
-    consumer.subscribe(broker, topics.IDENTITY)
+    consumer.subscribe(broker, topics.IDENTITY, session_timeout_ms=SESSION_TIMEOUT_MS)
     await broker.start()
     try:
         with tracer.start_as_current_span("POST /requests"):

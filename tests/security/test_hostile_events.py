@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from faststream.kafka import KafkaBroker
 
-from tests.fixtures.kafka import on_topic, read_all
+from tests.fixtures.kafka import SESSION_TIMEOUT_MS, on_topic, read_all
 from tests.fixtures.poison import (
     applied,
     consume_until,
@@ -76,7 +76,7 @@ async def run_consumer(deps: Deps, kafka: str, records: list[KafkaRecord]) -> Ev
     consumer.handles(UserCreated)(effect)
     consumer.handles(AccessRestored)(effect)
     broker = KafkaBroker(kafka)
-    consumer.subscribe(broker, topic)
+    consumer.subscribe(broker, topic, session_timeout_ms=SESSION_TIMEOUT_MS)
     for record in records:
         await deps.producer.send_and_wait(record)
     await broker.start()
