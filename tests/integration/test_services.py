@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -22,6 +23,7 @@ from sso_gateway.app import create_app as sso_app
 from sso_gateway.config import Settings as SsoSettings
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user
+from tests.fixtures.serving import own_database
 from tests.fixtures.stack import Broker
 
 pytestmark = [
@@ -36,13 +38,19 @@ def settings_for(cls: type[Any], database_url: str, bootstrap: str) -> Any:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def apps(database_url: str, kafka: str) -> AsyncIterator[dict[str, FastAPI]]:
-    built = {
-        "sso_gateway": sso_app(settings_for(SsoSettings, database_url, kafka)),
-        "dpo_requests": dpo_app(settings_for(DpoSettings, database_url, kafka)),
-        "audit_log": audit_app(settings_for(AuditSettings, database_url, kafka)),
-    }
+async def apps(admin_dsn: str, kafka: str) -> AsyncIterator[dict[str, FastAPI]]:
+    # A database of the module's own: a service's outbox relay leads its schema through an
+    # advisory lock, so a long-lived gateway of another test on the session database (and
+    # another broker) would relay this module's events instead of the gateway started here.
     async with AsyncExitStack() as stack:
+        database_url = await stack.enter_async_context(
+            own_database(admin_dsn, f"vigie_services_{uuid.uuid4().hex[:8]}")
+        )
+        built = {
+            "sso_gateway": sso_app(settings_for(SsoSettings, database_url, kafka)),
+            "dpo_requests": dpo_app(settings_for(DpoSettings, database_url, kafka)),
+            "audit_log": audit_app(settings_for(AuditSettings, database_url, kafka)),
+        }
         for app in built.values():
             await stack.enter_async_context(app.router.lifespan_context(app))
         yield built

@@ -40,7 +40,7 @@ from sso_gateway.config import Settings as SsoSettings
 from sso_gateway.crypto import keyed_hash, new_secret
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user
-from tests.fixtures.serving import eventually, serving
+from tests.fixtures.serving import eventually, own_database, serving
 from tests.fixtures.stack import Broker, new_broker
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.embedded import free_port
@@ -102,10 +102,19 @@ def broker(tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> Iterat
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def database_url(admin_dsn: str, broker_kind: str) -> AsyncIterator[str]:
+    """A database of the module's own, for each broker: a service's outbox relay leads its
+    schema through an advisory lock, so a long-lived gateway of another test on the session
+    database (and another broker) would relay the announcement of the gateway started here."""
+    name = f"vigie_pages_{broker_kind.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+    async with own_database(admin_dsn, name) as url:
+        yield url
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stack(database_url: str, broker: Broker) -> AsyncIterator[Stack]:
     sso_port, dpo_port = free_port(), free_port()
     issuer, dpo_url = f"http://127.0.0.1:{sso_port}", f"http://127.0.0.1:{dpo_port}"
-    schema = f"t_pages_{uuid.uuid4().hex[:8]}"
     sso_settings = SsoSettings(
         database_url=database_url,
         kafka_bootstrap=broker.bootstrap,
@@ -133,48 +142,38 @@ async def stack(database_url: str, broker: Broker) -> AsyncIterator[Stack]:
             oidc_client_secret=secret,
             scheduler_interval_seconds=0.5,
         ),
-        schema=schema,
     )
-    try:
-        async with AsyncExitStack() as running:
-            # Each start waits for its consumer groups to form: start both side by side.
-            await asyncio.gather(
-                running.enter_async_context(sso.router.lifespan_context(sso)),
-                running.enter_async_context(dpo.router.lifespan_context(dpo)),
+    async with AsyncExitStack() as running:
+        # Each start waits for its consumer groups to form: start both side by side.
+        await asyncio.gather(
+            running.enter_async_context(sso.router.lifespan_context(sso)),
+            running.enter_async_context(dpo.router.lifespan_context(dpo)),
+        )
+        await running.enter_async_context(serving(sso, sso_port))
+        await running.enter_async_context(serving(dpo, dpo_port))
+        async with sso.state.runtime.pool.acquire() as conn:
+            await client.register(
+                conn,
+                pages_client,
+                secret_hash=keyed_hash(sso_settings.secret_key, secret),
             )
-            await running.enter_async_context(serving(sso, sso_port))
-            await running.enter_async_context(serving(dpo, dpo_port))
-            async with sso.state.runtime.pool.acquire() as conn:
-                await client.register(
-                    conn,
-                    pages_client,
-                    secret_hash=keyed_hash(sso_settings.secret_key, secret),
-                )
-            pool: asyncpg.Pool = dpo.state.runtime.pool
-            async with pool.acquire() as conn:
-                await demo.seed(conn, now=utcnow())
-            # The gateway announces itself as a data system when it starts.
-            announced = await eventually(
-                lambda: pool.fetchval(
-                    "SELECT count(*) FROM data_systems WHERE name = 'sso_gateway'"
-                ),
-                until=lambda n: n == 1,
-            )
-            assert announced == 1, "the gateway's DataSystemAnnounced never reached dpo_requests"
-            yield Stack(
-                sso=sso,
-                dpo=dpo,
-                dpo_url=dpo_url,
-                learner=await person(sso, "camille", "learner"),
-                other=await person(sso, "yanis", "learner"),
-                officer=await person(sso, "dpo", "dpo"),
-            )
-    finally:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
+        pool: asyncpg.Pool = dpo.state.runtime.pool
+        async with pool.acquire() as conn:
+            await demo.seed(conn, now=utcnow())
+        # The gateway announces itself as a data system when it starts.
+        announced = await eventually(
+            lambda: pool.fetchval("SELECT count(*) FROM data_systems WHERE name = 'sso_gateway'"),
+            until=lambda n: n == 1,
+        )
+        assert announced == 1, "the gateway's DataSystemAnnounced never reached dpo_requests"
+        yield Stack(
+            sso=sso,
+            dpo=dpo,
+            dpo_url=dpo_url,
+            learner=await person(sso, "camille", "learner"),
+            other=await person(sso, "yanis", "learner"),
+            officer=await person(sso, "dpo", "dpo"),
+        )
 
 
 async def log_in(chromium: Any, stack: Stack, who: Person, **context: Any) -> Any:
