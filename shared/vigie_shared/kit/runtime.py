@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import LogicSubscriber
 
 from vigie_shared import topics
 from vigie_shared.kit import db
@@ -38,6 +39,11 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
+
+
+class ConsumerGroupsNotFormed(RuntimeError):
+    """A service's consumer groups got no partitions in time: it does not start."""
+
 
 SECRET_LOGGERS = ("authlib",)
 """Libraries whose DEBUG lines carry secrets (Authlib logs whole token responses and PKCE
@@ -246,9 +252,10 @@ class Runtime:
 
     async def _start_broker(self) -> None:
         """What ``KafkaBroker.start`` does, but with the subscribers joining their consumer
-        groups together: FastStream starts them one after the other, and each join waits for
-        the group's rebalance (about 5 s on Tansu), so a service with three groups took 15 s to
-        become ready and as long to come back after a restart."""
+        groups together (FastStream starts them one after the other, and each join waits for
+        the group's rebalance: on Tansu, half the session timeout), and within
+        ``kafka_group_join_timeout_seconds``: aiokafka waits for an assignment with no limit,
+        so a group that never forms would hang the start with nothing said."""
         # FastStream takes its producer's options only when the broker object is built, and
         # whether the broker grants producer ids (Apache Kafka does, Tansu does not) is known
         # only once it answers: set it on the options it keeps, before it connects.
@@ -256,7 +263,28 @@ class Runtime:
             self.settings.kafka_bootstrap, self.login
         )
         await self.broker.connect()
-        await asyncio.gather(*(subscriber.start() for subscriber in self.broker.subscribers))
+        subscribers = list(self.broker.subscribers)
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(subscriber.start() for subscriber in subscribers)),
+                self.settings.kafka_group_join_timeout_seconds,
+            )
+        except TimeoutError:
+            waiting = sorted(
+                str(subscriber.group_id)
+                for subscriber in subscribers
+                if isinstance(subscriber, LogicSubscriber)
+                and (subscriber.consumer is None or not subscriber.consumer.assignment())
+            )
+            # Stop what did start: the groups that formed are left (LeaveGroup), the connections
+            # closed. A join still pending is not left (aiokafka leaves only from a generation):
+            # the coordinator drops that member once its session expires.
+            await self.broker.stop()
+            raise ConsumerGroupsNotFormed(
+                f"{self.spec.name}: consumer group(s) {', '.join(waiting)} did not form within "
+                f"{self.settings.kafka_group_join_timeout_seconds:g} s on "
+                f"{self.settings.kafka_bootstrap}"
+            ) from None
         for publisher in self.broker.publishers:
             await publisher.start()
         self.broker.running = True

@@ -102,6 +102,13 @@ class ServiceSettings(BaseSettings):
         "died stay unread before the group moves them. The embedded Tansu broker also holds each "
         "group join for half of it (Apache Kafka answers a join at once).",
     )
+    kafka_group_join_timeout_seconds: float = Field(
+        120,
+        gt=0,
+        description="How long a service's start waits for its consumer groups to form before it "
+        "fails naming them (a member of the group that stopped answering without leaving holds "
+        "every join until its session expires).",
+    )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted (413 beyond it)."
     )
