@@ -140,6 +140,16 @@ def test_no_pick_sets_no_cookie(pages: PageLanguages, query: str) -> None:
     assert language_cookie(set_cookie(response), COOKIE) is None
 
 
+def test_pages_without_a_cookie_read_and_set_none(tmp_path: Path) -> None:
+    catalogues = write_catalogue(tmp_path, {})
+    pages = PageLanguages(catalogues, DictLoader({}), cookie=None)
+    assert pages.negotiate(request(cookie="en", accept_language="fr")) == "fr"
+    assert pages.negotiate(request("lang=en", accept_language="fr")) == "en"
+    response = Response()
+    pages.remember(request("lang=en"), response, secure=True)
+    assert set_cookie(response) == []
+
+
 def test_a_language_is_named_in_itself() -> None:
     assert language_name("fr") == "Français"
     assert language_name("en") == "English"

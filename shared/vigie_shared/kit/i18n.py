@@ -224,9 +224,10 @@ LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 class PageLanguages:
     """A service's pages in each of its ``catalogues``' languages (the first is the default),
     their templates read through ``loader``. The reader's pick on our pages (``?lang=``) is
-    remembered in the cookie ``cookie``."""
+    remembered in the cookie ``cookie``; pages that carry the pick in their links and forms
+    instead (the login flow's) have none."""
 
-    def __init__(self, catalogues: Catalogues, loader: BaseLoader, *, cookie: str) -> None:
+    def __init__(self, catalogues: Catalogues, loader: BaseLoader, *, cookie: str | None) -> None:
         self.catalogues = catalogues
         self.languages = catalogues.languages
         self.cookie = cookie
@@ -247,9 +248,10 @@ class PageLanguages:
         """The page's language: the reader's pick on this request, then the one remembered,
         then the relying party's ``ui_locales`` where the caller has them, then the
         browser's ``Accept-Language`` with its weights (``negotiate``)."""
+        remembered = request.cookies.get(self.cookie) if self.cookie else None
         return negotiate(
             self.languages,
-            explicit=(self.chosen(request), request.cookies.get(self.cookie)),
+            explicit=(self.chosen(request), remembered),
             ui_locales=ui_locales,
             accept_language=request.headers.get("accept-language"),
         )
@@ -268,10 +270,10 @@ class PageLanguages:
 
     def remember(self, request: Request, response: Response, *, secure: bool) -> None:
         """Sets the cookie to the language the reader picked on this request, if they did.
-        ``SameSite=Lax`` (RFC 6265bis §5.4.7): a link from elsewhere to our pages still
-        opens them in the reader's language."""
+        ``SameSite=Lax`` (RFC 6265bis, the SameSite attribute): a link from elsewhere to our
+        pages still opens them in the reader's language."""
         chosen = self.chosen(request)
-        if chosen is not None:
+        if chosen is not None and self.cookie is not None:
             response.set_cookie(
                 self.cookie,
                 chosen,
