@@ -23,6 +23,7 @@ from tests.demo_payment.conftest import (
     settlements_of,
     suspended_learner,
 )
+from tests.kit.test_i18n_page_languages import assert_remembered_for_a_year, language_cookie
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 
@@ -185,3 +186,15 @@ async def test_the_portal_speaks_french_first_and_english_when_asked(stack: Paym
     assert '<html lang="en">' in chosen.text
     # The reader's choice on our page outlasts the browser's settings (a cookie).
     assert '<html lang="en">' in remembered.text
+
+
+async def test_the_portal_links_to_itself_in_the_other_language_and_remembers_the_pick(
+    stack: PaymentStack,
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.portal_url) as http:
+        french = await http.get("/")
+        english = await http.get("/?lang=en")
+    assert '<a href="/?lang=en" hreflang="en" lang="en">English</a>' in french.text
+    assert '<a href="/?lang=fr" hreflang="fr" lang="fr">Français</a>' in english.text
+    assert language_cookie(french.headers.get_list("set-cookie"), "vigie_payment_lang") is None
+    assert_remembered_for_a_year(english.headers.get_list("set-cookie"), "vigie_payment_lang", "en")

@@ -12,6 +12,10 @@ Every service's pages use this module and nothing else for languages:
   English (the source language); a catalogue per other language translates them.
 - ``page_environment`` is the Jinja environment of one language, with ``jinja2.ext.i18n``
   bound to that language's catalogue (``{{ _("...") }}``, ``{% trans %}``).
+- ``PageLanguages`` is a service's pages in each of its languages: one environment per
+  language, the language of a request (``?lang``, then the cookie that remembers it, then
+  ``ui_locales``, then ``Accept-Language``), the link to the page in another language, and
+  that cookie.
 - ``format_decimal``, ``format_percent`` and ``format_date`` write numbers and dates as the
   reader's locale does (CLDR, through Babel): ``22,0`` and ``14/07/2026`` in French,
   ``22.0`` and ``Jul 14, 2026`` in English.
@@ -41,6 +45,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal as _babel_decimal
 from babel.numbers import format_percent as _babel_percent
 from babel.support import NullTranslations, Translations
+from fastapi import Request, Response
 from jinja2 import BaseLoader, Environment, select_autoescape
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -212,6 +217,73 @@ def page_environment(loader: BaseLoader, translations: NullTranslations) -> Envi
     return env
 
 
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
+"""A choice of language is remembered for a year: it is the reader's, not the session's."""
+
+
+class PageLanguages:
+    """A service's pages in each of its ``catalogues``' languages (the first is the default),
+    their templates read through ``loader``. The reader's pick on our pages (``?lang=``) is
+    remembered in the cookie ``cookie``; pages that carry the pick in their links and forms
+    instead (the login flow's) have none."""
+
+    def __init__(self, catalogues: Catalogues, loader: BaseLoader, *, cookie: str | None) -> None:
+        self.catalogues = catalogues
+        self.languages = catalogues.languages
+        self.cookie = cookie
+        self._environments = {
+            lang: page_environment(loader, catalogues.translations(lang)) for lang in self.languages
+        }
+
+    def render(self, lang: str, name: str, **context: Any) -> str:
+        """The template ``name`` in ``lang`` (which it sees as ``lang``): its texts from that
+        language's catalogue."""
+        return self._environments[lang].get_template(name).render(lang=lang, **context)
+
+    def chosen(self, request: Request) -> str | None:
+        """The supported language the reader picked with our link on this request, if any."""
+        return first_supported((request.query_params.get("lang"),), self.languages)
+
+    def negotiate(self, request: Request, *, ui_locales: str | None = None) -> str:
+        """The page's language: the reader's pick on this request, then the one remembered,
+        then the relying party's ``ui_locales`` where the caller has them, then the
+        browser's ``Accept-Language`` with its weights (``negotiate``)."""
+        remembered = request.cookies.get(self.cookie) if self.cookie else None
+        return negotiate(
+            self.languages,
+            explicit=(self.chosen(request), remembered),
+            ui_locales=ui_locales,
+            accept_language=request.headers.get("accept-language"),
+        )
+
+    def other(self, lang: str) -> str:
+        """The language a page in ``lang`` links to: the default, or from the default the
+        next one."""
+        return next(other for other in self.languages if other != lang)
+
+    def url(self, request: Request, lang: str, *, drop: Iterable[str] = ()) -> str:
+        """This page in ``lang``: its path and query with ``lang`` set and the ``drop``
+        parameters removed. Relative to the site, so that it never names the host a request
+        claimed (the Host header is the client's)."""
+        url = request.url.remove_query_params(list(drop)).include_query_params(lang=lang)
+        return f"{url.path}?{url.query}"
+
+    def remember(self, request: Request, response: Response, *, secure: bool) -> None:
+        """Sets the cookie to the language the reader picked on this request, if they did.
+        ``SameSite=Lax`` (RFC 6265bis, the SameSite attribute): a link from elsewhere to our
+        pages still opens them in the reader's language."""
+        chosen = self.chosen(request)
+        if chosen is not None and self.cookie is not None:
+            response.set_cookie(
+                self.cookie,
+                chosen,
+                max_age=LANGUAGE_COOKIE_MAX_AGE,
+                samesite="lax",
+                secure=secure,
+                path="/",
+            )
+
+
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for extraction only"
     """Marks a message for extraction where it is defined; it is translated where shown."""
     return message
@@ -219,6 +291,13 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for extrac
 
 def _locale(lang: str) -> Locale:
     return Locale.parse(lang)
+
+
+def language_name(lang: str) -> str:
+    """A language's name in itself (CLDR), as a link to it says it: ``Français``,
+    ``English``."""
+    name = _locale(lang).get_display_name(lang) or lang
+    return name[:1].upper() + name[1:]
 
 
 def format_decimal(value: float, lang: str, digits: int = 1) -> str:

@@ -12,6 +12,7 @@ import pytest
 from dpo_requests.web import i18n
 from tests.dpo_requests.support import Dpo, unique
 from tests.dpo_requests.web.support import browser, csrf_of
+from tests.kit.test_i18n_page_languages import assert_remembered_for_a_year, language_cookie
 from vigie_shared.kit.i18n import stylesheet_path, untranslated
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
@@ -85,3 +86,17 @@ async def test_a_refusal_of_the_service_is_explained_in_the_pages_language(dpo: 
     assert french.status_code == english.status_code == 409
     assert "n'est pas possible dans l'état actuel de la demande" in html.unescape(french.text)
     assert "<h1>Not possible in the current state</h1>" in english.text
+
+
+async def test_the_link_to_the_other_language_is_this_page_without_its_one_time_notice(
+    dpo: Dpo,
+) -> None:
+    async with browser(dpo, unique("u"), "learner", **{"accept-language": "fr"}) as b:
+        french = await b.get("/pages/requests/new?done=submitted&request_type=access")
+        english = await b.get("/pages/requests/new?request_type=access&lang=en")
+    link = '<a href="/pages/requests/new?request_type=access&amp;lang=en" hreflang="en" lang="en">'
+    assert f"{link}English</a>" in french.text
+    back = '<a href="/pages/requests/new?request_type=access&amp;lang=fr" hreflang="fr" lang="fr">'
+    assert f"{back}Français</a>" in english.text
+    assert language_cookie(french.headers.get_list("set-cookie"), "vigie_dpo_lang") is None
+    assert_remembered_for_a_year(english.headers.get_list("set-cookie"), "vigie_dpo_lang", "en")

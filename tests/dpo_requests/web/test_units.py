@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import Request
 
 from dpo_requests.config import Settings
-from dpo_requests.web.i18n import _accept_language
+from dpo_requests.web import i18n
 from dpo_requests.web.page_edges import safe_next
 from dpo_requests.web.session import WebSession, csrf_token, csrf_valid
 from sso_gateway.demo import demo_secret, pages_client
@@ -26,7 +27,16 @@ from vigie_shared.kit.settings import DEV_SECRET
     ],
 )
 def test_accept_language_picks_the_best_supported_language(header: str, expected: str) -> None:
-    assert _accept_language(header) == expected
+    asked = Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/pages/",
+            "query_string": b"",
+            "headers": [(b"accept-language", header.encode())],
+        }
+    )
+    assert i18n.negotiate(asked) == expected
 
 
 @pytest.mark.parametrize(

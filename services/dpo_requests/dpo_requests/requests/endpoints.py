@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
+from dpo_requests.config import Settings
 from dpo_requests.deps import AppSettings, Caller, DbConn, DpoOfficer, Learner
 from dpo_requests.requests.schemas import (
     ClosingCreate,
@@ -21,7 +23,9 @@ from dpo_requests.requests.schemas import (
 )
 from dpo_requests.requests.service import actor_of, rights_request
 from dpo_requests.tasks.schemas import ManualCompletion, TaskPublic
-from vigie_shared.events import RequestType
+from vigie_shared.events import Actor, RequestType
+from vigie_shared.kit.db import Conn
+from vigie_shared.kit.oidc import Principal
 
 api = APIRouter(prefix="/requests", tags=["requests"])
 # Completing a task by hand settles its request, so it is the requests feature's edge.
@@ -81,68 +85,81 @@ async def get_request(
     return await rights_request.detail(conn, request_id, caller, settings)
 
 
+@dataclass(frozen=True)
+class ActOnRequest:
+    """An action on one request by ``principal``, and the answer every action gives: the
+    request as it now stands, as ``principal`` may see it (RFC 9110 §15.3.1: a 200 answer to a
+    POST represents the results of the action)."""
+
+    conn: Conn
+    request_id: str
+    principal: Principal
+    settings: Settings
+
+    @property
+    def actor(self) -> Actor:
+        return actor_of(self.principal)
+
+    async def answer(self) -> RequestDetail:
+        return await rights_request.detail(
+            self.conn, self.request_id, self.principal, self.settings
+        )
+
+
+def _dpo_act(request_id: str, conn: DbConn, dpo: DpoOfficer, settings: AppSettings) -> ActOnRequest:
+    return ActOnRequest(conn, request_id, dpo, settings)
+
+
+def _caller_act(
+    request_id: str, conn: DbConn, caller: Caller, settings: AppSettings
+) -> ActOnRequest:
+    return ActOnRequest(conn, request_id, caller, settings)
+
+
+DpoAct = Annotated[ActOnRequest, Depends(_dpo_act)]
+CallerAct = Annotated[ActOnRequest, Depends(_caller_act)]
+
+
 @api.post("/{request_id}/identity-request", summary="Ask for identity information (clock stops)")
-async def ask_identity(
-    request_id: str, data: IdentityInfoAsked, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
-) -> RequestDetail:
-    await rights_request.ask_identity(conn, request_id, data, actor_of(dpo))
-    return await rights_request.detail(conn, request_id, dpo, settings)
+async def ask_identity(data: IdentityInfoAsked, act: DpoAct) -> RequestDetail:
+    await rights_request.ask_identity(act.conn, act.request_id, data, act.actor)
+    return await act.answer()
 
 
 @api.post("/{request_id}/identity-received", summary="Identity information arrived")
-async def identity_received(
-    request_id: str, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
-) -> RequestDetail:
-    await rights_request.identity_received(conn, request_id, actor_of(dpo))
-    return await rights_request.detail(conn, request_id, dpo, settings)
+async def identity_received(act: DpoAct) -> RequestDetail:
+    await rights_request.identity_received(act.conn, act.request_id, act.actor)
+    return await act.answer()
 
 
 @api.post("/{request_id}/verify", summary="Identity verified: fan out to the data systems")
-async def verify_request(
-    request_id: str,
-    data: VerificationCreate,
-    conn: DbConn,
-    dpo: DpoOfficer,
-    settings: AppSettings,
-) -> RequestDetail:
-    await rights_request.verify(conn, request_id, data, actor_of(dpo), settings)
-    return await rights_request.detail(conn, request_id, dpo, settings)
+async def verify_request(data: VerificationCreate, act: DpoAct) -> RequestDetail:
+    await rights_request.verify(act.conn, act.request_id, data, act.actor, act.settings)
+    return await act.answer()
 
 
 @api.post("/{request_id}/extend", summary="Extend by two months (Art. 12(3)), once")
-async def extend_request(
-    request_id: str, data: ExtensionCreate, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
-) -> RequestDetail:
-    await rights_request.extend(conn, request_id, data, actor_of(dpo))
-    return await rights_request.detail(conn, request_id, dpo, settings)
+async def extend_request(data: ExtensionCreate, act: DpoAct) -> RequestDetail:
+    await rights_request.extend(act.conn, act.request_id, data, act.actor)
+    return await act.answer()
 
 
 @api.post("/{request_id}/refuse", summary="Refuse, with reasons and the CNIL mention")
-async def refuse_request(
-    request_id: str, data: RefusalCreate, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
-) -> RequestDetail:
-    await rights_request.refuse(conn, request_id, data, actor_of(dpo))
-    return await rights_request.detail(conn, request_id, dpo, settings)
+async def refuse_request(data: RefusalCreate, act: DpoAct) -> RequestDetail:
+    await rights_request.refuse(act.conn, act.request_id, data, act.actor)
+    return await act.answer()
 
 
 @api.post("/{request_id}/complete", summary="Close a request, explaining a partial result")
-async def complete_request(
-    request_id: str, data: ClosingCreate, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
-) -> RequestDetail:
-    await rights_request.close(conn, request_id, data, actor_of(dpo), settings)
-    return await rights_request.detail(conn, request_id, dpo, settings)
+async def complete_request(data: ClosingCreate, act: DpoAct) -> RequestDetail:
+    await rights_request.close(act.conn, act.request_id, data, act.actor, act.settings)
+    return await act.answer()
 
 
 @api.post("/{request_id}/withdraw", summary="Withdraw a request (its author or the DPO)")
-async def withdraw_request(
-    request_id: str,
-    data: WithdrawalCreate,
-    conn: DbConn,
-    caller: Caller,
-    settings: AppSettings,
-) -> RequestDetail:
-    await rights_request.withdraw(conn, request_id, data, caller)
-    return await rights_request.detail(conn, request_id, caller, settings)
+async def withdraw_request(data: WithdrawalCreate, act: CallerAct) -> RequestDetail:
+    await rights_request.withdraw(act.conn, act.request_id, data, act.principal)
+    return await act.answer()
 
 
 @tasks_api.post("/tasks/{task_id}/complete", summary="Complete a task by hand, with a note")

@@ -37,8 +37,8 @@ from dpo_requests.web.page_edges import (
     Session,
     as_dpo,
     confirmed,
-    done_message,
     invalid,
+    render_detail,
     see_other,
 )
 from dpo_requests.web.rendering import PageError, render
@@ -123,16 +123,8 @@ async def dpo_request(
 ) -> Response:
     dpo = as_dpo(session)
     detail = await pages.detail(conn, request_id, dpo, settings)
-    return render(
-        request,
-        "dpo/detail.html",
-        session=session,
-        r=detail,
-        outcomes=pages.outcomes(detail),
-        question=pages.identity_question(detail),
-        done=done_message(request),
-        actor_names={detail.subject_id: detail.requester} if detail.subject_id else {},
-    )
+    names = {detail.subject_id: detail.requester} if detail.subject_id else {}
+    return render_detail(request, "dpo/detail.html", session, detail, actor_names=names)
 
 
 FormFields = dict[str, str]

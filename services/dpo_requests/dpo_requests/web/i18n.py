@@ -6,29 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import Request
+from jinja2 import FileSystemLoader
 
 from dpo_requests.web.session import LANG_COOKIE
-from vigie_shared.kit.i18n import N_, Catalogues, best_of_accept_language
-from vigie_shared.kit.i18n import negotiate as negotiate_language
+from vigie_shared.kit.i18n import N_, Catalogues, PageLanguages
 
 LANGS = ("fr", "en")
-DEFAULT = "fr"
 # The pages' texts are gettext messages written in English; locale/fr/LC_MESSAGES/
 # dpo_requests.po translates them (see locale/README.md).
 catalogues = Catalogues(Path(__file__).with_name("locale"), "dpo_requests", LANGS)
+pages = PageLanguages(
+    catalogues, FileSystemLoader(Path(__file__).with_name("templates")), cookie=LANG_COOKIE
+)
 
 
 def negotiate(request: Request) -> str:
-    return negotiate_language(
-        LANGS,
-        explicit=(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)),
-        accept_language=request.headers.get("accept-language"),
-    )
-
-
-def _accept_language(header: str) -> str:
-    """RFC 9110 §12.5.4: the supported language with the highest weight; French on a tie."""
-    return best_of_accept_language(header, LANGS) or DEFAULT
+    return pages.negotiate(request)
 
 
 # Plain words for each right, with the GDPR article it comes from: legal texts kept side by

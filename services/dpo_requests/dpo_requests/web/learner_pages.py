@@ -23,6 +23,7 @@ from dpo_requests.web.page_edges import (
     corrections,
     done_message,
     invalid,
+    render_detail,
     see_other,
 )
 from dpo_requests.web.rendering import render
@@ -117,16 +118,7 @@ async def my_request(
 ) -> Response:
     learner = as_learner(session)
     detail = await pages.detail(conn, request_id, learner, settings)
-    return render(
-        request,
-        "learner/detail.html",
-        session=session,
-        r=detail,
-        outcomes=pages.outcomes(detail),
-        question=pages.identity_question(detail),
-        now=utcnow(),
-        done=done_message(request),
-    )
+    return render_detail(request, "learner/detail.html", session, detail, now=utcnow())
 
 
 @router.post("/requests/{request_id}/withdraw")

@@ -1,20 +1,23 @@
 """What every page edge shares: the browser session as a dependency (a login redirect without
-one), the CSRF and origin check of a form post, the role a page needs, the confirmation box
-and the POST/redirect/GET answer. Nothing a visitor types is ever echoed from the URL."""
+one), the CSRF and origin check of a form post, the role a page needs, the confirmation box,
+the POST/redirect/GET answer and a request's page (the learner's and the DPO's). Nothing a
+visitor types is ever echoed from the URL."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from dpo_requests.config import Settings
 from dpo_requests.deps import DbConn
+from dpo_requests.requests.schemas import RequestDetail
+from dpo_requests.web import service as pages
 from dpo_requests.web.oidc import RelyingParty
-from dpo_requests.web.rendering import LoginRequired, PageError
+from dpo_requests.web.rendering import LoginRequired, PageError, render
 from dpo_requests.web.session import WebSession, csrf_valid, read_session
 from vigie_shared.kit.forms import same_origin
 from vigie_shared.kit.i18n import N_
@@ -134,6 +137,23 @@ def confirmed(confirm: str | None) -> None:
 
 def done_message(request: Request) -> str | None:
     return DONE.get(request.query_params.get("done", ""))
+
+
+def render_detail(
+    request: Request, template: str, session: WebSession, detail: RequestDetail, **context: Any
+) -> HTMLResponse:
+    """A request's page, the learner's or the DPO's: the request, its systems' outcomes, the
+    question on the requester's identity if one is open, and the notice of the last action."""
+    return render(
+        request,
+        template,
+        session=session,
+        r=detail,
+        outcomes=pages.outcomes(detail),
+        question=pages.identity_question(detail),
+        done=done_message(request),
+        **context,
+    )
 
 
 def safe_next(value: str | None) -> str:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from dpo_requests.config import Settings
 from dpo_requests.web import formatting, i18n
-from dpo_requests.web.session import LANG_COOKIE, WebSession, csrf_token
-from vigie_shared.kit.i18n import page_environment
-
-_loader = FileSystemLoader(Path(__file__).with_name("templates"))
-# One Jinja environment per language, its gettext bound to that language's catalogue.
-_environments = {
-    lang: page_environment(_loader, i18n.catalogues.translations(lang)) for lang in i18n.LANGS
-}
+from dpo_requests.web.session import WebSession, csrf_token
+from vigie_shared.kit.i18n import language_name
 
 
 def security_headers(settings: Settings) -> dict[str, str]:
@@ -76,43 +68,30 @@ def render(
     names = {session.subject: session.name} if session else {}
     names.update(context.pop("actor_names", {}))
 
-    def lang_url(target: str) -> str:
-        url = request.url.remove_query_params("done").include_query_params(lang=target)
-        return f"{url.path}?{url.query}"
-
-    body = (
-        _environments[lang]
-        .get_template(name)
-        .render(
-            request=request,
-            lang=lang,
-            i18n=i18n,
-            label=lambda table, key: i18n.label(table, key, lang),
-            fmt_date=lambda value: formatting.fmt_date(value, lang),
-            fmt_number=lambda value, digits=1: formatting.fmt_number(value, lang, digits),
-            fmt_percent=lambda value, signed=False: formatting.fmt_percent(
-                value, lang, signed=signed
-            ),
-            fmt_outcome=lambda outcome: formatting.fmt_outcome(outcome, lang),
-            fmt_actor=lambda actor: formatting.fmt_actor(actor, lang, names),
-            session=session,
-            csrf=csrf_token(settings, session) if session else "",
-            lang_url=lang_url,
-            safe=Markup,
-            **context,
-        )
+    other = i18n.pages.other(lang)
+    body = i18n.pages.render(
+        lang,
+        name,
+        request=request,
+        i18n=i18n,
+        label=lambda table, key: i18n.label(table, key, lang),
+        fmt_date=lambda value: formatting.fmt_date(value, lang),
+        fmt_number=lambda value, digits=1: formatting.fmt_number(value, lang, digits),
+        fmt_percent=lambda value, signed=False: formatting.fmt_percent(value, lang, signed=signed),
+        fmt_outcome=lambda outcome: formatting.fmt_outcome(outcome, lang),
+        fmt_actor=lambda actor: formatting.fmt_actor(actor, lang, names),
+        session=session,
+        csrf=csrf_token(settings, session) if session else "",
+        other_lang=other,
+        other_lang_name=language_name(other),
+        # "done" is a one-time notice ("request sent"): not shown again in the other language.
+        other_lang_url=i18n.pages.url(request, other, drop=("done",)),
+        safe=Markup,
+        **context,
     )
     response = HTMLResponse(body, status_code=status)
     response.headers.update(security_headers(settings))
-    if request.query_params.get("lang") in i18n.LANGS:
-        response.set_cookie(
-            LANG_COOKIE,
-            lang,
-            max_age=365 * 24 * 3600,
-            samesite="lax",
-            secure=settings.secure_cookies,
-            path="/",
-        )
+    i18n.pages.remember(request, response, secure=settings.secure_cookies)
     return response
 
 

@@ -13,15 +13,17 @@ from pathlib import Path
 
 from babel.numbers import format_currency
 from fastapi import Request
+from jinja2 import FileSystemLoader
 
 from vigie_shared.demo.payment.session import LANG_COOKIE
 from vigie_shared.kit import i18n
 from vigie_shared.kit.clock import PARIS
-from vigie_shared.kit.i18n import N_, Catalogues
+from vigie_shared.kit.i18n import N_, Catalogues, PageLanguages
 
 LANGS = ("fr", "en")
 PACKAGE = Path(__file__).parent
 catalogues = Catalogues(PACKAGE / "locale", "demo_payment", LANGS)
+pages = PageLanguages(catalogues, FileSystemLoader(PACKAGE / "templates"), cookie=LANG_COOKIE)
 
 MESSAGES: dict[str, str] = {
     "login_failed_title": N_("Login failed"),
@@ -53,19 +55,8 @@ OUTCOMES: dict[str, str] = {
 """What the receipt says of the learner's access (``payments.AccessOutcome``)."""
 
 
-def chosen(request: Request) -> str | None:
-    """The language the reader picked with our link on this request, if any."""
-    asked = request.query_params.get("lang")
-    return asked if asked in LANGS else None
-
-
 def negotiate(request: Request) -> str:
-    return i18n.negotiate(
-        LANGS,
-        explicit=(chosen(request), request.cookies.get(LANG_COOKIE)),
-        ui_locales=request.query_params.get("ui_locales"),
-        accept_language=request.headers.get("accept-language"),
-    )
+    return pages.negotiate(request, ui_locales=request.query_params.get("ui_locales"))
 
 
 def money(amount: Decimal, currency: str, lang: str) -> str:

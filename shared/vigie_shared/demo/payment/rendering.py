@@ -7,18 +7,12 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from vigie_shared.demo.payment import i18n
 from vigie_shared.demo.payment.config import PaymentSettings
-from vigie_shared.demo.payment.session import LANG_COOKIE
-from vigie_shared.kit.i18n import page_environment, stylesheet_path
+from vigie_shared.kit.i18n import language_name, stylesheet_path
 
-_loader = FileSystemLoader(i18n.PACKAGE / "templates")
-_environments = {
-    lang: page_environment(_loader, i18n.catalogues.translations(lang)) for lang in i18n.LANGS
-}
 # The pages' one stylesheet, the kit's, inlined: the portal serves no static files.
 STYLESHEET = Markup(stylesheet_path().read_text(encoding="utf-8"))  # noqa: S704 - our own file
 
@@ -52,34 +46,23 @@ class LoginRequired(Exception):
 def render(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     settings: PaymentSettings = request.app.state.settings
     lang = i18n.negotiate(request)
-    other = "en" if lang == "fr" else "fr"
-    body = (
-        _environments[lang]
-        .get_template(name)
-        .render(
-            lang=lang,
-            stylesheet=STYLESHEET,
-            messages=i18n.MESSAGES,
-            outcomes=i18n.OUTCOMES,
-            money=lambda amount, currency: i18n.money(amount, currency, lang),
-            when=lambda moment: i18n.when(moment, lang),
-            other_lang=other,
-            other_lang_url=str(request.url.include_query_params(lang=other))
-            if request.method == "GET"
-            else None,
-            **context,
-        )
+    other = i18n.pages.other(lang)
+    body = i18n.pages.render(
+        lang,
+        name,
+        stylesheet=STYLESHEET,
+        messages=i18n.MESSAGES,
+        outcomes=i18n.OUTCOMES,
+        money=lambda amount, currency: i18n.money(amount, currency, lang),
+        when=lambda moment: i18n.when(moment, lang),
+        other_lang=other,
+        other_lang_name=language_name(other),
+        # A form's answer has no address to show again in another language.
+        other_lang_url=i18n.pages.url(request, other) if request.method == "GET" else None,
+        **context,
     )
     response = HTMLResponse(body, status_code=status, headers=HEADERS)
-    if i18n.chosen(request) is not None:
-        response.set_cookie(
-            LANG_COOKIE,
-            lang,
-            max_age=365 * 24 * 3600,
-            samesite="lax",
-            secure=settings.secure_cookies,
-            path="/",
-        )
+    i18n.pages.remember(request, response, secure=settings.secure_cookies)
     return response
 
 
