@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from vigie_shared.events import CloudEvent
+from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.kafka import Producer
@@ -32,6 +33,9 @@ from vigie_shared.kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_RE
 from vigie_shared.kit.telemetry import inject_headers
 
 log = logging.getLogger(__name__)
+
+_RESTART = Backoff(base=0.2, cap=5.0)
+"""Wait before leading again after the relay failed (broker or database away)."""
 
 TopicPartitionKey = tuple[str, int]
 
@@ -99,19 +103,20 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled; survives broker and database outages by retrying."""
-        backoff = 0.2
+        failures = 0
         while True:
             try:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("outbox relay %s failed; retrying in %.1fs", self._schema, backoff)
+                failures += 1
+                delay = _RESTART.delay(failures)
+                log.exception("outbox relay %s failed; retrying in %.1fs", self._schema, delay)
                 self.is_leader = False
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await asyncio.sleep(delay)
             else:
-                backoff = 0.2
+                failures = 0
 
     async def _lead(self) -> None:
         async with self._pool.acquire() as lock_conn:

@@ -35,6 +35,7 @@ from dpo_requests.notifications.repository import (
     QueuedEmail,
     email_repository,
 )
+from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -139,11 +140,15 @@ class MailSender:
         self._smtp = smtp
         self._transport = transport or transport_for(smtp)
         self._repository = repository
+        # No jitter: the next try is a time stored with the message, read by whichever replica
+        # claims it, not a crowd of sleepers waking together.
+        self._backoff = Backoff(
+            base=smtp.backoff_seconds, cap=smtp.backoff_max_seconds, jitter=False
+        )
 
     def backoff(self, attempts: int) -> timedelta:
         """Wait before the next try after ``attempts`` failed ones: doubling, capped."""
-        seconds = self._smtp.backoff_seconds * 2 ** min(attempts - 1, 30)
-        return timedelta(seconds=min(seconds, self._smtp.backoff_max_seconds))
+        return timedelta(seconds=self._backoff.delay(attempts))
 
     async def deliver_due(self, pool: asyncpg.Pool, *, now: datetime | None = None) -> Round:
         now = now or utcnow()
