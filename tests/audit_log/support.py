@@ -178,8 +178,9 @@ def torchwood_tools(*commands: str) -> Path:
 
 
 def build_tlog_verify() -> Path:
-    """tools/tlog-verify (on the Go project's sumdb/note and sumdb/tlog), built once per change
-    of its source (go.sum pins its modules)."""
+    """tools/tlog-verify (torchwood's tlog client, on the Go project's sumdb/note and
+    sumdb/tlog), built once per change of its source; go.mod and go.sum pin its modules, which
+    the module cache serves offline once fetched."""
     binary = GOBIN / "tlog-verify"
     sources = [p for p in TLOG_VERIFY_SOURCE.iterdir() if p.suffix in (".go", ".mod", ".sum")]
     if binary.exists() and binary.stat().st_mtime >= max(p.stat().st_mtime for p in sources):

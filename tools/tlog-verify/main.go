@@ -1,186 +1,128 @@
-// tlog-verify checks a C2SP tlog-tiles log with code that is not the log's own: the Go
-// project's golang.org/x/mod/sumdb/note (C2SP signed-note) and golang.org/x/mod/sumdb/tlog
-// (RFC 6962 trees read from tiles).
+// tlog-verify checks a C2SP tlog-tiles log with code that is not the log's own: the tlog
+// client of filippo.io/torchwood (pinned in go.mod), on the Go project's golang.org/x/mod
+// sumdb/note (C2SP signed-note) and sumdb/tlog (RFC 6962 trees read from tiles).
 //
-// It opens the log's /checkpoint with the pinned verifier key, rebuilds the root from the hash
-// tiles (tlog.TileHashReader checks every tile it reads against that root), proves the
-// inclusion of the entries asked for, and with -entries hashes every entry of every entry
-// bundle (RFC 6962 §2.1: SHA-256(0x00 || entry)) against the leaf hashes of the tiles.
-// It exits 1 at the first failure, naming the entry when one is at fault.
+// Who checks what:
+//   - the checkpoint's signature by the pinned verifier key: x/mod's note.Open; its body
+//     (origin, size, root): torchwood.ParseCheckpoint;
+//   - the hash tiles: torchwood's TileFetcher fetches them (c2sp.org/tlog-tiles paths) and
+//     torchwood.TileHashReaderWithContext reads them through x/mod's tlog.TileHashReader,
+//     which checks every tile it reads against the signed root; tlog.TreeHash over it
+//     rebuilds that root from the right edge, full and partial tiles;
+//   - -inclusion: torchwood's Client.Entry cuts the entry from its entry bundle, proves it
+//     with tlog.ProveRecord and checks the proof from its record hash (RFC 6962 §2.1:
+//     SHA-256(0x00 || entry)) to the root with tlog.CheckRecord;
+//   - -entries: torchwood's Client.Entries reads every entry bundle, authenticates the hash
+//     tiles under it and compares each entry's record hash with its leaf hash.
+//
+// Ours is only the glue: the flags, the bearer token on entry-bundle requests (they carry
+// personal data; the checkpoint and hash tiles are public), the counts printed, and naming
+// the entry being read when torchwood refuses one. It exits 1 at the first failure.
 //
 // With -proof FILE it reads nothing from the network: it checks a C2SP tlog-proof (proof.go).
 package main
 
 import (
-	"encoding/base64"
-	"encoding/binary"
-	"errors"
+	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
+	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-const tileHeight = 8
-
-type client struct {
-	base    string
-	token   string
-	full    int
-	partial int
-	tiles   map[string][]byte
+// bearer adds the token to entry-bundle requests only, so the run also shows the
+// checkpoint and the hash tiles are served without one.
+type bearer struct {
+	token string
+	next  http.RoundTripper
 }
 
-func (c *client) get(path string, auth bool) ([]byte, error) {
-	req, err := http.NewRequest(http.MethodGet, c.base+"/"+path, nil)
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	if b.token != "" && strings.Contains(req.URL.Path, "/tile/entries/") {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return b.next.RoundTrip(req)
+}
+
+// counted is torchwood's TileReader, counting the distinct tiles it returned.
+type counted struct {
+	torchwood.TileReader
+	tiles map[tlog.Tile]bool
+}
+
+func (c *counted) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
+	data, err := c.TileReader.ReadTiles(ctx, tiles)
+	if err == nil {
+		for _, t := range tiles {
+			c.tiles[t] = true
+		}
+	}
+	return data, err
+}
+
+func (c *counted) counts() (full, partial, bundles int) {
+	for t := range c.tiles {
+		switch {
+		case t.L == -1:
+			bundles++
+		case t.W == torchwood.TileWidth:
+			full++
+		default:
+			partial++
+		}
+	}
+	return full, partial, bundles
+}
+
+// openCheckpoint is the signed note, once its signature by vkey is verified, and its body as
+// a checkpoint whose origin is the key's name.
+func openCheckpoint(msg []byte, vkey string) (*note.Note, torchwood.Checkpoint, error) {
+	var none torchwood.Checkpoint
+	v, err := note.NewVerifier(vkey)
 	if err != nil {
-		return nil, err
+		return nil, none, fmt.Errorf("verifier key: %w", err)
 	}
-	if auth && c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	n, err := note.Open(msg, note.VerifierList(v))
 	if err != nil {
-		return nil, err
+		return nil, none, fmt.Errorf("checkpoint signature: %w", err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	c, err := torchwood.ParseCheckpoint(n.Text)
 	if err != nil {
-		return nil, err
+		return nil, none, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
+	if c.Origin != v.Name() {
+		return nil, none, fmt.Errorf("checkpoint origin %q is not the key's name %q", c.Origin, v.Name())
 	}
-	return body, nil
+	return n, c, nil
 }
 
-// c2spPath turns tlog's sumdb tile path (tile/H/L/N[.p/W], tile/H/data/N) into the C2SP one
-// (tile/L/N[.p/W], tile/entries/N): the same N encoding, without the height.
-func c2spPath(t tlog.Tile) string {
-	p := strings.TrimPrefix(t.Path(), fmt.Sprintf("tile/%d/", t.H))
-	if t.L == -1 {
-		p = "entries/" + strings.TrimPrefix(p, "data/")
-	}
-	return "tile/" + p
-}
-
-// ReadTiles implements tlog.TileReader over HTTP.
-func (c *client) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
-	out := make([][]byte, len(tiles))
-	for i, t := range tiles {
-		path := c2spPath(t)
-		data, ok := c.tiles[path]
-		if !ok {
-			var err error
-			if data, err = c.get(path, false); err != nil {
-				return nil, err
-			}
-			c.tiles[path] = data
-			if t.W == 1<<tileHeight {
-				c.full++
-			} else {
-				c.partial++
-			}
+// allEntries runs Client.Entries until the tree's end: it stops before a trailing partial
+// bundle, which the next call from there reads.
+func allEntries(ctx context.Context, client *torchwood.Client, tree tlog.Tree) (int64, error) {
+	var next int64
+	for next < tree.N {
+		from := next
+		for index := range client.Entries(ctx, tree, next) {
+			next = index + 1
 		}
-		out[i] = data
-	}
-	return out, nil
-}
-
-func (c *client) Height() int { return tileHeight }
-
-func (c *client) SaveTiles([]tlog.Tile, [][]byte) {}
-
-// parseCheckpoint reads a C2SP tlog-checkpoint body: origin, size, base64 root, then
-// extension lines, which are ignored.
-func parseCheckpoint(text string) (string, int64, tlog.Hash, error) {
-	lines := strings.SplitN(text, "\n", 4)
-	if len(lines) < 4 {
-		return "", 0, tlog.Hash{}, errors.New("malformed checkpoint")
-	}
-	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil || size < 0 {
-		return "", 0, tlog.Hash{}, errors.New("malformed tree size")
-	}
-	raw, err := base64.StdEncoding.DecodeString(lines[2])
-	if err != nil || len(raw) != tlog.HashSize {
-		return "", 0, tlog.Hash{}, errors.New("malformed root hash")
-	}
-	var root tlog.Hash
-	copy(root[:], raw)
-	return lines[0], size, root, nil
-}
-
-// bundleEntries splits a C2SP entry bundle: each entry a big-endian uint16 length, then bytes.
-func bundleEntries(data []byte) ([][]byte, error) {
-	var out [][]byte
-	for len(data) > 0 {
-		if len(data) < 2 {
-			return nil, errors.New("truncated entry length")
+		// Entries yields in index order and stops at the first entry it cannot check, so the
+		// entry at fault (or the first one its failed tile read left unchecked) is next.
+		if err := client.Err(); err != nil {
+			return next, fmt.Errorf("entry %d: %w", next, err)
 		}
-		n := int(binary.BigEndian.Uint16(data))
-		if len(data) < 2+n {
-			return nil, errors.New("truncated entry")
+		if next == from {
+			return next, fmt.Errorf("entry %d: the client read no entry from there", next)
 		}
-		out = append(out, data[2:2+n])
-		data = data[2+n:]
 	}
-	return out, nil
-}
-
-type verifier struct {
-	c    *client
-	size int64
-	root tlog.Hash
-	hr   tlog.HashReader
-	// bundles already fetched, by tile index
-	bundles map[int64][][]byte
-}
-
-func (v *verifier) entry(index int64) ([]byte, error) {
-	n := index / (1 << tileHeight)
-	entries, ok := v.bundles[n]
-	if !ok {
-		w := v.size - n*(1<<tileHeight)
-		if w > 1<<tileHeight {
-			w = 1 << tileHeight
-		}
-		t := tlog.Tile{H: tileHeight, L: -1, N: n, W: int(w)}
-		data, err := v.c.get(c2spPath(t), true)
-		if err != nil {
-			return nil, err
-		}
-		entries, err = bundleEntries(data)
-		if err != nil {
-			return nil, fmt.Errorf("entry bundle %d: %w", n, err)
-		}
-		if int64(len(entries)) != w {
-			return nil, fmt.Errorf("entry bundle %d holds %d entries, not %d", n, len(entries), w)
-		}
-		v.bundles[n] = entries
-	}
-	return entries[index%(1<<tileHeight)], nil
-}
-
-func (v *verifier) checkEntry(index int64) error {
-	data, err := v.entry(index)
-	if err != nil {
-		return err
-	}
-	proof, err := tlog.ProveRecord(v.size, index, v.hr)
-	if err != nil {
-		return fmt.Errorf("entry %d: no inclusion proof from the tiles: %w", index, err)
-	}
-	if err := tlog.CheckRecord(proof, v.size, v.root, index, tlog.RecordHash(data)); err != nil {
-		return fmt.Errorf("entry %d: its bytes are not the leaf the signed tree holds: %w", index, err)
-	}
-	return nil
+	return next, nil
 }
 
 func run() error {
@@ -207,67 +149,53 @@ func run() error {
 		}
 		return checkProof(data, *vkey, record, witnesses)
 	}
-	c := &client{base: strings.TrimSuffix(*base, "/"), token: *token, tiles: map[string][]byte{}}
 
-	noteVerifier, err := note.NewVerifier(*vkey)
-	if err != nil {
-		return fmt.Errorf("verifier key: %w", err)
-	}
-	msg, err := c.get("checkpoint", false)
+	ctx := context.Background()
+	hc := &http.Client{Transport: bearer{*token, http.DefaultTransport}, Timeout: 30 * time.Second}
+	fetcher, err := torchwood.NewTileFetcher(*base, torchwood.WithHTTPClient(hc))
 	if err != nil {
 		return err
 	}
-	n, err := note.Open(msg, note.VerifierList(noteVerifier))
-	if err != nil {
-		return fmt.Errorf("checkpoint signature: %w", err)
-	}
-	origin, size, root, err := parseCheckpoint(n.Text)
+	tr := &counted{TileReader: fetcher, tiles: map[tlog.Tile]bool{}}
+	client, err := torchwood.NewClient(tr)
 	if err != nil {
 		return err
 	}
-	if origin != noteVerifier.Name() {
-		return fmt.Errorf("checkpoint origin %q is not the key's name %q", origin, noteVerifier.Name())
-	}
-	v := &verifier{c: c, size: size, root: root, bundles: map[int64][][]byte{}}
-	v.hr = tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, c)
-	got, err := tlog.TreeHash(size, v.hr)
+	msg, err := tr.ReadEndpoint(ctx, "checkpoint")
 	if err != nil {
+		return err
+	}
+	_, checkpoint, err := openCheckpoint(msg, *vkey)
+	if err != nil {
+		return err
+	}
+	tree := checkpoint.Tree
+	if _, err := tlog.TreeHash(tree.N, torchwood.TileHashReaderWithContext(ctx, tree, tr)); err != nil {
 		return fmt.Errorf("tiles: %w", err)
 	}
-	if got != root {
-		return fmt.Errorf("tiles: root %s, the checkpoint signed %s", got, root)
-	}
-	checked := 0
+	checked := int64(0)
 	if *include != "" {
 		for _, s := range strings.Split(*include, ",") {
 			index, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || index < 0 || index >= size {
-				return fmt.Errorf("entry %s: not in a tree of %d", s, size)
+			if err != nil {
+				return fmt.Errorf("entry %s: not an index", s)
 			}
-			if err := v.checkEntry(index); err != nil {
-				return err
+			if _, _, err := client.Entry(ctx, tree, index); err != nil {
+				return fmt.Errorf("entry %d: %w", index, err)
 			}
 			checked++
 		}
 	}
 	if *all {
-		for index := int64(0); index < size; index++ {
-			data, err := v.entry(index)
-			if err != nil {
-				return err
-			}
-			hashes, err := v.hr.ReadHashes([]int64{tlog.StoredHashIndex(0, index)})
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", index, err)
-			}
-			if hashes[0] != tlog.RecordHash(data) {
-				return fmt.Errorf("entry %d: its bytes do not hash to the leaf hash the signed tree holds", index)
-			}
-			checked++
+		n, err := allEntries(ctx, client, tree)
+		if err != nil {
+			return err
 		}
+		checked += n
 	}
+	full, partial, bundles := tr.counts()
 	fmt.Printf("OK: origin %s, tree size %d, root %s, hash tiles read %d full and %d partial, entries checked %d, entry bundles read %d\n",
-		origin, size, root, c.full, c.partial, checked, len(v.bundles))
+		checkpoint.Origin, tree.N, tree.Hash, full, partial, checked, bundles)
 	return nil
 }
 

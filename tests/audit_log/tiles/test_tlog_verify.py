@@ -1,8 +1,11 @@
-"""Checked by code that is not ours: tools/tlog-verify, built on the Go project's
-golang.org/x/mod/sumdb/note and sumdb/tlog, reads the served /checkpoint and tiles over real
-HTTP, verifies the signature with our verifier key, rebuilds the root from full and partial
-tiles, proves entries, and fails naming the entry once a stored leaf is altered in PostgreSQL,
-as ``vigie audit verify`` does."""
+"""Checked by code that is not ours: tools/tlog-verify runs filippo.io/torchwood's tlog client
+(pinned in its go.mod; on the Go project's golang.org/x/mod sumdb/note and sumdb/tlog) against
+the served /checkpoint and tiles over real HTTP. x/mod's note.Open verifies the checkpoint with
+our verifier key; torchwood fetches the tiles, and its reader (x/mod's tlog.TileHashReader)
+checks each against the signed root, full and partial; its ``Client.Entry`` proves entries and
+its ``Client.Entries`` checks every entry of every bundle against its leaf hash. Our glue only
+adds the bearer token, counts tiles and names the entry torchwood refused. An entry altered in
+PostgreSQL fails it and ``vigie audit verify``, both naming that entry."""
 
 from __future__ import annotations
 
@@ -100,9 +103,15 @@ async def test_an_altered_stored_entry_fails_the_go_client_and_vigie_audit_verif
 ) -> None:
     await signed_log(log, 300)
     await tamper(log, "UPDATE log_entries SET actor = 'user:u-evil' WHERE leaf_index = 257")
+    # torchwood's Client.Entries, reading every bundle in order, stops at that entry...
     rc, out = await run_verifier(tlog_verify, served, "-entries")
     assert rc == 1
-    assert "entry 257:" in out
+    assert "FAIL: entry 257: hash mismatch for entry 257" in out
+    # ...its Client.Entry, proving that one entry, refuses it...
+    rc, out = await run_verifier(tlog_verify, served, "-inclusion", "256,257")
+    assert rc == 1
+    assert "FAIL: entry 257: tlog: data entry 257 does not match Merkle tree" in out
+    # ...and so does our own verifier, reading PostgreSQL.
     report = await cli.verify(log.settings, [served.vkey], log.schema)
     assert report.first_bad is not None
     assert report.first_bad.leaf_index == 257
@@ -116,6 +125,7 @@ async def test_an_entry_rewritten_with_its_leaf_hash_fails_the_go_client_on_the_
     rc, out = await run_verifier(tlog_verify, served, "-inclusion", "40")
     assert rc == 1
     assert "tiles:" in out or "entry 40:" in out
+    assert "downloaded inconsistent tile" in out
     report = await cli.verify(log.settings, [served.vkey], log.schema)
     assert report.first_bad is not None
     assert report.first_bad.leaf_index == 0
