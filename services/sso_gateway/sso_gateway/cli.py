@@ -25,6 +25,8 @@ from sso_gateway.config import Settings
 from sso_gateway.keys.service import keys
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
+from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
+from sso_gateway.signals.wiring import report_access_changes
 from sso_gateway.users.repository import user_repository
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import UserAlreadyExists, user
@@ -134,6 +136,7 @@ async def _client_add(args: argparse.Namespace) -> int:
             audiences=args.audience or [],
             signing_alg=args.signing_alg,
             training_platform=not args.not_training_platform,
+            scopes=args.scope or [],
         )
     except ValidationError as exc:
         return _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
@@ -181,6 +184,7 @@ async def _access_decide(args: argparse.Namespace) -> int:
         await sessions.revoke_all(conn, settings, learner_id, "suspension")
 
     service.on_suspension(sign_out)
+    report_access_changes(service, settings)
     try:
         decision = await service.decide_manually(
             conn,
@@ -256,6 +260,13 @@ def register_commands(subparsers: Any) -> None:
     cadd.add_argument("--grant-type", action="append", choices=GRANT_TYPES)
     cadd.add_argument("--audience", action="append", help="resource it may request (RFC 8707)")
     cadd.add_argument("--signing-alg", choices=("ES256", "RS256"), default="ES256")
+    cadd.add_argument(
+        "--scope",
+        action="append",
+        choices=SIGNAL_SCOPES,
+        help="a scope beyond the OpenID ones (repeatable): ssf.manage, ssf.read make it a "
+        "Shared Signals receiver",
+    )
     cadd.add_argument("--not-training-platform", action="store_true")
     _common(cadd)
     cadd.set_defaults(func=_command(_client_add))
