@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from joserfc import jws
+from joserfc.jwk import RSAKey
 
 from sso_gateway.data_rights.service import data_rights
 from sso_gateway.sessions.service import sessions
@@ -119,6 +121,12 @@ async def test_billing_suspension_and_payment_reach_a_push_receiver(
     assert {s["content_type"] for s in endpoint.seen} == {"application/secevent+jwt"}
     assert {s["authorization"] for s in endpoint.seen} == {"Bearer receiver-secret"}
     claims = [await verify_set(sso, token, receiver.client_id) for token in endpoint.accepted]
+    # The CAEP interoperability profile's algorithm, with a key of at least 2048 bits.
+    header = jws.extract_compact(endpoint.accepted[0].encode()).protected
+    assert header["alg"] == "RS256"
+    async with browser(sso) as http:
+        (key,) = [k for k in (await http.get("/jwks")).json()["keys"] if k["kid"] == header["kid"]]
+    assert RSAKey.import_key(key).raw_value.key_size >= 2048
     disabled, *revoked, enabled = claims
     assert event_of(disabled)[0] == ACCOUNT_DISABLED
     assert disabled["sub_id"] == {"format": "iss_sub", "iss": ISSUER, "sub": account.id}

@@ -35,6 +35,7 @@ from sso_gateway.signals.schemas import PollRequest, PollResponse
 from sso_gateway.signals.service import signals
 from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.secrets import InvalidTag
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +90,17 @@ class SignalDelivery:
         the outcome; True if it was delivered."""
         await keyring.refresh(pool)
         headers = {"Content-Type": SET_MEDIA_TYPE, "Accept": "application/json"}
-        if push.authorization_enc is not None:
-            headers["Authorization"] = signals.authorization_header(
-                settings, push.stream_id, push.authorization_enc
-            )
         error: str | None = None
         retry = True
         try:
+            if push.authorization_enc is not None:
+                headers["Authorization"] = signals.authorization_header(
+                    settings, push.stream_id, push.authorization_enc
+                )
+            token = sets.sign(keyring, push.claims, push.signing_alg)
             response = await http.post(
                 push.endpoint_url,
-                content=sets.sign(keyring, push.claims, push.signing_alg).encode(),
+                content=token.encode(),
                 headers=headers,
                 timeout=settings.signals_push_timeout_seconds,
             )
@@ -107,6 +109,11 @@ class SignalDelivery:
                 error, retry = push_error(response)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
+        except InvalidTag:
+            # Sealed under another gateway secret: only the receiver can send a new header.
+            error, retry = "the stream's authorization header cannot be opened", False
+        except LookupError as exc:
+            error = f"no signing key: {exc}"
         async with pool.acquire() as conn:
             if error is None:
                 recorded = await self._repository.pushed(conn, push.id, push.claim_id)

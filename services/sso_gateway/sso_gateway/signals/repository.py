@@ -75,6 +75,13 @@ class SignalRepository:
         row = await conn.fetchrow(sql, stream_id, client_id)
         return None if row is None else record(Stream, row)
 
+    async def owner_of(self, conn: Conn, stream_id: str) -> str | None:
+        """The receiver a stream belongs to (for the operator's commands)."""
+        client_id: str | None = await conn.fetchval(
+            "SELECT client_id FROM ssf_streams WHERE id = $1", stream_id
+        )
+        return client_id
+
     async def streams_of(self, conn: Conn, client_id: str) -> list[Stream]:
         rows = await conn.fetch(
             "SELECT * FROM ssf_streams WHERE client_id = $1 ORDER BY created_at, id", client_id

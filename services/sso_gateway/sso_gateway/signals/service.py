@@ -284,6 +284,15 @@ class SignalService:
                 conn, settings, stream, f"verification:{set_claims['jti']}", set_claims
             )
 
+    async def verify_for_operator(
+        self, conn: Conn, settings: Settings, stream_id: str, state: str | None
+    ) -> None:
+        """A verification SET an operator asks for (``vigie signals verify``), on any stream."""
+        client_id = await self._repository.owner_of(conn, stream_id)
+        if client_id is None:
+            raise StreamNotFound(stream_id)
+        await self.verify(conn, settings, client_id, stream_id, state)
+
     async def _write(
         self,
         conn: Conn,
