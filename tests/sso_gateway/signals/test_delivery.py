@@ -196,6 +196,20 @@ async def test_a_receivers_error_answer_is_recorded_and_not_retried(sso: FastAPI
     assert (state["pending"], state["delivered"], state["failed"]) == (0, 0, 1)
     assert state["last_error"] == "HTTP 400 invalid_audience: not meant for us"
     assert 'vigie_sso_signals_pushes_total{client="' + receiver.client_id in metrics.text
+    await delivery.housekeeping(sso.state.runtime.pool, sso.state.provider.settings)
+    async with browser(sso) as http:
+        refreshed = (await http.get("/metrics")).text
+    for state, value in (("failed", "1.0"), ("pending", "0.0")):
+        series = (
+            f'vigie_sso_signals_sets{{client="{receiver.client_id}",state="{state}",'
+            f'stream="{stream["stream_id"]}"}} {value}'
+        )
+        assert series in refreshed
+    async with browser(sso) as http:
+        polled = await http.post(
+            f"/ssf/poll/{stream['stream_id']}", json={}, headers=receiver.headers
+        )
+    assert polled.status_code == 400  # a push stream is not polled
 
 
 async def test_a_lease_left_by_a_killed_replica_expires_and_the_set_goes_once(

@@ -32,6 +32,7 @@ from sso_gateway.signals.schemas import (
     transmitter_metadata,
 )
 from sso_gateway.signals.service import InvalidStream, StreamNotFound, TooManyStreams, signals
+from sso_gateway.signals.sets import POLL
 from vigie_shared.kit.http import Problem
 from vigie_shared.kit.oidc import admit
 
@@ -227,6 +228,9 @@ async def poll(
     with _answers():
         async with provider.pool.acquire() as conn:
             stream = await signals.get(conn, client_id, stream_id)
+    if stream.delivery_method != POLL:
+        # Its SETs go to the receiver's endpoint: an acknowledgement here would race the pushes.
+        raise Problem(400, "Bad Request", "This stream is delivered by push, not polled.")
     return await delivery.poll(provider.pool, provider.keyring, provider.settings, stream, data)
 
 
