@@ -16,6 +16,8 @@ from joserfc import jws
 from joserfc.jwk import RSAKey
 
 from sso_gateway.data_rights.service import data_rights
+from sso_gateway.keys.service import KeyRing
+from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
 from sso_gateway.signals.delivery import delivery
 from tests.fixtures.serving import eventually
@@ -46,6 +48,7 @@ from tests.sso_gateway.support import (
     task,
 )
 from vigie_shared.events import DebtReminded, DebtSettled, PaymentChannel, TaskAction
+from vigie_shared.kit import db
 from vigie_shared.kit.clock import utcnow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -232,6 +235,28 @@ async def test_a_lease_left_by_a_killed_replica_expires_and_the_set_goes_once(
         await push_due(sso)
         await push_due(sso)
     assert len(endpoint.accepted) == 1
+
+
+async def test_a_set_written_before_a_restart_is_pushed_by_the_next_process(
+    sso: FastAPI,
+) -> None:
+    receiver = await make_receiver(sso)
+    account = await make_user(sso)
+    settings = sso.state.provider.settings
+    async with push_endpoint() as endpoint:
+        await create_stream(sso, receiver, delivery={"method": PUSH, "endpoint_url": endpoint.url})
+        await suspend_by_hand(sso, account)
+        # The process that committed it is gone before any push: a new one, with nothing but
+        # the database and the secret, finds the SET and pushes it.
+        pool = await db.create_pool(settings.database_url, SERVICE.schema)
+        try:
+            keyring = KeyRing(settings.secret_key)
+            await keyring.refresh(pool, force=True)
+            assert await delivery.deliver_due(pool, keyring, settings) == 1
+        finally:
+            await pool.close()
+    (claims,) = [await verify_set(sso, t, receiver.client_id) for t in endpoint.accepted]
+    assert event_of(claims)[0] == ACCOUNT_DISABLED
 
 
 async def test_poll_acknowledgements_max_events_and_bounded_long_polling(sso: FastAPI) -> None:
