@@ -23,6 +23,11 @@ async def sso(database_url: str, kafka: str) -> AsyncIterator[FastAPI]:
         login_max_failures_per_ip=1000,
         # Tests deliver back-channel logouts themselves, to a mocked outside world.
         backchannel_poll_seconds=0,
+        # And Shared Signals pushes and sweeps, to a real receiver on loopback.
+        signals_push_seconds=0,
+        session_expiry_sweep_seconds=0,
+        signals_housekeeping_seconds=0,
+        signals_poll_max_wait_seconds=1.0,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

@@ -158,3 +158,54 @@ def test_keys_rotate_publishes_new_keys_that_sign_later(
     old = [r for r in rows if r["kid"] not in printed["published"]]
     assert all(r["later"] and not r["retiring"] for r in new)
     assert all(r["retiring"] for r in old)
+
+
+def test_signals_commands_show_delivery_state_and_queue_a_verification_event(
+    database_url: str, schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        run(
+            [
+                "client",
+                "add",
+                "--name",
+                "Receiver",
+                "--client-id",
+                "lms-ssf",
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "ssf.manage",
+                "--scope",
+                "ssf.read",
+                "--json",
+            ],
+            database_url,
+            schema,
+        )
+        == 0
+    )
+    (stored,) = fetch(
+        database_url, schema, "SELECT scopes FROM clients WHERE client_id = 'lms-ssf'"
+    )
+    assert stored["scopes"] == ["ssf.manage", "ssf.read"]
+    fetch(
+        database_url,
+        schema,
+        "INSERT INTO ssf_streams (id, client_id, audience, delivery_method)"
+        " VALUES ('ssf-1', 'lms-ssf', 'lms-ssf', 'urn:ietf:rfc:8936')",
+    )
+    capsys.readouterr()
+    assert (
+        run(["signals", "verify", "--stream", "ssf-1", "--state", "s1"], database_url, schema) == 0
+    )
+    assert run(["signals", "verify", "--stream", "nope"], database_url, schema) == 1
+    capsys.readouterr()
+    assert run(["signals", "streams", "--json"], database_url, schema) == 0
+    (state,) = json.loads(capsys.readouterr().out)
+    assert (state["stream_id"], state["client_id"], state["pending"]) == ("ssf-1", "lms-ssf", 1)
+    (event,) = fetch(database_url, schema, "SELECT claims FROM ssf_events")
+    claims = json.loads(event["claims"])  # a bare connection: jsonb as text
+    assert claims["events"] == {
+        "https://schemas.openid.net/secevent/ssf/event-type/verification": {"state": "s1"}
+    }

@@ -26,6 +26,9 @@ from sso_gateway.oauth.endpoints import token as token_endpoint
 from sso_gateway.oauth.server import Provider
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
+from sso_gateway.signals import wiring as signals_wiring
+from sso_gateway.signals.endpoints import admin_router as signals_admin_router
+from sso_gateway.signals.endpoints import router as signals_router
 from vigie_shared.kit import api_docs
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.http import serve_plainly
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await sessions.revoke_all(conn, settings, learner_id, "suspension")
 
     access.on_suspension(sign_out_everywhere)
+    signals_wiring.register(runtime, settings, access, provider)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login_router)
     app.include_router(admin_router)
     app.include_router(access_router)
+    app.include_router(signals_router)
+    app.include_router(signals_admin_router)
     # What every platform calls at every token expiry or key rotation: the hot paths.
     serve_plainly(
         app,

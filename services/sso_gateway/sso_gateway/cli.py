@@ -1,5 +1,5 @@
 """Administration commands: ``vigie user add|show``, ``vigie client add``, ``vigie access
-suspend|restore``, ``vigie keys rotate``.
+suspend|restore``, ``vigie keys rotate``, ``vigie signals streams|verify``.
 
 ``register_commands`` adds them to the ``vigie`` command (entry point group ``vigie.commands``);
 ``vigie-sso-admin`` runs them alone. Each finds the stack it administers as every ``vigie``
@@ -13,6 +13,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,6 +26,10 @@ from sso_gateway.config import Settings
 from sso_gateway.keys.service import keys
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
+from sso_gateway.signals.delivery import delivery
+from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
+from sso_gateway.signals.service import StreamNotFound, signals
+from sso_gateway.signals.wiring import report_access_changes
 from sso_gateway.users.repository import user_repository
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import UserAlreadyExists, user
@@ -134,6 +139,7 @@ async def _client_add(args: argparse.Namespace) -> int:
             audiences=args.audience or [],
             signing_alg=args.signing_alg,
             training_platform=not args.not_training_platform,
+            scopes=args.scope or [],
         )
     except ValidationError as exc:
         return _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
@@ -181,6 +187,7 @@ async def _access_decide(args: argparse.Namespace) -> int:
         await sessions.revoke_all(conn, settings, learner_id, "suspension")
 
     service.on_suspension(sign_out)
+    report_access_changes(service, settings)
     try:
         decision = await service.decide_manually(
             conn,
@@ -200,6 +207,38 @@ async def _access_decide(args: argparse.Namespace) -> int:
         if args.json
         else f"{args.learner}: {'suspended' if decision.suspended else 'access restored'}"
     )
+    return 0
+
+
+async def _signals_streams(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    conn = await _connect(args, settings)
+    try:
+        states = await delivery.states(conn)
+    finally:
+        await conn.close()
+    if args.json:
+        print(json.dumps([asdict(s) for s in states], default=str))
+        return 0
+    for s in states:
+        print(
+            f"{s.stream_id}  {s.client_id}  {s.delivery_method.removeprefix('urn:ietf:rfc:')}"
+            f"  {s.status}  pending {s.pending}  delivered {s.delivered}  failed {s.failed}"
+            f"  dropped {s.dropped}" + (f"  last error: {s.last_error}" if s.last_error else "")
+        )
+    return 0
+
+
+async def _signals_verify(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    conn = await _connect(args, settings)
+    try:
+        await signals.verify_for_operator(conn, settings, args.stream, args.state)
+    except StreamNotFound:
+        return _fail(f"no stream {args.stream}")
+    finally:
+        await conn.close()
+    print(json.dumps({"verification": args.stream}) if args.json else "verification SET queued")
     return 0
 
 
@@ -256,6 +295,13 @@ def register_commands(subparsers: Any) -> None:
     cadd.add_argument("--grant-type", action="append", choices=GRANT_TYPES)
     cadd.add_argument("--audience", action="append", help="resource it may request (RFC 8707)")
     cadd.add_argument("--signing-alg", choices=("ES256", "RS256"), default="ES256")
+    cadd.add_argument(
+        "--scope",
+        action="append",
+        choices=SIGNAL_SCOPES,
+        help="a scope beyond the OpenID ones (repeatable): ssf.manage, ssf.read make it a "
+        "Shared Signals receiver",
+    )
     cadd.add_argument("--not-training-platform", action="store_true")
     _common(cadd)
     cadd.set_defaults(func=_command(_client_add))
@@ -271,6 +317,19 @@ def register_commands(subparsers: Any) -> None:
         decide.add_argument("--actor", required=True, help="user id of the accountant deciding")
         _common(decide)
         decide.set_defaults(func=_command(_access_decide))
+
+    signals_parser = subparsers.add_parser(
+        "signals", help="Shared Signals streams: delivery state, verification events"
+    )
+    signals_sub = signals_parser.add_subparsers(dest="signals_command", required=True)
+    listing = signals_sub.add_parser("streams", help="every stream and its delivery state")
+    _common(listing)
+    listing.set_defaults(func=_command(_signals_streams))
+    verify = signals_sub.add_parser("verify", help="send a stream a verification event")
+    verify.add_argument("--stream", required=True, help="the stream id")
+    verify.add_argument("--state", help="echoed in the verification SET")
+    _common(verify)
+    verify.set_defaults(func=_command(_signals_verify))
 
     key_parser = subparsers.add_parser("keys", help="signing keys")
     key_sub = key_parser.add_subparsers(dest="keys_command", required=True)

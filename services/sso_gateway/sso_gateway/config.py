@@ -85,10 +85,62 @@ class Settings(ServiceSettings):
         1.0, ge=0, description="How often due back-channel logouts are sent; 0 disables the worker."
     )
 
+    signals_push_seconds: float = Field(
+        1.0, ge=0, description="How often due Shared Signals pushes are sent; 0: never."
+    )
+    signals_push_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a receiver has to answer a SET push (RFC 8935)."
+    )
+    signals_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a claimed SET push stays with the replica that claimed it; after "
+        "that any replica may push it again. Longer than the push timeout.",
+    )
+    signals_max_attempts: int = Field(
+        10, ge=1, description="Pushes of one SET before it is given up on (and shown failed)."
+    )
+    signals_retry_cap_seconds: float = Field(
+        600.0, gt=0, description="Longest wait between two pushes of one SET."
+    )
+    signals_push_concurrency: int = Field(20, ge=1, description="SET pushes per pass.")
+    signals_paused_max_events: int = Field(
+        1000,
+        ge=1,
+        description="SETs a paused stream holds; past that the oldest are dropped (counted).",
+    )
+    signals_poll_max_wait_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="Longest a poll request without returnImmediately waits for a SET "
+        "(RFC 8936 §2.4 long polling).",
+    )
+    signals_poll_default_events: int = Field(
+        100, ge=1, le=1000, description="SETs a poll returns when it sets no maxEvents."
+    )
+    signals_max_streams_per_receiver: int = Field(5, ge=1)
+    signals_housekeeping_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="How often the streams' delivery figures are refreshed for /metrics and "
+        "delivered SETs past their retention deleted; 0: never.",
+    )
+    signals_retention_hours: float = Field(
+        72.0, gt=0, description="How long a delivered or failed SET is kept for inspection."
+    )
+    session_expiry_sweep_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How often expired sessions are reported to Shared Signals receivers; 0: "
+        "never.",
+    )
+
     @model_validator(mode="after")
     def _lease_outlives_a_post(self) -> Settings:
         if self.backchannel_lease_seconds <= self.backchannel_timeout_seconds:
             raise ValueError("backchannel_lease_seconds must exceed backchannel_timeout_seconds")
+        if self.signals_lease_seconds <= self.signals_push_timeout_seconds:
+            raise ValueError("signals_lease_seconds must exceed signals_push_timeout_seconds")
         return self
 
     @property

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
@@ -44,10 +44,9 @@ PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 AccessDep = Annotated[AccessService, Depends(get_access)]
 
 
-async def require_roles(request: Request, provider: Provider, *roles: str) -> Principal:
-    """The caller of a valid, unrevoked access token of ours, meant for the admin API (its
-    audience, ``admin_resource``) and carrying one of ``roles``: the resource servers' one
-    gate (``kit.oidc.admit``), with the keys and the revocation list at hand."""
+async def token_claims(request: Request, provider: Provider) -> dict[str, Any]:
+    """The claims of the caller's valid, unrevoked access token of ours (401 otherwise), with
+    the keys and the revocation list at hand; its audience is the caller's to check."""
     token = bearer_token(request)
     await provider.keyring.refresh(provider.pool)
     claims = provider.decode_access_token(token)
@@ -56,6 +55,14 @@ async def require_roles(request: Request, provider: Provider, *roles: str) -> Pr
     async with provider.pool.acquire() as conn:
         if await grant_repository.access_token_revoked(conn, str(claims.get("jti", ""))):
             raise unauthorized("The access token was revoked.")
+    return claims
+
+
+async def require_roles(request: Request, provider: Provider, *roles: str) -> Principal:
+    """The caller of a valid, unrevoked access token of ours, meant for the admin API (its
+    audience, ``admin_resource``) and carrying one of ``roles``: the resource servers' one
+    gate (``kit.oidc.admit``)."""
+    claims = await token_claims(request, provider)
     return admit(request, claims, audience=admin_resource(provider.settings.issuer), roles=roles)
 
 

@@ -3,14 +3,18 @@
 Token issuance is counted here rather than published as one event per token:
 grants run at hundreds per second and carry no fact the audit log needs. Label values are
 bounded: ``grant_type`` is one of the three grants, ``client`` a registered client id (a few
-dozen platforms), and ``reason`` one of three fixed values.
+dozen platforms), ``reason`` one of three fixed values, and ``stream`` one of a receiver's few
+Shared Signals streams (``signals_max_streams_per_receiver``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
+
+from sso_gateway.signals.records import DeliveryState
 
 TOKENS_ISSUED = Counter(
     "vigie_sso_tokens_issued_total",
@@ -34,3 +38,28 @@ def token_issued(grant_type: str, client_id: str) -> None:
 
 def login_failed(reason: LoginFailure) -> None:
     LOGINS_FAILED.labels(reason).inc()
+
+
+SIGNALS_SETS = Gauge(
+    "vigie_sso_signals_sets",
+    "Security Event Tokens of each Shared Signals stream, by state (pending, delivered, "
+    "failed, dropped), as the database held them at the last refresh.",
+    ["client", "stream", "state"],
+)
+SIGNALS_PUSHES = Counter(
+    "vigie_sso_signals_pushes_total",
+    "SET pushes (RFC 8935) by this replica, by outcome (delivered, failed).",
+    ["client", "outcome"],
+)
+
+
+def signals_delivery(states: Iterable[DeliveryState]) -> None:
+    """Replace the streams' figures (a deleted stream's series go)."""
+    SIGNALS_SETS.clear()
+    for state in states:
+        for name in ("pending", "delivered", "failed", "dropped"):
+            SIGNALS_SETS.labels(state.client_id, state.stream_id, name).set(getattr(state, name))
+
+
+def signal_pushed(client_id: str, delivered: bool) -> None:
+    SIGNALS_PUSHES.labels(client_id, "delivered" if delivered else "failed").inc()

@@ -40,6 +40,10 @@ Enforcer = Callable[[Conn, str], Awaitable[None]]
 """Run in the suspending transaction: revoke the learner's sessions and training-platform
 tokens, queue back-channel logouts."""
 
+AccessListener = Callable[[Conn, str, bool, str, datetime], Awaitable[None]]
+"""Run in the transaction that suspends (True) or restores (False) a learner, with the reason
+and the time of the change: the Shared Signals transmitter writes its SETs there."""
+
 BILLING = Actor(kind="service", id="accounting-system")
 SCHEDULER = Actor(kind="system", id="grace-scheduler")
 
@@ -48,9 +52,15 @@ class AccessService:
     def __init__(self, repository: AccessRepository) -> None:
         self._repository = repository
         self._enforcers: list[Enforcer] = []
+        self._listeners: list[AccessListener] = []
 
     def on_suspension(self, enforcer: Enforcer) -> None:
         self._enforcers.append(enforcer)
+
+    def on_change(self, listener: AccessListener) -> None:
+        """Call ``listener`` on each suspension and restoration, before the enforcers: what
+        it records of the change comes before the sessions the suspension ends."""
+        self._listeners.append(listener)
 
     async def _emit(self, conn: Conn, data: EventData, learner_id: str) -> None:
         await outbox.enqueue(conn, new_event(data, subject=learner_id, source=SOURCE))
@@ -150,6 +160,8 @@ class AccessService:
                 AccessSuspended(learner_id=learner_id, debt_ids=debt_ids, reason=why, actor=actor),
                 learner_id,
             )
+            for listener in self._listeners:
+                await listener(conn, learner_id, True, why, now)
             for enforce in self._enforcers:
                 await enforce(conn, learner_id)
         else:
@@ -163,6 +175,8 @@ class AccessService:
                 AccessRestored(learner_id=learner_id, debt_ids=settled, reason=why, actor=actor),
                 learner_id,
             )
+            for listener in self._listeners:
+                await listener(conn, learner_id, False, why, now)
         return decision
 
     async def decide_manually(

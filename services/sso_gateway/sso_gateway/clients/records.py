@@ -22,3 +22,5 @@ class ClientRecord:
     audiences: list[str]
     """The RFC 8707 resources it may ask tokens for, besides itself."""
     signing_alg: str
+    scopes: list[str]
+    """Scopes it may be granted beyond the OpenID ones (the SSF API's ``ssf.manage``...)."""

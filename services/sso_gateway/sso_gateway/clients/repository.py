@@ -7,7 +7,8 @@ from vigie_shared.kit.db import Conn, record
 
 COLUMNS = (
     "client_id, name, redirect_uris, training_platform, secret_hash, public, grant_types,"
-    " post_logout_redirect_uris, backchannel_logout_uri, audiences, signing_alg"
+    " post_logout_redirect_uris, backchannel_logout_uri, audiences, signing_alg,"
+    " scopes"
 )
 
 
@@ -28,11 +29,13 @@ class ClientRepository:
         audiences: list[str] | None = None,
         signing_alg: str = "ES256",
         client_uri: str | None = None,
+        scopes: list[str] | None = None,
     ) -> bool:
         status: str = await conn.execute(
             "INSERT INTO clients (client_id, name, redirect_uris, training_platform, secret_hash,"
             " public, grant_types, post_logout_redirect_uris, backchannel_logout_uri, audiences,"
-            " signing_alg, client_uri) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            " signing_alg, client_uri, scopes)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             " ON CONFLICT (client_id) DO NOTHING",
             client_id,
             name,
@@ -46,6 +49,7 @@ class ClientRepository:
             audiences or [],
             signing_alg,
             client_uri,
+            scopes or [],
         )
         return status.endswith(" 1")
 

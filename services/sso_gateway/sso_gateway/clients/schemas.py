@@ -5,6 +5,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+ExtraScope = Literal["ssf.manage", "ssf.read"]
+"""Scopes a client is registered for beyond the OpenID ones: a Shared Signals receiver's
+(the names of the OpenID CAEP interoperability profile)."""
 
 
 def _default_grants() -> list[GrantType]:
@@ -35,6 +38,11 @@ class ClientCreate(BaseModel):
         description="Resource indicators (RFC 8707) it may request with client_credentials.",
     )
     signing_alg: Literal["ES256", "RS256"] = "ES256"
+    scopes: list[ExtraScope] = Field(
+        default_factory=list,
+        description="Scopes it may be granted beyond openid, profile, email, offline_access: "
+        "ssf.manage and ssf.read make it a Shared Signals receiver.",
+    )
 
 
 class ClientCreated(BaseModel):

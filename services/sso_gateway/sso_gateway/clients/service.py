@@ -38,6 +38,7 @@ class ClientService:
                 client_uri=data.client_uri,
                 audiences=data.audiences,
                 signing_alg=data.signing_alg,
+                scopes=list(data.scopes),
             )
             if created:
                 await outbox.enqueue(

@@ -14,6 +14,7 @@ from sso_gateway.config import SOURCE, Settings
 from sso_gateway.data_rights.records import LoginEntry, Profile, SessionEntry
 from sso_gateway.data_rights.repository import DataRightsRepository, data_rights_repository
 from sso_gateway.sessions.service import sessions
+from sso_gateway.signals.service import signals
 from vigie_shared.events import (
     DpoTaskRequested,
     TaskAction,
@@ -61,6 +62,8 @@ class DataRightsService:
             return {"erased": False, "reason": "no such account, or already erased"}
         # Sessions first: their revocation tells each platform by back-channel logout.
         revoked = await sessions.revoke_all(conn, settings, task.subject_id, "erasure")
+        # Before the account is anonymised: the SET names it as the receivers know it.
+        await signals.account_purged(conn, settings, user_id=task.subject_id)
         await self._repository.anonymise(conn, task.subject_id)
         await outbox.enqueue(
             conn,

@@ -32,6 +32,7 @@ from sso_gateway.oauth.requests import Request as OAuthRequest
 from sso_gateway.oauth.server import Provider
 from sso_gateway.sessions.records import BrowserSession
 from sso_gateway.sessions.service import sessions
+from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
 from sso_gateway.users.repository import user_repository
 from vigie_shared.kit.forms import read_form, same_origin
 
@@ -133,7 +134,7 @@ def _discovery_document(issuer: str) -> bytes:
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
         "end_session_endpoint": f"{issuer}/logout",
-        "scopes_supported": list(SCOPES),
+        "scopes_supported": [*SCOPES, *SIGNAL_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

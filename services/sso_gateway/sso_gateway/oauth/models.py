@@ -31,6 +31,7 @@ class OAuthClient(ClientMixin):
     signing_alg: str
     secret_key: str = field(repr=False)
     training_platform: bool = True
+    scopes: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, stored: ClientRecord, secret_key: str) -> OAuthClient:
@@ -47,6 +48,7 @@ class OAuthClient(ClientMixin):
             signing_alg=stored.signing_alg,
             secret_key=secret_key,
             training_platform=stored.training_platform,
+            scopes=list(stored.scopes),
         )
 
     @property
@@ -63,7 +65,7 @@ class OAuthClient(ClientMixin):
     def get_allowed_scope(self, scope: str | None) -> str:
         if not scope:
             return ""
-        return " ".join(s for s in scope.split() if s in SCOPES)
+        return " ".join(s for s in scope.split() if s in SCOPES or s in self.scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # RFC 9700 §4.1.3: exact string matching, no patterns.

@@ -72,6 +72,8 @@ from sso_gateway.oauth.records import Granted
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 from sso_gateway.oauth.revocation import Revocation
+from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
+from sso_gateway.signals.resource import asks_for_signals, ssf_resource
 from vigie_shared.kit.db import Conn
 
 __all__ = ["REFRESH_TOKEN_PREFIX", "Provider"]
@@ -87,7 +89,7 @@ def basic_client_id(request: Request) -> str | None:
 
 class Provider(_AuthorizationServer):
     def __init__(self, settings: Settings) -> None:
-        super().__init__(scopes_supported=list(SCOPES))
+        super().__init__(scopes_supported=[*SCOPES, *SIGNAL_SCOPES])
         self.settings = settings
         self.keyring = KeyRing(settings.secret_key)
         self._pool: asyncpg.Pool | None = None
@@ -336,7 +338,7 @@ class Provider(_AuthorizationServer):
                 # (GDPR Art. 12(3), 12(4) notices) without a userinfo round trip.
                 claims["email"] = user.email
         else:
-            claims.update(sub=client.client_id, aud=self._audience(request), roles=[])
+            claims.update(sub=client.client_id, aud=self._audience(request, scope), roles=[])
         access_token = jwt.encode(
             {"alg": key.alg, "typ": "at+jwt", "kid": key.kid}, claims, key.key
         )
@@ -360,10 +362,16 @@ class Provider(_AuthorizationServer):
                 token["refresh_token"] = crypto.new_secret(REFRESH_TOKEN_PREFIX)
         return token
 
-    def _audience(self, request: Request) -> str:
-        """A client's own token (client credentials): the resource it names, else itself."""
+    def _audience(self, request: Request, scope: str) -> str:
+        """A client's own token (client credentials): the resource it names, else the Shared
+        Signals API when it was granted a scope of that API, else itself."""
         client: OAuthClient = request.client
-        return requested_resource(request) or client.client_id
+        named = requested_resource(request)
+        if named:
+            return named
+        if asks_for_signals(scope):
+            return ssf_resource(self.settings.issuer)
+        return client.client_id
 
     def resource_of_grant(
         self, request: Request, granted: str | None, client: OAuthClient | None = None

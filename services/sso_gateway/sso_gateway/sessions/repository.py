@@ -53,6 +53,17 @@ class SessionRepository:
         )
         return [r["id"] for r in rows]
 
+    async def claim_expired(self, conn: Conn, limit: int) -> list[EndedSession]:
+        """Mark up to ``limit`` expired, unreported sessions reported; another replica's sweep
+        skips the rows this one holds."""
+        rows = await conn.fetch(
+            "UPDATE sessions SET expiry_reported_at = now() WHERE id IN (SELECT id FROM sessions"
+            " WHERE expires_at <= now() AND revoked_at IS NULL AND expiry_reported_at IS NULL"
+            " ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id, user_id",
+            limit,
+        )
+        return [record(EndedSession, row) for row in rows]
+
     async def add_client(self, conn: Conn, session_id: str, client_id: str) -> None:
         await conn.execute(
             "INSERT INTO session_clients (session_id, client_id) VALUES ($1, $2)"

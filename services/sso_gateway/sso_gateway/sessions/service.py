@@ -6,12 +6,15 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import asyncpg
+
 from sso_gateway import crypto
 from sso_gateway.backchannel.service import backchannel
 from sso_gateway.config import SOURCE, Settings
 from sso_gateway.oauth.repository import GrantRepository, grant_repository
 from sso_gateway.sessions.records import BrowserSession
 from sso_gateway.sessions.repository import SessionRepository, session_repository
+from sso_gateway.signals.service import signals
 from vigie_shared.events import SessionRevoked, new_event
 from vigie_shared.kit import outbox
 from vigie_shared.kit.clock import utcnow
@@ -52,8 +55,8 @@ class SessionService:
 
     async def revoke(self, conn: Conn, settings: Settings, session_id: str, reason: str) -> bool:
         """End a session: its tokens are revoked, each platform it signed into is told by
-        back-channel logout, and ``vigie.sso.session.revoked`` is published, all in the
-        caller's transaction."""
+        back-channel logout, each Shared Signals stream gets a CAEP session-revoked, and
+        ``vigie.sso.session.revoked`` is published, all in the caller's transaction."""
         ended = await self._repository.revoke(conn, session_id)
         if ended is None:
             return False
@@ -61,6 +64,9 @@ class SessionService:
         clients = await self._repository.clients(conn, session_id)
         await backchannel.enqueue(
             conn, settings, user_id=ended.user_id, session_id=session_id, client_ids=clients
+        )
+        await signals.session_revoked(
+            conn, settings, user_id=ended.user_id, session_id=session_id, reason=reason
         )
         await outbox.enqueue(
             conn,
@@ -77,6 +83,20 @@ class SessionService:
         for session_id in await self._repository.live_ids_of_user(conn, user_id):
             revoked += await self.revoke(conn, settings, session_id, reason)
         return revoked
+
+    async def report_expired(
+        self, pool: asyncpg.Pool, settings: Settings, *, limit: int = 200
+    ) -> int:
+        """A session that reached its end of life is revoked for the receivers of Shared
+        Signals too (CAEP 1.0 §3.1, reason ``expiry``); one transaction marks it reported and
+        writes its SETs, so each expiry is reported once, whichever replica sweeps."""
+        async with pool.acquire() as conn, conn.transaction():
+            expired = await self._repository.claim_expired(conn, limit)
+            for ended in expired:
+                await signals.session_revoked(
+                    conn, settings, user_id=ended.user_id, session_id=ended.id, reason="expiry"
+                )
+        return len(expired)
 
     async def signed_into(self, conn: Conn, session_id: str, client_id: str) -> None:
         await self._repository.add_client(conn, session_id, client_id)

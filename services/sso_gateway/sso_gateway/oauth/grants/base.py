@@ -92,11 +92,14 @@ class Issuing:
         expires_in: int | None = None,
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
+        client: OAuthClient = self.request.client
+        # RFC 6749 §3.3: what the client is registered for, whatever it asked (Authlib's
+        # client credentials grant passes the requested scope through unfiltered).
         return self.server.issue(
             self.request,
             grant_type or self.GRANT_TYPE,
             user,
-            scope or "",
+            client.get_allowed_scope(scope),
             include_refresh_token,
             self.family_id(),
             self.granted_resource(),
