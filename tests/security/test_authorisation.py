@@ -46,6 +46,7 @@ PUBLIC: dict[str, dict[tuple[str, str], str]] = {
         ("GET", "/readyz"): "readiness",
         ("GET", "/.well-known/openid-configuration"): "OIDC Discovery",
         ("GET", "/jwks"): "public keys",
+        ("GET", "/.well-known/ssf-configuration"): "SSF 1.0 transmitter metadata, public by design",
         ("GET", "/authorize"): "starts a login",
         ("POST", "/token"): "client authentication of its own (RFC 6749 §2.3)",
         ("POST", "/introspect"): "client authentication of its own (RFC 7662 §2.1)",
