@@ -34,7 +34,7 @@ from faststream.kafka import KafkaBroker
 
 from audit_log.config import Settings
 from audit_log.context import AuditLog
-from audit_log.ingest.handlers import PART_SIZE, BatchIngest
+from audit_log.ingest.handlers import ingest_consumer
 from audit_log.merkle import verify_inclusion
 from audit_log.query.repository import query_repository
 from audit_log.query.schemas import EntryFilter
@@ -50,6 +50,7 @@ from vigie_shared.events import (
 )
 from vigie_shared.kit import db
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
+from vigie_shared.kit.consumer import PART_SIZE, EventConsumer
 from vigie_shared.kit.kafka import Producer, ensure_topics
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.serve import freeze_heap
@@ -159,7 +160,7 @@ async def pipeline(
     producer = Producer(bootstrap, client_id="bench")
     await producer.start()
     broker = KafkaBroker(bootstrap, logger=None)
-    ingest = BatchIngest(Deps(pool, producer), audit.ingest, group=f"bench-{uuid.uuid4().hex}")
+    ingest = ingest_consumer(Deps(pool, producer), audit.ingest, group=f"bench-{uuid.uuid4().hex}")
     ingest.subscribe(broker, topic, max_records=audit.settings.ingest_batch_size)
     await broker.start()
     # What ``python -m audit_log`` does once its lifespan has started (kit.serve).
@@ -189,7 +190,7 @@ async def pipeline(
         await producer.stop()
 
 
-def _check_progress(ingest: BatchIngest, n: int, deadline: float) -> None:
+def _check_progress(ingest: EventConsumer, n: int, deadline: float) -> None:
     """A run that cannot finish fails instead of waiting for ever (and for someone to kill it)."""
     if ingest.dead_lettered:
         raise RuntimeError(f"{ingest.dead_lettered} event(s) dead-lettered during the benchmark")

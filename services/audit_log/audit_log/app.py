@@ -11,7 +11,7 @@ from audit_log import metrics
 from audit_log.checkpoints.endpoints import router as checkpoints_router
 from audit_log.config import Settings
 from audit_log.context import AuditLog
-from audit_log.ingest.handlers import BatchIngest
+from audit_log.ingest.handlers import ingest_consumer
 from audit_log.proofs.endpoints import router as proofs_router
 from audit_log.query.endpoints import router as query_router
 from audit_log.reports.endpoints import router as reports_router
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime(SERVICE, settings)
     audit = AuditLog.build(settings)
-    ingest = BatchIngest(runtime, audit.ingest, max_attempts=settings.consumer_max_attempts)
+    ingest = ingest_consumer(runtime, audit.ingest, max_attempts=settings.consumer_max_attempts)
     ingest.subscribe(
         runtime.broker,
         *topics.ALL,

@@ -12,10 +12,23 @@ on. A transient one, an outage of the database or the broker, is not the message
 batch is given back after a backoff that grows with each failure in a row, and is redelivered,
 never dead-lettered. A consumer that has records waiting and has not moved past any for its
 stall window is reported stalled (``ConsumerProgress``: ``/metrics``, ``/readyz``).
+
+A consumer given a :class:`BatchStore` instead of handlers (the audit log, which takes every
+event) stores each polled batch in parts of ``part_size`` records: one transaction per part
+claims the part's ids in the inbox and hands the new ones to the store. Two parts are stored at
+once, on two connections, and take the store's ordering lock in the order polled, while the
+next part is decoded. A part that fails (not transiently) is stored again one record per
+transaction, so a poison record becomes a dead letter after ``max_attempts`` and the rest of
+its part is kept. Retries, dead letters, the transient backoff, the offset commit after the
+effect and the metrics are those of the handler path.
+
+One module for both paths, over the usual length: they share every rule above, and splitting
+them would give those rules two homes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -48,11 +61,12 @@ from vigie_shared.kit.metrics import (
     ConsumerProgress,
     LogEnd,
 )
-from vigie_shared.kit.telemetry import consuming
+from vigie_shared.kit.telemetry import consuming, spans_go_anywhere
 
 log = logging.getLogger(__name__)
 
 D = TypeVar("D", bound=EventData)
+T = TypeVar("T")
 Handler = Callable[[Conn, CloudEvent[Any]], Awaitable[None]]
 
 TRANSIENT_BACKOFF_CAP = 30.0
@@ -60,6 +74,17 @@ TRANSIENT_BACKOFF_CAP = 30.0
 
 DEFAULT_SESSION_TIMEOUT_MS = 10_000
 """aiokafka's default; services take ``kafka_session_timeout_ms`` from their settings."""
+
+PART_SIZE = 500
+"""Records per transaction of a :class:`BatchStore` (the batch size before parts): smaller
+parts would pay a transaction's dozen round trips and its commit more often."""
+
+_IN_FLIGHT = 2
+"""Parts being stored at once, each in its own transaction on its own connection: while one
+holds the store's ordering lock, the next claims its records in the inbox, then queues."""
+
+_YIELD_EVERY = 10
+"""Decoding lets the parts being stored send their next statements every this many records."""
 
 
 def heartbeat_interval_ms(session_timeout_ms: int) -> int:
@@ -119,8 +144,37 @@ class Deps(Protocol):
     def producer(self) -> Producer: ...
 
 
+class Refused(Exception):
+    """A valid event that a :class:`BatchStore` can never take (too large for it, say): a dead
+    letter at once, never claimed nor retried."""
+
+    def __init__(self, error: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.reason = reason
+
+
+class BatchStore(Protocol[T]):
+    """A consumer's own storage of its records, part by part, in place of handlers."""
+
+    def prepare(self, event: CloudEvent[Any]) -> T:
+        """What is stored of ``event``, judged before it is claimed; raises :class:`Refused`
+        (or any error) for an event that can never be stored, which becomes a dead letter."""
+        ...
+
+    async def store(self, conn: Conn, items: Sequence[T], *, locked: asyncio.Event) -> None:
+        """Apply the new ``items`` of a part in its transaction, in order; set ``locked`` once
+        holding the lock that orders the parts (the consumer sets it when this returns)."""
+        ...
+
+
+_Item = tuple[int, ConsumerRecord[Any, Any], str, Any]
+"""A record of a part: its place in the batch, the record, its event id, what is stored."""
+
+
 class EventConsumer:
-    """One consumer group of one service; handlers are registered per event data class."""
+    """One consumer group of one service; handlers are registered per event data class, or
+    one :class:`BatchStore` takes every event."""
 
     def __init__(
         self,
@@ -133,33 +187,41 @@ class EventConsumer:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         stall_after: float = DEFAULT_STALL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        store: BatchStore[Any] | None = None,
+        part_size: int = PART_SIZE,
     ) -> None:
         """``base_delay`` is the first wait between tries of a failing handler;
         ``transient_delay`` the first pause before a batch failed by an outage is given back
-        (each doubles with the failures in a row, see ``kit.backoff``)."""
+        (each doubles with the failures in a row, see ``kit.backoff``). With ``store``, every
+        event goes to it in parts of ``part_size`` records, and no handler is registered."""
         self.name = name
         self._deps = deps
         self._handlers: dict[str, Handler] = {}
+        self._store = store
+        self._part_size = part_size
         self._max_attempts = max_attempts
         self._retry = Backoff(base=base_delay, cap=max(base_delay, 5.0))
         self._transient = Backoff(base=transient_delay, cap=TRANSIENT_BACKOFF_CAP)
         self._max_message_bytes = max_message_bytes
         self.progress = ConsumerProgress(name, stall_after=stall_after, clock=clock)
         self.counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+        self.dead_lettered = 0
+        """Records this process made dead letters (not counting redeliveries of one)."""
+
+    @property
+    def stored(self) -> int:
+        """Records whose effect this process applied."""
+        return self.counts[Outcome.PROCESSED]
 
     def handles(self, data_cls: type[D]) -> Callable[[Handler], Handler]:
+        if self._store is not None:
+            raise TypeError(f"{self.name}: its store takes every event, it has no handlers")
+
         def register(handler: Handler) -> Handler:
             self._handlers[data_cls.event_type] = handler
             return handler
 
         return register
-
-    def handle_all(self, handler: Handler) -> None:
-        """One handler for every type of the catalog (the audit log ingests everything)."""
-        from vigie_shared.events import EVENT_TYPES
-
-        for event_type in EVENT_TYPES:
-            self._handlers[event_type] = handler
 
     def subscribe(
         self,
@@ -197,17 +259,20 @@ class EventConsumer:
             title=f"{self.name}:{','.join(topic_names)}",
         )(consume)
 
-    def _span(self, record: ConsumerRecord[Any, Any]) -> AbstractContextManager[trace.Span]:
-        """The record's consume span, child of the producer's trace (``kit.telemetry``)."""
+    def _span(
+        self, record: ConsumerRecord[Any, Any], operation: str = "consume"
+    ) -> AbstractContextManager[trace.Span]:
+        """The record's span, child of the producer's trace (``kit.telemetry``)."""
         return consuming(
             record.headers,
-            f"consume {record.topic}",
+            f"{operation} {record.topic}",
             **{"messaging.consumer.group.name": self.name, "messaging.destination": record.topic},
         )
 
     async def process(self, record: ConsumerRecord[Any, Any], *, tried: int = 0) -> Outcome:
         """Handle one record on its own (its own transaction, retries, DLQ); ``tried`` counts
-        attempts already made (in a batch)."""
+        attempts already made (in a batch). Handlers only: a store's records go through
+        :meth:`process_batch`."""
         with self._span(record):
             outcome = await self._process(record, tried)
         self._count(record, outcome)
@@ -225,7 +290,10 @@ class EventConsumer:
         """
         self.progress.received(positions(records), log_end)
         try:
-            outcomes = await self._process_batch(records)
+            if self._store is None:
+                outcomes = await self._process_batch(records)
+            else:
+                outcomes = await self._store_batch(self._store, records)
         except Exception as exc:
             failures = self.progress.failed()
             if is_transient(exc):
@@ -298,10 +366,10 @@ class EventConsumer:
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         async with self._deps.pool.acquire() as conn, conn.transaction():
-            fresh = await inbox_repository.claim_all(
+            fresh = await inbox_repository.claim(
                 conn,
                 self.name,
-                [(record, event) for record, event, handler in run if handler is not None],
+                [(record, event.id) for record, event, handler in run if handler is not None],
             )
             for index, (record, event, handler) in enumerate(run):
                 if handler is None:
@@ -382,19 +450,30 @@ class EventConsumer:
         try:
             event = decode(record.headers, record.value)
         except MalformedEvent as exc:
-            log.warning(
-                "%s: malformed record %s[%s]@%s, a dead letter: %s",
-                self.name,
-                record.topic,
-                record.partition,
-                record.offset,
-                exc.reason,
-            )
-            await self._dead_letter(record, "malformed", exc.reason, attempts=0)
-            return Outcome.DEAD_LETTERED
+            return await self._malformed(record, exc)
         handler = self._handlers.get(event.type)
         if handler is None:
             return Outcome.IGNORED
+
+        async def apply() -> Outcome:
+            async with self._deps.pool.acquire() as conn, conn.transaction():
+                outcome = await self._apply_in(conn, record, event, handler)
+                # Fails if the handler swallowed a database error (see _apply_all), so the
+                # event is retried, then dead-lettered, rather than silently rolled back.
+                await conn.execute("SELECT 1")
+                return outcome
+
+        return await self._retried(record, event.id, tried, apply)
+
+    async def _retried(
+        self,
+        record: ConsumerRecord[Any, Any],
+        event_id: str,
+        tried: int,
+        apply: Callable[[], Awaitable[Outcome]],
+    ) -> Outcome:
+        """``apply`` the record in its own transaction until it succeeds or has been tried
+        ``max_attempts`` times in all, then make it a dead letter; transient failures raise."""
         if await is_dead_letter(self._deps.pool, self.name, record):
             # Given up on in an earlier delivery whose offset was never committed: its copy is
             # sent (if that delivery could not) but never a second one, and no retries again.
@@ -404,18 +483,13 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                async with self._deps.pool.acquire() as conn, conn.transaction():
-                    outcome = await self._apply_in(conn, record, event, handler)
-                    # Fails if the handler swallowed a database error (see _apply_all), so the
-                    # event is retried, then dead-lettered, rather than silently rolled back.
-                    await conn.execute("SELECT 1")
-                    return outcome
+                return await apply()
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 if attempt >= self._max_attempts:
                     log.exception(
-                        "%s: %s failed %d times, a dead letter", self.name, event.id, attempt
+                        "%s: %s failed %d times, a dead letter", self.name, event_id, attempt
                     )
                     await self._dead_letter(record, type(exc).__name__, str(exc), attempt)
                     return Outcome.DEAD_LETTERED
@@ -428,16 +502,164 @@ class EventConsumer:
         event: CloudEvent[Any],
         handler: Handler,
     ) -> Outcome:
-        fresh = await inbox_repository.claim(conn, self.name, record, event)
-        if not fresh:
+        if not await inbox_repository.claim(conn, self.name, [(record, event.id)]):
             return Outcome.DUPLICATE
         await handler(conn, event)
         return Outcome.PROCESSED
 
+    async def _store_batch(
+        self, store: BatchStore[Any], records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> list[Outcome]:
+        """Store ``records`` part by part, two parts in flight; the outcomes in record order.
+        Returns once every part has committed; on a failure, once the parts in flight have
+        committed or rolled back, raising the first error."""
+        # Asked once per batch: with nowhere for spans to go, a per-record context would only
+        # be attached around decoding, which logs nothing and writes no event.
+        traced = spans_go_anywhere()
+        outcomes = [Outcome.DEAD_LETTERED] * len(records)  # each is set as its record is done
+        storing: list[asyncio.Task[None]] = []
+        ahead: asyncio.Event | None = None
+        try:
+            for start in range(0, len(records), self._part_size):
+                part = await self._prepare_part(
+                    store, records[start : start + self._part_size], start, traced
+                )
+                if not part:
+                    continue
+                while len(storing) >= _IN_FLIGHT:
+                    await storing.pop(0)
+                locked = asyncio.Event()
+                storing.append(
+                    asyncio.create_task(self._store_part(store, part, ahead, locked, outcomes))
+                )
+                ahead = locked
+                await asyncio.sleep(0)  # let it begin before the next part is decoded
+            while storing:
+                await storing.pop(0)
+        finally:
+            if pending := [task for task in storing if not task.done()]:
+                await asyncio.wait(pending)
+            for task in storing:
+                if not task.cancelled():
+                    task.exception()
+        return outcomes
+
+    async def _prepare_part(
+        self,
+        store: BatchStore[Any],
+        records: Sequence[ConsumerRecord[Any, Any]],
+        first: int,
+        traced: bool,
+    ) -> list[_Item]:
+        """The part's records as the store takes them; one it never can is a dead letter."""
+        items: list[_Item] = []
+        for n, record in enumerate(records, 1):
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            try:
+                if traced:
+                    # The receive span continues the producer's trace (W3C traceparent header),
+                    # so a request's trace reaches this consumer.
+                    with self._span(record, "receive"):
+                        event = decode(record.headers, record.value)
+                else:
+                    event = decode(record.headers, record.value)
+            except MalformedEvent as exc:
+                self._count(record, await self._malformed(record, exc))
+                continue
+            try:
+                items.append((first + n - 1, record, event.id, store.prepare(event)))
+            except Refused as exc:
+                log.warning("%s: %s cannot be stored, a dead letter: %s", self.name, event.id, exc)
+                await self._dead_letter(record, exc.error, exc.reason, attempts=0)
+                self._count(record, Outcome.DEAD_LETTERED)
+            except Exception as exc:
+                # A valid event the store cannot represent would fail every attempt to store it.
+                log.exception("%s: %s cannot be stored, a dead letter", self.name, event.id)
+                await self._dead_letter(record, type(exc).__name__, str(exc), attempts=0)
+                self._count(record, Outcome.DEAD_LETTERED)
+        return items
+
+    async def _store_part(
+        self,
+        store: BatchStore[Any],
+        items: Sequence[_Item],
+        ahead: asyncio.Event | None,
+        locked: asyncio.Event,
+        outcomes: list[Outcome],
+    ) -> None:
+        try:
+            stored = await self._store_in_one(store, items, ahead, locked)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception(
+                "%s: a part of %d failed; retrying record by record", self.name, len(items)
+            )
+            for item in items:
+                outcomes[item[0]] = outcome = await self._store_alone(store, item)
+                self._count(item[1], outcome)
+            return
+        for item, outcome in zip(items, stored, strict=True):
+            outcomes[item[0]] = outcome
+        self._count_many([item[1] for item in items], stored)
+
+    async def _store_alone(self, store: BatchStore[Any], item: _Item) -> Outcome:
+        async def apply() -> Outcome:
+            (outcome,) = await self._store_in_one(store, [item], None, asyncio.Event())
+            return outcome
+
+        # Not tried yet on its own: the part's failure may have been another record's.
+        return await self._retried(item[1], item[2], 0, apply)
+
+    async def _store_in_one(
+        self,
+        store: BatchStore[Any],
+        items: Sequence[_Item],
+        ahead: asyncio.Event | None,
+        locked: asyncio.Event,
+    ) -> list[Outcome]:
+        """One transaction: claim ``items`` in the inbox and store the new ones. With
+        ``ahead``, the claim waits until the part before holds the store's lock (or is done),
+        so parts take that lock in order; ``locked`` is this part's own signal, set once it
+        holds the lock or has failed."""
+        try:
+            async with self._deps.pool.acquire() as conn, conn.transaction():
+                if ahead is not None:
+                    await ahead.wait()
+                fresh = await inbox_repository.claim(
+                    conn, self.name, [(record, event_id) for _, record, event_id, _ in items]
+                )
+                outcomes: list[Outcome] = []
+                new: list[Any] = []
+                for _, _, event_id, value in items:
+                    if event_id in fresh:
+                        fresh.discard(event_id)  # the same id again later is a repeat
+                        new.append(value)
+                        outcomes.append(Outcome.PROCESSED)
+                    else:
+                        outcomes.append(Outcome.DUPLICATE)
+                await store.store(conn, new, locked=locked)
+        finally:
+            locked.set()
+        return outcomes
+
+    async def _malformed(self, record: ConsumerRecord[Any, Any], exc: MalformedEvent) -> Outcome:
+        log.warning(
+            "%s: malformed record %s[%s]@%s, a dead letter: %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            exc.reason,
+        )
+        await self._dead_letter(record, "malformed", exc.reason, attempts=0)
+        return Outcome.DEAD_LETTERED
+
     async def _dead_letter(
         self, record: ConsumerRecord[Any, Any], error: str, reason: str, attempts: int
     ) -> None:
-        await dead_letter(
+        if await dead_letter(
             self._deps.pool,
             self._deps.producer,
             record,
@@ -446,4 +668,5 @@ class EventConsumer:
             reason=reason,
             attempts=attempts,
             max_message_bytes=self._max_message_bytes,
-        )
+        ):
+            self.dead_lettered += 1

@@ -13,7 +13,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from audit_log import cli
-from audit_log.ingest.handlers import BatchIngest
+from audit_log.ingest.handlers import ingest_consumer
 from tests.audit_log.support import LogUnderTest
 from tests.fixtures.kafka import on_topic as on
 from tests.fixtures.kafka import read_all
@@ -66,7 +66,7 @@ async def test_a_replayed_event_is_stored_once_and_a_malformed_one_is_dead_lette
     await producer.send_and_wait(on(encode(created), topic))  # replayed later, own batch
 
     broker = KafkaBroker(kafka)
-    ingest = BatchIngest(Deps(log, producer), log.audit.ingest, group=f"g-{uuid.uuid4().hex}")
+    ingest = ingest_consumer(Deps(log, producer), log.audit.ingest, group=f"g-{uuid.uuid4().hex}")
     ingest.subscribe(broker, topic, max_records=100)
     await broker.start()
     try:
@@ -104,7 +104,7 @@ async def test_an_oversized_and_a_malformed_record_get_one_dead_letter_each_howe
     big = on(oversized("u-big"), topic)
     malformed = KafkaRecord(topic, b"u-1", b"{not json", [("ce_id", b"x")])
     await send_as_attacker(kafka, [big, malformed, on(encode(created), topic)])
-    ingest = BatchIngest(Deps(log, producer), log.audit.ingest, group=f"g-{uuid.uuid4().hex}")
+    ingest = ingest_consumer(Deps(log, producer), log.audit.ingest, group=f"g-{uuid.uuid4().hex}")
     broker = KafkaBroker(kafka, logger=None)
     ingest.subscribe(broker, topic, max_records=100)
     await broker.start()
@@ -117,7 +117,7 @@ async def test_an_oversized_and_a_malformed_record_get_one_dead_letter_each_howe
         await broker.stop()
     # Delivered again, as after a crash before the offset commit.
     again = await records_of(kafka, topic, lambda record: record.offset == 2, inclusive=True)
-    await ingest.process(again)
+    await ingest.process_batch(again)
 
     copies = await dead_letter_copies(kafka, topic)
     assert [dict(r.headers)["dlq_form"] for r in copies] == [b"record", b"whole"]

@@ -16,7 +16,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from audit_log import cli
-from audit_log.ingest.handlers import BatchIngest
+from audit_log.ingest.handlers import ingest_consumer
 from audit_log.tree.leaf import MAX_LEAF_BYTES
 from tests.audit_log.support import LogUnderTest
 from tests.fixtures.kafka import read_all
@@ -104,7 +104,7 @@ async def test_parts_are_appended_in_the_order_polled_and_a_redelivery_adds_noth
     log: LogUnderTest, producer: Producer, topic: str
 ) -> None:
     records = polled(topic, *(f"u-{n % 4}" for n in range(11)))
-    ingest = BatchIngest(Deps(log.pool, producer), log.audit.ingest, group="g", part_size=3)
+    ingest = ingest_consumer(Deps(log.pool, producer), log.audit.ingest, group="g", part_size=3)
     # Another transaction is claiming the first record (a consumer being replaced, say): the
     # first part waits for it, and the parts after it must not overtake it meanwhile.
     async with log.pool.acquire() as other:
@@ -116,12 +116,12 @@ async def test_parts_are_appended_in_the_order_polled_and_a_redelivery_adds_noth
             event_id(records[0]),
             topic,
         )
-        processing = asyncio.create_task(ingest.process(records))
+        processing = asyncio.create_task(ingest.process_batch(records))
         await asyncio.sleep(0.5)
         assert await stored_ids(log) == []
         await blocker.rollback()
     await processing
-    await ingest.process(records)  # the same batch again, as after a lost offset commit
+    await ingest.process_batch(records)  # the same batch again, as after a lost offset commit
 
     assert await stored_ids(log) == [event_id(r) for r in records]
     assert ingest.stored == len(records)
@@ -133,11 +133,11 @@ async def test_a_poison_record_is_dead_lettered_and_the_rest_of_its_part_stored(
 ) -> None:
     # PostgreSQL refuses a NUL in text: this record decodes, but can never be stored.
     records = polled(topic, "u-1", "u-2", "u-3", "u-\x00", "u-5", "u-6", "u-7")
-    ingest = BatchIngest(
+    ingest = ingest_consumer(
         Deps(log.pool, producer), log.audit.ingest, group="g", part_size=2, max_attempts=2
     )
 
-    await ingest.process(records)
+    await ingest.process_batch(records)
 
     dead = await read_all(kafka, topics.dlq(topic), 1)
     good = [event_id(r) for r in records if r is not records[3]]
@@ -153,9 +153,9 @@ async def test_an_event_whose_leaf_exceeds_an_entry_bundle_is_a_dead_letter_befo
     # A session id that alone makes the sealed payload, hence the leaf, longer than the uint16
     # length an entry bundle gives each entry (c2sp.org/tlog-tiles).
     records = polled(topic, "u-1", "u-2", "u-3", sessions={1: "s" * MAX_LEAF_BYTES})
-    ingest = BatchIngest(Deps(log.pool, producer), log.audit.ingest, group="g", part_size=3)
+    ingest = ingest_consumer(Deps(log.pool, producer), log.audit.ingest, group="g", part_size=3)
 
-    await ingest.process(records)
+    await ingest.process_batch(records)
 
     assert await stored_ids(log) == [event_id(records[0]), event_id(records[2])]
     dead = await read_all(kafka, topics.dlq(topic), 1)
@@ -186,14 +186,16 @@ async def test_an_outage_fails_the_batch_and_its_redelivery_stores_each_record_o
 ) -> None:
     records = polled(topic, *(f"u-{n}" for n in range(10)))
     down = OutageOnAcquire(log.pool, nth=3)
-    ingest = BatchIngest(Deps(down, producer), log.audit.ingest, group="g", part_size=2)
+    ingest = ingest_consumer(Deps(down, producer), log.audit.ingest, group="g", part_size=2)
 
     with pytest.raises(ConnectionRefusedError):
-        await ingest.process(records)
+        await ingest.process_batch(records)
     interrupted = await stored_ids(log)
     assert 0 < len(interrupted) < len(records)
 
-    await BatchIngest(Deps(log.pool, producer), log.audit.ingest, group="g").process(records)
+    await ingest_consumer(Deps(log.pool, producer), log.audit.ingest, group="g").process_batch(
+        records
+    )
 
     assert sorted(await stored_ids(log)) == sorted(event_id(r) for r in records)
     assert (await cli.verify(log.settings, [], log.schema)).ok
