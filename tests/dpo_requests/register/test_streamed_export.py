@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, date, datetime
 
 import asyncpg
@@ -221,7 +221,7 @@ class CountingRepository(RegisterRepository):
         status: str | None,
         request_type: str | None,
         size: int = 1,
-    ) -> AsyncIterator[list[RegisteredRequest]]:
+    ) -> AsyncGenerator[list[RegisteredRequest], None]:
         async for batch in super().batches(
             conn,
             received_from=received_from,
@@ -251,6 +251,17 @@ async def test_the_export_reads_one_batch_ahead_of_what_it_sends_at_most(
         ]
     assert read_when_sent == [1, 2, 3, 4, 5, 6]
     assert sizes == [5, 5, 2]
+
+
+async def test_a_stream_left_half_way_ends_its_transaction(pool: asyncpg.Pool) -> None:
+    export = RegisterExport(register_repository, batch_size=2)
+    async with pool.acquire() as conn:
+        chunks = export.csv(conn, today=TODAY)
+        await anext(chunks)
+        assert conn.is_in_transaction()  # the cursor's
+        await chunks.aclose()
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SELECT count(*) FROM requests") == 12
 
 
 async def test_an_empty_register_is_its_header_alone(pool: asyncpg.Pool) -> None:

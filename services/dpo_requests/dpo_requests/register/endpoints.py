@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -85,11 +86,12 @@ async def get_register_csv(
     today = paris_date(utcnow())
     pool = request.app.state.runtime.pool
 
-    async def chunks() -> AsyncIterator[bytes]:
-        # A connection of the stream's own: however the response ends (the client may leave
-        # half-way), the cursor's transaction is closed before the connection is given back.
+    async def chunks() -> AsyncGenerator[bytes, None]:
+        # A connection of the stream's own, and each generator closed by the one it feeds:
+        # however the response ends (the client may leave half-way), the cursor's
+        # transaction ends before the connection is given back.
         async with pool.acquire() as conn:
-            async for chunk in register_export.csv(
+            stream = register_export.csv(
                 conn,
                 today=today,
                 received_from=filters.received_from,
@@ -98,18 +100,21 @@ async def get_register_csv(
                 request_type=filters.request_type,
                 lang=filters.lang,
                 separator=";" if separator == "semicolon" else ",",
-            ):
-                yield chunk
+            )
+            async with aclosing(stream):
+                async for chunk in stream:
+                    yield chunk
 
     body = chunks()
     # The query runs before the status line goes out, so that a failure is still an error
     # response rather than a 200 cut short.
     first = await anext(body)
 
-    async def rest() -> AsyncIterator[bytes]:
-        yield first
-        async for chunk in body:
-            yield chunk
+    async def rest() -> AsyncGenerator[bytes, None]:
+        async with aclosing(body):
+            yield first
+            async for chunk in body:
+                yield chunk
 
     return StreamingResponse(
         rest(),

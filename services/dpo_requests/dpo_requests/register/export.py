@@ -22,7 +22,8 @@ them as formulas (OWASP "CSV injection"). The file is produced batch by batch
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
@@ -314,17 +315,21 @@ class RegisterExport:
         status: str | None,
         request_type: RequestType | None,
         lang: str,
-    ) -> AsyncIterator[list[_Line]]:
+    ) -> AsyncGenerator[list[_Line], None]:
         lang = _language(lang)
-        async for batch in self._repository.batches(
+        batches = self._repository.batches(
             conn,
             received_from=received_from,
             received_to=received_to,
             status=status,
             request_type=request_type.value if request_type else None,
             size=self._batch_size,
-        ):
-            yield [_line(record, today=today, lang=lang) for record in batch]
+        )
+        # Closed with this generator, not whenever it is collected: a stream left half-way
+        # ends the cursor's transaction while its connection is still the stream's.
+        async with aclosing(batches):
+            async for batch in batches:
+                yield [_line(record, today=today, lang=lang) for record in batch]
 
     async def rows(
         self,
@@ -348,7 +353,8 @@ class RegisterExport:
             request_type=request_type,
             lang=lang,
         )
-        return [RegisterRow(**line._asdict()) async for batch in lines for line in batch]
+        async with aclosing(lines):
+            return [RegisterRow(**line._asdict()) async for batch in lines for line in batch]
 
     async def csv(
         self,
@@ -361,12 +367,12 @@ class RegisterExport:
         request_type: RequestType | None = None,
         lang: str = "fr",
         separator: Separator = ";",
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The rows of :meth:`rows` as the file :func:`to_csv` makes of them, one chunk per
         batch read: memory holds a batch, not the register. The first chunk carries the
         header with the first batch (or alone, for an empty register)."""
         text = _CsvText(separator)
-        async for lines in self._lines(
+        batches = self._lines(
             conn,
             today=today,
             received_from=received_from,
@@ -374,9 +380,11 @@ class RegisterExport:
             status=status,
             request_type=request_type,
             lang=lang,
-        ):
-            text.write(lines)
-            yield text.take()
+        )
+        async with aclosing(batches):
+            async for lines in batches:
+                text.write(lines)
+                yield text.take()
         if rest := text.take():
             yield rest
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Final
@@ -71,7 +71,7 @@ class RegisterRepository:
         status: str | None,
         request_type: str | None,
         size: int = BATCH_SIZE,
-    ) -> AsyncIterator[list[RegisteredRequest]]:
+    ) -> AsyncGenerator[list[RegisteredRequest], None]:
         """Requests received from ``received_from`` to ``received_to`` (Paris dates, both
         included) in receipt order, ``size`` at a time, each with its clock suspensions in
         the order :meth:`RequestRepository.suspensions` gives them.
