@@ -272,7 +272,7 @@ async def dashboard_figures(s: Stack, requests: int, runs: int) -> list[Row]:
         (f"dashboard: GET /dashboard over HTTP at {k} (median)", median(over_http), None, "ms"),
         (f"dashboard: HTML page over HTTP at {k} (median)", median(html), None, "ms"),
         (f"metrics: gauges refresh at {k} (median)", median(gauges), scan_ms, "ms"),
-        (f"register: CSV export of {k} requests, streamed (median)", median(csv_runs), None, "ms"),
+        (f"register: CSV of {k} requests, streamed (median)", median(csv_runs), None, "ms"),
         (
             f"register: GET /register.csv over HTTP at {k} (median)",
             median(csv_over_http),
