@@ -16,17 +16,18 @@ reading accents as Windows-1252. The separator is ``;`` by default: French Excel
 LibreOffice) use the comma as the decimal mark and ``;`` as the list separator, so a
 comma-separated file opens as one column there; ``,`` (RFC 4180's own) is available for other
 tools. Cells starting with ``= + - @`` are prefixed with ``'`` so that a spreadsheet never runs
-them as formulas (OWASP "CSV injection").
+them as formulas (OWASP "CSV injection"). The file is produced batch by batch
+(:meth:`RegisterExport.csv`), so that a register of any length is sent in constant memory.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable
+from contextlib import aclosing
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -37,9 +38,10 @@ from dpo_requests.deadlines import (
     Extension,
     RuleKind,
     compute_deadline,
-    paris_date,
 )
+from dpo_requests.deadlines.texts import receipt as receipt_texts
 from dpo_requests.register.repository import (
+    BATCH_SIZE,
     RegisteredRequest,
     RegisterRepository,
     register_repository,
@@ -51,6 +53,9 @@ from vigie_shared.kit.db import Conn
 Separator = Literal[";", ","]
 BOM: Final = "\ufeff"
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+_BOOLEANS: Final[dict[bool | None, str]] = {True: "true", False: "false", None: ""}
+
+Waits = tuple[tuple[date, date | None], ...]
 
 
 class RegisterRow(BaseModel):
@@ -93,106 +98,238 @@ class RegisterPublic(BaseModel):
 COLUMNS: Final = tuple(RegisterRow.model_fields)
 
 
-def deadline_of(
-    received_at: datetime,
-    *,
-    extended_on: date | None,
-    extension_reason: str | None,
-    suspensions: Sequence[tuple[datetime, datetime | None]],
-) -> Deadline:
-    """The same inputs as ``RequestService.deadline``, from already loaded rows.
+class _Line(NamedTuple):
+    """A :class:`RegisterRow`'s values, in its order, without its validation: the CSV is
+    written from these, a hundred thousand at a time."""
 
-    The rules read timestamps as Paris dates only (plus the receipt's clock time, in the
-    wording, when its UTC date is not its Paris date), so requests received the same day with
-    the same extension and waits share one computation: a register of 100,000 requests has a
-    few thousand distinct deadlines.
-    """
-    received_on = paris_date(received_at)
-    receipt: datetime | date = received_at if received_at.date() != received_on else received_on
-    waits = tuple((paris_date(a), paris_date(b) if b is not None else None) for a, b in suspensions)
-    return _deadline(receipt, extended_on, extension_reason, waits)
+    id: str
+    request_type: str
+    channel: str
+    received_at: datetime
+    received_on: date
+    identity_requested_on: date | None
+    identity_received_on: date | None
+    verified_on: date | None
+    suspended_days: int
+    clock_stopped: bool
+    due_on: date | None
+    due_rule: str
+    extended: bool
+    extended_on: date | None
+    extension_reason: str | None
+    status: str
+    closed_on: date | None
+    on_time: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class _DeadlineColumns:
+    """The deadline columns of a request; ``deadline`` is None when the rules refuse its
+    stored dates, and the register then shows the due date stored with the request."""
+
+    deadline: Deadline | None
+    rule_fr: str
+    rule_en: str
+    suspended_days: int
+    clock_stopped: bool
+
+    @classmethod
+    def of(cls, deadline: Deadline) -> _DeadlineColumns:
+        return cls(
+            deadline=deadline,
+            rule_fr=deadline.explanation_fr,
+            rule_en=deadline.explanation_en,
+            suspended_days=sum(
+                step.days or 0 for step in deadline.rule_steps if step.kind is RuleKind.SUSPENSION
+            ),
+            clock_stopped=deadline.due_on is None,
+        )
 
 
 @lru_cache(maxsize=8192)
-def _deadline(
-    receipt: datetime | date,
-    extended_on: date | None,
-    extension_reason: str | None,
-    waits: tuple[tuple[date, date | None], ...],
-) -> Deadline:
-    extension = (
-        Extension(requested_on=extended_on, reason=extension_reason or "")
-        if extended_on is not None
-        else None
-    )
-    return compute_deadline(
-        receipt,
-        extended=extension,
-        suspensions=[ClockSuspension(asked_on=a, answered_on=b) for a, b in waits],
-    )
+def _deadline_on(
+    received_on: date, extended_on: date | None, extension_reason: str | None, waits: Waits
+) -> _DeadlineColumns:
+    """The deadline of a request received on the Paris date ``received_on``.
 
-
-def _row(record: RegisteredRequest, *, today: date, lang: str) -> RegisterRow:
-    waits = list(zip(record.suspensions_asked, record.suspensions_answered, strict=True))
-    due_on: date | None
+    The rules read Paris dates only, so requests received the same day with the same
+    extension and waits share one computation: a register of 100,000 requests has a few
+    thousand distinct deadlines.
+    """
     try:
-        deadline = deadline_of(
-            record.received_at,
-            extended_on=record.extended_on,
-            extension_reason=record.extension_reason,
-            suspensions=waits,
+        deadline = compute_deadline(
+            received_on,
+            extended=(
+                Extension(requested_on=extended_on, reason=extension_reason or "")
+                if extended_on is not None
+                else None
+            ),
+            suspensions=[ClockSuspension(asked_on=a, answered_on=b) for a, b in waits],
         )
     except DeadlineError as exc:
         # Stored dates the rules refuse (data written before a rule changed): show the date
         # stored with the request and say why it could not be derived, rather than fail
         # the whole export.
-        due_on = record.due_on
-        rule = (
-            f"date enregistrée, non recalculable : {exc}"
-            if lang == "fr"
-            else f"stored date, cannot be derived: {exc}"
+        return _DeadlineColumns(
+            deadline=None,
+            rule_fr=f"date enregistrée, non recalculable : {exc}",
+            rule_en=f"stored date, cannot be derived: {exc}",
+            suspended_days=0,
+            clock_stopped=any(b is None for _, b in waits),
         )
-        suspended_days, clock_stopped = 0, any(b is None for _, b in waits)
-    else:
-        due_on = deadline.due_on
-        rule = deadline.explanation_en if lang == "en" else deadline.explanation_fr
-        suspended_days = sum(
-            step.days or 0 for step in deadline.rule_steps if step.kind is RuleKind.SUSPENSION
-        )
-        clock_stopped = deadline.due_on is None
-    closed_on = paris_date(record.closed_at) if record.closed_at is not None else None
-    status = record.status
+    return _DeadlineColumns.of(deadline)
+
+
+def _with_receipt_time(deadline: Deadline, received_at: datetime) -> Deadline:
+    """``deadline``, computed from the Paris date of receipt, as ``compute_deadline`` gives it
+    for the timestamp ``received_at`` whose own date is another day: the rules are the same,
+    and the receipt's wording also gives the clock time, to say why the dates differ."""
+    text_fr, text_en = receipt_texts(received_at, deadline.received_on)
+    first = replace(deadline.rule_steps[0], text_fr=text_fr, text_en=text_en)
+    return replace(deadline, received_at=received_at, rule_steps=(first, *deadline.rule_steps[1:]))
+
+
+def _deadline_columns(record: RegisteredRequest) -> _DeadlineColumns:
+    waits = tuple(zip(record.suspensions_asked_on, record.suspensions_answered_on, strict=True))
+    columns = _deadline_on(record.received_on, record.extended_on, record.extension_reason, waits)
+    if columns.deadline is None or record.received_at.date() == record.received_on:
+        return columns
+    return _DeadlineColumns.of(_with_receipt_time(columns.deadline, record.received_at))
+
+
+def _line(record: RegisteredRequest, *, today: date, lang: str) -> _Line:
+    deadline = _deadline_columns(record)
+    due_on = record.due_on if deadline.deadline is None else deadline.deadline.due_on
+    closed_on, status = record.closed_on, record.status
     on_time: bool | None = None
     if status in ("completed", "refused") and closed_on is not None:
         on_time = due_on is None or closed_on <= due_on
     elif status in OPEN_STATUSES and due_on is not None and today > due_on:
         on_time = False
-    answered = [b for _, b in waits if b is not None]
-    return RegisterRow(
-        id=record.id,
-        request_type=RequestType(record.request_type),
-        channel=record.channel,
-        received_at=record.received_at,
-        received_on=paris_date(record.received_at),
-        identity_requested_on=paris_date(waits[0][0]) if waits else None,
-        identity_received_on=paris_date(max(answered)) if answered and not clock_stopped else None,
-        verified_on=paris_date(record.verified_at) if record.verified_at else None,
-        suspended_days=suspended_days,
-        clock_stopped=clock_stopped,
-        due_on=due_on,
-        due_rule=rule,
-        extended=record.extended_on is not None,
-        extended_on=record.extended_on,
-        extension_reason=record.extension_reason,
-        status=status,
-        closed_on=closed_on,
-        on_time=on_time,
+    identity_requested_on = identity_received_on = None
+    if asked := record.suspensions_asked_on:
+        identity_requested_on = asked[0]
+        answered = [b for b in record.suspensions_answered_on if b is not None]
+        if answered and not deadline.clock_stopped:
+            identity_received_on = max(answered)
+    # Positionally, in COLUMNS order (a test holds _Line's fields to RegisterRow's).
+    return _Line(
+        record.id,
+        record.request_type,
+        record.channel,
+        record.received_at,
+        record.received_on,
+        identity_requested_on,
+        identity_received_on,
+        record.verified_on,
+        deadline.suspended_days,
+        deadline.clock_stopped,
+        due_on,
+        deadline.rule_en if lang == "en" else deadline.rule_fr,
+        record.extended_on is not None,
+        record.extended_on,
+        record.extension_reason,
+        status,
+        closed_on,
+        on_time,
     )
 
 
+class _CsvText:
+    """The register's CSV text, written row by row and taken away in chunks of UTF-8, BOM and
+    header first.
+
+    Each line is what :class:`csv.writer` writes with the same settings (RFC 4180 section 2,
+    its minimal quoting: a field is quoted when it holds the separator, a double quote, which
+    is then doubled, or a line break; lines end with CRLF), built by joining the cells: the
+    register's rule texts are long, and the writer, which inspects every character of every
+    field one at a time, cost more than all the rest of the export together.
+    """
+
+    def __init__(self, separator: Separator) -> None:
+        self._separator = separator
+        self._parts = [BOM, separator.join(COLUMNS), "\r\n"]
+
+    def _text(self, value: str | None) -> str:
+        if not value:
+            return ""
+        if value.startswith(_FORMULA_STARTS):
+            value = "'" + value
+        if self._separator in value or '"' in value or "\r" in value or "\n" in value:
+            return '"' + value.replace('"', '""') + '"'
+        return value
+
+    def write(self, rows: Iterable[_Line | RegisterRow]) -> None:
+        text, parts = self._text, self._parts
+        for row in rows:
+            # COLUMNS order. No type of request (a CHECK constraint names them), date, count
+            # of days (never negative) or flag needs quotes or reads as a formula.
+            parts.append(
+                self._separator.join(
+                    (
+                        text(row.id),
+                        row.request_type,
+                        text(row.channel),
+                        row.received_at.isoformat(),
+                        row.received_on.isoformat(),
+                        row.identity_requested_on.isoformat() if row.identity_requested_on else "",
+                        row.identity_received_on.isoformat() if row.identity_received_on else "",
+                        row.verified_on.isoformat() if row.verified_on else "",
+                        str(row.suspended_days),
+                        _BOOLEANS[row.clock_stopped],
+                        row.due_on.isoformat() if row.due_on else "",
+                        text(row.due_rule),
+                        _BOOLEANS[row.extended],
+                        row.extended_on.isoformat() if row.extended_on else "",
+                        text(row.extension_reason),
+                        text(row.status),
+                        row.closed_on.isoformat() if row.closed_on else "",
+                        _BOOLEANS[row.on_time],
+                    )
+                )
+            )
+            parts.append("\r\n")
+
+    def take(self) -> bytes:
+        chunk = "".join(self._parts).encode("utf-8")
+        self._parts.clear()
+        return chunk
+
+
+def _language(lang: str) -> str:
+    return "en" if lang.lower().startswith("en") else "fr"
+
+
 class RegisterExport:
-    def __init__(self, repository: RegisterRepository) -> None:
+    def __init__(self, repository: RegisterRepository, *, batch_size: int = BATCH_SIZE) -> None:
         self._repository = repository
+        self._batch_size = batch_size
+
+    async def _lines(
+        self,
+        conn: Conn,
+        *,
+        today: date,
+        received_from: date | None,
+        received_to: date | None,
+        status: str | None,
+        request_type: RequestType | None,
+        lang: str,
+    ) -> AsyncGenerator[list[_Line], None]:
+        lang = _language(lang)
+        batches = self._repository.batches(
+            conn,
+            received_from=received_from,
+            received_to=received_to,
+            status=status,
+            request_type=request_type.value if request_type else None,
+            size=self._batch_size,
+        )
+        # Closed with this generator, not whenever it is collected: a stream left half-way
+        # ends the cursor's transaction while its connection is still the stream's.
+        async with aclosing(batches):
+            async for batch in batches:
+                yield [_line(record, today=today, lang=lang) for record in batch]
 
     async def rows(
         self,
@@ -207,41 +344,56 @@ class RegisterExport:
     ) -> list[RegisterRow]:
         """Requests received from ``received_from`` to ``received_to`` (Paris dates, both
         included), oldest first."""
-        records = await self._repository.rows(
+        lines = self._lines(
             conn,
+            today=today,
             received_from=received_from,
             received_to=received_to,
             status=status,
-            request_type=request_type.value if request_type else None,
+            request_type=request_type,
+            lang=lang,
         )
-        lang = "en" if lang.lower().startswith("en") else "fr"
-        return [_row(record, today=today, lang=lang) for record in records]
+        async with aclosing(lines):
+            return [RegisterRow(**line._asdict()) async for batch in lines for line in batch]
 
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value)
-    if text.startswith(_FORMULA_STARTS):
-        return "'" + text
-    return text
+    async def csv(
+        self,
+        conn: Conn,
+        *,
+        today: date,
+        received_from: date | None = None,
+        received_to: date | None = None,
+        status: str | None = None,
+        request_type: RequestType | None = None,
+        lang: str = "fr",
+        separator: Separator = ";",
+    ) -> AsyncGenerator[bytes, None]:
+        """The rows of :meth:`rows` as the file :func:`to_csv` makes of them, one chunk per
+        batch read: memory holds a batch, not the register. The first chunk carries the
+        header with the first batch (or alone, for an empty register)."""
+        text = _CsvText(separator)
+        batches = self._lines(
+            conn,
+            today=today,
+            received_from=received_from,
+            received_to=received_to,
+            status=status,
+            request_type=request_type,
+            lang=lang,
+        )
+        async with aclosing(batches):
+            async for lines in batches:
+                text.write(lines)
+                yield text.take()
+        if rest := text.take():
+            yield rest
 
 
 def to_csv(rows: Iterable[RegisterRow], *, separator: Separator = ";") -> bytes:
     """RFC 4180 CSV, UTF-8 with BOM (see the module docstring for the separator)."""
-    buffer = io.StringIO()
-    buffer.write(BOM)
-    writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(getattr(row, column)) for column in COLUMNS])
-    return buffer.getvalue().encode("utf-8")
+    text = _CsvText(separator)
+    text.write(rows)
+    return text.take()
 
 
 register_export = RegisterExport(register_repository)

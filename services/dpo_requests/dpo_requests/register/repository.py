@@ -2,33 +2,67 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, fields
 from datetime import date, datetime
+from typing import Final
 
 from vigie_shared.kit.db import Conn
+
+BATCH_SIZE: Final = 2000
+"""Requests read at a time: enough to keep the round trips few, few enough to keep memory
+flat whatever the register's length."""
+
+# Paris dates are taken by PostgreSQL, as the stored ``received_on`` and ``closed_on`` are
+# (migration 0003): GDPR periods run on Paris days and the register needs no clock time but
+# the receipt's.
+_SELECT: Final = (
+    "SELECT r.id, r.request_type, r.channel, r.received_at, r.received_on,"
+    " (r.verified_at AT TIME ZONE 'Europe/Paris')::date AS verified_on,"
+    " r.extended_on, r.extension_reason, r.due_on, r.status, r.closed_on,"
+    " coalesce(s.asked_on, '{}') AS suspensions_asked_on,"
+    " coalesce(s.answered_on, '{}') AS suspensions_answered_on"
+    " FROM requests r LEFT JOIN ("
+    "   SELECT request_id,"
+    "          array_agg((asked_at AT TIME ZONE 'Europe/Paris')::date ORDER BY asked_at, id)"
+    "            AS asked_on,"
+    "          array_agg((answered_at AT TIME ZONE 'Europe/Paris')::date ORDER BY asked_at, id)"
+    "            AS answered_on"
+    "   FROM request_suspensions GROUP BY request_id) s ON s.request_id = r.id"
+    " WHERE ($1::date IS NULL OR r.received_on >= $1)"
+    " AND ($2::date IS NULL OR r.received_on <= $2)"
+    " AND ($3::text IS NULL OR r.status = $3)"
+    " AND ($4::text IS NULL OR r.request_type = $4)"
+    " ORDER BY r.received_at, r.id"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class RegisteredRequest:
-    """What the register shows of a request: no requester, its dates and how it ended, and its
-    clock suspensions as parallel lists (asked, answered; answered is None while one runs)."""
+    """What the register shows of a request: no requester, its dates (Paris dates, but the
+    receipt's timestamp) and how it ended, and its clock suspensions as parallel lists of
+    Paris dates (asked, answered; answered is None while one runs)."""
 
     id: str
     request_type: str
     channel: str
     received_at: datetime
-    verified_at: datetime | None
+    received_on: date
+    verified_on: date | None
     extended_on: date | None
     extension_reason: str | None
     due_on: date | None
     status: str
-    closed_at: datetime | None
-    suspensions_asked: list[datetime]
-    suspensions_answered: list[datetime | None]
+    closed_on: date | None
+    suspensions_asked_on: list[date]
+    suspensions_answered_on: list[date | None]
+
+
+_FIELDS: Final = tuple(field.name for field in fields(RegisteredRequest))
 
 
 class RegisterRepository:
-    async def rows(
+    async def batches(
         self,
         conn: Conn,
         *,
@@ -36,33 +70,27 @@ class RegisterRepository:
         received_to: date | None,
         status: str | None,
         request_type: str | None,
-    ) -> list[RegisteredRequest]:
+        size: int = BATCH_SIZE,
+    ) -> AsyncGenerator[list[RegisteredRequest], None]:
         """Requests received from ``received_from`` to ``received_to`` (Paris dates, both
-        included) in receipt order, each with its clock suspensions as two parallel arrays
-        (asked, answered) in the order :meth:`RequestRepository.suspensions` gives them."""
-        rows = await conn.fetch(
-            "SELECT r.id, r.request_type, r.channel, r.received_at, r.verified_at,"
-            " r.extended_on, r.extension_reason, r.due_on, r.status, r.closed_at,"
-            " coalesce(s.asked, '{}') AS suspensions_asked,"
-            " coalesce(s.answered, '{}') AS suspensions_answered"
-            " FROM requests r LEFT JOIN ("
-            "   SELECT request_id, array_agg(asked_at ORDER BY asked_at, id) AS asked,"
-            "          array_agg(answered_at ORDER BY asked_at, id) AS answered"
-            "   FROM request_suspensions GROUP BY request_id) s ON s.request_id = r.id"
-            " WHERE ($1::date IS NULL OR r.received_on >= $1)"
-            " AND ($2::date IS NULL OR r.received_on <= $2)"
-            " AND ($3::text IS NULL OR r.status = $3)"
-            " AND ($4::text IS NULL OR r.request_type = $4)"
-            " ORDER BY r.received_at, r.id",
-            received_from,
-            received_to,
-            status,
-            request_type,
-        )
-        # By keyword from the row itself: the SELECT names exactly the record's fields (a
-        # mismatch is a TypeError at once), and the register reads every request there is, so
-        # it skips the kit's field-by-field ``record``, whose lookups add up over a register.
-        return [RegisteredRequest(**r) for r in rows]
+        included) in receipt order, ``size`` at a time, each with its clock suspensions in
+        the order :meth:`RequestRepository.suspensions` gives them.
+
+        Read through a server-side cursor, so that only one batch is held at a time however
+        long the register is; a cursor lives in a transaction (a savepoint when the caller
+        has one open). Its query keeps the snapshot it started with, so the batches are one
+        consistent register even while requests are written meanwhile.
+        """
+        async with conn.transaction():
+            statement = await conn.prepare(_SELECT)
+            # Records are built positionally (by keyword costs twice as much, which adds up
+            # over every request there is): the SELECT must list the record's fields in order.
+            columns = tuple(attribute.name for attribute in statement.get_attributes())
+            if columns != _FIELDS:
+                raise TypeError(f"the register's SELECT gives {columns}, not {_FIELDS}")
+            cursor = await statement.cursor(received_from, received_to, status, request_type)
+            while rows := await cursor.fetch(size):
+                yield [RegisteredRequest(*row) for row in rows]
 
 
 register_repository = RegisterRepository()
