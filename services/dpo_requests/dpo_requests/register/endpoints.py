@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import StreamingResponse
 
 from dpo_requests.deadlines import paris_date
 from dpo_requests.deps import DbConn, DpoOfficer
+from dpo_requests.register.download import csv_download
 from dpo_requests.register.export import RegisterPublic, register_export
 from vigie_shared.events import RequestType
 from vigie_shared.kit.clock import utcnow
@@ -84,41 +82,13 @@ async def get_register_csv(
     ] = "semicolon",
 ) -> Response:
     today = paris_date(utcnow())
-    pool = request.app.state.runtime.pool
-
-    async def chunks() -> AsyncGenerator[bytes, None]:
-        # A connection of the stream's own, and each generator closed by the one it feeds:
-        # however the response ends (the client may leave half-way), the cursor's
-        # transaction ends before the connection is given back.
-        async with pool.acquire() as conn:
-            stream = register_export.csv(
-                conn,
-                today=today,
-                received_from=filters.received_from,
-                received_to=filters.received_to,
-                status=filters.status,
-                request_type=filters.request_type,
-                lang=filters.lang,
-                separator=";" if separator == "semicolon" else ",",
-            )
-            async with aclosing(stream):
-                async for chunk in stream:
-                    yield chunk
-
-    body = chunks()
-    # The query runs before the status line goes out, so that a failure is still an error
-    # response rather than a 200 cut short.
-    first = await anext(body)
-
-    async def rest() -> AsyncGenerator[bytes, None]:
-        async with aclosing(body):
-            yield first
-            async for chunk in body:
-                yield chunk
-
-    return StreamingResponse(
-        rest(),
-        # RFC 4180 section 3: text/csv with its optional charset and header parameters.
-        media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="registre-demandes-{today}.csv"'},
+    return await csv_download(
+        request.app.state.runtime.pool,
+        today=today,
+        received_from=filters.received_from,
+        received_to=filters.received_to,
+        status=filters.status,
+        request_type=filters.request_type,
+        lang=filters.lang,
+        separator=";" if separator == "semicolon" else ",",
     )

@@ -17,7 +17,8 @@ from dpo_requests.dashboard.charts import status_chart, volume_chart
 from dpo_requests.dashboard.stats import load_dashboard
 from dpo_requests.deadlines import PARIS, paris_date
 from dpo_requests.deps import AppSettings, DbConn
-from dpo_requests.register.export import RegisterPublic, register_export, to_csv
+from dpo_requests.register.download import csv_download
+from dpo_requests.register.export import RegisterPublic, register_export
 from dpo_requests.requests.repository import QueueSort
 from dpo_requests.requests.schemas import (
     ClosingCreate,
@@ -262,18 +263,15 @@ async def register_download(
     as_dpo(session)
     now = utcnow()
     today = paris_date(now)
-    rows = await register_export.rows(conn, today=today, lang=i18n.negotiate(request))
-    if fmt == "json":
-        body = RegisterPublic(generated_at=now, count=len(rows), items=rows)
-        return Response(
-            body.model_dump_json(indent=2),
-            media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="registre-{today}.json"'},
-        )
+    lang = i18n.negotiate(request)
+    if fmt == "csv":
+        return await csv_download(request.app.state.runtime.pool, today=today, lang=lang)
+    rows = await register_export.rows(conn, today=today, lang=lang)
+    body = RegisterPublic(generated_at=now, count=len(rows), items=rows)
     return Response(
-        to_csv(rows),
-        media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="registre-demandes-{today}.csv"'},
+        body.model_dump_json(indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="registre-{today}.json"'},
     )
 
 
