@@ -36,8 +36,10 @@ kafka-jars: bootstrap
 run: bootstrap kafka-jars
 	$(UV) run --frozen --no-sync vigie up --demo
 
+# Two pytest sessions side by side (tests/halves.py); a path in PYTEST_ARGS, or
+# VIGIE_TEST_SESSIONS=1, runs one ordinary session.
 test: bootstrap browser kafka-jars
-	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+	$(UV) run --frozen --no-sync python -m tests.halves $(PYTEST_ARGS)
 
 # The long fault-injection soak: minutes of kills and restarts under steady load, of
 # the services on Tansu and of the nodes of a three-node Apache Kafka cluster.
