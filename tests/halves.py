@@ -1,10 +1,11 @@
 """``make test`` on a two-core machine: the suite in two pytest sessions at once.
 
 Most of the suite's time is waiting (consumer groups forming, brokers and JVMs starting, a
-killed part's session expiring), so two sessions side by side finish well before one would. Each session has its own PostgreSQL, brokers and temporary directories (the
-session fixtures start them), and each runs its folders in the order one session would: each
-half is a subsequence of the serial order, so no test meets an earlier test it would not have
-met in a serial run. The three-node clusters (``faults``, ``deploy``) are in the same half, so
+killed part's session expiring), so two sessions side by side finish well before one would.
+Each session has its own PostgreSQL, brokers and temporary directories (the session fixtures
+start them), and each runs its folders in the order one session would: each half is a
+subsequence of the serial order, so no test meets an earlier test it would not have met in a
+serial run. The three-node clusters (``faults``, ``deploy``) are in the same half, so
 that two of them never run at once.
 
 Arguments go to both sessions; with a path among them (``make test PYTEST_ARGS=tests/kit``), or
