@@ -15,8 +15,10 @@ with ``VIGIE_TEST_SESSIONS=1``, one ordinary session runs instead.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -53,6 +55,13 @@ def _own(args: list[str], half: str) -> list[str]:
     return own
 
 
+def _basetemp(args: list[str]) -> Path | None:
+    for arg in args:
+        if arg.startswith("--basetemp="):
+            return Path(arg.removeprefix("--basetemp="))
+    return None
+
+
 def _relay(process: subprocess.Popen[str], half: str) -> None:
     assert process.stdout is not None
     for line in process.stdout:
@@ -63,6 +72,13 @@ def _relay(process: subprocess.Popen[str], half: str) -> None:
 def main(args: list[str]) -> int:
     if os.environ.get("VIGIE_TEST_SESSIONS") == "1" or _names_a_path(args):
         return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT)
+    # Each session's own temporary root, outside pytest's shared /tmp/pytest-of-<user>: a
+    # session starting there takes group and other access off that directory, and so off the
+    # data directory of an embedded PostgreSQL the other session may be creating in it (the
+    # server runs as a user of its own when the tests run as root).
+    given = _basetemp(args)
+    root = given if given is not None else Path(tempfile.mkdtemp(prefix="vigie-tests-"))
+    args = [arg for arg in args if not arg.startswith("--basetemp=")]
     running = []
     for half, folders in zip(("1", "2"), halves(), strict=True):
         process = subprocess.Popen(
@@ -71,6 +87,7 @@ def main(args: list[str]) -> int:
                 "-m",
                 "pytest",
                 *_own(args, half),
+                f"--basetemp={root / f'half-{half}'}",
                 # Each session's own cache: two writing one file would race.
                 "-o",
                 f"cache_dir=.pytest_cache/half-{half}",
@@ -91,6 +108,8 @@ def main(args: list[str]) -> int:
         relay.join()
     for half, folders, _, _ in running:
         print(f"half {half} ({' '.join(folders)}): pytest exit code {codes[half]}")
+    if given is None and not any(codes.values()):
+        shutil.rmtree(root, ignore_errors=True)
     return max(codes.values())
 
 
