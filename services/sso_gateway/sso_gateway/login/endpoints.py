@@ -30,8 +30,11 @@ router = APIRouter(tags=["login"])
 
 
 def safe_next(value: str | None) -> str:
-    """Only our own authorization endpoint may follow a login (no open redirect)."""
-    if value and value.startswith("/authorize?") and not value.startswith("//"):
+    """Only our own authorization endpoint or password page may follow a login (no open
+    redirect)."""
+    if value == "/password" or (
+        value and value.startswith("/authorize?") and not value.startswith("//")
+    ):
         return value
     return "/"
 

@@ -371,6 +371,30 @@ class SignalService:
             },
         )
 
+    async def credential_changed(
+        self, conn: Conn, settings: Settings, *, user_id: str, reset: bool
+    ) -> int:
+        """CAEP 1.0 §3.3 credential-change, in the transaction that changed the password.
+        ``change_type``: ``update`` when the holder changed it (the same credential, a new
+        value), ``revoke`` when an administrator reset it (the value the holder knew is
+        withdrawn and one they did not choose replaces it)."""
+        why = texts.PASSWORD_RESET if reset else texts.PASSWORD_CHANGED
+        return await self._emit(
+            conn,
+            settings,
+            event_type=sets.CREDENTIAL_CHANGE,
+            user_id=user_id,
+            dedupe=f"credential-change:{uuid.uuid4().hex}",
+            payload={
+                "credential_type": "password",
+                "change_type": "revoke" if reset else "update",
+                "event_timestamp": int(utcnow().timestamp()),
+                "initiating_entity": why.initiating_entity,
+                "reason_admin": texts.in_every_language(why.admin),
+                "reason_user": texts.in_every_language(why.user),
+            },
+        )
+
     async def access_changed(
         self,
         conn: Conn,
