@@ -468,7 +468,7 @@ async def test_a_removed_subject_gets_no_sets_until_added_back(sso: FastAPI) -> 
             headers=receiver.headers,
         )
     assert removed.status_code == 204
-    assert unknown.status_code == 422
+    assert unknown.status_code == 400
     await suspend_by_hand(sso, account)
     assert (await poll(sso, receiver, stream))["sets"] == {}
     async with browser(sso) as http:
