@@ -121,6 +121,12 @@ class Settings(ServiceSettings):
         100, ge=1, le=1000, description="SETs a poll returns when it sets no maxEvents."
     )
     signals_max_streams_per_receiver: int = Field(5, ge=1)
+    signals_min_verification_seconds: int = Field(
+        10,
+        ge=0,
+        description="A stream's min_verification_interval (SSF 1.0 §8.1.1): a receiver asking "
+        "for verification events more often is answered 429.",
+    )
     signals_housekeeping_seconds: float = Field(
         15.0,
         ge=0,

@@ -33,7 +33,13 @@ from sso_gateway.signals.schemas import (
     VerificationRequest,
     transmitter_metadata,
 )
-from sso_gateway.signals.service import InvalidStream, StreamNotFound, TooManyStreams, signals
+from sso_gateway.signals.service import (
+    InvalidStream,
+    StreamNotFound,
+    TooManyStreams,
+    VerificationTooSoon,
+    signals,
+)
 from sso_gateway.signals.sets import POLL
 from vigie_shared.kit.http import Problem
 from vigie_shared.kit.oidc import admit
@@ -70,6 +76,7 @@ RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or invalid access token (RFC 6750 §3.1)"},
     403: {"description": "Not a receiver's token, or insufficient scope"},
     404: {"description": "No such stream for this receiver"},
+    429: {"description": "A verification asked before min_verification_interval (SSF §8.1.4.2)"},
 }
 
 
@@ -116,6 +123,13 @@ def _answers() -> Iterator[None]:
         raise Problem(400, "Bad Request", str(exc)) from exc
     except TooManyStreams as exc:
         raise Problem(409, "Conflict", "This receiver has as many streams as it may.") from exc
+    except VerificationTooSoon as exc:
+        raise Problem(
+            429,
+            "Too Many Requests",
+            "A verification event was asked for too recently (min_verification_interval).",
+            headers={"Retry-After": str(exc.args[0])},
+        ) from exc
 
 
 @router.get("/.well-known/ssf-configuration", summary="Transmitter metadata (SSF §7)")
