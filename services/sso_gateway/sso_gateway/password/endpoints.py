@@ -15,16 +15,18 @@ from sso_gateway.login.pages import (
     csrf_seed,
     csrf_token,
     csrf_valid,
+    languages,
     render,
     set_csrf_cookie,
 )
-from sso_gateway.login.texts import LANGUAGE_NAMES, TEXTS, Lang, page_lang
+from sso_gateway.login.texts import TEXTS, Lang, page_lang
 from sso_gateway.oauth.endpoints import PAGE_RESPONSES
 from sso_gateway.password import texts
 from sso_gateway.password.service import MIN_LENGTH, Refusal, passwords
 from sso_gateway.sessions.records import BrowserSession
 from sso_gateway.sessions.service import sessions
 from vigie_shared.kit.forms import first_values, read_form, same_origin
+from vigie_shared.kit.i18n import language_name
 
 router = APIRouter(tags=["login"])
 
@@ -41,7 +43,7 @@ def _form(
     status: int,
 ) -> Response:
     seed, new = csrf_seed(request)
-    other: Lang = "en" if lang == "fr" else "fr"
+    other = languages.other(lang)
     response = render(
         "password.html",
         status,
@@ -52,7 +54,7 @@ def _form(
         min_length=MIN_LENGTH,
         csrf_token=csrf_token(settings, seed),
         other_lang=other,
-        other_lang_name=LANGUAGE_NAMES[other],
+        other_lang_name=language_name(other),
         other_lang_query=urlencode({"lang": other}),
     )
     if new:
