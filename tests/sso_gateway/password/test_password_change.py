@@ -175,3 +175,21 @@ async def test_the_page_asks_for_a_login_first_and_comes_back_to_it(sso: FastAPI
         assert "Change your password" in page.text
         assert 'autocomplete="current-password"' in page.text
         assert (await http.post("/password", data={})).status_code == 403
+
+
+async def test_wrong_current_passwords_are_throttled_like_logins(sso: FastAPI) -> None:
+    account = await make_user(sso)
+    limit = sso.state.provider.settings.login_max_failures_per_account
+    wrong = {"current_password": "a guess", "new_password": NEW_PASSWORD}
+    async with signed_in_browser(sso, account) as here:
+        for _ in range(limit):
+            assert (await change(here, **wrong)).status_code == 400
+        throttled = await change(here, current_password=account.password, new_password=NEW_PASSWORD)
+        assert throttled.status_code == 429
+        assert int(throttled.headers["retry-after"]) > 0
+        assert "Trop de tentatives." in throttled.text
+    # Nothing changed: the right current password was not even checked.
+    stored = await sso.state.runtime.pool.fetchval(
+        "SELECT count(*) FROM login_attempts WHERE identifier = $1", f"password:{account.id}"
+    )
+    assert stored == limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -22,7 +23,7 @@ from sso_gateway.login.pages import (
 from sso_gateway.login.texts import TEXTS, Lang, page_lang
 from sso_gateway.oauth.endpoints import PAGE_RESPONSES
 from sso_gateway.password import texts
-from sso_gateway.password.service import MIN_LENGTH, Refusal, passwords
+from sso_gateway.password.service import MIN_LENGTH, Refusal, Throttled, passwords
 from sso_gateway.sessions.records import BrowserSession
 from sso_gateway.sessions.service import sessions
 from vigie_shared.kit.forms import first_values, read_form, same_origin
@@ -100,10 +101,18 @@ async def password_submit(request: Request, pool: PoolDep, settings: SettingsDep
             settings,
             user_id=session.user_id,
             session_id=session.id,
+            ip=request.client.host if request.client else None,
             current=form.get("current_password", ""),
             new=form.get("new_password", ""),
             confirmation=form.get("confirmation", ""),
         )
+    if isinstance(outcome, Throttled):
+        minutes = str(math.ceil(outcome.seconds / 60))
+        error = catalogues.gettext(lang, texts.THROTTLED, minutes=minutes)
+        response = _form(request, settings, session, lang=lang, error=error, status=429)
+        # RFC 9110 §10.2.3: how long to wait, in seconds.
+        response.headers["Retry-After"] = str(outcome.seconds)
+        return response
     if isinstance(outcome, Refusal):
         error = catalogues.gettext(lang, texts.REFUSED[outcome], **texts.VALUES)
         return _form(request, settings, session, lang=lang, error=error, status=400)

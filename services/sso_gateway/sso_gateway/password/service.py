@@ -8,12 +8,15 @@ Session ID After Any Privilege Level Change")."""
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from enum import Enum
 
 from pydantic import BaseModel, Field
 
 from sso_gateway.config import Settings
+from sso_gateway.login.repository import AttemptRepository, attempt_repository
+from sso_gateway.login.throttle import Limits, wait_seconds
 from sso_gateway.sessions.service import sessions
 from sso_gateway.signals.service import signals
 from sso_gateway.users.repository import UserRepository, user_repository
@@ -42,6 +45,13 @@ class NoSuchAccount(Exception):
 
 
 @dataclass(frozen=True)
+class Throttled:
+    """Too many wrong current passwords lately: ``seconds`` before the next is checked."""
+
+    seconds: int
+
+
+@dataclass(frozen=True)
 class Changed:
     """A password replaced: how many other sessions it ended."""
 
@@ -59,8 +69,9 @@ def refusal_of(new: str, confirmation: str) -> Refusal | None:
 
 
 class PasswordService:
-    def __init__(self, users: UserRepository) -> None:
+    def __init__(self, users: UserRepository, attempts: AttemptRepository) -> None:
         self._users = users
+        self._attempts = attempts
 
     async def change(
         self,
@@ -69,14 +80,34 @@ class PasswordService:
         *,
         user_id: str,
         session_id: str,
+        ip: str | None,
         current: str,
         new: str,
         confirmation: str,
-    ) -> Changed | Refusal:
-        """The holder's change from their session ``session_id``, which stays open."""
+    ) -> Changed | Refusal | Throttled:
+        """The holder's change from their session ``session_id``, which stays open. The
+        current password is an answer to guess like the login form's, from a session left
+        open or stolen: its wrong guesses count in the login's budgets (login/throttle.py)."""
         refused = refusal_of(new, confirmation)
         if refused is not None:
             return refused
+        identifier = f"password:{user_id}"
+        async with conn.transaction():
+            await self._attempts.lock(conn, account_key=user_id, ip=ip)
+            budgets = await self._attempts.budgets(
+                conn,
+                user_id=user_id,
+                identifier=identifier,
+                ip=ip,
+                device=None,
+                window=settings.login_throttle_window,
+            )
+            wait = wait_seconds(budgets, Limits.of(settings), recognised=False)
+            if wait > 0:
+                return Throttled(math.ceil(wait))
+            attempt = await self._attempts.begin(
+                conn, identifier=identifier, ip=ip, user_id=user_id, device=None
+            )
         account = await self._users.password_of(conn, user_id)
         # argon2id takes tens of milliseconds of CPU: worker threads, never the event loop;
         # and outside the transaction, which need not stay open meanwhile.
@@ -87,6 +118,7 @@ class PasswordService:
             return Refusal.WRONG_CURRENT
         new_hash = await asyncio.to_thread(password_hasher.hash, new)
         async with conn.transaction():
+            await self._attempts.succeed(conn, attempt)
             if not await self._users.replace_password_hash(
                 conn, user_id, old_hash=account.password_hash, new_hash=new_hash
             ):
@@ -114,4 +146,4 @@ class PasswordService:
         return user_id, Changed(ended)
 
 
-passwords = PasswordService(user_repository)
+passwords = PasswordService(user_repository, attempt_repository)

@@ -8,6 +8,7 @@ from vigie_shared.kit.i18n import N_
 
 TITLE = N_("Change your password")
 CHANGED = N_("Your password is changed.")
+THROTTLED = N_("Too many attempts. Try again in %(minutes)s min.")
 OTHERS_SIGNED_OUT = N_("Your other sessions are signed out: %(count)s.")
 REFUSED: dict[Refusal, str] = {
     Refusal.WRONG_CURRENT: N_("Your current password is incorrect."),
