@@ -9,17 +9,21 @@ import re
 import uuid
 from decimal import Decimal
 from html import unescape
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
+from sso_gateway.signals import sets
 from sso_gateway.users.schemas import UserCreate
 from sso_gateway.users.service import user
 from tests.demo_payment.conftest import PASSWORD, PaymentStack
 from tests.fixtures.serving import eventually
 from vigie_shared.demo.payment.reminders import remind
-from vigie_shared.demo.payment.signals import DESCRIPTION, POLL
+from vigie_shared.demo.payment.signals import ACCOUNT_DISABLED, DESCRIPTION, POLL, InvalidSet
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
 
@@ -125,3 +129,34 @@ async def test_signing_out_at_the_gateway_ends_the_portals_session(stack: Paymen
             lambda: signed_in_to_portal(http, stack), until=lambda signed: not signed, timeout=40
         )
         assert not ended, "the portal's session outlived the gateway's"
+
+
+async def test_the_portal_acts_only_on_sets_the_gateway_signed_for_it(stack: PaymentStack) -> None:
+    receiver = stack.portal.state.signals
+    await asyncio.wait_for(receiver.ready.wait(), 20)
+    keyring = stack.sso.state.provider.keyring
+
+    def claims(**changes: Any) -> dict[str, Any]:
+        base = sets.claims(
+            issuer=stack.issuer,
+            audience="paiement",
+            txn="1",
+            sub_id={"format": "iss_sub", "iss": stack.issuer, "sub": "u-forged"},
+            event_type=ACCOUNT_DISABLED,
+            payload={"event_timestamp": 2_000_000_000},
+        )
+        return {**base, **changes}
+
+    stranger = ECKey.generate_key("P-256")
+    forged = jwt.encode({"alg": "ES256", "typ": "secevent+jwt"}, claims(), stranger)
+    with pytest.raises(InvalidSet, match="invalid_key"):
+        await receiver.verify(forged)
+    with pytest.raises(InvalidSet, match="invalid_audience"):
+        await receiver.verify(sets.sign(keyring, claims(aud="moodle"), "ES256"))
+    key = keyring.signing_key("ES256")
+    untyped = jwt.encode({"alg": "ES256", "kid": key.kid}, claims(), key.key)
+    with pytest.raises(InvalidSet, match="invalid_request"):
+        await receiver.verify(untyped)
+    assert "u-forged" not in receiver.revocations.accounts
+    receiver.act(await receiver.verify(sets.sign(keyring, claims(), "ES256")))
+    assert receiver.revocations.accounts["u-forged"] == 2_000_000_000

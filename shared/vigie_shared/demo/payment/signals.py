@@ -183,7 +183,13 @@ class SignalReceiver:
         errors: dict[str, dict[str, str]] = {}
         for jti, token in answer.get("sets", {}).items():
             try:
-                self.act(await self.verify(token))
+                claims = await self.verify(token)
+                try:
+                    self.act(claims)
+                except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                    raise InvalidSet(
+                        "invalid_request", "an event this receiver cannot read"
+                    ) from exc
                 acks.append(jti)
             except InvalidSet as exc:
                 errors[jti] = {"err": exc.args[0], "description": exc.args[1]}
