@@ -37,6 +37,7 @@ def test_the_mail_templates_and_the_deadline_texts_are_extracted() -> None:
     }
     assert "notifications/templates/one_time_code.txt" in files
     assert "notifications/templates/acknowledgement.txt" in files
+    assert "deadlines/texts.py" in files
 
 
 def test_the_table_names_every_right_in_both_languages() -> None:
