@@ -56,6 +56,10 @@ PUBLIC: dict[str, dict[tuple[str, str], str]] = {
         ("GET", "/"): "redirects to the login form without a session cookie",
         ("GET", "/login"): "the login form",
         ("POST", "/login"): "the login form",
+        ("GET", "/password"): "a person's own password form: redirects to the login form"
+        " without a session cookie",
+        ("POST", "/password"): "a person's own password change: refused without a session"
+        " cookie, the current password and the form's CSRF token",
     },
 }
 

@@ -209,3 +209,63 @@ def test_signals_commands_show_delivery_state_and_queue_a_verification_event(
     assert claims["events"] == {
         "https://schemas.openid.net/secevent/ssf/event-type/verification": {"state": "s1"}
     }
+
+
+def test_user_password_resets_it_ends_every_session_and_writes_a_credential_change(
+    database_url: str,
+    schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    argv = ["user", "add", "--username", "lea", "--email", "lea@example.org", "--password-stdin"]
+    assert run([*argv, "--json"], database_url, schema) == 0
+    user_id = json.loads(capsys.readouterr().out)["id"]
+    (old,) = fetch(database_url, schema, "SELECT password_hash FROM users")
+    fetch(
+        database_url,
+        schema,
+        "INSERT INTO clients (client_id, name, redirect_uris, scopes)"
+        " VALUES ('lms-ssf', 'Receiver', '{}', '{ssf.manage}')",
+    )
+    fetch(
+        database_url,
+        schema,
+        "INSERT INTO ssf_streams (id, client_id, audience, delivery_method, events_delivered)"
+        " VALUES ('ssf-1', 'lms-ssf', 'lms-ssf', 'urn:ietf:rfc:8936',"
+        " '{https://schemas.openid.net/secevent/caep/event-type/credential-change,"
+        "https://schemas.openid.net/secevent/caep/event-type/session-revoked}')",
+    )
+    fetch(
+        database_url,
+        schema,
+        "INSERT INTO sessions (id, token_hash, user_id, expires_at)"
+        " VALUES ('s-1', 'h1', $1, now() + interval '1 hour'),"
+        " ('s-2', 'h2', $1, now() + interval '1 hour')",
+        user_id,
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert run(["user", "password", "lea", "--password-stdin"], database_url, schema) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("another long password\n"))
+    assert run(["user", "password", "nobody", "--password-stdin"], database_url, schema) == 1
+    assert fetch(database_url, schema, "SELECT * FROM ssf_events") == []
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("another long password\n"))
+    reset = ["user", "password", "lea@example.org", "--password-stdin", "--json"]
+    assert run(reset, database_url, schema) == 0
+    assert json.loads(capsys.readouterr().out) == {"user_id": user_id, "sessions_ended": 2}
+    (new,) = fetch(database_url, schema, "SELECT password_hash FROM users")
+    assert new["password_hash"].startswith("$argon2id$")
+    assert new["password_hash"] != old["password_hash"]
+    assert fetch(database_url, schema, "SELECT id FROM sessions WHERE revoked_at IS NULL") == []
+    events = fetch(database_url, schema, "SELECT event_type, claims FROM ssf_events ORDER BY id")
+    changes = [json.loads(e["claims"])["events"] for e in events]
+    caep = "https://schemas.openid.net/secevent/caep/event-type/"
+    assert [next(iter(c)) for c in changes] == [
+        caep + "credential-change",
+        caep + "session-revoked",
+        caep + "session-revoked",
+    ]
+    payload = changes[0][caep + "credential-change"]
+    assert (payload["credential_type"], payload["change_type"]) == ("password", "revoke")
+    assert payload["initiating_entity"] == "admin"

@@ -24,6 +24,7 @@ from sso_gateway.oauth.endpoints import discovery as discovery_endpoint
 from sso_gateway.oauth.endpoints import router as oauth_router
 from sso_gateway.oauth.endpoints import token as token_endpoint
 from sso_gateway.oauth.server import Provider
+from sso_gateway.password.endpoints import router as password_router
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
 from sso_gateway.signals import wiring as signals_wiring
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth_router)
     app.include_router(keys_router)
     app.include_router(login_router)
+    app.include_router(password_router)
     app.include_router(admin_router)
     app.include_router(access_router)
     app.include_router(signals_router)

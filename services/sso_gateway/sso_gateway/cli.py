@@ -1,5 +1,5 @@
-"""Administration commands: ``vigie user add|show``, ``vigie client add``, ``vigie access
-suspend|restore``, ``vigie keys rotate``, ``vigie signals streams|verify``.
+"""Administration commands: ``vigie user add|list|show|password``, ``vigie client add``,
+``vigie access suspend|restore``, ``vigie keys rotate``, ``vigie signals streams|verify``.
 
 ``register_commands`` adds them to the ``vigie`` command (entry point group ``vigie.commands``);
 ``vigie-sso-admin`` runs them alone. Each finds the stack it administers as every ``vigie``
@@ -24,6 +24,7 @@ from sso_gateway.clients.schemas import ClientCreate
 from sso_gateway.clients.service import ClientAlreadyExists, client
 from sso_gateway.config import Settings
 from sso_gateway.keys.service import keys
+from sso_gateway.password.service import NewPassword, NoSuchAccount, passwords
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
 from sso_gateway.signals.delivery import delivery
@@ -80,6 +81,28 @@ async def _user_add(args: argparse.Namespace) -> int:
         await conn.close()
     output = created.model_dump(mode="json")
     print(json.dumps(output) if args.json else f"created {created.id} ({created.email})")
+    return 0
+
+
+async def _user_password(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        new = NewPassword(password=sys.stdin.readline().rstrip("\r\n"))
+    except ValidationError as exc:
+        return _fail("; ".join(f"password: {e['msg']}" for e in exc.errors()))
+    conn = await _connect(args, settings)
+    try:
+        user_id, changed = await passwords.reset(conn, settings, identifier=args.user, new=new)
+    except NoSuchAccount:
+        return _fail(f"no account {args.user}")
+    finally:
+        await conn.close()
+    result = {"user_id": user_id, "sessions_ended": changed.sessions_ended}
+    print(
+        json.dumps(result)
+        if args.json
+        else f"password of {user_id} reset; {changed.sessions_ended} session(s) ended"
+    )
     return 0
 
 
@@ -279,6 +302,14 @@ def register_commands(subparsers: Any) -> None:
     show.add_argument("email")
     _common(show)
     show.set_defaults(func=_command(_user_show))
+    reset = user_sub.add_parser(
+        "password",
+        help="reset an account's password (the new one read from stdin); its sessions end",
+    )
+    reset.add_argument("user", help="the account's id, username or e-mail")
+    reset.add_argument("--password-stdin", action="store_true", required=True)
+    _common(reset)
+    reset.set_defaults(func=_command(_user_password))
 
     clients = subparsers.add_parser("client", help="OIDC relying parties (platforms)")
     client_sub = clients.add_subparsers(dest="client_command", required=True)

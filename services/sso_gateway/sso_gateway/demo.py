@@ -124,6 +124,10 @@ def payment_client(portal_url: str) -> ClientCreate:
         training_platform=False,
         redirect_uris=[redirect_uri],
         client_uri=home,
+        # It is also a Shared Signals receiver (its own poll stream, registered at start-up
+        # with a client-credentials token): the gateway's SETs end its local sessions.
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+        scopes=["ssf.manage", "ssf.read"],
     )
 
 
@@ -163,6 +167,9 @@ async def seed_demo(settings: ServiceSettings) -> list[str]:
                     platform.redirect_uris,
                     platform.post_logout_redirect_uris,
                     platform.client_uri,
+                )
+                await client_repository.add_grants_and_scopes(
+                    conn, platform.client_id, list(platform.grant_types), list(platform.scopes)
                 )
             lines.append(f"platform   {platform.client_id} / {secret}")
         return lines

@@ -24,11 +24,12 @@ from vigie_shared.kit.embedded import free_port
 CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
 RISC = "https://schemas.openid.net/secevent/risc/event-type/"
 SESSION_REVOKED = CAEP + "session-revoked"
+CREDENTIAL_CHANGE = CAEP + "credential-change"
 ACCOUNT_DISABLED = RISC + "account-disabled"
 ACCOUNT_ENABLED = RISC + "account-enabled"
 ACCOUNT_PURGED = RISC + "account-purged"
 VERIFICATION = "https://schemas.openid.net/secevent/ssf/event-type/verification"
-ALL_EVENTS = [SESSION_REVOKED, ACCOUNT_DISABLED, ACCOUNT_ENABLED, ACCOUNT_PURGED]
+ALL_EVENTS = [SESSION_REVOKED, CREDENTIAL_CHANGE, ACCOUNT_DISABLED, ACCOUNT_ENABLED, ACCOUNT_PURGED]
 PUSH = "urn:ietf:rfc:8935"
 POLL = "urn:ietf:rfc:8936"
 

@@ -20,6 +20,7 @@ from sso_gateway.keys.service import KeyRing
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
 from sso_gateway.signals.delivery import delivery
+from sso_gateway.signals.service import signals
 from tests.fixtures.serving import eventually
 from tests.sso_gateway.access.test_enforcement import publish
 from tests.sso_gateway.signals.support import (
@@ -449,6 +450,37 @@ async def test_verification_event_round_trip(sso: FastAPI) -> None:
     assert claims["sub_id"] == {"format": "opaque", "id": stream["stream_id"]}
 
 
+async def test_a_verification_asked_again_too_soon_is_answered_429(sso: FastAPI) -> None:
+    receiver = await make_receiver(sso)
+    stream = await create_stream(sso, receiver)
+    interval = sso.state.provider.settings.signals_min_verification_seconds
+    assert stream["min_verification_interval"] == interval > 0
+    settings = sso.state.provider.settings
+    body = {"stream_id": stream["stream_id"], "state": "again"}
+    async with browser(sso) as http:
+        first = await http.post("/ssf/verify", json=body, headers=receiver.headers)
+        second = await http.post("/ssf/verify", json=body, headers=receiver.headers)
+    assert first.status_code == 204
+    assert second.status_code == 429
+    assert second.headers["content-type"] == "application/problem+json"
+    assert 0 < int(second.headers["retry-after"]) <= interval
+    # An operator's verification is not the receiver's: not held back.
+    async with sso.state.runtime.pool.acquire() as conn:
+        await signals.verify_for_operator(conn, settings, stream["stream_id"], "operator")
+    claims = await polled_until(sso, receiver, stream, 2)
+    assert sorted(event_of(c)[1]["state"] for c in claims) == ["again", "operator"]
+    # Once the interval has passed, the receiver may ask again.
+    await sso.state.runtime.pool.execute(
+        "UPDATE ssf_streams SET verification_requested_at = now() - make_interval(secs => $2)"
+        " WHERE id = $1",
+        stream["stream_id"],
+        interval,
+    )
+    async with browser(sso) as http:
+        third = await http.post("/ssf/verify", json=body, headers=receiver.headers)
+    assert third.status_code == 204
+
+
 async def test_a_removed_subject_gets_no_sets_until_added_back(sso: FastAPI) -> None:
     receiver = await make_receiver(sso)
     stream = await create_stream(
@@ -468,7 +500,7 @@ async def test_a_removed_subject_gets_no_sets_until_added_back(sso: FastAPI) -> 
             headers=receiver.headers,
         )
     assert removed.status_code == 204
-    assert unknown.status_code == 422
+    assert unknown.status_code == 400
     await suspend_by_hand(sso, account)
     assert (await poll(sso, receiver, stream))["sets"] == {}
     async with browser(sso) as http:

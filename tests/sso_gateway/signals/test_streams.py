@@ -107,7 +107,7 @@ async def test_stream_status_moves_between_enabled_paused_and_disabled(sso: Fast
     assert initial.json() == {"stream_id": stream_id, "status": "enabled", "reason": None}
     assert paused.json() == {"stream_id": stream_id, "status": "paused", "reason": "maintenance"}
     assert after.json() == paused.json()
-    assert wrong.status_code == 422
+    assert wrong.status_code == 400
     assert wrong.headers["content-type"] == "application/problem+json"
 
 
@@ -201,11 +201,13 @@ async def test_malformed_stream_configurations_are_refused_and_change_nothing(
             "/ssf/stream", json={"events_requested": "all"}, headers=receiver.headers
         )
         listed = await http.get("/ssf/stream", headers=receiver.headers)
-    assert unknown_method.status_code == 422
+    assert unknown_method.status_code == 400
     assert push_nowhere.status_code == 400
-    assert not_a_list.status_code == 422
+    assert not_a_list.status_code == 400
     for refused in (unknown_method, push_nowhere, not_a_list):
         assert refused.headers["content-type"] == "application/problem+json"
+    # A body the schema refuses says where (SSF §8.1.1.1: 400, not FastAPI's 422).
+    assert not_a_list.json()["errors"][0]["loc"] == ["body", "events_requested"]
     # The tests' gateway runs in development, where plain HTTP pushes are allowed.
     assert plain_http.status_code == 201
     assert len(listed.json()) == 1
@@ -234,7 +236,7 @@ async def test_oversized_bodies_are_refused_and_create_nothing(sso: FastAPI) -> 
             headers={**receiver.headers, "Content-Type": "application/json"},
         )
         listed = await http.get("/ssf/stream", headers=receiver.headers)
-    assert long_description.status_code == 422
+    assert long_description.status_code == 400
     assert huge.status_code == 413
     assert huge.headers["content-type"] == "application/problem+json"
     assert listed.json() == []

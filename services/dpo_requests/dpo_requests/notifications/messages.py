@@ -1,22 +1,29 @@
 """What the service writes to people: French first by default, English after (the institution
-writes in French; many learners abroad read English). ``lang="en"`` puts English first."""
+writes in French; many learners abroad read English). ``lang="en"`` puts English first.
+
+Each message is a text template in ``templates/`` (a ``subject`` and a ``body`` block) whose
+words are gettext messages in English, translated by the service's catalogue
+(:mod:`dpo_requests.catalogue`); a right is named from the one table of
+:mod:`dpo_requests.request_types`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from dpo_requests.catalogue import catalogues
+from dpo_requests.request_types import mail_phrase
 
 Lang = Literal["fr", "en"]
 
-REQUEST_TYPES: dict[str, tuple[str, str]] = {
-    "access": ("d'accès (art. 15 RGPD)", "of access (GDPR Art. 15)"),
-    "rectification": ("de rectification (art. 16 RGPD)", "to rectification (GDPR Art. 16)"),
-    "erasure": ("d'effacement (art. 17 RGPD)", "to erasure (GDPR Art. 17)"),
-    "restriction": ("de limitation (art. 18 RGPD)", "to restriction (GDPR Art. 18)"),
-    "portability": ("de portabilité (art. 20 RGPD)", "to data portability (GDPR Art. 20)"),
-    "objection": ("d'opposition (art. 21 RGPD)", "to object (GDPR Art. 21)"),
-}
+# The date in a letter: dd/mm/yyyy as French administrative letters write it; ISO 8601 in
+# English, which no reader abroad can read as month-first or day-first.
+_LETTER_DATES: Final[dict[str, str]] = {"fr": "%d/%m/%Y", "en": "%Y-%m-%d"}
 
 
 @dataclass(frozen=True)
@@ -38,33 +45,43 @@ class Notice:
         )
 
 
-def one_time_code(code: str, minutes: int) -> Notice:
-    return Notice(
-        fr=Text(
-            "Code de confirmation de votre demande RGPD",
-            f"Votre code de confirmation : {code}\nIl est valable {minutes} minutes. Si vous"
-            " n'avez fait aucune demande, ignorez ce message.",
-        ),
-        en=Text(
-            "Confirmation code for your GDPR request",
-            f"Your confirmation code: {code}\nIt is valid for {minutes} minutes. If you made"
-            " no request, ignore this message.",
-        ),
+def _environment(lang: Lang) -> Environment:
+    # Plain-text mail (``.txt``): nothing is escaped, an RFC 5322 body is not HTML; an HTML
+    # template, were one added, would be.
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
     )
+    env.install_gettext_translations(catalogues.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["right"] = lambda request_type: mail_phrase(request_type, lang)
+    env.filters["letter_date"] = lambda day: day.strftime(_LETTER_DATES[lang])
+    return env
+
+
+_environments: Final[dict[Lang, Environment]] = {lang: _environment(lang) for lang in ("fr", "en")}
+
+
+def _text(lang: Lang, name: str, values: dict[str, Any]) -> Text:
+    template = _environments[lang].get_template(name)
+
+    def block(block_name: str) -> str:
+        return "".join(template.blocks[block_name](template.new_context(values)))
+
+    return Text(block("subject"), block("body"))
+
+
+def _notice(name: str, **values: Any) -> Notice:
+    return Notice(fr=_text("fr", name, values), en=_text("en", name, values))
+
+
+def one_time_code(code: str, minutes: int) -> Notice:
+    return _notice("one_time_code.txt", code=code, minutes=minutes)
 
 
 def acknowledgement(request_id: str, request_type: str, due_on: date) -> Notice:
     """GDPR Art. 12(3): the answer is owed within one month of receipt; the date is told."""
-    kind_fr, kind_en = REQUEST_TYPES.get(request_type, (request_type, request_type))
-    return Notice(
-        fr=Text(
-            "Accusé de réception de votre demande RGPD",
-            f"Votre demande {kind_fr} est enregistrée sous la référence {request_id}.\n"
-            f"Nous y répondrons au plus tard le {due_on:%d/%m/%Y} (art. 12(3) RGPD).",
-        ),
-        en=Text(
-            "Your GDPR request was received",
-            f"Your request {kind_en} is recorded under the reference {request_id}.\n"
-            f"We will answer by {due_on:%Y-%m-%d} at the latest (GDPR Art. 12(3)).",
-        ),
+    return _notice(
+        "acknowledgement.txt", request_id=request_id, request_type=request_type, due_on=due_on
     )

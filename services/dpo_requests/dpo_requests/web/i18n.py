@@ -8,13 +8,14 @@ from pathlib import Path
 from fastapi import Request
 from jinja2 import FileSystemLoader
 
+from dpo_requests import catalogue, request_types
 from dpo_requests.web.session import LANG_COOKIE
-from vigie_shared.kit.i18n import N_, Catalogues, PageLanguages
+from vigie_shared.kit.i18n import N_, PageLanguages
 
-LANGS = ("fr", "en")
-# The pages' texts are gettext messages written in English; locale/fr/LC_MESSAGES/
-# dpo_requests.po translates them (see locale/README.md).
-catalogues = Catalogues(Path(__file__).with_name("locale"), "dpo_requests", LANGS)
+LANGS = catalogue.LANGS
+# The pages' texts are gettext messages written in English, in the service's one catalogue
+# (locale/fr/LC_MESSAGES/dpo_requests.po, see locale/README.md).
+catalogues = catalogue.catalogues
 pages = PageLanguages(
     catalogues, FileSystemLoader(Path(__file__).with_name("templates")), cookie=LANG_COOKIE
 )
@@ -24,75 +25,12 @@ def negotiate(request: Request) -> str:
     return pages.negotiate(request)
 
 
-# Plain words for each right, with the GDPR article it comes from: legal texts kept side by
-# side, as data, so that both versions are reviewed together.
+# Each right's name and description on the pages, per language, as the templates read them
+# (``REQUEST_TYPES[key][lang]`` is ``(label, description)``); the legal texts themselves, side
+# by side in both languages, are the service's one table in ``dpo_requests.request_types``.
 REQUEST_TYPES: dict[str, dict[str, tuple[str, str]]] = {
-    "access": {
-        "fr": (
-            "Accès à mes données (art. 15)",
-            "Savoir quelles données l'établissement détient sur vous, pourquoi, et en recevoir "
-            "une copie à télécharger.",
-        ),
-        "en": (
-            "Access to my data (Art. 15)",
-            "Find out what data the institution holds about you and why, and download a copy.",
-        ),
-    },
-    "rectification": {
-        "fr": (
-            "Rectification (art. 16)",
-            "Faire corriger des données inexactes ou incomplètes : indiquez ce qui doit changer.",
-        ),
-        "en": (
-            "Rectification (Art. 16)",
-            "Have inaccurate or incomplete data corrected: say what must change.",
-        ),
-    },
-    "erasure": {
-        "fr": (
-            "Effacement (art. 17)",
-            "Faire supprimer vos données quand rien n'oblige à les garder. Votre compte sera "
-            "fermé et vous ne pourrez plus vous connecter.",
-        ),
-        "en": (
-            "Erasure (Art. 17)",
-            "Have your data deleted where nothing requires keeping it. Your account will be "
-            "closed and you will no longer be able to log in.",
-        ),
-    },
-    "restriction": {
-        "fr": (
-            "Limitation (art. 18)",
-            "Geler l'utilisation de vos données, par exemple le temps de vérifier leur exactitude.",
-        ),
-        "en": (
-            "Restriction (Art. 18)",
-            "Freeze the use of your data, for instance while their accuracy is checked.",
-        ),
-    },
-    "portability": {
-        "fr": (
-            "Portabilité (art. 20)",
-            "Recevoir les données que vous avez fournies dans un format lisible par une "
-            "machine, pour les transmettre ailleurs.",
-        ),
-        "en": (
-            "Portability (Art. 20)",
-            "Receive the data you provided in a machine-readable format, to take it elsewhere.",
-        ),
-    },
-    "objection": {
-        "fr": (
-            "Opposition (art. 21)",
-            "Vous opposer à un traitement de vos données fondé sur l'intérêt public ou "
-            "légitime, ou à la prospection.",
-        ),
-        "en": (
-            "Objection (Art. 21)",
-            "Object to a processing of your data based on public or legitimate interest, or "
-            "to direct marketing.",
-        ),
-    },
+    key: {lang: (right.wording(lang).label, right.wording(lang).description) for lang in LANGS}
+    for key, right in request_types.REQUEST_TYPES.items()
 }
 
 STATUSES: dict[str, str] = {

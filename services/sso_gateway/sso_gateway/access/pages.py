@@ -10,9 +10,10 @@ from urllib.parse import urlencode
 from fastapi.responses import HTMLResponse
 
 from sso_gateway.access.repository import AccessRepository, access_repository
-from sso_gateway.login.pages import render
-from sso_gateway.login.texts import LANGUAGE_NAMES, TEXTS, Lang
+from sso_gateway.login.pages import languages, render
+from sso_gateway.login.texts import TEXTS, Lang
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.i18n import language_name
 
 
 class SuspendedPage:
@@ -33,7 +34,7 @@ class SuspendedPage:
         ``return_url`` must be the error redirect to the client's *verified* redirect URI."""
         state = await self._repository.get_state(conn, learner_id)
         platforms = await self._repository.reachable_platforms(conn)
-        other: Lang = "en" if lang == "fr" else "fr"
+        other = languages.other(lang)
         switch = [(k, v) for k, v in query if k != "ui_locales"] + [("ui_locales", other)]
         return render(
             "access_suspended.html",
@@ -45,7 +46,7 @@ class SuspendedPage:
             return_url=return_url,
             reachable=[(p.name, p.home) for p in platforms],
             other_lang=other,
-            other_lang_name=LANGUAGE_NAMES[other],
+            other_lang_name=language_name(other),
             other_lang_query=urlencode(switch),
         )
 

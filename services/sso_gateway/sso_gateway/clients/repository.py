@@ -86,6 +86,21 @@ class ClientRepository:
             client_uri,
         )
 
+    async def add_grants_and_scopes(
+        self, conn: Conn, client_id: str, grant_types: list[str], scopes: list[str]
+    ) -> None:
+        """Add grant types and scopes a registered client lacks (a demo client registered by
+        an earlier version), keeping those it has."""
+        await conn.execute(
+            "UPDATE clients SET"
+            " grant_types = ARRAY(SELECT DISTINCT unnest(grant_types || $2::text[])),"
+            " scopes = ARRAY(SELECT DISTINCT unnest(scopes || $3::text[]))"
+            " WHERE client_id = $1",
+            client_id,
+            grant_types,
+            scopes,
+        )
+
     async def get(self, conn: Conn, client_id: str) -> ClientRecord | None:
         row = await conn.fetchrow(
             f"SELECT {COLUMNS} FROM clients WHERE client_id = $1",  # noqa: S608

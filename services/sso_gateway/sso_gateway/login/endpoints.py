@@ -13,25 +13,30 @@ from sso_gateway.login.pages import (
     csrf_seed,
     csrf_token,
     csrf_valid,
+    languages,
     render,
     set_csrf_cookie,
     set_device_cookie,
     set_session_cookie,
 )
 from sso_gateway.login.service import login_service
-from sso_gateway.login.texts import LANGUAGE_NAMES, TEXTS, Lang, page_lang
+from sso_gateway.login.texts import TEXTS, Lang, page_lang
 from sso_gateway.login.throttle import DEVICE_COOKIE
 from sso_gateway.metrics import login_failed
 from sso_gateway.oauth.endpoints import PAGE_RESPONSES
 from sso_gateway.sessions.service import sessions
 from vigie_shared.kit.forms import first_values, read_form, same_origin
+from vigie_shared.kit.i18n import language_name
 
 router = APIRouter(tags=["login"])
 
 
 def safe_next(value: str | None) -> str:
-    """Only our own authorization endpoint may follow a login (no open redirect)."""
-    if value and value.startswith("/authorize?") and not value.startswith("//"):
+    """Only our own authorization endpoint or password page may follow a login (no open
+    redirect)."""
+    if value == "/password" or (
+        value and value.startswith("/authorize?") and not value.startswith("//")
+    ):
         return value
     return "/"
 
@@ -52,7 +57,7 @@ def _form(
     status: int,
 ) -> Response:
     seed, new = csrf_seed(request)
-    other: Lang = "en" if lang == "fr" else "fr"
+    other = languages.other(lang)
     response = render(
         "login.html",
         status,
@@ -63,7 +68,7 @@ def _form(
         next=next_url,
         csrf_token=csrf_token(settings, seed),
         other_lang=other,
-        other_lang_name=LANGUAGE_NAMES[other],
+        other_lang_name=language_name(other),
         other_lang_query=urlencode({"next": next_url, "lang": other}),
     )
     if new:

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from sso_gateway.config import Settings
 from sso_gateway.login.throttle import DEVICE_COOKIE
 from vigie_shared.kit import secrets
-from vigie_shared.kit.i18n import Catalogues, page_environment, stylesheet_path
+from vigie_shared.kit.i18n import Catalogues, PageLanguages, stylesheet_path
 
 PAGE_POLICY = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -25,19 +25,15 @@ CSRF_PURPOSE = "sso login pages"
 
 PACKAGE = Path(__file__).parent.parent
 catalogues = Catalogues(PACKAGE / "locale", "sso_gateway", ("fr", "en"))
-_loader = FileSystemLoader(PACKAGE / "templates")
-_environments = {
-    lang: page_environment(_loader, catalogues.translations(lang)) for lang in catalogues.languages
-}
+# No language cookie: the login flow carries the reader's pick in its links and forms.
+languages = PageLanguages(catalogues, FileSystemLoader(PACKAGE / "templates"), cookie=None)
 # The pages' one stylesheet, the kit's, inlined: the gateway serves no static files.
 STYLESHEET = Markup(stylesheet_path().read_text(encoding="utf-8"))  # noqa: S704 - our own file
 
 
 def render(name: str, status: int = 200, *, lang: str, **context: Any) -> HTMLResponse:
     """``name`` in ``lang``: its texts from that language's catalogue."""
-    html = (
-        _environments[lang].get_template(name).render(lang=lang, stylesheet=STYLESHEET, **context)
-    )
+    html = languages.render(lang, name, stylesheet=STYLESHEET, **context)
     response = HTMLResponse(html, status_code=status)
     # The login page must not be framed (clickjacking) nor cached, and loads nothing and runs
     # nothing that is not its own (CSP Level 3): no script at all, its one inline stylesheet.

@@ -16,9 +16,6 @@ Lang = Literal["fr", "en"]
 LANGS: tuple[Lang, ...] = ("fr", "en")
 """Supported languages, the default first: the institution's."""
 
-# Each language's name in itself, for the link to it (marked with its own ``lang``, WCAG 3.1.2).
-LANGUAGE_NAMES: dict[Lang, str] = {"fr": "Français", "en": "English"}
-
 # Messages the endpoints show, by key (the templates hold their own).
 MESSAGES: dict[str, str] = {
     "title": N_("Sign in"),

@@ -78,10 +78,20 @@ class SessionService:
         )
         return True
 
-    async def revoke_all(self, conn: Conn, settings: Settings, user_id: str, reason: str) -> int:
+    async def revoke_all(
+        self,
+        conn: Conn,
+        settings: Settings,
+        user_id: str,
+        reason: str,
+        *,
+        keep: str | None = None,
+    ) -> int:
+        """End every live session of ``user_id`` but ``keep``; how many ended."""
         revoked = 0
         for session_id in await self._repository.live_ids_of_user(conn, user_id):
-            revoked += await self.revoke(conn, settings, session_id, reason)
+            if session_id != keep:
+                revoked += await self.revoke(conn, settings, session_id, reason)
         return revoked
 
     async def report_expired(

@@ -9,10 +9,12 @@ poll them; a stream of another receiver answers 404, as a missing one (SSF §8.1
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from sso_gateway.deps import CurrentAdmin, PoolDep, ProviderDep, SettingsDep, token_claims
 from sso_gateway.oauth.server import Provider
@@ -31,19 +33,50 @@ from sso_gateway.signals.schemas import (
     VerificationRequest,
     transmitter_metadata,
 )
-from sso_gateway.signals.service import InvalidStream, StreamNotFound, TooManyStreams, signals
+from sso_gateway.signals.service import (
+    InvalidStream,
+    StreamNotFound,
+    TooManyStreams,
+    VerificationTooSoon,
+    signals,
+)
 from sso_gateway.signals.sets import POLL
 from vigie_shared.kit.http import Problem
 from vigie_shared.kit.oidc import admit
 
-router = APIRouter(tags=["shared signals"])
+
+class SignalsRoute(APIRoute):
+    """A request body or query the schema refuses answers 400, not FastAPI's 422: SSF 1.0
+    §8.1.1.1 and the other §8 operations, and RFC 8936 §2.4.1, name 400 for a request the
+    transmitter cannot accept, and a receiver written to them expects nothing else."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = [
+                    {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
+                    for e in exc.errors()
+                ]
+                raise Problem(
+                    400, "Bad Request", "The request does not match the schema.", errors=errors
+                ) from exc
+
+        return route
+
+
+router = APIRouter(tags=["shared signals"], route_class=SignalsRoute)
 admin_router = APIRouter(prefix="/admin/signals", tags=["admin"])
 
 RESPONSES: dict[int | str, dict[str, str]] = {
-    400: {"description": "Invalid stream configuration (SSF §8.1.1.1)"},
+    400: {"description": "Invalid request or stream configuration (SSF §8.1.1.1)"},
     401: {"description": "Missing or invalid access token (RFC 6750 §3.1)"},
     403: {"description": "Not a receiver's token, or insufficient scope"},
     404: {"description": "No such stream for this receiver"},
+    429: {"description": "A verification asked before min_verification_interval (SSF §8.1.4.2)"},
 }
 
 
@@ -90,6 +123,13 @@ def _answers() -> Iterator[None]:
         raise Problem(400, "Bad Request", str(exc)) from exc
     except TooManyStreams as exc:
         raise Problem(409, "Conflict", "This receiver has as many streams as it may.") from exc
+    except VerificationTooSoon as exc:
+        raise Problem(
+            429,
+            "Too Many Requests",
+            "A verification event was asked for too recently (min_verification_interval).",
+            headers={"Retry-After": str(exc.args[0])},
+        ) from exc
 
 
 @router.get("/.well-known/ssf-configuration", summary="Transmitter metadata (SSF §7)")

@@ -30,6 +30,8 @@ class Stream:
     """Events discarded because the stream was paused with its queue full."""
     created_at: datetime
     updated_at: datetime
+    verification_requested_at: datetime | None = None
+    """When the receiver last asked for a verification event (SSF §8.1.4.2)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ _STREAM_UPDATE = RowUpdate(
             "subject_format",
             "status",
             "status_reason",
+            "verification_requested_at",
         }
     ),
     touch="updated_at",

@@ -83,6 +83,8 @@ class StreamConfiguration(BaseModel):
     delivery: DeliveryPublic
     description: str | None = None
     format: SubjectFormat
+    min_verification_interval: int | None = None
+    """SSF §8.1.1: the fewest seconds between two verification requests of a receiver."""
 
 
 StreamStatusValue = Literal["enabled", "paused", "disabled"]

@@ -15,6 +15,7 @@ Paused streams keep at most ``signals_paused_max_events`` undelivered SETs, drop
 from __future__ import annotations
 
 import ipaddress
+import math
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -56,6 +57,11 @@ class TooManyStreams(Exception):
     """SSF §8.1.1.1: 409 when a receiver has as many streams as the transmitter keeps."""
 
 
+class VerificationTooSoon(Exception):
+    """SSF §8.1.4.2: 429 for a verification asked before ``min_verification_interval``; the
+    seconds left in ``args[0]``."""
+
+
 Payload = Callable[[Stream, Subject], dict[str, Any]]
 
 
@@ -88,6 +94,7 @@ class SignalService:
             delivery=DeliveryPublic(method=stream.delivery_method, endpoint_url=endpoint),
             description=stream.description,
             format=stream.subject_format,
+            min_verification_interval=settings.signals_min_verification_seconds or None,
         )
 
     def _delivery_fields(
@@ -264,11 +271,29 @@ class SignalService:
                 await self._repository.exclude(conn, stream_id, user_id)
 
     async def verify(
-        self, conn: Conn, settings: Settings, client_id: str, stream_id: str, state: str | None
+        self,
+        conn: Conn,
+        settings: Settings,
+        client_id: str,
+        stream_id: str,
+        state: str | None,
+        *,
+        operator: bool = False,
     ) -> None:
-        """SSF §8.1.4: a verification SET, its subject the stream itself, ``state`` echoed."""
+        """SSF §8.1.4: a verification SET, its subject the stream itself, ``state`` echoed.
+        A receiver asks at most once per ``min_verification_interval`` (§8.1.4.2); an
+        operator's request (``vigie signals verify``) is not its and is not counted."""
         async with conn.transaction():
             stream = await self._locked(conn, client_id, stream_id)
+            if not operator:
+                now = utcnow()
+                last = stream.verification_requested_at
+                interval = settings.signals_min_verification_seconds
+                if last is not None and (now - last).total_seconds() < interval:
+                    raise VerificationTooSoon(math.ceil(interval - (now - last).total_seconds()))
+                await self._repository.update_stream(
+                    conn, stream.id, {"verification_requested_at": now}
+                )
             if stream.status == "disabled":
                 return
             payload = {} if state is None else {"state": state}
@@ -291,7 +316,7 @@ class SignalService:
         client_id = await self._repository.owner_of(conn, stream_id)
         if client_id is None:
             raise StreamNotFound(stream_id)
-        await self.verify(conn, settings, client_id, stream_id, state)
+        await self.verify(conn, settings, client_id, stream_id, state, operator=True)
 
     async def _write(
         self,
@@ -364,6 +389,30 @@ class SignalService:
             dedupe=f"session-revoked:{session_id}",
             session_id=session_id,
             payload={
+                "event_timestamp": int(utcnow().timestamp()),
+                "initiating_entity": why.initiating_entity,
+                "reason_admin": texts.in_every_language(why.admin),
+                "reason_user": texts.in_every_language(why.user),
+            },
+        )
+
+    async def credential_changed(
+        self, conn: Conn, settings: Settings, *, user_id: str, reset: bool
+    ) -> int:
+        """CAEP 1.0 §3.3 credential-change, in the transaction that changed the password.
+        ``change_type``: ``update`` when the holder changed it (the same credential, a new
+        value), ``revoke`` when an administrator reset it (the value the holder knew is
+        withdrawn and one they did not choose replaces it)."""
+        why = texts.PASSWORD_RESET if reset else texts.PASSWORD_CHANGED
+        return await self._emit(
+            conn,
+            settings,
+            event_type=sets.CREDENTIAL_CHANGE,
+            user_id=user_id,
+            dedupe=f"credential-change:{uuid.uuid4().hex}",
+            payload={
+                "credential_type": "password",
+                "change_type": "revoke" if reset else "update",
                 "event_timestamp": int(utcnow().timestamp()),
                 "initiating_entity": why.initiating_entity,
                 "reason_admin": texts.in_every_language(why.admin),

@@ -25,12 +25,19 @@ _CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
 _RISC = "https://schemas.openid.net/secevent/risc/event-type/"
 _SSF = "https://schemas.openid.net/secevent/ssf/event-type/"
 SESSION_REVOKED = _CAEP + "session-revoked"
+CREDENTIAL_CHANGE = _CAEP + "credential-change"
 ACCOUNT_DISABLED = _RISC + "account-disabled"
 ACCOUNT_ENABLED = _RISC + "account-enabled"
 ACCOUNT_PURGED = _RISC + "account-purged"
 VERIFICATION = _SSF + "verification"
 
-EVENTS_SUPPORTED = (SESSION_REVOKED, ACCOUNT_DISABLED, ACCOUNT_ENABLED, ACCOUNT_PURGED)
+EVENTS_SUPPORTED = (
+    SESSION_REVOKED,
+    CREDENTIAL_CHANGE,
+    ACCOUNT_DISABLED,
+    ACCOUNT_ENABLED,
+    ACCOUNT_PURGED,
+)
 """What a stream may ask for; the verification event is always delivered (SSF §8.1.4)."""
 
 SUBJECT_FORMATS = ("iss_sub", "email", "opaque")

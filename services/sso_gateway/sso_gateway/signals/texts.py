@@ -38,6 +38,16 @@ SESSION_ENDED: dict[str, Reason] = {
         N_("Your session ended because the use of your account is restricted."),
     ),
     "expiry": Reason("policy", N_("The session expired."), N_("Your session expired.")),
+    "password_change": Reason(
+        "user",
+        N_("Session revoked: the user changed their password from another session."),
+        N_("Your session ended because your password was changed."),
+    ),
+    "password_reset": Reason(
+        "admin",
+        N_("Session revoked: an administrator reset the account's password."),
+        N_("Your session ended because an administrator reset your password."),
+    ),
 }
 SESSION_ENDED_OTHERWISE = Reason(
     "system", N_("The session was ended by the sign-in service."), N_("Your session ended.")
@@ -47,6 +57,16 @@ SUSPENDED_ADMIN = N_("Access suspended: %(reason)s")
 SUSPENDED_USER = N_("Your access to the training platforms is suspended because of an unpaid debt.")
 RESTORED_ADMIN = N_("Access restored: %(reason)s")
 RESTORED_USER = N_("Your access to the training platforms is restored.")
+PASSWORD_CHANGED = Reason(
+    "user",
+    N_("The user changed their password."),
+    N_("You changed your password."),
+)
+PASSWORD_RESET = Reason(
+    "admin",
+    N_("An administrator reset the account's password: the previous one no longer works."),
+    N_("An administrator reset your password: your previous one no longer works."),
+)
 PURGED_ADMIN = N_("Account erased at its holder's request (GDPR Art. 17).")
 PURGED_USER = N_("Your account is erased, as you asked.")
 

@@ -71,6 +71,39 @@ class UserRepository:
         )
         return None if row is None else record(LoginAccount, row)
 
+    async def password_of(self, conn: Conn, user_id: str) -> LoginAccount | None:
+        """The live, unrestricted account ``user_id`` with what checks its password."""
+        row = await conn.fetchrow(
+            "SELECT id, password_hash FROM users"
+            " WHERE id = $1 AND erased_at IS NULL AND restricted_at IS NULL",
+            user_id,
+        )
+        return None if row is None else record(LoginAccount, row)
+
+    async def id_of(self, conn: Conn, identifier: str) -> str | None:
+        """The live account whose id, username or e-mail is ``identifier``."""
+        found: str | None = await conn.fetchval(
+            "SELECT id FROM users WHERE (id = $1 OR lower(username) = lower($1)"
+            " OR lower(email) = lower($1)) AND erased_at IS NULL",
+            identifier,
+        )
+        return found
+
+    async def replace_password_hash(
+        self, conn: Conn, user_id: str, *, old_hash: str | None, new_hash: str
+    ) -> bool:
+        """Set the hash, only while it is still ``old_hash`` (when given): a change checked
+        against a password that another change replaced meanwhile is refused. Whether set."""
+        done = await conn.fetchval(
+            "UPDATE users SET password_hash = $3, updated_at = now()"
+            " WHERE id = $1 AND erased_at IS NULL AND ($2::text IS NULL OR password_hash = $2)"
+            " RETURNING true",
+            user_id,
+            old_hash,
+            new_hash,
+        )
+        return bool(done)
+
     async def get(self, conn: Conn, user_id: str) -> UserPublic | None:
         row = await conn.fetchrow(
             f"SELECT {PUBLIC} FROM users WHERE id = $1 AND erased_at IS NULL",  # noqa: S608

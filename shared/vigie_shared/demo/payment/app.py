@@ -15,6 +15,7 @@ from vigie_shared.demo.payment.endpoints import router
 from vigie_shared.demo.payment.ledger import Ledger, LedgerFollower
 from vigie_shared.demo.payment.payments import PaymentService
 from vigie_shared.demo.payment.rendering import LoginRequired, PageError, error_page
+from vigie_shared.demo.payment.signals import Revocations, SignalReceiver
 from vigie_shared.kit.kafka import Producer, ensure_topics, service_login
 from vigie_shared.kit.oidc_rp import RelyingParty
 
@@ -29,6 +30,13 @@ def create_app(settings: PaymentSettings | None = None) -> FastAPI:
     ledger = Ledger()
     follower = LedgerFollower(settings.kafka_bootstrap, ledger, login=login)
     producer = Producer(settings.kafka_bootstrap, client_id="accounting-demo-payment", login=login)
+    revocations = Revocations()
+    receiver = SignalReceiver(
+        issuer=settings.issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        revocations=revocations,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -41,7 +49,11 @@ def create_app(settings: PaymentSettings | None = None) -> FastAPI:
             await follower.start()
             try:
                 await follower.wait_caught_up(CATCH_UP_SECONDS)
-                yield
+                await receiver.start()
+                try:
+                    yield
+                finally:
+                    await receiver.stop()
             finally:
                 await follower.stop()
         finally:
@@ -57,6 +69,8 @@ def create_app(settings: PaymentSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ledger = ledger
     app.state.follower = follower
+    app.state.revocations = revocations
+    app.state.signals = receiver
     app.state.relying_party = RelyingParty(
         issuer=settings.issuer,
         client_id=settings.oidc_client_id,

@@ -129,7 +129,10 @@ async def callback(request: Request) -> Response:
         raise PageError(400, "login_failed_title", "login_failed") from exc
     response = RedirectResponse(_with_return("/", pending.get("return_to")), status_code=303)
     clear_login_state(response)
-    open_session(response, settings, identity.subject, identity.name)
+    sid = identity.claims.get("sid")
+    open_session(
+        response, settings, identity.subject, identity.name, None if sid is None else str(sid)
+    )
     return response
 
 

@@ -12,12 +12,14 @@ gateway and the DPO pages run on the same host in the demo."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import Response
 
 from vigie_shared.demo.payment.config import PaymentSettings
+from vigie_shared.demo.payment.signals import Revocations
 from vigie_shared.kit import secrets
 
 SESSION_COOKIE = "vigie_payment_session"
@@ -33,6 +35,10 @@ class PortalSession:
     subject: str
     name: str
     csrf: str
+    sid: str | None = None
+    """The gateway session the login came from (OIDC Back-Channel Logout 1.0 §2.1 ``sid``),
+    which a CAEP session-revoked names."""
+    opened_at: int = 0
 
     def csrf_valid(self, submitted: str | None) -> bool:
         return secrets.same(submitted, self.csrf)
@@ -61,23 +67,43 @@ def _read(request: Request, settings: PaymentSettings, name: str, purpose: str, 
     return found
 
 
-def open_session(response: Response, settings: PaymentSettings, subject: str, name: str) -> None:
+def open_session(
+    response: Response, settings: PaymentSettings, subject: str, name: str, sid: str | None
+) -> None:
     value = secrets.sign_token(
         settings.secret_key,
         SESSION_PURPOSE,
-        {"sub": subject, "name": name, "csrf": secrets.random_token(32)},
+        {
+            "sub": subject,
+            "name": name,
+            "csrf": secrets.random_token(32),
+            "sid": sid,
+            "iat": int(time.time()),
+        },
     )
     _set(response, settings, SESSION_COOKIE, value, settings.session_minutes * 60)
 
 
 def read_session(request: Request, settings: PaymentSettings) -> PortalSession | None:
+    """The browser's portal session, unless the gateway ended it meanwhile (a Shared Signals
+    SET, ``signals.py``)."""
     found = _read(request, settings, SESSION_COOKIE, SESSION_PURPOSE, settings.session_minutes * 60)
     if not isinstance(found, dict):
         return None
     try:
-        return PortalSession(subject=found["sub"], name=found["name"], csrf=found["csrf"])
-    except KeyError:
+        session = PortalSession(
+            subject=found["sub"],
+            name=found["name"],
+            csrf=found["csrf"],
+            sid=found.get("sid"),
+            opened_at=int(found.get("iat", 0)),
+        )
+    except (KeyError, TypeError, ValueError):
         return None
+    revocations: Revocations = request.app.state.revocations
+    if revocations.ended(session.subject, session.sid, session.opened_at):
+        return None
+    return session
 
 
 def set_login_state(response: Response, settings: PaymentSettings, state: dict[str, str]) -> None:
