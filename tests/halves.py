@@ -25,7 +25,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
-FIRST_HALF = frozenset({"audit_log", "cli", "demo_payment", "deploy", "dpo_requests", "faults"})
+FIRST_HALF = frozenset({"audit_log", "cli", "demo_payment", "deploy", "faults"})
 """Folders of the first session; every other folder of tests/ is in the second. Balanced on
 the durations of a serial run (each half about half of it)."""
 
