@@ -176,3 +176,41 @@ def run(main: Coroutine[Any, Any, None]) -> None:
     """Run a benchmark on uvloop, the event loop the services run on (``kit.serve``), so that
     in-process pipelines are measured as they run in production."""
     uvloop.run(main)
+
+
+ComparisonRow = tuple[str, float | None, Sequence[float | None], str]
+
+
+def print_comparison(title: str, rows: Sequence[ComparisonRow], references: Sequence[str]) -> None:
+    """figure | ours | each reference and ours / it | unit: several peers in one table. Each
+    (figure, reference) pair is also appended to ``$VIGIE_BENCH_RESULTS`` in
+    :func:`print_table`'s format, so ``bench/run.py`` lists it beside the others."""
+    results = os.environ.get("VIGIE_BENCH_RESULTS")
+    if results:
+        with open(results, "a", encoding="utf-8") as out:
+            for figure, ours, refs, unit in rows:
+                if ours is None:
+                    continue
+                for name, ref in zip(references, refs, strict=True):
+                    record = {
+                        "bench": title,
+                        "figure": figure,
+                        "ours": ours,
+                        "reference": ref,
+                        "reference_name": name,
+                        "unit": unit,
+                    }
+                    out.write(json.dumps(record) + "\n")
+    print(f"\n{title}")
+    for number, name in enumerate(references, 1):
+        print(f"  [{number}] {name}")
+    header = "".join(f" {f'[{n}]':>10} {'ratio':>6}" for n in range(1, len(references) + 1))
+    print(f"{'figure':<52} {'ours':>10}{header}  unit")
+    for figure, ours, refs, unit in rows:
+        cells = ""
+        for ref in refs:
+            shown = f"{ref:10.1f}" if ref is not None else f"{'-':>10}"
+            ratio = f"{ours / ref:6.2f}" if ours is not None and ref else f"{'-':>6}"
+            cells += f" {shown} {ratio}"
+        ours_text = f"{ours:10.1f}" if ours is not None else f"{'-':>10}"
+        print(f"{figure:<52} {ours_text}{cells}  {unit}")

@@ -10,11 +10,15 @@
 //   the latency a client sees under that many concurrent clients at a given load.
 // With refreshTokens, every request presents a refresh token the provider returned earlier
 // (rotation, RFC 9700 §4.14.2): each token is used once.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
 import autocannon from 'autocannon';
 
-const job = JSON.parse(process.argv[2]);
+// `@file` names a file holding the job: Keycloak's refresh tokens are JWTs, too many for one
+// argument (Linux limits one to 128 KiB).
+const arg = process.argv[2];
+const job = JSON.parse(arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg);
 const tokens = job.refreshTokens ? [...job.refreshTokens] : null;
 
 function bodyFor() {
