@@ -31,9 +31,14 @@ from sso_gateway.backchannel.repository import DeliveryRepository, delivery_repo
 from sso_gateway.clients.repository import client_repository
 from sso_gateway.config import Settings
 from sso_gateway.keys.service import KeyRing
+from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.db import Conn
 
 log = logging.getLogger(__name__)
+
+_RETRY = Backoff(base=2.0, cap=3600.0, jitter=False)
+"""Wait before the next try of a logout token: 2 s, 4 s, 8 s... at most an hour. No jitter:
+the time is stored with the delivery, read by whichever replica claims it."""
 
 # OIDC Back-Channel Logout 1.0 §2.4: the event member that makes a JWT a logout token.
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -125,7 +130,7 @@ class BackchannelService:
                 delivery.id,
                 delivery.claim_id,
                 error=error,
-                retry_in=min(2.0**attempts, 3600.0),
+                retry_in=_RETRY.delay(attempts),
                 give_up=give_up,
             )
         if recorded:
