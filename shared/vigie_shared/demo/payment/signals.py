@@ -111,9 +111,15 @@ class SignalReceiver:
                     self.ready.set()
                 await self.poll_once()
                 failures = 0
+            except httpx.TransportError as exc:
+                # The portal may start before the gateway answers (as under `vigie up`): one
+                # line per try until it does, not a traceback.
+                failures += 1
+                log.warning("payment signals: gateway not reachable yet (%s); retrying", exc)
+                await backoff.sleep(failures)
             except (httpx.HTTPError, ValueError, KeyError):
                 failures += 1
-                log.warning("payment signals: gateway unreachable or refusing", exc_info=True)
+                log.warning("payment signals: gateway refusing", exc_info=True)
                 await backoff.sleep(failures)
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
