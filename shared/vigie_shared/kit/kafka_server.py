@@ -24,7 +24,7 @@ from types import TracebackType
 
 from aiokafka import TopicPartition
 
-from vigie_shared.kit.embedded import _die_with_parent, free_port, port_open
+from vigie_shared.kit.embedded import _die_with_parent, free_port, free_ports, port_open
 from vigie_shared.kit.kafka import KafkaCredentials
 from vigie_shared.kit.kafka_acls import ADMIN, Grant
 from vigie_shared.kit.kafka_admin import (
@@ -111,7 +111,7 @@ class ApacheKafka:
         self.host = host
         self.port = port
         self.controller_port = controller_port or (
-            quorum.controllers[node_id] if quorum else free_port(host)
+            quorum.controllers[node_id] if quorum else free_port(host, avoid=(port,))
         )
         self.log_file = log_file or data_dir / "server.log"
         self.heap = heap
@@ -411,9 +411,10 @@ class ApacheKafkaCluster:
     ) -> None:
         self.data_dir = data_dir
         ids = range(1, size + 1)
+        ports = free_ports(2 * size, host)
         quorum = _Quorum(
             cluster_id=new_cluster_id(),
-            controllers={n: free_port(host) for n in ids},
+            controllers={n: ports[n - 1] for n in ids},
             replication=size,
             min_insync=min(min_insync, size),
         )
@@ -421,7 +422,7 @@ class ApacheKafkaCluster:
             ApacheKafka(
                 data_dir=data_dir / f"node-{n}",
                 host=host,
-                port=free_port(host),
+                port=ports[size + n - 1],
                 log_file=(log_dir or data_dir) / f"kafka-{n}.log",
                 heap=heap,
                 node_id=n,
