@@ -144,9 +144,8 @@ async def stack(admin_dsn: str, broker: Broker) -> AsyncIterator[PaymentStack]:
         )
 
 
-async def suspended_learner(stack: PaymentStack, amount: str = "42.00") -> Learner:
-    """A learner reminded of a debt whose grace is over: the gateway suspends them on reading
-    the reminder, and the portal's ledger lists the debt."""
+async def new_learner(stack: PaymentStack) -> tuple[str, str]:
+    """A learner account at the gateway, with the demo password: its id and username."""
     username = f"camille-{uuid.uuid4().hex[:8]}"
     async with stack.sso.state.runtime.pool.acquire() as conn:
         created = await user.create(
@@ -159,12 +158,19 @@ async def suspended_learner(stack: PaymentStack, amount: str = "42.00") -> Learn
                 roles=["learner"],
             ),
         )
+    return created.id, username
+
+
+async def suspended_learner(stack: PaymentStack, amount: str = "42.00") -> Learner:
+    """A learner reminded of a debt whose grace is over: the gateway suspends them on reading
+    the reminder, and the portal's ledger lists the debt."""
+    learner_id, username = await new_learner(stack)
     # The portal's own demo reminder: dated a day past its eight days of grace.
-    debt_id = await remind(stack.bootstrap, created.id, amount=Decimal(amount))
+    debt_id = await remind(stack.bootstrap, learner_id, amount=Decimal(amount))
 
     async def suspended() -> bool:
         async with stack.sso.state.runtime.pool.acquire() as conn:
-            answer: bool = await stack.sso.state.access.is_suspended(conn, created.id)
+            answer: bool = await stack.sso.state.access.is_suspended(conn, learner_id)
             return answer
 
     assert await eventually(suspended, until=bool), "the gateway did not suspend the learner"
@@ -173,7 +179,7 @@ async def suspended_learner(stack: PaymentStack, amount: str = "42.00") -> Learn
         until=lambda debt: debt is not None,
     )
     assert listed is not None, "the portal's ledger did not read the reminder"
-    return Learner(created.id, username, debt_id)
+    return Learner(learner_id, username, debt_id)
 
 
 async def settlements_of(bootstrap: str, debt_id: str) -> list[DebtSettled]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from decimal import Decimal
 from html import unescape
 from typing import Any
@@ -18,30 +17,12 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from sso_gateway.signals import sets
-from sso_gateway.users.schemas import UserCreate
-from sso_gateway.users.service import user
-from tests.demo_payment.conftest import PASSWORD, PaymentStack
+from tests.demo_payment.conftest import PASSWORD, PaymentStack, new_learner
 from tests.fixtures.serving import eventually
 from vigie_shared.demo.payment.reminders import remind
 from vigie_shared.demo.payment.signals import ACCOUNT_DISABLED, DESCRIPTION, POLL, InvalidSet
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.broker]
-
-
-async def new_learner(stack: PaymentStack) -> tuple[str, str]:
-    username = f"camille-{uuid.uuid4().hex[:8]}"
-    async with stack.sso.state.runtime.pool.acquire() as conn:
-        created = await user.create(
-            conn,
-            UserCreate(
-                username=username,
-                email=f"{username}@example.org",
-                display_name="Camille Martin",
-                password=PASSWORD,
-                roles=["learner"],
-            ),
-        )
-    return created.id, username
 
 
 def csrf_of(page: str) -> str:
