@@ -20,10 +20,12 @@ from sso_gateway.keys.endpoints import jwks as jwks_endpoint
 from sso_gateway.keys.endpoints import router as keys_router
 from sso_gateway.keys.service import keys
 from sso_gateway.login.endpoints import router as login_router
-from sso_gateway.oauth.endpoints import discovery as discovery_endpoint
+from sso_gateway.oauth.discovery import discovery as discovery_endpoint
+from sso_gateway.oauth.discovery import router as discovery_router
 from sso_gateway.oauth.endpoints import router as oauth_router
 from sso_gateway.oauth.endpoints import token as token_endpoint
 from sso_gateway.oauth.server import Provider
+from sso_gateway.oauth.userinfo import router as userinfo_router
 from sso_gateway.password.endpoints import router as password_router
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions.service import sessions
@@ -96,7 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api_docs.install(app, settings)
     app.state.provider = provider
     app.state.access = access
+    app.include_router(discovery_router)
     app.include_router(oauth_router)
+    app.include_router(userinfo_router)
     app.include_router(keys_router)
     app.include_router(login_router)
     app.include_router(password_router)

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -147,6 +148,18 @@ async def _user_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_jwks(path: str) -> dict[str, Any]:
+    """A JWK Set from a file (``-``: stdin)."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        jwks = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--jwks {path}: {exc}") from exc
+    if not isinstance(jwks, dict):
+        raise ValueError(f"--jwks {path}: not a JSON object")
+    return jwks
+
+
 async def _client_add(args: argparse.Namespace) -> int:
     settings = _settings(args)
     try:
@@ -163,8 +176,16 @@ async def _client_add(args: argparse.Namespace) -> int:
             signing_alg=args.signing_alg,
             training_platform=not args.not_training_platform,
             scopes=args.scope or [],
+            token_endpoint_auth_method=args.auth_method,
+            jwks=_read_jwks(args.jwks) if args.jwks else None,
+            jwks_uri=args.jwks_uri,
+            require_pushed_authorization_requests=args.require_par,
+            dpop_bound_access_tokens=args.dpop,
+            fapi=args.fapi,
         )
-    except ValidationError as exc:
+    except (ValidationError, ValueError) as exc:
+        if not isinstance(exc, ValidationError):
+            return _fail(str(exc))
         return _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     conn = await _connect(args, settings)
     try:
@@ -334,6 +355,23 @@ def register_commands(subparsers: Any) -> None:
         "Shared Signals receiver",
     )
     cadd.add_argument("--not-training-platform", action="store_true")
+    cadd.add_argument(
+        "--fapi",
+        action="store_true",
+        help="FAPI 2.0 Security Profile: private_key_jwt (give --jwks-uri or --jwks), PAR, "
+        "PKCE S256 and DPoP-bound tokens",
+    )
+    cadd.add_argument(
+        "--auth-method",
+        choices=("none", "client_secret_basic", "client_secret_post", "private_key_jwt"),
+        help="token endpoint authentication (RFC 7591 §2); default: a secret, none if --public",
+    )
+    cadd.add_argument("--jwks-uri", help="where its public keys are (private_key_jwt)")
+    cadd.add_argument("--jwks", help="a file with its public JWK Set (private_key_jwt); -: stdin")
+    cadd.add_argument(
+        "--require-par", action="store_true", help="authorization requests only by PAR (RFC 9126)"
+    )
+    cadd.add_argument("--dpop", action="store_true", help="its access tokens DPoP-bound (RFC 9449)")
     _common(cadd)
     cadd.set_defaults(func=_command(_client_add))
 

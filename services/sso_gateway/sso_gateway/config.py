@@ -142,6 +142,33 @@ class Settings(ServiceSettings):
         description="How often expired sessions are reported to Shared Signals receivers; 0: "
         "never.",
     )
+    session_idle_ttl: int = Field(
+        2 * 3600,
+        ge=60,
+        description="A browser session unused this long ends (s), before session_ttl; its "
+        "platforms are told by back-channel logout like any other session end.",
+    )
+    require_pushed_authorization_requests: bool = Field(
+        False,
+        description="Every client must push its authorization requests first (RFC 9126 §6); "
+        "False: only the clients registered so (and FAPI clients).",
+    )
+    par_request_uri_ttl: int = Field(
+        60,
+        ge=5,
+        le=600,
+        description="Lifetime of a pushed request's request_uri (RFC 9126 §2.2), used once.",
+    )
+    dpop_proof_max_age_seconds: int = Field(
+        300,
+        ge=5,
+        description="How old a DPoP proof's iat may be, and how far ahead (RFC 9449 §11.1); "
+        "its jti is remembered this long against replay.",
+    )
+    dpop_require_nonce: bool = Field(
+        False,
+        description="Require a server nonce in DPoP proofs at the token endpoint (RFC 9449 §8).",
+    )
 
     @model_validator(mode="after")
     def _lease_outlives_a_post(self) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +25,22 @@ class ClientRecord:
     signing_alg: str
     scopes: list[str]
     """Scopes it may be granted beyond the OpenID ones (the SSF API's ``ssf.manage``...)."""
+    token_endpoint_auth_method: str | None
+    """RFC 7591 §2; None: ``none`` for a public client, a secret (Basic or post) otherwise."""
+    jwks: dict[str, Any] | None
+    """Its public keys by value (a JWK Set), for ``private_key_jwt``."""
+    jwks_uri: str | None
+    """Its public keys by reference, for ``private_key_jwt``."""
+    require_pushed_authorization_requests: bool
+    """RFC 9126 §6: its authorization requests must be pushed first."""
+    dpop_bound_access_tokens: bool
+    """RFC 9449 §5.2: its access tokens must be DPoP-bound."""
+    fapi: bool
+    """FAPI 2.0 Security Profile: all of the above, enforced together."""
+
+    @property
+    def auth_method(self) -> str:
+        """How it authenticates at the token endpoint, the old default resolved."""
+        if self.token_endpoint_auth_method:
+            return self.token_endpoint_auth_method
+        return "none" if self.public else "client_secret_basic"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sso_gateway.clients.records import ClientRecord
 from vigie_shared.kit.db import Conn, record
 
 COLUMNS = (
     "client_id, name, redirect_uris, training_platform, secret_hash, public, grant_types,"
     " post_logout_redirect_uris, backchannel_logout_uri, audiences, signing_alg,"
-    " scopes"
+    " scopes, token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests,"
+    " dpop_bound_access_tokens, fapi"
 )
 
 
@@ -30,12 +33,20 @@ class ClientRepository:
         signing_alg: str = "ES256",
         client_uri: str | None = None,
         scopes: list[str] | None = None,
+        token_endpoint_auth_method: str | None = None,
+        jwks: dict[str, Any] | None = None,
+        jwks_uri: str | None = None,
+        require_pushed_authorization_requests: bool = False,
+        dpop_bound_access_tokens: bool = False,
+        fapi: bool = False,
     ) -> bool:
         status: str = await conn.execute(
             "INSERT INTO clients (client_id, name, redirect_uris, training_platform, secret_hash,"
             " public, grant_types, post_logout_redirect_uris, backchannel_logout_uri, audiences,"
-            " signing_alg, client_uri, scopes)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            " signing_alg, client_uri, scopes, token_endpoint_auth_method, jwks, jwks_uri,"
+            " require_pushed_authorization_requests, dpop_bound_access_tokens, fapi)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+            " $17, $18, $19)"
             " ON CONFLICT (client_id) DO NOTHING",
             client_id,
             name,
@@ -50,6 +61,12 @@ class ClientRepository:
             signing_alg,
             client_uri,
             scopes or [],
+            token_endpoint_auth_method,
+            jwks,
+            jwks_uri,
+            require_pushed_authorization_requests,
+            dpop_bound_access_tokens,
+            fapi,
         )
         return status.endswith(" 1")
 

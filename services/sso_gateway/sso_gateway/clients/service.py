@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sso_gateway import crypto
 from sso_gateway.clients.repository import ClientRepository, client_repository
-from sso_gateway.clients.schemas import ClientCreate, ClientCreated
+from sso_gateway.clients.schemas import PRIVATE_KEY_JWT, ClientCreate, ClientCreated
 from sso_gateway.config import SOURCE
 from vigie_shared.events import ClientRegistered, new_event
 from vigie_shared.kit import outbox
@@ -39,6 +39,12 @@ class ClientService:
                 audiences=data.audiences,
                 signing_alg=data.signing_alg,
                 scopes=list(data.scopes),
+                token_endpoint_auth_method=data.token_endpoint_auth_method,
+                jwks=data.jwks,
+                jwks_uri=data.jwks_uri,
+                require_pushed_authorization_requests=data.require_pushed_authorization_requests,
+                dpop_bound_access_tokens=data.dpop_bound_access_tokens,
+                fapi=data.fapi,
             )
             if created:
                 await outbox.enqueue(
@@ -56,8 +62,10 @@ class ClientService:
         return created
 
     async def add(self, conn: Conn, data: ClientCreate, *, secret_key: str) -> ClientCreated:
-        """Register a new platform; a confidential one gets a secret, returned only here."""
-        secret = None if data.public else crypto.new_secret(CLIENT_SECRET_PREFIX)
+        """Register a new platform; one authenticated by a secret gets it, returned only here
+        (a public client has none, a ``private_key_jwt`` one its own keys)."""
+        keyed = data.token_endpoint_auth_method == PRIVATE_KEY_JWT
+        secret = None if data.public or keyed else crypto.new_secret(CLIENT_SECRET_PREFIX)
         secret_hash = None if secret is None else crypto.keyed_hash(secret_key, secret)
         if not await self.register(conn, data, secret_hash=secret_hash):
             raise ClientAlreadyExists(data.client_id)

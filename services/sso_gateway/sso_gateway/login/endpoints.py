@@ -23,7 +23,7 @@ from sso_gateway.login.service import login_service
 from sso_gateway.login.texts import TEXTS, Lang, page_lang
 from sso_gateway.login.throttle import DEVICE_COOKIE
 from sso_gateway.metrics import login_failed
-from sso_gateway.oauth.endpoints import PAGE_RESPONSES
+from sso_gateway.oauth.http import PAGE_RESPONSES
 from sso_gateway.sessions.service import sessions
 from vigie_shared.kit.forms import first_values, read_form, same_origin
 from vigie_shared.kit.i18n import language_name

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import functools
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -10,12 +8,11 @@ from urllib.parse import urlencode
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import AccessDeniedError
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from sso_gateway.access.pages import suspended_page
 from sso_gateway.deps import ProviderDep, provider_of
 from sso_gateway.login.pages import (
-    SESSION_COOKIE,
     clear_session_cookie,
     csrf_seed,
     csrf_token,
@@ -25,160 +22,17 @@ from sso_gateway.login.pages import (
 )
 from sso_gateway.login.texts import TEXTS, oauth_error_text, page_lang
 from sso_gateway.oauth.grants.base import grant_user, refuse_if_suspended
-from sso_gateway.oauth.grants.openid import user_info
-from sso_gateway.oauth.models import SCOPES
-from sso_gateway.oauth.repository import grant_repository
-from sso_gateway.oauth.requests import Request as OAuthRequest
+from sso_gateway.oauth.http import (
+    OAUTH_RESPONSES,
+    PAGE_RESPONSES,
+    oauth_response,
+    read_oauth_request,
+)
 from sso_gateway.oauth.server import Provider
 from sso_gateway.sessions.records import BrowserSession
-from sso_gateway.sessions.service import sessions
-from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
-from sso_gateway.users.repository import user_repository
-from vigie_shared.kit.forms import read_form, same_origin
+from vigie_shared.kit.forms import same_origin
 
 router = APIRouter(tags=["oidc"])
-
-# What the OAuth endpoints answer besides problem details, for the OpenAPI document.
-_OAUTH_ERROR = {
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "error": {"type": "string"},
-                    "error_description": {"type": "string"},
-                },
-                "required": ["error"],
-            }
-        }
-    }
-}
-_JSON = {"content": {"application/json": {"schema": {"type": "object"}}}}
-_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
-OAUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Success", **_JSON},
-    400: {"description": "RFC 6749 §5.2 error", **_OAUTH_ERROR},
-    401: {"description": "Client authentication failed (RFC 6749 §5.2)", **_OAUTH_ERROR},
-}
-BEARER_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Claims", **_JSON},
-    # RFC 6750 §3: the error is in the WWW-Authenticate header; the body may be empty.
-    400: {"description": "Invalid request (RFC 6750 §3.1)"},
-    401: {"description": "Invalid or missing token (RFC 6750 §3.1)"},
-    403: {"description": "Insufficient scope (RFC 6750 §3.1)"},
-}
-PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A page", **_HTML},
-    400: {"description": "An error page (never a redirect to an unverified URI)", **_HTML},
-    403: {"description": "Refused (e.g. CSRF check failed)", **_HTML},
-}
-
-
-async def _oauth_request(
-    request: Request, provider: Provider, *, with_session: bool = False
-) -> OAuthRequest:
-    form: list[tuple[str, str]] = []
-    if request.method == "POST":
-        form = await read_form(request)
-    session = await _browser_session(request, provider) if with_session else None
-    return OAuthRequest(
-        request.method,
-        provider.settings.issuer.rstrip("/")
-        + request.url.path
-        + (f"?{request.url.query}" if request.url.query else ""),
-        request.headers,
-        list(request.query_params.multi_items()),
-        form,
-        browser_session=session,
-    )
-
-
-async def _browser_session(request: Request, provider: Provider) -> BrowserSession | None:
-    async with provider.pool.acquire() as conn:
-        return await sessions.current(conn, provider.settings, request.cookies.get(SESSION_COOKIE))
-
-
-def _response(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:
-    status, body, headers = result
-    if status in (301, 302, 303):
-        location = dict(headers)["Location"]
-        return RedirectResponse(location, status_code=302)
-    content = body if isinstance(body, str) else json.dumps(body)
-    response = Response(content, status_code=status, media_type="application/json")
-    for name, value in headers:
-        if name.lower() != "content-type":
-            response.headers[name] = value
-    return response
-
-
-@router.get(
-    "/.well-known/openid-configuration",
-    summary="OIDC Discovery 1.0 §3",
-    response_class=Response,
-    responses={200: {"description": "Provider metadata", **_JSON}},
-)
-async def discovery(request: Request) -> Response:
-    # Fixed for the life of the process: encoded once, not at every relying party's start.
-    body = _discovery_document(provider_of(request).settings.issuer.rstrip("/"))
-    return Response(body, media_type="application/json")
-
-
-@functools.cache
-def _discovery_document(issuer: str) -> bytes:
-    metadata = {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "userinfo_endpoint": f"{issuer}/userinfo",
-        "jwks_uri": f"{issuer}/jwks",
-        "introspection_endpoint": f"{issuer}/introspect",
-        "revocation_endpoint": f"{issuer}/revoke",
-        "end_session_endpoint": f"{issuer}/logout",
-        "scopes_supported": [*SCOPES, *SIGNAL_SCOPES],
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
-        "userinfo_signing_alg_values_supported": ["none"],
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-        ],
-        "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "code_challenge_methods_supported": ["S256"],
-        "claims_supported": [
-            "sub",
-            "iss",
-            "aud",
-            "exp",
-            "iat",
-            "auth_time",
-            "nonce",
-            "at_hash",
-            "sid",
-            "name",
-            "preferred_username",
-            "email",
-            "email_verified",
-        ],
-        "ui_locales_supported": ["fr", "en"],
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
-        "backchannel_logout_supported": True,
-        "backchannel_logout_session_supported": True,
-        "authorization_response_iss_parameter_supported": False,
-    }
-    return json.dumps(metadata).encode()
 
 
 def _error_page(request: Request, error: OAuth2Error, ui_locales: str | None = None) -> Response:
@@ -208,7 +62,7 @@ async def _suspended_page(request: Request, provider: Provider, refusal: _Suspen
     is told."""
     if request.query_params.get("prompt") == "none":
         # OIDC Core §3.1.2.1: prompt=none must not display any page; the error goes back at once.
-        return _response(refusal.denied())
+        return oauth_response(refusal.denied())
     _, _, headers = refusal.denied()
     lang = page_lang(request, ui_locales=request.query_params.get("ui_locales"))
     async with provider.pool.acquire() as conn:
@@ -228,7 +82,7 @@ async def _suspended_page(request: Request, provider: Provider, refusal: _Suspen
     responses=PAGE_RESPONSES,
 )
 async def authorize(request: Request, provider: ProviderDep) -> Response:
-    oauth_request = await _oauth_request(request, provider, with_session=True)
+    oauth_request = await read_oauth_request(request, provider, with_session=True)
     session = oauth_request.browser_session
     params = oauth_request.payload.data
     end_user = grant_user(session) if session is not None else None
@@ -263,7 +117,7 @@ async def authorize(request: Request, provider: ProviderDep) -> Response:
     except OAuth2Error as error:
         if error.redirect_uri:
             # RFC 6749 §4.1.2.1: errors go back to a *verified* redirect URI ...
-            return _response(error())
+            return oauth_response(error())
         # ... but an unknown client or an unregistered redirect URI is never redirected to.
         return _error_page(request, error)
     if isinstance(result, _Suspended):
@@ -279,63 +133,30 @@ async def authorize(request: Request, provider: ProviderDep) -> Response:
         if params.get("ui_locales"):
             login_query["lang"] = page_lang(request, ui_locales=params.get("ui_locales"))
         return RedirectResponse("/login?" + urlencode(login_query), 302)
-    return _response(result)
+    return oauth_response(result)
 
 
 @router.post("/token", summary="Token endpoint (RFC 6749 §3.2)", responses=OAUTH_RESPONSES)
 async def token(request: Request) -> Response:
     provider = provider_of(request)
-    oauth_request = await _oauth_request(request, provider)
-    return _response(await provider.token_response(oauth_request))
+    oauth_request = await read_oauth_request(request, provider)
+    return oauth_response(await provider.token_response(oauth_request))
 
 
 @router.post("/introspect", summary="Token introspection (RFC 7662)", responses=OAUTH_RESPONSES)
 async def introspect(request: Request, provider: ProviderDep) -> Response:
-    oauth_request = await _oauth_request(request, provider)
-    return _response(
+    oauth_request = await read_oauth_request(request, provider)
+    return oauth_response(
         await provider.run(provider.create_endpoint_response, "introspection", oauth_request)
     )
 
 
 @router.post("/revoke", summary="Token revocation (RFC 7009)", responses=OAUTH_RESPONSES)
 async def revoke(request: Request, provider: ProviderDep) -> Response:
-    oauth_request = await _oauth_request(request, provider)
-    return _response(
+    oauth_request = await read_oauth_request(request, provider)
+    return oauth_response(
         await provider.run(provider.create_endpoint_response, "revocation", oauth_request)
     )
-
-
-def _bearer_error(status: int, error: str, description: str) -> Response:
-    # RFC 6750 §3.
-    return Response(
-        status_code=status,
-        headers={"WWW-Authenticate": f'Bearer error="{error}", error_description="{description}"'},
-    )
-
-
-@router.api_route(
-    "/userinfo", methods=["GET", "POST"], summary="OIDC Core §5.3", responses=BEARER_RESPONSES
-)
-async def userinfo(request: Request, provider: ProviderDep) -> Response:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
-    await provider.keyring.refresh(provider.pool)
-    claims = provider.decode_access_token(token.strip())
-    if claims is None or int(claims.get("exp", 0)) <= time.time():
-        return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
-    if "openid" not in str(claims.get("scope", "")).split() or "sid" not in claims:
-        return _bearer_error(403, "insufficient_scope", "The openid scope is required.")
-    async with provider.pool.acquire() as conn:
-        if await grant_repository.access_token_revoked(conn, str(claims.get("jti", ""))):
-            return _bearer_error(401, "invalid_token", "The access token was revoked.")
-        account = await user_repository.get(conn, str(claims["sub"]))
-    if account is None:
-        return _bearer_error(401, "invalid_token", "The account no longer exists.")
-    info = user_info(
-        account.id, account.email, account.display_name, account.username, str(claims["scope"])
-    )
-    return JSONResponse(dict(info), headers={"Cache-Control": "no-store"})
 
 
 async def _ends_without_asking(
@@ -363,7 +184,7 @@ async def _ends_without_asking(
 )
 async def logout(request: Request, provider: ProviderDep) -> Response:
     settings = provider.settings
-    oauth_request = await _oauth_request(request, provider, with_session=True)
+    oauth_request = await read_oauth_request(request, provider, with_session=True)
     data = oauth_request.payload.data
     lang = page_lang(request, ui_locales=data.get("ui_locales"))
     texts = TEXTS[lang]
@@ -410,7 +231,7 @@ async def logout(request: Request, provider: ProviderDep) -> Response:
         return _error_page(request, error, data.get("ui_locales"))
     response: Response
     if result is not None and result[0] == 302:
-        response = _response(result)
+        response = oauth_response(result)
     else:
         response = render(
             "message.html", lang=lang, title=texts["logout_title"], message=texts["logged_out"]

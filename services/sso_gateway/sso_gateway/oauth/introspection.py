@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
+from sso_gateway.oauth.client_auth import CONFIDENTIAL_METHODS
 from sso_gateway.oauth.models import (
     AccessTokenInfo,
     OAuthClient,
@@ -15,7 +16,7 @@ from sso_gateway.oauth.requests import Request
 
 
 class Introspection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = CONFIDENTIAL_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return self.server.query_token(token_string, token_type_hint)

@@ -32,6 +32,15 @@ class OAuthClient(ClientMixin):
     secret_key: str = field(repr=False)
     training_platform: bool = True
     scopes: list[str] = field(default_factory=list)
+    auth_method: str = "client_secret_basic"
+    """RFC 7591 §2 token_endpoint_auth_method (``ClientRecord.auth_method``)."""
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+    require_par: bool = False
+    """RFC 9126 §6 require_pushed_authorization_requests."""
+    dpop_bound: bool = False
+    """RFC 9449 §5.2 dpop_bound_access_tokens."""
+    fapi: bool = False
 
     @classmethod
     def of(cls, stored: ClientRecord, secret_key: str) -> OAuthClient:
@@ -49,6 +58,12 @@ class OAuthClient(ClientMixin):
             secret_key=secret_key,
             training_platform=stored.training_platform,
             scopes=list(stored.scopes),
+            auth_method=stored.auth_method,
+            jwks=stored.jwks,
+            jwks_uri=stored.jwks_uri,
+            require_par=stored.require_pushed_authorization_requests,
+            dpop_bound=stored.dpop_bound_access_tokens,
+            fapi=stored.fapi,
         )
 
     @property

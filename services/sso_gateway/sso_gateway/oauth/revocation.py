@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from sso_gateway.config import SOURCE
+from sso_gateway.oauth.client_auth import CONFIDENTIAL_METHODS, PUBLIC_METHOD
 from sso_gateway.oauth.hooks import ProviderHooks
 from sso_gateway.oauth.models import RefreshToken
 from sso_gateway.oauth.records import RevokedAccessToken
@@ -58,7 +59,7 @@ async def _publish(conn: Conn, revoked: list[RevokedAccessToken], reason: str) -
 
 
 class Revocation(RevocationEndpoint):
-    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = [*CONFIDENTIAL_METHODS, PUBLIC_METHOD]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return self.server.query_token(token_string, token_type_hint)

@@ -35,7 +35,6 @@ from typing import Any, TypeVar
 import asyncpg
 from authlib.oauth2.rfc6749 import AuthorizationServer as _AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -46,6 +45,7 @@ from sso_gateway.keys.service import KeyRing
 from sso_gateway.metrics import token_issued
 from sso_gateway.oauth.access_tokens import AccessTokenRow, AccessTokenWriter
 from sso_gateway.oauth.bridge import MAX_PASSES, Load, inline_request, on_loop
+from sso_gateway.oauth.client_auth import basic_client_id, candidate_client_ids
 from sso_gateway.oauth.client_cache import ClientCache
 from sso_gateway.oauth.end_session import EndSession
 from sso_gateway.oauth.grants.authorization_code import AuthorizationCodeGrant
@@ -80,11 +80,6 @@ __all__ = ["REFRESH_TOKEN_PREFIX", "Provider"]
 """``REFRESH_TOKEN_PREFIX`` is read by ``bench/bench_sso.py`` from here."""
 
 T = TypeVar("T")
-
-
-def basic_client_id(request: Request) -> str | None:
-    client_id: str | None = extract_basic_authorization(request.headers)[0]
-    return client_id
 
 
 class Provider(_AuthorizationServer):
@@ -148,7 +143,7 @@ class Provider(_AuthorizationServer):
         grant runs it three times around two round trips, where it used to wait in a worker
         thread on five, each a hop to the loop and back."""
         await self.keyring.refresh(self.pool)
-        candidates = {c for c in (basic_client_id(request), request.form.get("client_id")) if c}
+        candidates = candidate_client_ids(request)
         request.clients = {c: await self.clients.get(self.pool, c) for c in candidates}
         inline = inline_request.set(request)
         try:

@@ -21,7 +21,7 @@ from sso_gateway.login.pages import (
     set_csrf_cookie,
 )
 from sso_gateway.login.texts import TEXTS, Lang, page_lang
-from sso_gateway.oauth.endpoints import PAGE_RESPONSES
+from sso_gateway.oauth.http import PAGE_RESPONSES
 from sso_gateway.password import texts
 from sso_gateway.password.service import MIN_LENGTH, Refusal, Throttled, passwords
 from sso_gateway.sessions.records import BrowserSession

@@ -10,8 +10,8 @@ from authlib.oauth2.rfc6749 import grants
 
 from sso_gateway import crypto
 from sso_gateway.oauth import revocation
+from sso_gateway.oauth.client_auth import CONFIDENTIAL_METHODS, PUBLIC_METHOD
 from sso_gateway.oauth.grants.base import (
-    SECRET_METHODS,
     InvalidTargetError,
     Issuing,
     as_datetime,
@@ -32,7 +32,7 @@ from vigie_shared.kit.db import Conn
 
 class AuthorizationCodeGrant(Issuing, grants.AuthorizationCodeGrant):
     # "none" is for public clients, which prove possession with PKCE instead (RFC 7636).
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*SECRET_METHODS, "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*CONFIDENTIAL_METHODS, PUBLIC_METHOD]
 
     def family_id(self) -> str | None:
         code: AuthorizationCode = self.request.authorization_code

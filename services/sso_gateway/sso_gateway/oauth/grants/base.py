@@ -21,7 +21,6 @@ from sso_gateway.users.repository import user_repository
 from sso_gateway.users.schemas import UserPublic
 from vigie_shared.kit.db import Conn
 
-SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 REFRESH_TOKEN_PREFIX = "vigie_rt_"  # noqa: S105 (a prefix, not a secret)
 ALGORITHMS = ["ES256", "RS256"]
 

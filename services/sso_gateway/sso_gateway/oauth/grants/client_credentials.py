@@ -6,8 +6,9 @@ from typing import ClassVar
 
 from authlib.oauth2.rfc6749 import grants
 
+from sso_gateway.oauth.client_auth import CONFIDENTIAL_METHODS
 from sso_gateway.oauth.grants.base import Issuing
 
 
 class ClientCredentialsGrant(Issuing, grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = CONFIDENTIAL_METHODS

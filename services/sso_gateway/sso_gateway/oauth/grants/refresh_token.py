@@ -10,7 +10,8 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 
 from sso_gateway import crypto
 from sso_gateway.oauth import revocation
-from sso_gateway.oauth.grants.base import SECRET_METHODS, Issuing, load_grant_user
+from sso_gateway.oauth.client_auth import CONFIDENTIAL_METHODS, PUBLIC_METHOD
+from sso_gateway.oauth.grants.base import Issuing, load_grant_user
 from sso_gateway.oauth.models import (
     GrantUser,
     OAuthClient,
@@ -31,7 +32,7 @@ def check_refresh_scope(request: Request, granted: Granted) -> None:
 
 
 class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*SECRET_METHODS, "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*CONFIDENTIAL_METHODS, PUBLIC_METHOD]
     # RFC 9700 §4.14.2: refresh tokens rotate; each is good for one use.
     INCLUDE_NEW_REFRESH_TOKEN = True
 

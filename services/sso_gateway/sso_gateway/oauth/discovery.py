@@ -1,0 +1,87 @@
+"""Provider metadata (OIDC Discovery 1.0 §3, RFC 8414 §2): what this provider supports, and
+only that; a relying party configures itself from it."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from sso_gateway.deps import provider_of
+from sso_gateway.oauth.http import JSON_SCHEMA
+from sso_gateway.oauth.models import SCOPES
+from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
+
+router = APIRouter(tags=["oidc"])
+
+
+@router.get(
+    "/.well-known/openid-configuration",
+    summary="OIDC Discovery 1.0 §3",
+    response_class=Response,
+    responses={200: {"description": "Provider metadata", **JSON_SCHEMA}},
+)
+async def discovery(request: Request) -> Response:
+    # Fixed for the life of the process: encoded once, not at every relying party's start.
+    body = _discovery_document(provider_of(request).settings.issuer.rstrip("/"))
+    return Response(body, media_type="application/json")
+
+
+@functools.cache
+def _discovery_document(issuer: str) -> bytes:
+    metadata = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "end_session_endpoint": f"{issuer}/logout",
+        "scopes_supported": [*SCOPES, *SIGNAL_SCOPES],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "userinfo_signing_alg_values_supported": ["none"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "sid",
+            "name",
+            "preferred_username",
+            "email",
+            "email_verified",
+        ],
+        "ui_locales_supported": ["fr", "en"],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "authorization_response_iss_parameter_supported": False,
+    }
+    return json.dumps(metadata).encode()
