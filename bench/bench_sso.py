@@ -49,6 +49,8 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 from _stack import median, percentile, print_comparison, run, stack
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
 from sso_gateway import crypto
 from sso_gateway.clients.schemas import ClientCreate
@@ -508,6 +510,14 @@ async def timed_logins(
     return len(users) / elapsed, len(users) / (cpu_seconds(pid) - before)
 
 
+def dpop_proof(method: str, url: str) -> str:
+    """A DPoP proof (RFC 9449 §4.2) of a fresh ES256 key, as a client would send it."""
+    key = ECKey.generate_key("P-256")
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    claims = {"jti": secrets.token_urlsafe(16), "htm": method, "htu": url, "iat": int(time.time())}
+    return jwt.encode(header, claims, key)
+
+
 class Side:
     """One provider under test: where it listens and how to get refresh tokens from it."""
 
@@ -521,6 +531,7 @@ class Side:
         pid: int,
         token_path: str = "/token",
         prefix: str = "",
+        introspect_path: str = "/introspect",
     ) -> None:
         """``prefix``: where the provider's paths start (Keycloak's are under its realm)."""
         self.pid = pid
@@ -531,6 +542,45 @@ class Side:
         self.mint = mint
         self.path_jwks = prefix + path_jwks
         self.resource = resource
+        self.introspect_path = prefix + introspect_path
+        self.dpop_unbound: str | None = "not probed yet"
+        self.introspect_unmeasured: str | None = None
+
+    async def token(self, *, dpop: bool = False) -> dict[str, Any]:
+        """One client-credentials grant's answer, with a DPoP proof if asked (RFC 9449 §5)."""
+        grant = self.grant()
+        headers = dict(self.headers)
+        if dpop:
+            headers["DPoP"] = dpop_proof("POST", f"{self.base}{self.token_path}")
+        async with httpx.AsyncClient(base_url=self.base, timeout=30) as http:
+            answer = await http.post(self.token_path, content=grant["body"], headers=headers)
+        answer.raise_for_status()
+        token: dict[str, Any] = answer.json()
+        return token
+
+    async def binds_dpop(self) -> str | None:
+        """None when a proof at the token endpoint gets a DPoP-bound token, else why not."""
+        try:
+            token = await self.token(dpop=True)
+        except httpx.HTTPError as failed:
+            return f"a grant with a DPoP proof failed: {failed}"[:200]
+        if str(token.get("token_type", "")).lower() != "dpop":
+            return f"token_type {token.get('token_type')!r} with a DPoP proof: not bound"
+        return None
+
+    async def introspects(self, access_token: str) -> bool:
+        """Whether the provider says its own fresh token is active (RFC 7662 §2.2); if not, a
+        figure of its answers would time a refusal, and ``introspect_unmeasured`` says why."""
+        async with httpx.AsyncClient(base_url=self.base, timeout=30) as http:
+            answer = await http.post(
+                self.introspect_path,
+                content=urlencode({"token": access_token}),
+                headers=self.headers,
+            )
+        if answer.status_code == 200 and answer.json().get("active") is True:
+            return True
+        self.introspect_unmeasured = f"{answer.status_code} {answer.text[:120]}"
+        return False
 
     async def settle(self) -> None:
         """Wait until the previous phase's backlog is served (an unrelated request answered
@@ -570,8 +620,10 @@ class Side:
         }
 
     async def warm_up(self) -> None:
-        """Fill the connection pools and caches before anything is measured."""
+        """Fill the connection pools and caches before anything is measured, and learn
+        whether the provider binds tokens to DPoP keys (``dpop_unbound``: why not)."""
         await load({**self.grant(), "duration": 3}, warm_up=True)
+        self.dpop_unbound = await self.binds_dpop()
         await self.settle()
 
     async def saturate(self, job: dict[str, Any]) -> tuple[float, float]:
@@ -600,6 +652,22 @@ class Side:
         figures["refresh"], figures["refresh_cpu"] = await self.saturate(
             {**grant, "body": None, "duration": seconds, "refreshTokens": tokens}
         )
+        if self.dpop_unbound is None:
+            await self.settle()
+            figures["cc_dpop"], figures["cc_dpop_cpu"] = await self.saturate(
+                {**grant, "duration": seconds, "dpop": True}
+            )
+        await self.settle()
+        access_token = (await self.token())["access_token"]
+        if await self.introspects(access_token):
+            figures["introspect"], figures["introspect_cpu"] = await self.saturate(
+                {
+                    **grant,
+                    "path": self.introspect_path,
+                    "body": urlencode({"token": access_token}),
+                    "duration": seconds,
+                }
+            )
         for name, path in (("jwks", self.path_jwks), ("discovery", self.discovery)):
             await self.settle()
             figures[name], figures[f"{name}_cpu"] = await self.saturate(
@@ -612,16 +680,26 @@ class Side:
                 }
             )
         figures["rss"] = rss_mib(self.pid)
+        for key in ("cc_cpu", "refresh_cpu", "cc_dpop_cpu"):
+            if figures.get(key):
+                figures[f"{key}_1k"] = 1000 / figures[key]
         return figures
 
 
 FIGURES = [
     ("client_credentials grants/s, 200 clients", "cc", "grants/s"),
     ("refresh grants/s (rotation), 200 clients", "refresh", "grants/s"),
+    ("client_credentials grants/s with DPoP proofs, 200 clients", "cc_dpop", "grants/s"),
+    ("token introspections/s (RFC 7662), 200 clients", "introspect", "req/s"),
     ("JWKS requests/s, 200 clients", "jwks", "req/s"),
     ("discovery requests/s, 200 clients", "discovery", "req/s"),
     ("client_credentials grants per CPU-second (1 process)", "cc_cpu", "grants/CPU-s"),
     ("refresh grants per CPU-second (1 process)", "refresh_cpu", "grants/CPU-s"),
+    ("client_credentials with DPoP per CPU-second (1 process)", "cc_dpop_cpu", "grants/CPU-s"),
+    ("CPU-seconds per 1,000 client_credentials grants", "cc_cpu_1k", "CPU-s"),
+    ("CPU-seconds per 1,000 refresh grants", "refresh_cpu_1k", "CPU-s"),
+    ("CPU-seconds per 1,000 grants with DPoP", "cc_dpop_cpu_1k", "CPU-s"),
+    ("introspections per CPU-second (1 process)", "introspect_cpu", "req/CPU-s"),
     ("JWKS requests per CPU-second (1 process)", "jwks_cpu", "req/CPU-s"),
     ("discovery requests per CPU-second (1 process)", "discovery_cpu", "req/CPU-s"),
     ("client_credentials p50, 200 clients x 1 grant/s", "cc_p50", "ms"),
@@ -719,7 +797,15 @@ async def main() -> None:
                 sides = [
                     (ours, ours_runs),
                     (
-                        Side(peer_base, auth, mint_peer, "/jwks", "urn:vigie:bench-api", peer_pid),
+                        Side(
+                            peer_base,
+                            auth,
+                            mint_peer,
+                            "/jwks",
+                            "urn:vigie:bench-api",
+                            peer_pid,
+                            introspect_path="/token/introspection",
+                        ),
                         peer_runs,
                     ),
                 ]
@@ -736,8 +822,11 @@ async def main() -> None:
                         kc_pid,
                         token_path=f"{KEYCLOAK_OIDC}/token",
                         prefix="/realms/bench",
+                        introspect_path=f"{KEYCLOAK_OIDC}/token/introspect",
                     )
                     sides.append((keycloak, kc_runs))
+                names = ("ours", "oidc-provider", "Keycloak")[: len(sides)]
+                named_sides = [(name, side) for name, (side, _) in zip(names, sides, strict=True)]
                 for side, _ in sides:
                     await side.warm_up()
                 for _ in range(args.runs):
@@ -759,6 +848,11 @@ async def main() -> None:
                         print(f"Keycloak logins not measured: {failed!r}"[:300])
     if skipped is not None:
         print(f"\nKeycloak skipped: {skipped}")
+    for name, side in named_sides:
+        if side.dpop_unbound is not None:
+            print(f"{name}: no DPoP figures ({side.dpop_unbound})")
+        if side.introspect_unmeasured is not None:
+            print(f"{name}: no introspection figures (its own token: {side.introspect_unmeasured})")
     print_side_by_side(
         ours_runs,
         [

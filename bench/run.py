@@ -8,11 +8,43 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from _stack import ComparisonRow, print_comparison
 
 HERE = Path(__file__).resolve().parent
 # Audit query latency is measured at 10 million entries, the scale docs/audit-log.md reports;
 # the script's own default is smaller, for quick runs.
 ARGS = {"bench_audit.py": ["--rows", "10000000"]}
+
+
+def tables(
+    rows: list[dict[str, Any]],
+) -> list[tuple[str, list[str], list[ComparisonRow]]]:
+    """One table per benchmark, each figure on one line with every reference it was measured
+    beside (the gateway's beside oidc-provider and Keycloak), in the order they were printed."""
+    by_bench: dict[str, dict[tuple[str, str], tuple[float, dict[str, float | None]]]] = {}
+    names: dict[str, list[str]] = {}
+    for row in rows:
+        bench = row.get("bench") or row["figure"]
+        figures = by_bench.setdefault(bench, {})
+        references = names.setdefault(bench, [])
+        name = row["reference_name"] or "reference"
+        if name not in references:
+            references.append(name)
+        _, refs = figures.setdefault((row["figure"], row["unit"]), (row["ours"], {}))
+        refs[name] = row["reference"]
+    return [
+        (
+            bench,
+            names[bench],
+            [
+                (figure, ours, [refs.get(name) for name in names[bench]], unit)
+                for (figure, unit), (ours, refs) in figures.items()
+            ],
+        )
+        for bench, figures in by_bench.items()
+    ]
 
 
 def main() -> int:
@@ -27,16 +59,9 @@ def main() -> int:
             failed.append(script.name)
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
     results.unlink()
-    print("\nAll benchmarks (ours beside the reference measured in the same run)")
-    print(f"{'figure':<58} {'ours':>12} {'reference':>12} {'ratio':>7}  unit / reference")
-    for row in rows:
-        ref = row["reference"]
-        ratio = f"{row['ours'] / ref:7.2f}" if ref else f"{'-':>7}"
-        ref_text = f"{ref:12.1f}" if ref is not None else f"{'-':>12}"
-        print(
-            f"{row['figure'][:58]:<58} {row['ours']:12.1f} {ref_text} {ratio}  "
-            f"{row['unit']}{' / ' + row['reference_name'] if row['reference_name'] else ''}"
-        )
+    print("\nAll benchmarks (ours beside the references measured in the same run)")
+    for bench, references, table in tables(rows):
+        print_comparison(bench, table, references)
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

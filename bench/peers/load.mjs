@@ -10,6 +10,10 @@
 //   the latency a client sees under that many concurrent clients at a given load.
 // With refreshTokens, every request presents a refresh token the provider returned earlier
 // (rotation, RFC 9700 §4.14.2): each token is used once.
+// With dpop, every request carries a fresh DPoP proof (RFC 9449 §4.2) of one ES256 key, as a
+// client holding its key would send: the proof's signature is the client's cost, its check the
+// provider's.
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
@@ -20,6 +24,25 @@ import autocannon from 'autocannon';
 const arg = process.argv[2];
 const job = JSON.parse(arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg);
 const tokens = job.refreshTokens ? [...job.refreshTokens] : null;
+
+const b64url = (data) => Buffer.from(data).toString('base64url');
+const dpopKey = job.dpop ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : null;
+const dpopHeader = dpopKey && b64url(JSON.stringify({
+  typ: 'dpop+jwt',
+  alg: 'ES256',
+  jwk: (({ kty, crv, x, y }) => ({ kty, crv, x, y }))(dpopKey.publicKey.export({ format: 'jwk' })),
+}));
+const htu = new URL(job.path, job.url).href;
+
+function headersFor() {
+  if (!dpopKey) return job.headers;
+  const claims = b64url(JSON.stringify({
+    jti: randomUUID(), htm: job.method, htu, iat: Math.floor(Date.now() / 1000),
+  }));
+  const input = `${dpopHeader}.${claims}`;
+  const signature = sign('sha256', Buffer.from(input), { key: dpopKey.privateKey, dsaEncoding: 'ieee-p1363' });
+  return { ...job.headers, DPoP: `${input}.${b64url(signature)}` };
+}
 
 function bodyFor() {
   if (!tokens) return job.body;
@@ -38,10 +61,10 @@ function percentile(sorted, pct) {
 
 async function saturate() {
   const request = { method: job.method, path: job.path, headers: job.headers, body: job.body };
-  if (tokens) {
+  if (tokens || dpopKey) {
     // A shared queue, not autocannon's per-connection context (reset after every request
     // when there is one request template).
-    request.setupRequest = (req) => ({ ...req, body: bodyFor() });
+    request.setupRequest = (req) => ({ ...req, body: bodyFor(), headers: headersFor() });
     request.onResponse = rotated;
   }
   const result = await autocannon({
@@ -70,7 +93,7 @@ async function paced() {
   const send = () => new Promise((resolve) => {
     const body = bodyFor();
     const t0 = performance.now();
-    const req = http.request(target, { method: job.method, headers: job.headers, agent }, (res) => {
+    const req = http.request(target, { method: job.method, headers: headersFor(), agent }, (res) => {
       const chunks = [];
       res.on('data', (chunk) => chunks.push(chunk));
       res.on('end', () => {

@@ -47,6 +47,8 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
+    // RFC 9449: a token request with a DPoP proof gets a token bound to its key.
+    dPoP: { enabled: true },
     revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
