@@ -233,7 +233,8 @@ FROM generate_series($1::bigint, $1::bigint + $4 - 1) AS g
 """
 
 
-async def queries(dsn: str, rows: int) -> None:
+async def queries(dsn: str, rows: int) -> dict[str, float]:
+    """Print each query's p50, p95 and plan on ``rows`` synthetic entries; return the p50s."""
     schema = f"bench_q_{uuid.uuid4().hex[:6]}"
     await migrate(dsn, schema, SERVICE.migrations)
     conn = await db.connect(dsn, schema)
@@ -279,15 +280,19 @@ async def queries(dsn: str, rows: int) -> None:
                 -1,
             ),
         ]
+        p50s: dict[str, float] = {}
         for label, where, after in cases:
             rows_seen = await query_repository.page(conn, where, after=after, limit=100)
             p50, p95 = await timed(functools.partial(page, conn, where, after), 30)
+            p50s[label] = p50
             plan = await plan_of(conn, where, after)
             print(f"{label:<58} {p50:8.2f} {p95:8.2f}  {plan} ({len(rows_seen)} rows)")
         p50, p95 = await timed(
             lambda: audit.reports.suspension_campaign(conn, mid, mid + timedelta(days=1)), 10
         )
         print(f"{'suspension-campaign report, 1 day of reminders':<58} {p50:8.2f} {p95:8.2f}")
+        p50s["suspension-campaign report, 1 day of reminders"] = p50
+        return p50s
     finally:
         await conn.close()
         admin = await asyncpg.connect(dsn)
