@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import uuid
@@ -21,15 +22,34 @@ import asyncpg
 import uvloop
 
 from vigie_shared.kit.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from vigie_shared.kit.kafka_jars import kafka_unavailable_reason, kafka_version
+from vigie_shared.kit.kafka_server import ApacheKafka
 
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+BROKERS = ("tansu", "kafka")
+"""What a benchmark can run on: the embedded Tansu (memory only), or Apache Kafka (the jars of
+``make kafka-jars``), the engine deployments run."""
 
 
 @dataclass
 class Stack:
     database_url: str
     bootstrap: str
-    broker: EmbeddedBroker
+    broker: EmbeddedBroker | ApacheKafka
+    broker_name: str
+    """How the figures name the broker: "Tansu" or "Apache Kafka <version>"."""
+
+
+def _start_broker(name: str) -> tuple[EmbeddedBroker | ApacheKafka, str]:
+    if name == "tansu":
+        return EmbeddedBroker(port=free_port()).start(), "Tansu"
+    unavailable = kafka_unavailable_reason()
+    if unavailable is not None:
+        raise SystemExit(f"--broker kafka: {unavailable}")
+    kafka = ApacheKafka(data_dir=Path(mkdtemp(prefix="vigie-bench-kafka-")), port=free_port())
+    return kafka.start(timeout=120), f"Apache Kafka {kafka_version() or ''}".strip()
 
 
 async def _admin_dsn() -> tuple[str, EmbeddedPostgres | None]:
@@ -64,9 +84,9 @@ def _cancel_on_signals() -> Iterator[None]:
 
 
 @asynccontextmanager
-async def stack() -> AsyncIterator[Stack]:
-    """A scratch database and a private broker, both gone when the block ends, however it
-    ends (an exception, Ctrl-C, SIGTERM or SIGHUP)."""
+async def stack(broker_name: str = "tansu") -> AsyncIterator[Stack]:
+    """A scratch database and a private broker (``broker_name``, one of :data:`BROKERS`), both
+    gone when the block ends, however it ends (an exception, Ctrl-C, SIGTERM or SIGHUP)."""
     with _cancel_on_signals():
         admin, embedded = await _admin_dsn()
         try:
@@ -75,15 +95,18 @@ async def stack() -> AsyncIterator[Stack]:
             await conn.execute(f'CREATE DATABASE "{name}"')
             await conn.close()
             try:
-                broker = EmbeddedBroker(port=free_port()).start()
+                broker, named = _start_broker(broker_name)
                 try:
                     yield Stack(
                         urlunsplit(urlsplit(admin)._replace(path=f"/{name}")),
                         broker.bootstrap,
                         broker,
+                        named,
                     )
                 finally:
                     broker.stop()
+                    if isinstance(broker, ApacheKafka):
+                        shutil.rmtree(broker.data_dir, ignore_errors=True)
             finally:
                 conn = await asyncpg.connect(admin)
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from _stack import Backends, median, print_table, run, stack
+from _stack import BROKERS, Backends, median, print_table, run, stack
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 
@@ -328,9 +328,9 @@ async def plan_of(conn: Any, where: EntryFilter, after: int) -> str:
     return "+".join(dict.fromkeys(names)) or "seq scan"
 
 
-async def main(n_events: int, n_rows: int, runs: int) -> None:
+async def main(n_events: int, n_rows: int, runs: int, broker: str) -> None:
     samples: dict[str, list[float]] = {}
-    async with stack() as s:
+    async with stack(broker) as s:
         dsn, bootstrap = s.database_url, s.bootstrap
         for run in range(runs):
             topic = f"bench.{uuid.uuid4().hex[:6]}"
@@ -397,7 +397,7 @@ async def main(n_events: int, n_rows: int, runs: int) -> None:
         )
         print(
             f"\nIngestion of {n_events:,} events (3 partitions, polls of "
-            f"{settings.ingest_batch_size}, {PART_SIZE} per transaction; embedded Tansu broker,"
+            f"{settings.ingest_batch_size}, {PART_SIZE} per transaction; {s.broker_name},"
             f" local PostgreSQL, {os.cpu_count()} CPUs, uvloop; median of {runs} runs)"
         )
         print(f"{'figure':<62} {'per second':>12}")
@@ -422,7 +422,7 @@ async def main(n_events: int, n_rows: int, runs: int) -> None:
             f"pipeline = {ingest / consume:.1%} of consume alone, {ingest / copy:.1%} of COPY alone"
         )
         print_table(
-            f"Audit log (median of {runs} runs of {n_events:,} events)",
+            f"Audit log on {s.broker_name} (median of {runs} runs of {n_events:,} events)",
             [
                 (
                     "ingestion with Merkle hashing vs PostgreSQL COPY alone",
@@ -452,5 +452,6 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=3, help="ingestion runs (median)")
+    parser.add_argument("--broker", choices=BROKERS, default="tansu")
     args = parser.parse_args()
-    run(main(args.events, args.rows, args.runs))
+    run(main(args.events, args.rows, args.runs, args.broker))

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from _stack import Backends, Stack, median, percentile, print_table, run, stack
+from _stack import BROKERS, Backends, Stack, median, percentile, print_table, run, stack
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
@@ -193,10 +193,12 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=1_000.0, help="events/s, steady test")
     parser.add_argument("--seconds", type=float, default=10.0, help="steady test length")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--broker", choices=BROKERS, default="tansu")
     args = parser.parse_args()
     steady = int(args.rate * args.seconds)
     figures: dict[str, list[float]] = {}
-    async with stack() as s:
+    async with stack(args.broker) as s:
+        broker = s.broker_name
         for _ in range(args.runs):
             for name, fn in (("raw", raw), ("ours", ours)):
                 burst = await fn(s, args.events, None)
@@ -208,8 +210,8 @@ async def main() -> None:
                 figures.setdefault(f"{name}.p50", []).append(percentile(lat, 50) * 1000)
                 figures.setdefault(f"{name}.p99", []).append(percentile(lat, 99) * 1000)
     print_table(
-        f"Event backbone (median of {args.runs} runs; burst {args.events}, steady {args.rate:.0f}/s"
-        f" for {args.seconds:.0f} s)",
+        f"Event backbone on {broker} (median of {args.runs} runs; burst {args.events}, steady"
+        f" {args.rate:.0f}/s for {args.seconds:.0f} s)",
         [
             (
                 "burst throughput, outbox->inbox vs raw aiokafka",
