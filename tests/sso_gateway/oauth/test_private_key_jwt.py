@@ -5,6 +5,7 @@ refused on its own, and the FAPI 2.0 clients' rules (no secret, no RS256)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from secrets import token_urlsafe as generate_token
 from typing import Any
@@ -22,6 +24,7 @@ from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import ECKey, Key, KeySet, OctKey, OKPKey, RSAKey
 
+from sso_gateway.oauth.assertion_repository import SWEEP_BATCH, client_assertion_repository
 from tests.sso_gateway.support import (
     ISSUER,
     Platform,
@@ -537,3 +540,50 @@ async def test_an_unreachable_jwks_uri_is_invalid_client(sso: FastAPI) -> None:
     other = unique("keyed")
     await keyed_client(sso, client_id=other, jwks_uri="http://127.0.0.1:9/jwks?2")
     refused(await introspect_as(sso, assertion(other, key)), "could not be fetched")
+    # A URI httpx cannot even parse (the registration's pattern lets it through).
+    broken = unique("keyed")
+    await keyed_client(
+        sso, client_id=broken, jwks_uri="http://[::1/jwks", grant_types=["client_credentials"]
+    )
+    refused(await client_credentials(sso, assertion(broken, key)), "could not be fetched")
+
+
+async def test_one_assertion_sent_at_once_many_times_opens_one_request(sso: FastAPI) -> None:
+    """The jti's row, not a read before a write, decides: concurrent replays lose."""
+    key = ec_key()
+    platform = await keyed_client(sso, grant_types=["client_credentials"], jwks=public_jwks(key))
+    signed = assertion(platform.client_id, key)
+    responses = await asyncio.gather(*(client_credentials(sso, signed) for _ in range(5)))
+    assert sorted(r.status_code for r in responses) == [200, 401, 401, 401, 401]
+
+
+async def test_a_jti_row_lives_as_long_as_its_assertion_and_inserts_sweep_expired_ones(
+    sso: FastAPI,
+) -> None:
+    platform = await keyed_client(sso, jwks=public_jwks(ec_key()))
+    client_id = platform.client_id
+    now, minute, second = datetime.now(UTC), timedelta(seconds=60), timedelta(seconds=1)
+    async with sso.state.runtime.pool.acquire() as conn:
+        assert await client_assertion_repository.use(conn, client_id, "a", now + minute)
+        assert not await client_assertion_repository.use(conn, client_id, "a", now + minute)
+        # Expired: the assertion it was kept for can no longer be accepted, its jti is free.
+        assert await client_assertion_repository.use(conn, client_id, "b", now - second)
+        assert await client_assertion_repository.use(conn, client_id, "b", now + minute)
+        await conn.executemany(
+            "INSERT INTO client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)",
+            [(client_id, f"old-{i}", now - second) for i in range(SWEEP_BATCH + 8)],
+        )
+        assert await client_assertion_repository.use(conn, client_id, "c", now + minute)
+        left = await conn.fetchval(
+            "SELECT count(*) FROM client_assertions WHERE client_id = $1 AND jti LIKE 'old-%'",
+            client_id,
+        )
+        # A bounded batch per insert (``SWEEP_BATCH``, expired rows of any client), the rest
+        # at the next ones.
+        assert 8 <= left < SWEEP_BATCH + 8
+        for jti in "defgh":
+            assert await client_assertion_repository.use(conn, client_id, jti, now + minute)
+        kept = await conn.fetch(
+            "SELECT jti FROM client_assertions WHERE client_id = $1 ORDER BY jti", client_id
+        )
+    assert [r["jti"] for r in kept] == list("abcdefgh")

@@ -167,9 +167,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def _client_keys(self, client: OAuthClient, kid: str | None) -> KeySet:
         uri = client.jwks_uri
         if uri is None:
-            if client.public_keys is None:
-                raise InvalidClientError(description="The client registered no keys.")
-            return client.public_keys
+            try:
+                registered = client.public_keys
+            except (JoseError, ValueError, TypeError, KeyError):
+                # Checked at registration (``ClientCreate``): only a row edited by hand.
+                registered = None
+            if registered is None:
+                raise InvalidClientError(description="The client registered no usable keys.")
+            return registered
         fetched = self.keys.cached(uri) or self._fetch("jwks", uri)
         if (
             fetched.keys is not None

@@ -175,7 +175,7 @@ class JwksCache:
                         return failed(f"larger than {JWKS_MAX_BYTES // 1024} KiB")
         except TimeoutError:
             return failed("timed out")
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return failed(type(exc).__name__)
         try:
             keys = KeySet.import_key_set(json.loads(body))
