@@ -187,21 +187,38 @@ async def test_each_allowed_algorithm_verifies(sso: FastAPI) -> None:
         assert response.status_code == 200, (alg, response.text)
 
 
-async def test_authorization_code_with_keys_by_reference(sso: FastAPI, jwks_host: JwksHost) -> None:
+@pytest.mark.parametrize("by_reference", [False, True])
+async def test_authorization_code_and_refresh(
+    sso: FastAPI, jwks_host: JwksHost, by_reference: bool
+) -> None:
     key = ec_key()
-    client_id = unique("keyed")
-    uri = jwks_host.publish(f"/{client_id}/jwks", key)
-    platform = await keyed_client(sso, client_id=client_id, jwks_uri=uri)
+    path = f"/{unique('keys')}/jwks"
+    if by_reference:
+        platform = await keyed_client(sso, jwks_uri=jwks_host.publish(path, key))
+    else:
+        platform = await keyed_client(sso, jwks=public_jwks(key))
     verifier = generate_token(48)
     code = await get_code(sso, platform, verifier)
     async with browser(sso) as http:
         response = await http.post(
             "/token",
-            data=authenticated(assertion(client_id, key), **redeem(platform, code, verifier)),
+            data=authenticated(
+                assertion(platform.client_id, key), **redeem(platform, code, verifier)
+            ),
         )
-    assert response.status_code == 200, response.text
-    assert {"access_token", "id_token", "refresh_token"} <= response.json().keys()
-    assert jwks_host.hits[f"/{client_id}/jwks"] == 1
+        assert response.status_code == 200, response.text
+        tokens = response.json()
+        assert {"access_token", "id_token", "refresh_token"} <= tokens.keys()
+        refreshed = await http.post(
+            "/token",
+            data=authenticated(
+                assertion(platform.client_id, key),
+                grant_type="refresh_token",
+                refresh_token=tokens["refresh_token"],
+            ),
+        )
+    assert refreshed.status_code == 200, refreshed.text
+    assert jwks_host.hits.get(path, 0) == (1 if by_reference else 0)
 
 
 async def test_introspection_and_revocation_with_it(sso: FastAPI, jwks_host: JwksHost) -> None:
