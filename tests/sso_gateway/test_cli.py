@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from joserfc.jwk import ECKey
 
 from sso_gateway import crypto
 from sso_gateway.cli import register_commands
@@ -138,6 +140,62 @@ def test_public_client_add_has_no_secret(
     )
     assert code == 0
     assert json.loads(capsys.readouterr().out) == {"client_id": "prepa"}
+
+
+def test_fapi_client_add_with_a_jwks_uri_shows_no_secret(
+    database_url: str, schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["client", "add", "--name", "Bank", "--redirect-uri", "https://bank.example/cb"]
+    code = run([*argv, "--fapi", "--jwks-uri", "https://bank.example/jwks"], database_url, schema)
+    assert code == 0
+    assert capsys.readouterr().out == "client_id: bank\n"
+    row = fetch(database_url, schema, "SELECT * FROM clients WHERE client_id = 'bank'")[0]
+    assert row["secret_hash"] is None
+    assert row["token_endpoint_auth_method"] == "private_key_jwt"
+    assert row["jwks_uri"] == "https://bank.example/jwks"
+    assert row["jwks"] is None
+    assert row["fapi"]
+    assert row["require_pushed_authorization_requests"]
+    assert row["dpop_bound_access_tokens"]
+
+
+def test_private_key_jwt_client_add_reads_its_jwks_from_a_file(
+    database_url: str, schema: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    jwks = {"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(jwks))
+    code = run(
+        [
+            "client",
+            "add",
+            "--name",
+            "Payroll",
+            "--grant-type",
+            "client_credentials",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks",
+            str(path),
+            "--json",
+        ],
+        database_url,
+        schema,
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == {"client_id": "payroll"}
+    row = fetch(database_url, schema, "SELECT * FROM clients WHERE client_id = 'payroll'")[0]
+    assert row["secret_hash"] is None
+    assert json.loads(row["jwks"]) == jwks
+    assert not row["fapi"]
+
+
+def test_fapi_client_add_without_keys_is_refused(
+    database_url: str, schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["client", "add", "--name", "Bank", "--redirect-uri", "https://bank.example/cb"]
+    assert run([*argv, "--fapi"], database_url, schema) == 1
+    assert "private_key_jwt needs its keys" in capsys.readouterr().err
 
 
 def test_keys_rotate_publishes_new_keys_that_sign_later(

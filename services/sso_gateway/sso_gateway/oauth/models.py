@@ -6,15 +6,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
+from joserfc.jwk import KeySet
 
 from sso_gateway import crypto
 from sso_gateway.clients.records import ClientRecord
 
 SCOPES = ("openid", "profile", "email", "offline_access")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+PRIVATE_KEY_JWT = "private_key_jwt"
 
 
 @dataclass
@@ -34,6 +38,9 @@ class OAuthClient(ClientMixin):
     scopes: list[str] = field(default_factory=list)
     auth_method: str = "client_secret_basic"
     """RFC 7591 §2 token_endpoint_auth_method (``ClientRecord.auth_method``)."""
+    registered_auth_method: str | None = None
+    """The method it registered; None for a client registered before clients chose one, which
+    keeps either secret method (Basic or post)."""
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
     require_par: bool = False
@@ -59,6 +66,7 @@ class OAuthClient(ClientMixin):
             training_platform=stored.training_platform,
             scopes=list(stored.scopes),
             auth_method=stored.auth_method,
+            registered_auth_method=stored.token_endpoint_auth_method,
             jwks=stored.jwks,
             jwks_uri=stored.jwks_uri,
             require_par=stored.require_pushed_authorization_requests,
@@ -89,10 +97,23 @@ class OAuthClient(ClientMixin):
     def check_client_secret(self, client_secret: str) -> bool:
         return crypto.matches(self.secret_key, client_secret, self.secret_hash)
 
+    @cached_property
+    def public_keys(self) -> KeySet | None:
+        """Its ``jwks`` registered by value, imported once per cached copy of the client
+        (validated at registration: ``ClientCreate``)."""
+        return None if self.jwks is None else KeySet.import_key_set(self.jwks)  # type: ignore[arg-type]
+
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """RFC 7591 §2: a client authenticates only as it registered, at every endpoint. A FAPI
+        client never by a secret (FAPI 2.0 Security Profile §5.3.2.1: private_key_jwt or mTLS,
+        and mTLS is not offered), whatever its row says."""
         if self.public:
             return method == "none"
-        return method in ("client_secret_basic", "client_secret_post")
+        if self.fapi:
+            return method == PRIVATE_KEY_JWT
+        if self.registered_auth_method is None:
+            return method in SECRET_METHODS
+        return method == self.registered_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and "authorization_code" in self.grant_types

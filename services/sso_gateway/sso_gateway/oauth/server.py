@@ -45,7 +45,7 @@ from sso_gateway.keys.service import KeyRing
 from sso_gateway.metrics import token_issued
 from sso_gateway.oauth.access_tokens import AccessTokenRow, AccessTokenWriter
 from sso_gateway.oauth.bridge import MAX_PASSES, Load, inline_request, on_loop
-from sso_gateway.oauth.client_auth import basic_client_id, candidate_client_ids
+from sso_gateway.oauth.client_auth import PrivateKeyJWT, basic_client_id, candidate_client_ids
 from sso_gateway.oauth.client_cache import ClientCache
 from sso_gateway.oauth.end_session import EndSession
 from sso_gateway.oauth.grants.authorization_code import AuthorizationCodeGrant
@@ -94,6 +94,8 @@ class Provider(_AuthorizationServer):
         )
         self.clients = ClientCache(settings.secret_key, settings.client_cache_seconds)
         self.access_tokens = AccessTokenWriter()
+        self.client_assertions = PrivateKeyJWT(self)
+        self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, self.client_assertions)
         self.register_token_generator("default", self._generate_token)
         self.register_grant(AuthorizationCodeGrant, [S256Challenge(), OpenIDCodeExtension(self)])
         self.register_grant(RefreshTokenGrant)
