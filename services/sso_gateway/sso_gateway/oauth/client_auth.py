@@ -19,10 +19,11 @@ from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import GuestProtocol, Key, KeySet
 
+from sso_gateway.clients.schemas import PRIVATE_KEY_JWT
 from sso_gateway.oauth.assertion_repository import client_assertion_repository
 from sso_gateway.oauth.client_cache import FetchedKeys, JwksCache
 from sso_gateway.oauth.hooks import ProviderHooks
-from sso_gateway.oauth.models import PRIVATE_KEY_JWT, SECRET_METHODS, OAuthClient
+from sso_gateway.oauth.models import SECRET_METHODS, OAuthClient
 from sso_gateway.oauth.requests import Request
 from vigie_shared.kit.db import Conn
 

@@ -15,10 +15,10 @@ from joserfc.jwk import KeySet
 
 from sso_gateway import crypto
 from sso_gateway.clients.records import ClientRecord
+from sso_gateway.clients.schemas import PRIVATE_KEY_JWT
 
 SCOPES = ("openid", "profile", "email", "offline_access")
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
-PRIVATE_KEY_JWT = "private_key_jwt"
 
 
 @dataclass
