@@ -28,6 +28,7 @@ from sso_gateway.oauth.server import Provider
 from sso_gateway.oauth.userinfo import router as userinfo_router
 from sso_gateway.password.endpoints import router as password_router
 from sso_gateway.service import SERVICE
+from sso_gateway.sessions import wiring as sessions_wiring
 from sso_gateway.sessions.service import sessions
 from sso_gateway.signals import wiring as signals_wiring
 from sso_gateway.signals.endpoints import admin_router as signals_admin_router
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     access.on_suspension(sign_out_everywhere)
     signals_wiring.register(runtime, settings, access, provider)
+    sessions_wiring.register(runtime, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,5 +1,6 @@
-"""OIDC Back-Channel Logout 1.0: when a session ends (logout, suspension, erasure), each platform
-it signed into that registered a ``backchannel_logout_uri`` receives a signed ``logout_token``.
+"""OIDC Back-Channel Logout 1.0: whenever a session ends (logout, suspension, a password change,
+erasure, its absolute or idle expiry: ``sessions.service``), each platform it signed into that
+registered a ``backchannel_logout_uri`` receives a signed ``logout_token``.
 
 Deliveries are rows written in the transaction that ends the session, so they survive a restart;
 a worker posts them, retrying with exponential backoff, and gives up after

@@ -1,5 +1,5 @@
 """What the sessions repository returns: a live browser session with its account, and the
-session a revocation ended."""
+session an end (a revocation or the expiry sweep) ended."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ class BrowserSession:
     id: str
     user_id: str
     auth_time: datetime
+    last_used_at: datetime
+    """As stored: up to a tenth of ``session_idle_ttl`` behind the last use."""
     email: str
     display_name: str
     username: str | None
@@ -23,7 +25,8 @@ class BrowserSession:
 
 @dataclass(frozen=True, slots=True)
 class EndedSession:
-    """A session revoked now (it was live until this call)."""
+    """A session ended now (it was live until this call), and why."""
 
     id: str
     user_id: str
+    reason: str

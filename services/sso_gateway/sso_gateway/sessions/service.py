@@ -1,5 +1,21 @@
 """Browser sessions at the gateway (the single sign-on): one per login, named by ``sid`` in ID
-tokens (OIDC Back-Channel Logout 1.0 §2.1), held by an opaque ``vigie_st_`` cookie."""
+tokens (OIDC Back-Channel Logout 1.0 §2.1), held by an opaque ``vigie_st_`` cookie.
+
+A session ends at the first of: ``session_ttl`` after login (``expiry``), ``session_idle_ttl``
+unused (``idle``), or a revocation (logout, an administrator, a suspension, a password change,
+an erasure or restriction). Every end is a conditional mark on its row followed by ``_ended``,
+in one transaction: its tokens revoked, a back-channel logout token queued for each platform
+of the session, a CAEP session-revoked SET and ``vigie.sso.session.revoked``, once. Expiries
+are found by a sweep (``report_expired``, scheduled in ``sessions.wiring``).
+
+*Used* means the cookie presented (``current``: /authorize, the gateway's pages) or a refresh
+grant of one of the session's refresh tokens. OIDC Session Management has no rule;
+node-oidc-provider renews its session only when the browser comes back, Keycloak's SSO Session
+Idle counts refreshes too. We count them: once signed in, a person works in the platform, which
+calls the gateway only to refresh, and ending the session would log them out of that platform
+by back-channel logout in the middle of their work. A refresh of an ``offline_access`` token
+does not count (OIDC Core §11: it is for when the End-User is absent); ``session_ttl`` bounds a
+platform that keeps refreshing on its own."""
 
 from __future__ import annotations
 
@@ -12,7 +28,7 @@ from sso_gateway import crypto
 from sso_gateway.backchannel.service import backchannel
 from sso_gateway.config import SOURCE, Settings
 from sso_gateway.oauth.repository import GrantRepository, grant_repository
-from sso_gateway.sessions.records import BrowserSession
+from sso_gateway.sessions.records import BrowserSession, EndedSession
 from sso_gateway.sessions.repository import SessionRepository, session_repository
 from sso_gateway.signals.service import signals
 from vigie_shared.events import SessionRevoked, new_event
@@ -21,6 +37,20 @@ from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn
 
 SESSION_TOKEN_PREFIX = "vigie_st_"  # noqa: S105 (a prefix, not a secret)
+
+LAST_USE_GRANULARITY = 10
+"""A session's last use is written only when the stored one is older than
+``session_idle_ttl / LAST_USE_GRANULARITY``: a page view costs a read, not a write."""
+
+SWEEP_BATCH = 200
+"""Sessions one sweep transaction ends at most."""
+
+
+def idle_window(settings: Settings) -> float:
+    """Seconds unused after which a session ends. The stored last use lags the real one by up
+    to a granule, which the window adds back, so a session never ends before a full
+    ``session_idle_ttl`` unused (as Keycloak adds a window to its SSO Session Idle)."""
+    return settings.session_idle_ttl * (1 + 1 / LAST_USE_GRANULARITY)
 
 
 class SessionService:
@@ -47,35 +77,27 @@ class SessionService:
     async def current(
         self, conn: Conn, settings: Settings, token: str | None
     ) -> BrowserSession | None:
+        """The live session of a cookie, and a use of it (its idle clock starts again). Past
+        its absolute or idle end it is not live, even before the sweep ends it."""
         if not token or not token.startswith(SESSION_TOKEN_PREFIX):
             return None
-        return await self._repository.live_by_token(
-            conn, crypto.keyed_hash(settings.secret_key, token)
+        session = await self._repository.live_by_token(
+            conn,
+            crypto.keyed_hash(settings.secret_key, token),
+            idle_seconds=idle_window(settings),
         )
+        granule = settings.session_idle_ttl / LAST_USE_GRANULARITY
+        if session is not None and session.last_used_at <= utcnow() - timedelta(seconds=granule):
+            await self._repository.used(conn, session.id, older_than=granule)
+        return session
 
     async def revoke(self, conn: Conn, settings: Settings, session_id: str, reason: str) -> bool:
-        """End a session: its tokens are revoked, each platform it signed into is told by
-        back-channel logout, each Shared Signals stream gets a CAEP session-revoked, and
-        ``vigie.sso.session.revoked`` is published, all in the caller's transaction."""
-        ended = await self._repository.revoke(conn, session_id)
+        """End a live session now (logout, suspension, erasure, a password change...), in the
+        caller's transaction; False if it had ended already."""
+        ended = await self._repository.revoke(conn, session_id, reason)
         if ended is None:
             return False
-        await self._grants.revoke_session_tokens(conn, session_id)
-        clients = await self._repository.clients(conn, session_id)
-        await backchannel.enqueue(
-            conn, settings, user_id=ended.user_id, session_id=session_id, client_ids=clients
-        )
-        await signals.session_revoked(
-            conn, settings, user_id=ended.user_id, session_id=session_id, reason=reason
-        )
-        await outbox.enqueue(
-            conn,
-            new_event(
-                SessionRevoked(user_id=ended.user_id, session_id=session_id, reason=reason),
-                subject=ended.user_id,
-                source=SOURCE,
-            ),
-        )
+        await self._ended(conn, settings, ended)
         return True
 
     async def revoke_all(
@@ -95,18 +117,47 @@ class SessionService:
         return revoked
 
     async def report_expired(
-        self, pool: asyncpg.Pool, settings: Settings, *, limit: int = 200
+        self, pool: asyncpg.Pool, settings: Settings, *, limit: int = SWEEP_BATCH
     ) -> int:
-        """A session that reached its end of life is revoked for the receivers of Shared
-        Signals too (CAEP 1.0 §3.1, reason ``expiry``); one transaction marks it reported and
-        writes its SETs, so each expiry is reported once, whichever replica sweeps."""
+        """End the sessions past their absolute end (``session_ttl``, reason ``expiry``) or
+        unused for ``session_idle_ttl`` (``idle``), as any other end: one transaction marks
+        them ended and writes what follows, so a crash before it commits leaves them to the
+        next sweep, and whichever replica sweeps, each end is reported once."""
         async with pool.acquire() as conn, conn.transaction():
-            expired = await self._repository.claim_expired(conn, limit)
+            expired = await self._repository.claim_expired(
+                conn, limit=limit, idle_seconds=idle_window(settings)
+            )
             for ended in expired:
-                await signals.session_revoked(
-                    conn, settings, user_id=ended.user_id, session_id=ended.id, reason="expiry"
-                )
+                await self._ended(conn, settings, ended)
         return len(expired)
+
+    async def _ended(self, conn: Conn, settings: Settings, ended: EndedSession) -> None:
+        """What follows every end of a session, once (the caller just marked it ended): its
+        tokens are revoked, each platform it signed into is told by back-channel logout, each
+        Shared Signals stream gets a CAEP session-revoked, and ``vigie.sso.session.revoked``
+        is published.
+
+        Its refresh tokens go too, ``offline_access`` ones included. OIDC Core §11 means
+        offline access to outlive the login, but here every refresh token is issued in a
+        session and its access tokens carry the session's ``sid``, which resource servers
+        refuse once the session is revoked; offline access past the session would be a grant
+        of its own (no ``sid``, the consent §11 asks for), not a token kept from this one."""
+        await self._grants.revoke_session_tokens(conn, ended.id)
+        clients = await self._repository.clients(conn, ended.id)
+        await backchannel.enqueue(
+            conn, settings, user_id=ended.user_id, session_id=ended.id, client_ids=clients
+        )
+        await signals.session_revoked(
+            conn, settings, user_id=ended.user_id, session_id=ended.id, reason=ended.reason
+        )
+        await outbox.enqueue(
+            conn,
+            new_event(
+                SessionRevoked(user_id=ended.user_id, session_id=ended.id, reason=ended.reason),
+                subject=ended.user_id,
+                source=SOURCE,
+            ),
+        )
 
     async def signed_into(self, conn: Conn, session_id: str, client_id: str) -> None:
         await self._repository.add_client(conn, session_id, client_id)
