@@ -139,8 +139,8 @@ class Settings(ServiceSettings):
     session_expiry_sweep_seconds: float = Field(
         30.0,
         ge=0,
-        description="How often expired sessions are reported to Shared Signals receivers; 0: "
-        "never.",
+        description="How often sessions past their absolute or idle end are ended (back-channel "
+        "logout, Shared Signals SETs, events); 0: never.",
     )
     session_idle_ttl: int = Field(
         2 * 3600,

@@ -38,6 +38,11 @@ SESSION_ENDED: dict[str, Reason] = {
         N_("Your session ended because the use of your account is restricted."),
     ),
     "expiry": Reason("policy", N_("The session expired."), N_("Your session expired.")),
+    "idle": Reason(
+        "policy",
+        N_("The session ended after a period without use."),
+        N_("Your session ended because it was not used for a while."),
+    ),
     "password_change": Reason(
         "user",
         N_("Session revoked: the user changed their password from another session."),
