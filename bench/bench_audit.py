@@ -28,17 +28,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from _stack import BROKERS, Backends, median, print_table, run, stack
+from _stack import BROKERS, Backends, median, percentile, print_table, run, stack
 from aiokafka import AIOKafkaConsumer
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from faststream.kafka import KafkaBroker
 
 from audit_log.config import Settings
 from audit_log.context import AuditLog
 from audit_log.ingest.handlers import ingest_consumer
-from audit_log.merkle import verify_inclusion
+from audit_log.ingest.service import entry_of
+from audit_log.merkle import leaf_hash, verify_inclusion
 from audit_log.query.repository import query_repository
 from audit_log.query.schemas import EntryFilter
 from audit_log.service import SERVICE
+from audit_log.shredding.service import Keys
 from audit_log.tree.repository import StoredLeaf
 from vigie_shared.events import (
     SERVICE_SOURCES,
@@ -49,7 +52,7 @@ from vigie_shared.events import (
     new_event,
 )
 from vigie_shared.kit import db
-from vigie_shared.kit.cloudevents import KafkaRecord, encode
+from vigie_shared.kit.cloudevents import KafkaRecord, decode, encode
 from vigie_shared.kit.consumer import PART_SIZE, EventConsumer
 from vigie_shared.kit.kafka import Producer, ensure_topics
 from vigie_shared.kit.migrate import migrate
@@ -60,6 +63,11 @@ class Deps:
     def __init__(self, pool: asyncpg.Pool, producer: Producer) -> None:
         self.pool = pool
         self.producer = producer
+
+
+STEADY_RATE = 2000.0
+"""Events per second of the steady run that times event to proof."""
+STEADY_SECONDS = 5.0
 
 
 def events(n: int, topic: str) -> list[KafkaRecord]:
@@ -145,6 +153,30 @@ async def raw_copy(dsn: str, records: list[KafkaRecord]) -> float:
         await conn.close()
 
 
+def cost_split(records: list[KafkaRecord]) -> dict[str, float]:
+    """CPU per event of each step the pipeline takes in this process, timed alone on the same
+    events (µs): decoding the CloudEvent, making the entry (payload JSON, leaf bytes but for
+    the tree's part), sealing its payload (AES-GCM) and hashing its leaf."""
+    start = time.process_time()
+    decoded = [decode(r.headers, r.value) for r in records]
+    after_decode = time.process_time()
+    entries = [entry_of(event) for event in decoded]
+    after_entries = time.process_time()
+    key = AESGCM(AESGCM.generate_key(bit_length=256))
+    sealed = [Keys.seal_payload(key, e.event_id, e.plaintext) for e in entries]
+    after_seal = time.process_time()
+    for index, (entry, data_ct) in enumerate(zip(entries, sealed, strict=True)):
+        leaf_hash(entry.text.render(index, 1, data_ct))
+    after_hash = time.process_time()
+    per = 1e6 / len(records)
+    return {
+        "decode": (after_decode - start) * per,
+        "entry": (after_entries - after_decode) * per,
+        "seal": (after_seal - after_entries) * per,
+        "leaf hash": (after_hash - after_seal) * per,
+    }
+
+
 @dataclass
 class IngestRun:
     rate: float
@@ -188,6 +220,65 @@ async def pipeline(
     finally:
         await broker.stop()
         await producer.stop()
+
+
+async def event_to_proof(
+    bootstrap: str, audit: AuditLog, pool: asyncpg.Pool, rate: float, seconds: float
+) -> list[float]:
+    """Milliseconds from each event's send to the moment its leaf is in the tree, when an
+    inclusion proof of it can be served against the tree head: events sent at ``rate`` per
+    second (evenly spaced) through the real consumer, the tree polled every 5 ms."""
+    topic = f"bench.steady.{uuid.uuid4().hex[:6]}"
+    await ensure_topics(bootstrap, [topic], partitions=3)
+    records = events(int(rate * seconds), topic)
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    producer = Producer(bootstrap, client_id="bench-steady")
+    await producer.start()
+    broker = KafkaBroker(bootstrap, logger=None)
+    ingest = ingest_consumer(Deps(pool, producer), audit.ingest, group=f"steady-{uuid.uuid4().hex}")
+    ingest.subscribe(broker, topic, max_records=audit.settings.ingest_batch_size)
+    await broker.start()
+    async with pool.acquire() as conn:
+        last = (await audit.tree.size(conn)) - 1
+    # The group's first join is not ingestion: one event through before the clock starts.
+    await producer.send_and_wait(records[0])
+
+    async def watch() -> None:
+        nonlocal last
+        deadline = time.monotonic() + seconds + 120
+        async with pool.acquire() as conn:
+            while len(latencies) < len(records) - 1 and time.monotonic() < deadline:
+                leaves = await query_repository.page(conn, EntryFilter(), after=last, limit=5000)
+                now = time.perf_counter()
+                for stored in leaves:
+                    at = sent.pop(stored.leaf.event_id, None)
+                    if at is not None:
+                        latencies.append((now - at) * 1000)
+                if leaves:
+                    last = leaves[-1].leaf.index
+                await asyncio.sleep(0.005)
+
+    try:
+        while ingest.stored == 0:
+            await asyncio.sleep(0.01)
+        watcher = asyncio.create_task(watch())
+        start = time.perf_counter()
+        pending = []
+        for i, record in enumerate(records[1:]):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[dict(record.headers or [])["ce_id"].decode()] = time.perf_counter()
+            pending.append(await producer.send(record))
+        await asyncio.gather(*pending)
+        await watcher
+    finally:
+        await broker.stop()
+        await producer.stop()
+    if sent:
+        raise RuntimeError(f"{len(sent)} event(s) not in the tree after the steady run")
+    return latencies
 
 
 def _check_progress(ingest: EventConsumer, n: int, deadline: float) -> None:
@@ -346,6 +437,8 @@ async def main(n_events: int, n_rows: int, runs: int, broker: str) -> None:
 
             samples.setdefault("consume", []).append(await raw_consume(bootstrap, topic, n_events))
             samples.setdefault("copy", []).append(await raw_copy(dsn, records))
+            for step, us in cost_split(records).items():
+                samples.setdefault(f"split.{step}", []).append(us)
             # A fresh log per run: each run ingests into an empty tree, as the first did.
             schema = f"audit_bench_{run}"
             await migrate(dsn, schema, SERVICE.migrations)
@@ -358,6 +451,9 @@ async def main(n_events: int, n_rows: int, runs: int, broker: str) -> None:
             samples.setdefault("ingest_cpu", []).append(run_figures.cpu_us)
             if run_figures.db_cpu_us is not None:
                 samples.setdefault("ingest_db_cpu", []).append(run_figures.db_cpu_us)
+            steady = await event_to_proof(bootstrap, audit, pool, STEADY_RATE, STEADY_SECONDS)
+            samples.setdefault("proof_p50", []).append(percentile(steady, 50))
+            samples.setdefault("proof_p99", []).append(percentile(steady, 99))
             if run < runs - 1:
                 await pool.close()
 
@@ -419,6 +515,21 @@ async def main(n_events: int, n_rows: int, runs: int, broker: str) -> None:
             cpu_line += f", PostgreSQL backends {median(samples['ingest_db_cpu']):.0f} µs"
         print(cpu_line + f" (median of {runs} runs)")
         print(
+            f"event to inclusion proof at {STEADY_RATE:,.0f} events/s: p50"
+            f" {median(samples['proof_p50']):.0f} ms, p99 {median(samples['proof_p99']):.0f} ms"
+            f" (a signed checkpoint covers it within checkpoint_interval_seconds, "
+            f"{settings.checkpoint_interval_seconds:.0f} s, after that)"
+        )
+        split = {
+            "consume": 1e6 / consume,
+            **{k.removeprefix("split."): median(v) for k, v in samples.items() if "split." in k},
+            "COPY": 1e6 / copy,
+        }
+        print(
+            "cost split per event (each step alone, µs): "
+            + ", ".join(f"{step} {us:.1f}" for step, us in split.items())
+        )
+        print(
             f"pipeline = {ingest / consume:.1%} of consume alone, {ingest / copy:.1%} of COPY alone"
         )
         print_table(
@@ -435,6 +546,12 @@ async def main(n_events: int, n_rows: int, runs: int, broker: str) -> None:
                     ingest,
                     consume,
                     "events/s",
+                ),
+                (
+                    f"event to inclusion proof p99 at {STEADY_RATE:,.0f}/s",
+                    median(samples["proof_p99"]),
+                    None,
+                    "ms",
                 ),
                 ("vigie audit verify (every leaf hash and root)", verify, None, "entries/s"),
                 ("inclusion proofs generated", gen, None, "proofs/s"),
