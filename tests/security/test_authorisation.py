@@ -48,6 +48,7 @@ PUBLIC: dict[str, dict[tuple[str, str], str]] = {
         ("GET", "/jwks"): "public keys",
         ("GET", "/.well-known/ssf-configuration"): "SSF 1.0 transmitter metadata, public by design",
         ("GET", "/authorize"): "starts a login",
+        ("POST", "/par"): "client authentication of its own, as at /token (RFC 9126 §2)",
         ("POST", "/token"): "client authentication of its own (RFC 6749 §2.3)",
         ("POST", "/introspect"): "client authentication of its own (RFC 7662 §2.1)",
         ("POST", "/revoke"): "client authentication of its own (RFC 7009 §2.1)",

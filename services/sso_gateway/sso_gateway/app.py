@@ -26,6 +26,7 @@ from sso_gateway.oauth.endpoints import router as oauth_router
 from sso_gateway.oauth.endpoints import token as token_endpoint
 from sso_gateway.oauth.server import Provider
 from sso_gateway.oauth.userinfo import router as userinfo_router
+from sso_gateway.par.endpoints import router as par_router
 from sso_gateway.password.endpoints import router as password_router
 from sso_gateway.service import SERVICE
 from sso_gateway.sessions import wiring as sessions_wiring
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.access = access
     app.include_router(discovery_router)
     app.include_router(oauth_router)
+    app.include_router(par_router)
     app.include_router(userinfo_router)
     app.include_router(keys_router)
     app.include_router(login_router)

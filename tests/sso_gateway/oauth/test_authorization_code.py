@@ -35,6 +35,9 @@ async def test_discovery_document_names_every_endpoint_and_only_s256(sso: FastAP
     for name in ("authorization", "token", "userinfo", "introspection", "revocation"):
         assert doc[f"{name}_endpoint"].startswith(ISSUER)
     assert doc["end_session_endpoint"] == f"{ISSUER}/logout"
+    assert doc["pushed_authorization_request_endpoint"] == f"{ISSUER}/par"
+    assert doc["require_pushed_authorization_requests"] is False
+    assert doc["authorization_response_iss_parameter_supported"] is True
     assert {k["alg"] for k in jwks["keys"]} >= {"ES256", "RS256"}
     assert all("d" not in k for k in jwks["keys"])
 

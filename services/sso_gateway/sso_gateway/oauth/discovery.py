@@ -25,12 +25,15 @@ router = APIRouter(tags=["oidc"])
 )
 async def discovery(request: Request) -> Response:
     # Fixed for the life of the process: encoded once, not at every relying party's start.
-    body = _discovery_document(provider_of(request).settings.issuer.rstrip("/"))
+    settings = provider_of(request).settings
+    body = _discovery_document(
+        settings.issuer.rstrip("/"), settings.require_pushed_authorization_requests
+    )
     return Response(body, media_type="application/json")
 
 
 @functools.cache
-def _discovery_document(issuer: str) -> bytes:
+def _discovery_document(issuer: str, require_pushed_authorization_requests: bool) -> bytes:
     metadata = {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -40,6 +43,9 @@ def _discovery_document(issuer: str) -> bytes:
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
         "end_session_endpoint": f"{issuer}/logout",
+        # RFC 9126 §5.
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "require_pushed_authorization_requests": require_pushed_authorization_requests,
         "scopes_supported": [*SCOPES, *SIGNAL_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -79,9 +85,13 @@ def _discovery_document(issuer: str) -> bytes:
         ],
         "ui_locales_supported": ["fr", "en"],
         "request_parameter_supported": False,
+        # OIDC Discovery §3: request_uri here means a request object fetched by reference
+        # (OIDC Core §6.2), which the gateway never does; PAR's request_uri is advertised by
+        # pushed_authorization_request_endpoint above.
         "request_uri_parameter_supported": False,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
-        "authorization_response_iss_parameter_supported": False,
+        # RFC 9207 §3: every authorization response carries iss (``endpoints._to_client``).
+        "authorization_response_iss_parameter_supported": True,
     }
     return json.dumps(metadata).encode()

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import AccessDeniedError
 from fastapi import APIRouter, Request
@@ -21,6 +22,7 @@ from sso_gateway.login.pages import (
     set_csrf_cookie,
 )
 from sso_gateway.login.texts import TEXTS, oauth_error_text, page_lang
+from sso_gateway.oauth.grants.authorization_code import InvalidRequestUriError
 from sso_gateway.oauth.grants.base import grant_user, refuse_if_suspended
 from sso_gateway.oauth.http import (
     OAUTH_RESPONSES,
@@ -28,7 +30,9 @@ from sso_gateway.oauth.http import (
     oauth_response,
     read_oauth_request,
 )
+from sso_gateway.oauth.requests import Request as OAuthRequest
 from sso_gateway.oauth.server import Provider
+from sso_gateway.par.service import pushed_authorizations
 from sso_gateway.sessions.records import BrowserSession
 from vigie_shared.kit.forms import same_origin
 
@@ -55,16 +59,22 @@ class _Suspended:
     denied: AccessDeniedError
 
 
-async def _suspended_page(request: Request, provider: Provider, refusal: _Suspended) -> Response:
+async def _suspended_page(
+    request: Request, provider: Provider, refusal: _Suspended, params: dict[str, str]
+) -> Response:
     """The refusal page: a suspended learner is shown why, how to pay and that GDPR requests
     stay open, instead of being sent back at once; the page's way back to the platform is the
     RFC 6749 §4.1.2.1 error redirect (``access_denied``, description, state), so the platform
     is told."""
-    if request.query_params.get("prompt") == "none":
+    if params.get("prompt") == "none":
         # OIDC Core §3.1.2.1: prompt=none must not display any page; the error goes back at once.
-        return oauth_response(refusal.denied())
-    _, _, headers = refusal.denied()
-    lang = page_lang(request, ui_locales=request.query_params.get("ui_locales"))
+        return oauth_response(_to_client(provider, refusal.denied()))
+    _, _, headers = _to_client(provider, refusal.denied())
+    # The page's language switch adds ui_locales beside a request_uri: a choice of display,
+    # not of the request, so it is read there too.
+    lang = page_lang(
+        request, ui_locales=request.query_params.get("ui_locales") or params.get("ui_locales")
+    )
     async with provider.pool.acquire() as conn:
         return await suspended_page.render(
             conn,
@@ -78,11 +88,21 @@ async def _suspended_page(request: Request, provider: Provider, refusal: _Suspen
 
 @router.get(
     "/authorize",
-    summary="Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2)",
+    summary="Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2, RFC 9126 §4)",
     responses=PAGE_RESPONSES,
 )
 async def authorize(request: Request, provider: ProviderDep) -> Response:
     oauth_request = await read_oauth_request(request, provider, with_session=True)
+    pushed = "request_uri" in oauth_request.payload.data
+    if pushed:
+        # RFC 9126 §4: an unknown, used or expired request_uri, or another client's, is never
+        # redirected on: nothing tells which redirect URI the client asked for.
+        try:
+            async with provider.pool.acquire() as conn:
+                stored = await pushed_authorizations.resolve(conn, provider.settings, oauth_request)
+        except OAuth2Error as error:
+            return _error_page(request, error)
+        oauth_request = pushed_authorizations.authorization_request(oauth_request, stored)
     session = oauth_request.browser_session
     params = oauth_request.payload.data
     end_user = grant_user(session) if session is not None else None
@@ -96,6 +116,20 @@ async def authorize(request: Request, provider: ProviderDep) -> Response:
     ):
         end_user = None
 
+    def use_up() -> None:
+        """A pushed request is used up by the response it yields (``consume``): of two
+        concurrent uses, the second yields none."""
+        if pushed and not provider.call(
+            lambda conn: pushed_authorizations.consume(conn, provider.settings, oauth_request)
+        ):
+            raise InvalidRequestUriError("The request_uri is unknown, used or expired.")
+
+    async def answered() -> None:
+        """A pushed request is used up by an error sent back to the client, as by a code."""
+        if pushed:
+            async with provider.pool.acquire() as conn:
+                await pushed_authorizations.consume(conn, provider.settings, oauth_request)
+
     def decide() -> tuple[int, Any, list[tuple[str, str]]] | _Suspended | None:
         grant = provider.get_consent_grant(oauth_request, end_user=end_user)
         if end_user is None or grant.prompt == "login":
@@ -107,6 +141,7 @@ async def authorize(request: Request, provider: ProviderDep) -> Response:
             denied.redirect_uri = grant.redirect_uri
             denied.state = oauth_request.payload.state
             return _Suspended(end_user.id, grant.client.name, denied)
+        use_up()
         result: tuple[int, Any, list[tuple[str, str]]] = provider.create_authorization_response(
             oauth_request, grant_user=end_user, grant=grant
         )
@@ -117,23 +152,59 @@ async def authorize(request: Request, provider: ProviderDep) -> Response:
     except OAuth2Error as error:
         if error.redirect_uri:
             # RFC 6749 §4.1.2.1: errors go back to a *verified* redirect URI ...
-            return oauth_response(error())
+            await answered()
+            return oauth_response(_to_client(provider, error()))
         # ... but an unknown client or an unregistered redirect URI is never redirected to.
         return _error_page(request, error)
     if isinstance(result, _Suspended):
-        return await _suspended_page(request, provider, result)
+        if params.get("prompt") == "none":
+            # Sent back at once (``_suspended_page``): the authorization response.
+            await answered()
+        return await _suspended_page(request, provider, result, params)
     if result is None:
-        # Authenticate first; the continuation drops prompt=login so that it is not a loop.
-        query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("prompt",)]
+        return _to_login(request, oauth_request)
+    return oauth_response(_to_client(provider, result))
+
+
+def _to_login(request: Request, oauth_request: OAuthRequest) -> Response:
+    """Authenticate first, then come back to /authorize (the ``next`` URL). A pushed request
+    comes back by its client_id and request_uri alone (RFC 9126 §4); one that was not drops
+    prompt=login and max_age, so that it is not a loop."""
+    params = oauth_request.payload.data
+    if "request_uri" in params:
+        query = [("client_id", params["client_id"]), ("request_uri", params["request_uri"])]
+    else:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "prompt"]
         if "max_age" in params:
             query = [(k, v) for k, v in query if k != "max_age"]
-        next_url = "/authorize?" + urlencode(query)
-        # The login page honours ui_locales (OIDC Core §3.1.2.1), else the browser's languages.
-        login_query = {"next": next_url}
-        if params.get("ui_locales"):
-            login_query["lang"] = page_lang(request, ui_locales=params.get("ui_locales"))
-        return RedirectResponse("/login?" + urlencode(login_query), 302)
-    return oauth_response(result)
+    next_url = "/authorize?" + urlencode(query)
+    # The login page honours ui_locales (OIDC Core §3.1.2.1), else the browser's languages.
+    login_query = {"next": next_url}
+    if params.get("ui_locales"):
+        login_query["lang"] = page_lang(request, ui_locales=params.get("ui_locales"))
+    return RedirectResponse("/login?" + urlencode(login_query), 302)
+
+
+def _to_client(
+    provider: Provider, result: tuple[int, Any, list[tuple[str, str]]]
+) -> tuple[int, Any, list[tuple[str, str]]]:
+    """RFC 9207 §2: every authorization response sent back to the client, success or error,
+    names the issuer (``iss``), so that a client talking to several servers knows which one
+    answered (mix-up attacks, RFC 9700 §4.4). Authlib's ``IssuerParameter`` works on response
+    objects this gateway does not use: the authorization edge adds it here, for every
+    redirect to the client."""
+    status, body, headers = result
+    if status not in (301, 302, 303):
+        return result
+    issuer = provider.settings.issuer.rstrip("/")
+    return (
+        status,
+        body,
+        [
+            (name, add_params_to_uri(value, [("iss", issuer)]) if name == "Location" else value)
+            for name, value in headers
+        ],
+    )
 
 
 @router.post("/token", summary="Token endpoint (RFC 6749 §3.2)", responses=OAUTH_RESPONSES)

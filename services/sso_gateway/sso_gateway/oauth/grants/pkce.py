@@ -38,7 +38,8 @@ def check_code_verifier(request: Request, granted: Granted) -> None:
 
 class S256Challenge(CodeChallenge):
     """PKCE with S256 only (RFC 9700 §2.1.1: ``plain`` SHOULD NOT be used; we refuse it), and
-    required of every client."""
+    required of every client: FAPI 2.0 Security Profile §5.3.2.2 asks no more of a FAPI
+    client. A pushed request is checked here when it is pushed (RFC 9126 §2.1)."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
