@@ -225,7 +225,7 @@ async function flow(values) {
         redirect_uris: [redirectUri],
         token_endpoint_auth_method: 'private_key_jwt',
         id_token_signed_response_alg: 'ES256',
-        // FAPI 2.0 Security Profile §5.3.2.2: the pushed request, and only it, reaches /authorize.
+        // FAPI 2.0 Security Profile: the pushed request, and only it, reaches /authorize.
         require_pushed_authorization_requests: !values.plain,
         dpop_bound_access_tokens: true,
       },
@@ -303,8 +303,8 @@ async function flow(values) {
     access_token: claimsOf(tokens.access_token),
     id_token: idToken,
   })
-  // FAPI 2.0 Security Profile §5.3.2.1: this client was asked for sender-constrained tokens
-  // only; a bearer token is an error, not a fallback.
+  // FAPI 2.0 Security Profile: an authorization server issues sender-constrained tokens
+  // only, so a bearer token is an error here, not a fallback.
   if (tokens.token_type !== 'dpop') {
     fail('token', { message: `token_type ${tokens.token_type}, not DPoP (RFC 9449 §5)` })
   }
@@ -345,7 +345,9 @@ async function flow(values) {
     client.fetchUserInfo(config, refreshed.access_token, idToken.sub, { DPoP }),
   )
   seen.refresh.userinfo_sub = again.sub
-  // RFC 9700 §4.14.2: a rotated refresh token is not accepted a second time.
+  // What a retry with the previous refresh token gets: a client that lost the response to
+  // its refresh retries so. RFC 9700 §4.14.2 rotation refuses it; FAPI 2.0 Security Profile
+  // §5.3.2.1 allows rotation only if that retry succeeds. Reported, not judged, here.
   seen.refresh.replay = await client
     .refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP })
     .then(() => ({ refused: false }), (error) => ({ refused: true, error: error.error }))
