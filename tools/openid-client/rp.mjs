@@ -32,8 +32,9 @@ function claimsOf(jwt) {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'))
 }
 
+/** One JSON object on a line; indented for a person at a terminal. */
 function print(object) {
-  process.stdout.write(`${JSON.stringify(object)}\n`)
+  process.stdout.write(`${JSON.stringify(object, null, process.stdout.isTTY ? 2 : undefined)}\n`)
 }
 
 /** What the flow saw so far: printed whole at its end, or up to the step that failed. */
@@ -325,7 +326,12 @@ async function flow(values) {
     .fetchUserInfo(config, tokens.access_token, idToken.sub, { DPoP: otherKey })
     .then(
       () => ({ refused: false }),
-      (error) => ({ refused: true, code: error.code, status: error.status }),
+      (error) => ({
+        refused: true,
+        code: error.code,
+        status: error.status,
+        challenge: error.cause?.[0]?.parameters,
+      }),
     )
 
   const refreshed = await step('refresh', () =>
