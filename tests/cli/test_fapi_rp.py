@@ -202,6 +202,7 @@ def test_openid_client_runs_the_fapi_flow_with_par_private_key_jwt_and_dpop(
     assert seen["userinfo"]["preferred_username"] == USERNAME
     # RFC 9449 §7.1: without its proof, or with another key's, the token is no use.
     assert seen["bearer_use"]["status"] == 401, seen["bearer_use"]
+    assert seen["bearer_use"]["www_authenticate"].startswith("DPoP "), seen["bearer_use"]
     assert seen["other_dpop_key"]["refused"] is True, seen["other_dpop_key"]
     refresh = seen["refresh"]
     assert refresh["token_type"].lower() == "dpop"
@@ -275,3 +276,19 @@ def test_the_fapi_client_has_no_secret_to_authenticate_with(stack: Stack, tmp_pa
             for answer in (basic, posted):
                 assert answer.status_code == 401, (path, answer.text)
                 assert answer.json()["error"] == "invalid_client", (path, answer.text)
+
+
+def test_discovery_advertises_what_the_fapi_client_uses(stack: Stack) -> None:
+    """What a FAPI client configures itself from: the metadata (RFC 8414) names the PAR
+    endpoint, iss in responses, PKCE S256, its authentication method and the algorithms of its
+    client assertions and DPoP proofs."""
+    metadata = httpx.get(f"{stack.issuer}/.well-known/openid-configuration", timeout=10).json()
+    assert metadata["pushed_authorization_request_endpoint"] == f"{stack.issuer}/par"
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    # RFC 8414 §2: the client authentication methods, and with private_key_jwt listed, the
+    # signing algorithms its assertions may use.
+    assert "private_key_jwt" in metadata["token_endpoint_auth_methods_supported"], metadata
+    assert "ES256" in metadata.get("token_endpoint_auth_signing_alg_values_supported", []), metadata
+    # RFC 9449 §5.1: the algorithms the token endpoint accepts for DPoP proofs.
+    assert "ES256" in metadata.get("dpop_signing_alg_values_supported", []), metadata
