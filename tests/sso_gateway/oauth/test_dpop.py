@@ -19,13 +19,18 @@ from sso_gateway.oauth import dpop
 from sso_gateway.oauth.repository import grant_repository
 from tests.kit.test_dpop import ProofKey
 from tests.sso_gateway.support import (
+    ADMIN_RESOURCE,
     ISSUER,
     Platform,
+    authorize_url,
     basic,
     browser,
     get_code,
     introspect,
+    login_through_form,
     make_client,
+    make_user,
+    query_of,
     redeem,
 )
 from vigie_shared.kit.dpop import NonceRequired, Proof
@@ -296,3 +301,31 @@ async def test_proofs_past_their_window_are_purged(sso: FastAPI) -> None:
         # The live one is still remembered.
         assert not await dpop.first_use(conn, settings, live)
         assert await grant_repository.delete_expired_dpop_proofs(conn) == 0
+
+
+async def test_the_admin_api_admits_a_bound_token_with_its_proof_only(sso: FastAPI) -> None:
+    platform = await make_client(sso, public=True, audiences=[ADMIN_RESOURCE])
+    holder, account = ProofKey(), await make_user(sso, roles=["admin"])
+    verifier = generate_token(48)
+    url = f"{ISSUER}/admin/backchannel-logout/undelivered"
+    async with browser(sso) as http:
+        authorize = authorize_url(platform, verifier, resource=ADMIN_RESOURCE)
+        landed = await login_through_form(http, authorize, account)
+        code = query_of(landed.headers["location"])["code"]
+        issued = await http.post(
+            "/token",
+            data=_form(platform, redeem(platform, code, verifier)),
+            headers={"DPoP": holder.proof("POST", TOKEN_URL)},
+        )
+        token = issued.json()["access_token"]
+        ok = await http.get(
+            url,
+            headers={
+                "Authorization": f"DPoP {token}",
+                "DPoP": holder.proof("GET", url, token=token),
+            },
+        )
+        as_bearer = await http.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200, ok.text
+    assert as_bearer.status_code == 401
+    assert as_bearer.headers["www-authenticate"].startswith('DPoP error="invalid_token"')
