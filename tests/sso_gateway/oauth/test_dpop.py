@@ -4,6 +4,7 @@ replay refused across requests (§11.1) and server nonces (§8)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -288,19 +289,19 @@ async def test_proofs_past_their_window_are_purged(sso: FastAPI) -> None:
     pool = sso.state.runtime.pool
     old = Proof(jkt="k", jti=generate_token(16), iat=int(time.time()) - 3600, nonce=None)
     live = Proof(jkt="k", jti=generate_token(16), iat=int(time.time()), nonce=None)
-    async with pool.acquire() as conn:
-        assert await dpop.first_use(conn, settings, old)
-        assert await dpop.first_use(conn, settings, live)
-        assert not await dpop.first_use(conn, settings, live)
+    proofs = sso.state.provider.dpop_proofs
+    assert await proofs.first_use(settings, old)
+    assert await proofs.first_use(settings, live)
+    assert not await proofs.first_use(settings, live)
     assert await dpop.purge(pool) >= 1
     async with pool.acquire() as conn:
         left = await conn.fetchval(
             "SELECT count(*) FROM dpop_proofs WHERE expires_at <= $1", datetime.now(UTC)
         )
         assert left == 0
-        # The live one is still remembered.
-        assert not await dpop.first_use(conn, settings, live)
         assert await grant_repository.delete_expired_dpop_proofs(conn) == 0
+    # The live one is still remembered.
+    assert not await proofs.first_use(settings, live)
 
 
 async def test_the_admin_api_admits_a_bound_token_with_its_proof_only(sso: FastAPI) -> None:
@@ -329,3 +330,11 @@ async def test_the_admin_api_admits_a_bound_token_with_its_proof_only(sso: FastA
     assert ok.status_code == 200, ok.text
     assert as_bearer.status_code == 401
     assert as_bearer.headers["www-authenticate"].startswith('DPoP error="invalid_token"')
+
+
+async def test_one_proof_sent_twice_at_once_is_accepted_once(sso: FastAPI) -> None:
+    settings, proofs = sso.state.provider.settings, sso.state.provider.dpop_proofs
+    proof = Proof(jkt="k", jti=generate_token(16), iat=int(time.time()), nonce=None)
+    # Both land in one batch (one statement): the first request wins, the second is a replay.
+    results = await asyncio.gather(*(proofs.first_use(settings, proof) for _ in range(3)))
+    assert sorted(results) == [False, False, True]

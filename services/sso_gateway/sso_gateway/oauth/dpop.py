@@ -6,7 +6,7 @@ service secret and nothing is stored for them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,10 +14,10 @@ import asyncpg
 from authlib.oauth2 import OAuth2Error
 
 from sso_gateway.config import Settings
+from sso_gateway.oauth.access_tokens import GroupCommit
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 from vigie_shared.kit import dpop
-from vigie_shared.kit.db import Conn
 from vigie_shared.kit.dpop import InvalidProof, NonceRequired, Proof
 from vigie_shared.kit.secrets import (
     InvalidToken,
@@ -84,20 +84,37 @@ def fresh_nonce(settings: Settings, proof: Proof | None) -> str | None:
     return None if same(proof.nonce, nonce) else nonce
 
 
-async def first_use(conn: Conn, settings: Settings, proof: Proof) -> bool:
-    """§11.1: whether this (key, jti) is new, recording it. Kept until no proof with that
-    iat could be accepted (``iat`` + the window); the key is a keyed hash, so a jti of any
-    length or content makes a row of one size."""
-    key = derive_key(settings.secret_key, _REPLAY_PURPOSE)
-    proof_hash = keyed_hash(key, f"{proof.jkt}.{proof.jti}")
-    expires_at = datetime.fromtimestamp(proof.iat, UTC) + timedelta(
-        seconds=settings.dpop_proof_max_age_seconds
-    )
-    return await grant_repository.first_dpop_proof(conn, proof_hash, expires_at)
+class ProofWriter(GroupCommit[tuple[str, datetime], bool]):
+    """§11.1: the proofs accepted, recorded with those of concurrent requests in one statement
+    (``GroupCommit``), each request told whether its proof was new."""
+
+    TASK_NAME = "sso-dpop-proof-writer"
+
+    async def first_use(self, settings: Settings, proof: Proof) -> bool:
+        """Whether this (key, jti) is new, recording it. Kept until no proof with that iat
+        could be accepted (``iat`` + the window); the key is a keyed hash, so a jti of any
+        length or content makes a row of one size."""
+        key = derive_key(settings.secret_key, _REPLAY_PURPOSE)
+        proof_hash = keyed_hash(key, f"{proof.jkt}.{proof.jti}")
+        expires_at = datetime.fromtimestamp(proof.iat, UTC) + timedelta(
+            seconds=settings.dpop_proof_max_age_seconds
+        )
+        return await self.write((proof_hash, expires_at))
+
+    async def _insert(self, pool: asyncpg.Pool, rows: Sequence[tuple[str, datetime]]) -> list[bool]:
+        async with pool.acquire() as conn:
+            inserted = await grant_repository.insert_dpop_proofs(conn, rows)
+        # One proof sent twice within a batch is inserted once: its first request wins.
+        seen: set[str] = set()
+        results = []
+        for proof_hash, _ in rows:
+            results.append(proof_hash in inserted and proof_hash not in seen)
+            seen.add(proof_hash)
+        return results
 
 
 async def verify(
-    pool: asyncpg.Pool,
+    proofs: ProofWriter,
     settings: Settings,
     headers: Mapping[str, str],
     *,
@@ -106,8 +123,9 @@ async def verify(
     access_token: str | None = None,
     require_nonce: bool = False,
 ) -> Proof | None:
-    """The request's proof, checked (``kit.dpop.verify_proof``) and recorded as used; None
-    without one, and then no round trip. :class:`InvalidProof` when refused."""
+    """The request's proof, checked (``kit.dpop.verify_proof``) and recorded as used (with
+    the proofs of concurrent requests); None without one, and then no round trip.
+    :class:`InvalidProof` when refused."""
     value = dpop.proof_header(headers)
     if value is None:
         return None
@@ -119,19 +137,18 @@ async def verify(
         access_token=access_token,
         nonce=(lambda nonce: check_nonce(settings, nonce)) if require_nonce else None,
     )
-    async with pool.acquire() as conn:
-        if not await first_use(conn, settings, proof):
-            raise InvalidProof("The DPoP proof was already used.")
+    if not await proofs.first_use(settings, proof):
+        raise InvalidProof("The DPoP proof was already used.")
     return proof
 
 
 async def token_request_proof(
-    pool: asyncpg.Pool, settings: Settings, request: Request
+    proofs: ProofWriter, settings: Settings, request: Request
 ) -> Proof | None:
     """§5: the token request's proof, for a POST to the token endpoint (its URL as clients
     see it: ``request.uri`` is built on the issuer), a nonce in it when the server asks."""
     return await verify(
-        pool,
+        proofs,
         settings,
         request.headers,
         method="POST",

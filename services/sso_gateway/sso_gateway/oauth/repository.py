@@ -263,16 +263,20 @@ class GrantRepository:
         )
         return None if row is None else record(RevokedAccessToken, row)
 
-    async def first_dpop_proof(self, conn: Conn, proof_hash: str, expires_at: datetime) -> bool:
-        """Record a DPoP proof; False when it was recorded before (RFC 9449 §11.1): one
-        statement, which two replicas cannot both win."""
-        inserted: str | None = await conn.fetchval(
-            "INSERT INTO dpop_proofs (proof_hash, expires_at) VALUES ($1, $2)"
+    async def insert_dpop_proofs(
+        self, conn: Conn, rows: Sequence[tuple[str, datetime]]
+    ) -> set[str]:
+        """Record DPoP proofs (proof_hash, expires_at), many in one statement; the hashes that
+        were not recorded before (RFC 9449 §11.1): two replicas cannot both record one."""
+        if not rows:
+            return set()
+        inserted = await conn.fetch(
+            "INSERT INTO dpop_proofs (proof_hash, expires_at)"
+            " SELECT * FROM unnest($1::text[], $2::timestamptz[])"
             " ON CONFLICT (proof_hash) DO NOTHING RETURNING proof_hash",
-            proof_hash,
-            expires_at,
+            *(list(column) for column in zip(*rows, strict=True)),
         )
-        return inserted is not None
+        return {row["proof_hash"] for row in inserted}
 
     async def delete_expired_dpop_proofs(self, conn: Conn) -> int:
         """Forget the proofs that could no longer be accepted anyway; how many were."""

@@ -13,8 +13,8 @@ and the new tokens' rows are written after it returns, before the response leave
 client-credentials grant, the hot path of service-to-service calls, has nothing to wait for:
 its row goes with those of concurrent grants (``access_tokens.AccessTokenWriter``). Signing
 keys are preloaded (``KeyRing``), so no hook waits on them. A DPoP proof (RFC 9449 §5) is
-checked and its jti recorded before Authlib runs, the one round trip it costs; a request
-without one costs none more.
+checked and its jti recorded before Authlib runs, with the proofs of concurrent grants
+(``dpop.ProofWriter``); a request without one costs nothing more.
 
 The rest is laid out as Authlib is, by specification: ``requests`` (what Authlib reads of an
 HTTP request), ``bridge`` (the synchronous/asynchronous seam), ``grants/`` (one grant per
@@ -98,6 +98,7 @@ class Provider(_AuthorizationServer):
         )
         self.clients = ClientCache(settings.secret_key, settings.client_cache_seconds)
         self.access_tokens = AccessTokenWriter()
+        self.dpop_proofs = dpop.ProofWriter()
         self.client_assertions = PrivateKeyJWT(self)
         self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, self.client_assertions)
         self.register_token_generator("default", self._generate_token)
@@ -112,6 +113,7 @@ class Provider(_AuthorizationServer):
         self._pool = pool
         self._loop = loop
         self.access_tokens.start(pool)
+        self.dpop_proofs.start(pool)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -151,7 +153,7 @@ class Provider(_AuthorizationServer):
         first; the tokens are then bound to its key."""
         await self.keyring.refresh(self.pool)
         try:
-            proof = await dpop.token_request_proof(self.pool, self.settings, request)
+            proof = await dpop.token_request_proof(self.dpop_proofs, self.settings, request)
         except InvalidProof as refused:
             return dpop.token_error(self.settings, refused)
         if proof is not None:
@@ -196,8 +198,9 @@ class Provider(_AuthorizationServer):
         raise Load(key, work)
 
     async def close(self) -> None:
-        """Write the token rows still queued, then stop the worker threads."""
+        """Write the token and proof rows still queued, then stop the worker threads."""
         await self.access_tokens.close()
+        await self.dpop_proofs.close()
         self.stop()
 
     def stop(self) -> None:

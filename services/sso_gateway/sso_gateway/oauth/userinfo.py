@@ -45,7 +45,7 @@ async def _binding_refused(
         return _refused("dpop", 401, "invalid_token", "A DPoP-bound token needs the DPoP scheme.")
     try:
         proof = await dpop.verify(
-            provider.pool,
+            provider.dpop_proofs,
             provider.settings,
             request.headers,
             method=request.method,
