@@ -5,11 +5,16 @@ Every resource server of the project (the gateway's admin API, dpo_requests, aud
 caller through :func:`admit`: the token must name that server in ``aud`` (RFC 9068 §4, RFC 8707
 resource indicators) before its roles are even looked at, so a person's token issued to one
 platform opens nothing elsewhere, whatever roles it carries. Logging a person in at the gateway
-(the relying-party side) is ``kit.oidc_rp``."""
+(the relying-party side) is ``kit.oidc_rp``.
+
+A token bound to a key (RFC 9449 §6, ``cnf.jkt``) is admitted only under the ``DPoP`` scheme
+with a proof of that key for this very request and token (§7.1, ``kit.dpop``); a token without
+``cnf`` keeps working under ``Bearer``, as before."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +26,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from vigie_shared.kit import dpop
 from vigie_shared.kit.http import Problem
 
 ALGORITHMS = ("ES256", "RS256")
@@ -90,9 +96,13 @@ class TokenVerifier:
         cache_ttl: float = 300.0,
         min_refresh: float = 10.0,
         leeway: int = 30,
+        public_url: str | None = None,
+        proof_max_age: int = 300,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
+        self.public_url = public_url
+        self.proof_max_age = proof_max_age
         self._http = http
         self._cache_ttl = cache_ttl
         self._min_refresh = min_refresh
@@ -179,20 +189,96 @@ def unauthorized(detail: str, *, denial: str = "invalid_token") -> Problem:
     )
 
 
+def dpop_unauthorized(error: str, detail: str, *, denial: str) -> Problem:
+    """401 with an RFC 9449 §7.1 challenge of the DPoP scheme (``algs`` included)."""
+    return Problem(
+        401,
+        "Unauthorized",
+        detail,
+        headers={"WWW-Authenticate": dpop.challenge(error, detail)},
+        denial=denial,
+    )
+
+
+def request_url(request: Request, public_url: str | None) -> str:
+    """The URL a client called, for a proof's ``htu`` (RFC 9449 §4.3 point 9): behind a proxy
+    the service's public base URL (``public_url``, or ``app.state.public_url``) and the path
+    the app received, else the URL as the app sees it."""
+    base = public_url or getattr(request.app.state, "public_url", None)
+    if not base:
+        return str(request.url)
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else request.url.path
+    return base.rstrip("/") + path.split("?", 1)[0]
+
+
+def check_binding(
+    request: Request,
+    claims: Mapping[str, Any],
+    *,
+    public_url: str | None = None,
+    proof_max_age: int = 300,
+    replays: dpop.ReplayCache = dpop.REPLAYS,
+) -> None:
+    """RFC 9449 §7: a bound token (``cnf.jkt``) comes under the DPoP scheme with a proof of
+    its key for this request (method, URL) and this token (``ath``), seen once; a token that is
+    not bound never comes under DPoP. 401 otherwise."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    jkt = dpop.bound_key(claims)
+    if jkt is None:
+        if scheme.lower() == "dpop":
+            raise dpop_unauthorized(
+                "invalid_token", "The token is not DPoP-bound.", denial="invalid_token"
+            )
+        return
+    if scheme.lower() != "dpop":
+        # §7.2: a bound token presented as a bearer token is refused (a downgrade).
+        raise dpop_unauthorized(
+            "invalid_token", "A DPoP-bound token needs the DPoP scheme.", denial="dpop_downgrade"
+        )
+    try:
+        value = dpop.proof_header(request.headers)
+        if value is None:
+            raise dpop.InvalidProof("A DPoP proof is required with this token.")
+        proof = dpop.verify_proof(
+            value,
+            method=request.method,
+            url=request_url(request, public_url),
+            max_age=proof_max_age,
+            access_token=token.strip(),
+        )
+        # §7.1: the proof's key is the one the token is bound to.
+        if not secrets.compare_digest(proof.jkt, jkt):
+            raise dpop.InvalidProof("The proof is signed by another key than the token's.")
+        # §11.1: a proof is used once.
+        if not replays.first_use(proof, proof_max_age):
+            raise dpop.InvalidProof("The DPoP proof was already used.")
+    except dpop.InvalidProof as exc:
+        raise dpop_unauthorized(exc.error, str(exc), denial="invalid_dpop_proof") from exc
+
+
 def admit(
-    request: Request, claims: Mapping[str, Any], *, audience: str, roles: Iterable[str] = ()
+    request: Request,
+    claims: Mapping[str, Any],
+    *,
+    audience: str,
+    roles: Iterable[str] = (),
+    public_url: str | None = None,
+    proof_max_age: int = 300,
 ) -> Principal:
     """The one gate of every resource server, for a token already verified (signature, issuer,
     expiry): 401 unless ``aud`` names ``audience`` (RFC 9068 §4; RFC 6750 §3.1
-    ``invalid_token``), then 403 without one of ``roles`` (when given). The principal is kept
-    on ``request.state`` first, so that either refusal says who was refused (``kit.denials``):
-    the token is authentic, only meant for someone else."""
+    ``invalid_token``), 401 unless a bound token comes with its proof (:func:`check_binding`,
+    ``public_url`` the service's public base URL), then 403 without one of ``roles`` (when
+    given). The principal is kept on ``request.state`` first, so that either refusal says who
+    was refused (``kit.denials``): the token is authentic, only meant for someone else."""
     principal = Principal.of(claims)
     request.state.principal = principal
     try:
         check_audience(claims, audience)
     except InvalidToken as exc:
         raise unauthorized(str(exc), denial="wrong_audience") from exc
+    check_binding(request, claims, public_url=public_url, proof_max_age=proof_max_age)
     wanted = tuple(roles)
     if wanted and not principal.has_any_role(wanted):
         raise Problem(
@@ -240,7 +326,14 @@ def bearer(
             claims = await checker.decode(token)
         except InvalidToken as exc:
             raise unauthorized(str(exc)) from exc
-        principal = admit(request, claims, audience=checker.audience, roles=roles)
+        principal = admit(
+            request,
+            claims,
+            audience=checker.audience,
+            roles=roles,
+            public_url=checker.public_url,
+            proof_max_age=checker.proof_max_age,
+        )
         deny_list = denied(request)
         if deny_list is not None and await deny_list.denies(claims):
             raise unauthorized("The token was revoked.", denial="revoked_token")
@@ -250,9 +343,10 @@ def bearer(
 
 
 def bearer_token(request: Request) -> str:
-    """The token of an ``Authorization: Bearer`` header (RFC 6750 §2.1), else 401."""
+    """The token of an ``Authorization: Bearer`` (RFC 6750 §2.1) or ``DPoP`` (RFC 9449 §7.1)
+    header, else 401; whether the scheme fits the token is :func:`check_binding`'s business."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() not in ("bearer", "dpop") or not token.strip():
         raise Problem(
             401,
             "Unauthorized",

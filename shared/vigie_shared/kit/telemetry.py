@@ -164,6 +164,8 @@ SECRET_PARAMETERS = frozenset(
         "id_token_hint",
         "access_token",
         "refresh_token",
+        # RFC 9126 §4: a live request_uri lets its holder start (or use up) that request.
+        "request_uri",
         "token",
         "logout_token",
         "client_secret",

@@ -4,17 +4,23 @@ and RFC 9207's ``iss`` in every authorization response, for every client."""
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 from datetime import timedelta
 from secrets import token_urlsafe as generate_token
 
+import httpx
 import pytest
 from fastapi import FastAPI
+from joserfc.jwk import ECKey
 
 from sso_gateway import crypto
-from sso_gateway.clients.records import ClientRecord
-from sso_gateway.oauth.models import OAuthClient
-from tests.sso_gateway.oauth.test_par import par_url, push, pushed_url, sign_in
+from tests.sso_gateway.oauth.test_par import par_url, push, pushed_parameters, pushed_url, sign_in
+from tests.sso_gateway.oauth.test_private_key_jwt import (
+    assertion,
+    authenticated,
+    ec_key,
+    fapi_client,
+)
 from tests.sso_gateway.support import (
     ISSUER,
     Platform,
@@ -31,21 +37,27 @@ from tests.sso_gateway.support import (
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+@dataclass(frozen=True)
+class Fapi:
+    """A FAPI client as ``vigie client add --fapi`` registers it (private_key_jwt), and its key."""
+
+    platform: Platform
+    key: ECKey
+
+
 @pytest.fixture
-async def fapi(sso: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Platform:
-    """A platform the provider sees as a FAPI client. A real FAPI registration authenticates
-    by private_key_jwt (``vigie client add --fapi``), which the PAR endpoint takes through the
-    token endpoint's client authentication methods; this one keeps its secret, so that these
-    tests check the authorization rules alone."""
-    platform = await make_client(sso)
-    of = OAuthClient.of
+async def fapi(sso: FastAPI) -> Fapi:
+    key = ec_key()
+    return Fapi(await fapi_client(sso, key), key)
 
-    def seen_as_fapi(cls: type[OAuthClient], stored: ClientRecord, secret_key: str) -> OAuthClient:
-        made = of(stored, secret_key)
-        return dataclasses.replace(made, fapi=stored.client_id == platform.client_id or made.fapi)
 
-    monkeypatch.setattr(OAuthClient, "of", classmethod(seen_as_fapi))
-    return platform
+async def fapi_push(
+    http: httpx.AsyncClient, fapi: Fapi, verifier: str, **overrides: str
+) -> httpx.Response:
+    """``fapi`` pushes its request, authenticated by an assertion for the PAR endpoint."""
+    data = pushed_parameters(fapi.platform, verifier, **overrides)
+    signed = assertion(fapi.platform.client_id, fapi.key, aud=f"{ISSUER}/par")
+    return await http.post("/par", data={**data, **authenticated(signed)})
 
 
 async def code_lifetime(sso: FastAPI, code: str) -> timedelta:
@@ -57,23 +69,23 @@ async def code_lifetime(sso: FastAPI, code: str) -> timedelta:
     return left
 
 
-async def test_fapi_push_without_pkce_s256_is_refused(sso: FastAPI, fapi: Platform) -> None:
+async def test_fapi_push_without_pkce_s256_is_refused(sso: FastAPI, fapi: Fapi) -> None:
     async with browser(sso) as http:
-        without = await push(
+        without = await fapi_push(
             http, fapi, generate_token(48), code_challenge="", code_challenge_method=""
         )
-        plain = await push(http, fapi, generate_token(48), code_challenge_method="plain")
-        s256 = await push(http, fapi, generate_token(48))
+        plain = await fapi_push(http, fapi, generate_token(48), code_challenge_method="plain")
+        s256 = await fapi_push(http, fapi, generate_token(48))
     for refused in (without, plain):
         assert refused.status_code == 400, refused.text
         assert refused.json()["error"] == "invalid_request"
     assert s256.status_code == 201, s256.text
 
 
-async def test_fapi_push_must_name_its_redirect_uri(sso: FastAPI, fapi: Platform) -> None:
+async def test_fapi_push_must_name_its_redirect_uri(sso: FastAPI, fapi: Fapi) -> None:
     other = await make_client(sso)
     async with browser(sso) as http:
-        refused = await push(http, fapi, generate_token(48), redirect_uri="")
+        refused = await fapi_push(http, fapi, generate_token(48), redirect_uri="")
         # Only a FAPI client must: another with one registered URI may leave it out.
         allowed = await push(http, other, generate_token(48), redirect_uri="")
     assert refused.status_code == 400, refused.text
@@ -81,34 +93,38 @@ async def test_fapi_push_must_name_its_redirect_uri(sso: FastAPI, fapi: Platform
     assert allowed.status_code == 201, allowed.text
 
 
-async def test_fapi_response_mode_is_query_only(sso: FastAPI, fapi: Platform) -> None:
+async def test_fapi_response_mode_is_query_only(sso: FastAPI, fapi: Fapi) -> None:
     async with browser(sso) as http:
-        fragment = await push(http, fapi, generate_token(48), response_mode="fragment")
-        form_post = await push(http, fapi, generate_token(48), response_mode="form_post")
-        query = await push(http, fapi, generate_token(48), response_mode="query")
+        fragment = await fapi_push(http, fapi, generate_token(48), response_mode="fragment")
+        form_post = await fapi_push(http, fapi, generate_token(48), response_mode="form_post")
+        query = await fapi_push(http, fapi, generate_token(48), response_mode="query")
     for refused in (fragment, form_post):
         assert refused.status_code == 400, refused.text
         assert refused.json()["error"] == "invalid_request"
     assert query.status_code == 201, query.text
 
 
-async def test_fapi_client_must_push_its_requests(sso: FastAPI, fapi: Platform) -> None:
+async def test_fapi_client_must_push_its_requests(sso: FastAPI, fapi: Fapi) -> None:
     async with browser(sso) as http:
-        refused = await http.get(authorize_url(fapi, generate_token(48)))
+        refused = await http.get(authorize_url(fapi.platform, generate_token(48)))
     answer = query_of(refused.headers["location"])
     assert answer["error"] == "invalid_request"
     assert answer["error_description"] == "pushed authorization request required"
 
 
 async def test_fapi_code_lives_60_seconds_whatever_code_ttl_says(
-    sso: FastAPI, fapi: Platform, monkeypatch: pytest.MonkeyPatch
+    sso: FastAPI, fapi: Fapi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = sso.state.provider
     longer = provider.settings.model_copy(update={"code_ttl": 600})
     monkeypatch.setattr(provider, "settings", longer)
     other = await make_client(sso)
     async with browser(sso) as http:
-        landed = await sign_in(sso, http, await pushed_url(http, fapi, generate_token(48)))
+        pushed = await fapi_push(http, fapi, generate_token(48))
+        assert pushed.status_code == 201, pushed.text
+        landed = await sign_in(
+            sso, http, par_url(fapi.platform.client_id, pushed.json()["request_uri"])
+        )
     async with browser(sso) as http:
         usual = await sign_in(sso, http, await pushed_url(http, other, generate_token(48)))
     assert await code_lifetime(sso, query_of(landed.headers["location"])["code"]) <= timedelta(

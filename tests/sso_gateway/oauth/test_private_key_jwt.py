@@ -165,10 +165,14 @@ async def published_keys(sso: FastAPI) -> Any:
         return (await http.get("/jwks")).json()
 
 
-async def test_the_token_endpoint_url_is_an_audience_too(sso: FastAPI) -> None:
+@pytest.mark.parametrize("endpoint", ["/token", "/par"])
+async def test_the_token_and_par_endpoint_urls_are_audiences_too(
+    sso: FastAPI, endpoint: str
+) -> None:
+    # RFC 7523 §3 (the token endpoint), RFC 9126 §2 (the PAR endpoint: MUST be accepted).
     key = ec_key()
     platform = await keyed_client(sso, grant_types=["client_credentials"], jwks=public_jwks(key))
-    signed = assertion(platform.client_id, key, aud=f"{ISSUER}/token")
+    signed = assertion(platform.client_id, key, aud=f"{ISSUER}{endpoint}")
     assert (await client_credentials(sso, signed)).status_code == 200
 
 

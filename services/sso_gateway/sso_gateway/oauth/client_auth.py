@@ -124,10 +124,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
     def get_audiences(self) -> list[str]:
         """FAPI 2.0 §5.3.2.1 wants the issuer identifier; RFC 7523 §3 allows the token
-        endpoint URL. Nothing else: an assertion made for another endpoint or server (the
-        audience-confusion attacks on private_key_jwt) is refused."""
+        endpoint URL, and RFC 9126 §2 requires the pushed authorization request endpoint's
+        URL to be taken too. Nothing else: an assertion made for another endpoint or server
+        (the audience-confusion attacks on private_key_jwt) is refused."""
         issuer = self.server.settings.issuer
-        return [issuer, f"{issuer}/token"]
+        return [issuer, f"{issuer}/token", f"{issuer}/par"]
 
     def extract_assertion(self, assertion: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
         headers, claims = super().extract_assertion(assertion)
@@ -221,8 +222,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         audiences = aud if isinstance(aud, list) else [aud]
         if not audiences or any(a not in self.get_audiences() for a in audiences):
             raise InvalidClientError(
-                description="Wrong aud: the assertion must name this server's issuer (or its "
-                "token endpoint URL), and nothing else."
+                description="Wrong aud: the assertion must name this server (its issuer, token "
+                "endpoint or PAR endpoint URL), and nothing else."
             )
         exp = claims.get("exp")
         numeric = float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else 0.0

@@ -10,6 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from sso_gateway.deps import provider_of
+from sso_gateway.oauth.client_auth import (
+    ASSERTION_ALGORITHMS,
+    CONFIDENTIAL_METHODS,
+    PUBLIC_METHOD,
+)
 from sso_gateway.oauth.http import JSON_SCHEMA
 from sso_gateway.oauth.models import SCOPES
 from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
@@ -53,20 +58,14 @@ def _discovery_document(issuer: str, require_pushed_authorization_requests: bool
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "userinfo_signing_alg_values_supported": ["none"],
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-        ],
-        "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
+        # RFC 8414 §2: each endpoint's client authentication, and the algorithms a
+        # private_key_jwt assertion may be signed with (RFC 7523 §2.2).
+        "token_endpoint_auth_methods_supported": [*CONFIDENTIAL_METHODS, PUBLIC_METHOD],
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "introspection_endpoint_auth_methods_supported": list(CONFIDENTIAL_METHODS),
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "revocation_endpoint_auth_methods_supported": [*CONFIDENTIAL_METHODS, PUBLIC_METHOD],
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "sub",

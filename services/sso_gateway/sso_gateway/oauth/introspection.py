@@ -13,6 +13,7 @@ from sso_gateway.oauth.models import (
     RefreshToken,
 )
 from sso_gateway.oauth.requests import Request
+from vigie_shared.kit.dpop import bound_key
 
 
 class Introspection(IntrospectionEndpoint):
@@ -33,9 +34,11 @@ class Introspection(IntrospectionEndpoint):
     def introspect_token(self, token: Any) -> dict[str, Any]:
         if isinstance(token, AccessTokenInfo):
             c = token.claims
+            jkt = bound_key(c)
             payload: dict[str, Any] = {
                 "active": True,
-                "token_type": "Bearer",
+                # RFC 9449 §6.2: a bound token is introspected as DPoP, with its key.
+                "token_type": "Bearer" if jkt is None else "DPoP",
                 **{
                     k: c[k]
                     for k in (
@@ -53,6 +56,8 @@ class Introspection(IntrospectionEndpoint):
                     if k in c
                 },
             }
+            if jkt is not None:
+                payload["cnf"] = {"jkt": jkt}
             return payload
         assert isinstance(token, RefreshToken)
         return {

@@ -15,13 +15,15 @@ class Granted:
     ``usable``: not used, revoked nor expired (one that is not goes on to be consumed, which is
     where reuse is detected); ``resource``: the RFC 8707 resource the grant was authorized for
     (None: the client itself); ``scope``: what it was granted; ``code_challenge`` and
-    ``code_challenge_method``: a code's PKCE challenge (RFC 7636 §4.3)."""
+    ``code_challenge_method``: a code's PKCE challenge (RFC 7636 §4.3); ``dpop_jkt``: the key
+    a refresh token is bound to (RFC 9449 §5.8), None when it is not."""
 
     usable: bool
     resource: str | None
     scope: str
     code_challenge: str | None = None
     code_challenge_method: str | None = None
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

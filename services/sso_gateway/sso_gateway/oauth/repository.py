@@ -76,7 +76,9 @@ class GrantRepository:
             code_hash,
             client_id,
         )
-        return None if row is None else record(Granted, row)
+        # A code is not bound to a DPoP key (RFC 9449 §10's dpop_jkt is not supported): the
+        # token request's proof binds what it yields.
+        return None if row is None else Granted(**dict(row))
 
     async def peek_refresh_token(
         self, conn: Conn, token_hash: str, client_id: str
@@ -84,13 +86,19 @@ class GrantRepository:
         """Read only: what a refresh token of this client grants, without rotating it."""
         row = await conn.fetchrow(
             "SELECT used_at IS NULL AND revoked_at IS NULL AND expires_at > now() AS usable,"
-            " resource, scope FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2",
+            " resource, scope, dpop_jkt"
+            " FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2",
             token_hash,
             client_id,
         )
         if row is None:
             return None
-        return Granted(usable=row["usable"], resource=row["resource"], scope=row["scope"])
+        return Granted(
+            usable=row["usable"],
+            resource=row["resource"],
+            scope=row["scope"],
+            dpop_jkt=row["dpop_jkt"],
+        )
 
     async def used_code_family(self, conn: Conn, code_hash: str) -> str | None:
         family: str | None = await conn.fetchval(
@@ -149,15 +157,17 @@ class GrantRepository:
         auth_time: datetime,
         expires_at: datetime,
         resource: str | None = None,
+        dpop_jkt: str | None = None,
     ) -> None:
         """An access token and the refresh token issued with it, in one statement: atomic by
-        itself, one round trip where BEGIN, two INSERTs and COMMIT took four."""
+        itself, one round trip where BEGIN, two INSERTs and COMMIT took four. ``dpop_jkt``:
+        the key the refresh token is bound to (RFC 9449 §5.8)."""
         await conn.execute(
             "WITH access AS (INSERT INTO access_tokens (jti, client_id, user_id, session_id,"
             " family_id, expires_at) VALUES ($1, $4, $5, $6, $3, $2))"
             " INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id,"
-            " scope, auth_time, expires_at, resource)"
-            " VALUES ($7, $3, $4, $5, $6, $8, $9, $10, $11)",
+            " scope, auth_time, expires_at, resource, dpop_jkt)"
+            " VALUES ($7, $3, $4, $5, $6, $8, $9, $10, $11, $12)",
             jti,
             access_expires_at,
             family_id,
@@ -169,6 +179,7 @@ class GrantRepository:
             auth_time,
             expires_at,
             resource,
+            dpop_jkt,
         )
 
     async def consume_refresh_token(
@@ -251,6 +262,26 @@ class GrantRepository:
             jti,
         )
         return None if row is None else record(RevokedAccessToken, row)
+
+    async def insert_dpop_proofs(
+        self, conn: Conn, rows: Sequence[tuple[str, datetime]]
+    ) -> set[str]:
+        """Record DPoP proofs (proof_hash, expires_at), many in one statement; the hashes that
+        were not recorded before (RFC 9449 §11.1): two replicas cannot both record one."""
+        if not rows:
+            return set()
+        inserted = await conn.fetch(
+            "INSERT INTO dpop_proofs (proof_hash, expires_at)"
+            " SELECT * FROM unnest($1::text[], $2::timestamptz[])"
+            " ON CONFLICT (proof_hash) DO NOTHING RETURNING proof_hash",
+            *(list(column) for column in zip(*rows, strict=True)),
+        )
+        return {row["proof_hash"] for row in inserted}
+
+    async def delete_expired_dpop_proofs(self, conn: Conn) -> int:
+        """Forget the proofs that could no longer be accepted anyway; how many were."""
+        status: str = await conn.execute("DELETE FROM dpop_proofs WHERE expires_at <= now()")
+        return int(status.rsplit(" ", 1)[-1])
 
 
 grant_repository = GrantRepository()

@@ -12,7 +12,9 @@ consumes is loaded on the loop when a hook asks for it, Authlib then running aga
 and the new tokens' rows are written after it returns, before the response leaves. The
 client-credentials grant, the hot path of service-to-service calls, has nothing to wait for:
 its row goes with those of concurrent grants (``access_tokens.AccessTokenWriter``). Signing
-keys are preloaded (``KeyRing``), so no hook waits on them.
+keys are preloaded (``KeyRing``), so no hook waits on them. A DPoP proof (RFC 9449 §5) is
+checked and its jti recorded before Authlib runs, with the proofs of concurrent grants
+(``dpop.ProofWriter``); a request without one costs nothing more.
 
 The rest is laid out as Authlib is, by specification: ``requests`` (what Authlib reads of an
 HTTP request), ``bridge`` (the synchronous/asynchronous seam), ``grants/`` (one grant per
@@ -43,6 +45,7 @@ from sso_gateway.clients.repository import client_repository
 from sso_gateway.config import Settings
 from sso_gateway.keys.service import KeyRing
 from sso_gateway.metrics import token_issued
+from sso_gateway.oauth import dpop
 from sso_gateway.oauth.access_tokens import AccessTokenRow, AccessTokenWriter
 from sso_gateway.oauth.bridge import MAX_PASSES, Load, inline_request, on_loop
 from sso_gateway.oauth.client_auth import PrivateKeyJWT, basic_client_id, candidate_client_ids
@@ -75,6 +78,7 @@ from sso_gateway.oauth.revocation import Revocation
 from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
 from sso_gateway.signals.resource import asks_for_signals, ssf_resource
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.dpop import NONCE_HEADER, InvalidProof
 
 __all__ = ["REFRESH_TOKEN_PREFIX", "Provider"]
 """``REFRESH_TOKEN_PREFIX`` is read by ``bench/bench_sso.py`` from here."""
@@ -94,6 +98,7 @@ class Provider(_AuthorizationServer):
         )
         self.clients = ClientCache(settings.secret_key, settings.client_cache_seconds)
         self.access_tokens = AccessTokenWriter()
+        self.dpop_proofs = dpop.ProofWriter()
         self.client_assertions = PrivateKeyJWT(self)
         self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, self.client_assertions)
         self.register_token_generator("default", self._generate_token)
@@ -108,6 +113,7 @@ class Provider(_AuthorizationServer):
         self._pool = pool
         self._loop = loop
         self.access_tokens.start(pool)
+        self.dpop_proofs.start(pool)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -143,13 +149,20 @@ class Provider(_AuthorizationServer):
         written after it returns, before the response leaves. A client-credentials grant (§4.4)
         needs nothing but the client: Authlib runs once (a signature's worth of CPU). A refresh
         grant runs it three times around two round trips, where it used to wait in a worker
-        thread on five, each a hop to the loop and back."""
+        thread on five, each a hop to the loop and back. A DPoP proof (RFC 9449 §5) is checked
+        first; the tokens are then bound to its key."""
         await self.keyring.refresh(self.pool)
+        try:
+            proof = await dpop.token_request_proof(self.dpop_proofs, self.settings, request)
+        except InvalidProof as refused:
+            return dpop.token_error(self.settings, refused)
+        if proof is not None:
+            request.loaded[dpop.PROOF] = proof
         candidates = candidate_client_ids(request)
         request.clients = {c: await self.clients.get(self.pool, c) for c in candidates}
         inline = inline_request.set(request)
         try:
-            result = await self._run_inline(request)
+            status, body, headers = await self._run_inline(request)
         finally:
             inline_request.reset(inline)
         # The new tokens' rows, written on the loop before the response leaves: the worker
@@ -158,7 +171,10 @@ class Provider(_AuthorizationServer):
             await write()
         if request.deferred:
             token_issued(request.payload.grant_type, request.client.client_id)
-        return result
+        nonce = dpop.fresh_nonce(self.settings, proof)
+        if nonce is not None:
+            headers = [*headers, (NONCE_HEADER, nonce)]
+        return status, body, headers
 
     async def _run_inline(self, request: Request) -> tuple[int, Any, list[tuple[str, str]]]:
         for _ in range(MAX_PASSES):
@@ -182,8 +198,9 @@ class Provider(_AuthorizationServer):
         raise Load(key, work)
 
     async def close(self) -> None:
-        """Write the token rows still queued, then stop the worker threads."""
+        """Write the token and proof rows still queued, then stop the worker threads."""
         await self.access_tokens.close()
+        await self.dpop_proofs.close()
         self.stop()
 
     def stop(self) -> None:
@@ -212,6 +229,11 @@ class Provider(_AuthorizationServer):
             family_id=issued.get("family_id"),
             expires_at=as_datetime(issued["exp"]),
         )
+        # RFC 9449 §5.0, §5.8: a public client's refresh token is bound to the proof's key (a
+        # refresh checked it against the previous token's binding: it is kept on rotation);
+        # a confidential client's is not, since it authenticates to use it.
+        proof = dpop.proof_of(request)
+        refresh_jkt = proof.jkt if proof is not None and request.client.public else None
 
         async def save(conn: Conn) -> None:
             # One statement either way: atomic by itself, no BEGIN/COMMIT round trips around it.
@@ -231,6 +253,7 @@ class Provider(_AuthorizationServer):
                 auth_time=as_datetime(issued["auth_time"]),
                 expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl),
                 resource=issued.get("resource"),
+                dpop_jkt=refresh_jkt,
             )
 
         if request.clients is not None and refresh:
@@ -265,6 +288,12 @@ class Provider(_AuthorizationServer):
             if "client_secret" in request.form or (body_id is not None and body_id != basic_id):
                 raise InvalidRequestError("Use one client authentication method per request.")
         client: OAuthClient = super().authenticate_client(request, methods, endpoint)
+        # RFC 9449 §5.2 dpop_bound_access_tokens (and FAPI 2.0 Security Profile §5.3.2.1:
+        # sender-constrained tokens only): such a client's request without a proof is refused
+        # before any grant is used up.
+        bound = client.dpop_bound or client.fapi
+        if endpoint == "token" and bound and dpop.proof_of(request) is None:
+            raise dpop.InvalidDPoPProofError("This client must send a DPoP proof.")
         return client
 
     def create_oauth2_request(self, request: Request) -> Request:
@@ -320,6 +349,10 @@ class Provider(_AuthorizationServer):
             "client_id": client.client_id,
             "scope": scope,
         }
+        proof = dpop.proof_of(request)
+        if proof is not None:
+            # RFC 9449 §6.1: the token is bound to the proof's key by its thumbprint.
+            claims["cnf"] = {"jkt": proof.jkt}
         if user is not None:
             # RFC 9068 §2.2: the resource owner is the subject; the platform the audience.
             claims.update(
@@ -340,7 +373,8 @@ class Provider(_AuthorizationServer):
             {"alg": key.alg, "typ": "at+jwt", "kid": key.kid}, claims, key.key
         )
         token: dict[str, Any] = {
-            "token_type": "Bearer",
+            # RFC 9449 §5.1: a bound token's type is DPoP.
+            "token_type": "Bearer" if proof is None else "DPoP",
             "access_token": access_token,
             "expires_in": ttl,
             "scope": scope,

@@ -9,7 +9,7 @@ from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.util import scope_to_list
 
 from sso_gateway import crypto
-from sso_gateway.oauth import revocation
+from sso_gateway.oauth import dpop, revocation
 from sso_gateway.oauth.client_auth import CONFIDENTIAL_METHODS, PUBLIC_METHOD
 from sso_gateway.oauth.grants.base import Issuing, load_grant_user
 from sso_gateway.oauth.models import (
@@ -21,6 +21,7 @@ from sso_gateway.oauth.records import Granted
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 from vigie_shared.kit.db import Conn
+from vigie_shared.kit.secrets import same
 
 
 def check_refresh_scope(request: Request, granted: Granted) -> None:
@@ -29,6 +30,21 @@ def check_refresh_scope(request: Request, granted: Granted) -> None:
     wanted = scope_to_list(request.payload.scope) or []
     if wanted and not set(scope_to_list(granted.scope) or []).issuperset(wanted):
         raise InvalidScopeError()
+
+
+def check_refresh_binding(request: Request, granted: Granted) -> None:
+    """RFC 9449 §5.8: a refresh token bound to a key is used only with a proof of that key
+    (``invalid_dpop_proof``), refused before it is rotated, so the holder keeps it."""
+    if granted.dpop_jkt is None:
+        return
+    proof = dpop.proof_of(request)
+    if proof is None or not same(proof.jkt, granted.dpop_jkt):
+        raise dpop.InvalidDPoPProofError("This refresh token is bound to another DPoP key.")
+
+
+def check_refresh(request: Request, granted: Granted) -> None:
+    check_refresh_scope(request, granted)
+    check_refresh_binding(request, granted)
 
 
 class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
@@ -52,7 +68,7 @@ class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
             client,
             f"refresh-peek:{token_hash}",
             lambda conn: grant_repository.peek_refresh_token(conn, token_hash, client.client_id),
-            lambda granted: check_refresh_scope(self.request, granted),
+            lambda granted: check_refresh(self.request, granted),
         )
 
         async def consume(conn: Conn) -> RefreshToken | None:
