@@ -189,6 +189,7 @@ def test_openid_client_runs_the_fapi_flow_with_par_private_key_jwt_and_dpop(
     # RFC 9207: iss in the response, and a response naming another issuer refused by the client.
     assert seen["callback"]["iss"] == stack.issuer
     assert seen["iss_mix_up"]["refused"] is True, seen["iss_mix_up"]
+    assert '"iss"' in seen["iss_mix_up"]["reason"], seen["iss_mix_up"]
     # RFC 9449 §5: a DPoP token (oauth4webapi lower-cases token_type, RFC 6749 §5.1's
     # case-insensitive value), bound to the proof's key (§6.1).
     assert seen["token_type"].lower() == "dpop"

@@ -290,7 +290,13 @@ async function flow(values) {
     .authorizationCodeGrant(config, forged, checks, undefined, { DPoP })
     .then(
       () => ({ refused: false }),
-      (error) => ({ refused: true, code: error.code, error: error.message }),
+      (error) => ({
+        refused: true,
+        code: error.code,
+        error: error.message,
+        // openid-client wraps oauth4webapi's error, which says which check failed.
+        reason: error.cause?.message,
+      }),
     )
 
   const tokens = await step('token', () =>
