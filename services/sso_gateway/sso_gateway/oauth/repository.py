@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sso_gateway.oauth.models import AuthorizationCode, RefreshToken
 from sso_gateway.oauth.records import Granted, RevokedAccessToken
+from sso_gateway.sessions.repository import IDLE
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn, record
 
@@ -183,17 +184,23 @@ class GrantRepository:
         )
 
     async def consume_refresh_token(
-        self, conn: Conn, token_hash: str, client_id: str
+        self, conn: Conn, token_hash: str, client_id: str, idle_seconds: float
     ) -> RefreshToken | None:
-        """Rotate: mark the token used and return it, atomically (RFC 9700 §4.14.2)."""
+        """Rotate: mark the token used and return it, atomically (RFC 9700 §4.14.2); only
+        while its session lives (not revoked, not past its end, not idle for
+        ``idle_seconds``), so that a refresh between a session's end and the sweep that
+        reports it neither works nor revives the session."""
         row = await conn.fetchrow(
-            "UPDATE refresh_tokens r SET used_at = now()"
-            " FROM users u"
-            " WHERE r.token_hash = $1 AND r.client_id = $2 AND r.used_at IS NULL"
+            "UPDATE refresh_tokens r SET used_at = now()"  # noqa: S608 (IDLE: constant, window in $2)
+            " FROM users u, sessions s"
+            " WHERE r.token_hash = $1 AND r.client_id = $3 AND r.used_at IS NULL"
             " AND r.revoked_at IS NULL AND r.expires_at > now()"
             " AND u.id = r.user_id AND u.erased_at IS NULL AND u.restricted_at IS NULL"
+            " AND s.id = r.session_id AND s.revoked_at IS NULL AND s.expires_at > now()"
+            f" AND NOT {IDLE}"
             " RETURNING r.*",
             token_hash,
+            idle_seconds,
             client_id,
         )
         return None if row is None else record(RefreshToken, row)

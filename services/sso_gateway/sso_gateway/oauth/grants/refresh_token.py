@@ -20,6 +20,7 @@ from sso_gateway.oauth.models import (
 from sso_gateway.oauth.records import Granted
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
+from sso_gateway.sessions.service import idle_window
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.secrets import same
 
@@ -73,7 +74,7 @@ class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
 
         async def consume(conn: Conn) -> RefreshToken | None:
             rotated = await grant_repository.consume_refresh_token(
-                conn, token_hash, client.client_id
+                conn, token_hash, client.client_id, idle_window(self.server.settings)
             )
             if rotated is not None:
                 return rotated
