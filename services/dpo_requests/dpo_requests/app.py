@@ -66,7 +66,7 @@ def create_app(
     app.state.settings = settings
     app.state.deny_list = deny_list.subscribe(runtime)
     app.state.token_verifier = token_verifier or TokenVerifier(
-        issuer=settings.issuer, audience=settings.audience
+        issuer=settings.issuer, audience=settings.audience, public_url=settings.public_url
     )
     app.include_router(requests_router)
     app.include_router(intake_router)

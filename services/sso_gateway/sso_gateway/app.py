@@ -20,6 +20,7 @@ from sso_gateway.keys.endpoints import jwks as jwks_endpoint
 from sso_gateway.keys.endpoints import router as keys_router
 from sso_gateway.keys.service import keys
 from sso_gateway.login.endpoints import router as login_router
+from sso_gateway.oauth import dpop as oauth_dpop
 from sso_gateway.oauth.discovery import discovery as discovery_endpoint
 from sso_gateway.oauth.discovery import router as discovery_router
 from sso_gateway.oauth.endpoints import router as oauth_router
@@ -64,6 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     access.on_suspension(sign_out_everywhere)
     signals_wiring.register(runtime, settings, access, provider)
     sessions_wiring.register(runtime, settings)
+    # RFC 9449 §11.1: a proof's jti is remembered for its window only; then it is deleted.
+    runtime.every(
+        settings.dpop_proof_max_age_seconds,
+        "dpop proof purge",
+        lambda: oauth_dpop.purge(runtime.pool),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.install(app)
     api_docs.install(app, settings)
     app.state.provider = provider
+    # The URL a DPoP proof's htu names (RFC 9449 §4.3): the public one, behind any proxy.
+    app.state.public_url = settings.issuer
     app.state.access = access
     app.include_router(discovery_router)
     app.include_router(oauth_router)

@@ -182,6 +182,9 @@ async def test_an_ended_session_sends_one_logout_token_to_each_platform(
     signed = await signed_into_two(sso)
     await end(sso, signed.sid)
     assert not await cookie_works(sso, signed), "past its end, the cookie signs no one in"
+    async with browser(sso) as http:
+        early = await refresh(http, signed.platforms[0], signed.tokens[0]["refresh_token"])
+    assert early.json()["error"] == "invalid_grant", "past its end, no refresh either"
     assert await logout_tokens(sso, signed) == [], "nothing is sent before the sweep"
     assert await sweep(sso) >= 1
     assert await ended_as(sso, signed.sid) == reason

@@ -405,6 +405,16 @@ async def registered_with_a_secret_then(sso: FastAPI, **changes: Any) -> Platfor
     return platform
 
 
+async def by_each_secret_method(
+    platform: Platform, http: httpx.AsyncClient, path: str, data: dict[str, str]
+) -> tuple[httpx.Response, httpx.Response]:
+    """``data`` sent to ``path`` with the client's secret, once by Basic, once in the body."""
+    by_basic = await http.post(path, data=data, auth=basic(platform))
+    secret = {"client_id": platform.client_id, "client_secret": platform.client_secret or ""}
+    by_post = await http.post(path, data={**data, **secret})
+    return by_basic, by_post
+
+
 async def test_a_secret_from_a_private_key_jwt_client_is_refused(sso: FastAPI) -> None:
     key = ec_key()
     platform = await registered_with_a_secret_then(
@@ -413,16 +423,8 @@ async def test_a_secret_from_a_private_key_jwt_client_is_refused(sso: FastAPI) -
         jwks=public_jwks(key),
     )
     async with browser(sso) as http:
-        by_basic = await http.post(
-            "/token", data={"grant_type": "client_credentials"}, auth=basic(platform)
-        )
-        by_post = await http.post(
-            "/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": platform.client_id,
-                "client_secret": platform.client_secret or "",
-            },
+        by_basic, by_post = await by_each_secret_method(
+            platform, http, "/token", {"grant_type": "client_credentials"}
         )
     refused(by_basic, "cannot authenticate")
     refused(by_post, "cannot authenticate")
@@ -440,14 +442,8 @@ async def test_a_secret_from_a_fapi_client_is_refused(sso: FastAPI) -> None:
         fapi=True,
     )
     async with browser(sso) as http:
-        by_basic = await http.post("/introspect", data={"token": "x"}, auth=basic(platform))
-        by_post = await http.post(
-            "/introspect",
-            data={
-                "token": "x",
-                "client_id": platform.client_id,
-                "client_secret": platform.client_secret or "",
-            },
+        by_basic, by_post = await by_each_secret_method(
+            platform, http, "/introspect", {"token": "x"}
         )
     refused(by_basic, "cannot authenticate")
     refused(by_post, "cannot authenticate")
@@ -458,16 +454,8 @@ async def test_a_client_uses_only_the_secret_method_it_registered(sso: FastAPI) 
         sso, grant_types=["client_credentials"], token_endpoint_auth_method="client_secret_post"
     )
     async with browser(sso) as http:
-        by_basic = await http.post(
-            "/token", data={"grant_type": "client_credentials"}, auth=basic(platform)
-        )
-        by_post = await http.post(
-            "/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": platform.client_id,
-                "client_secret": platform.client_secret or "",
-            },
+        by_basic, by_post = await by_each_secret_method(
+            platform, http, "/token", {"grant_type": "client_credentials"}
         )
     refused(by_basic, "cannot authenticate")
     assert by_post.status_code == 200, by_post.text

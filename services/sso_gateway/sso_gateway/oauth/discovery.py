@@ -18,6 +18,7 @@ from sso_gateway.oauth.client_auth import (
 from sso_gateway.oauth.http import JSON_SCHEMA
 from sso_gateway.oauth.models import SCOPES
 from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
+from vigie_shared.kit.dpop import DPOP_SIGNING_ALG_VALUES_SUPPORTED
 
 router = APIRouter(tags=["oidc"])
 
@@ -67,6 +68,8 @@ def _discovery_document(issuer: str, require_pushed_authorization_requests: bool
         "revocation_endpoint_auth_methods_supported": [*CONFIDENTIAL_METHODS, PUBLIC_METHOD],
         "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
+        # RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": list(DPOP_SIGNING_ALG_VALUES_SUPPORTED),
         "claims_supported": [
             "sub",
             "iss",

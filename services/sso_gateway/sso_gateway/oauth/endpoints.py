@@ -217,9 +217,7 @@ async def token(request: Request) -> Response:
 @router.post("/introspect", summary="Token introspection (RFC 7662)", responses=OAUTH_RESPONSES)
 async def introspect(request: Request, provider: ProviderDep) -> Response:
     oauth_request = await read_oauth_request(request, provider)
-    return oauth_response(
-        await provider.run(provider.create_endpoint_response, "introspection", oauth_request)
-    )
+    return oauth_response(await provider.introspection_response(oauth_request))
 
 
 @router.post("/revoke", summary="Token revocation (RFC 7009)", responses=OAUTH_RESPONSES)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sso_gateway.oauth.models import AuthorizationCode, RefreshToken
 from sso_gateway.oauth.records import Granted, RevokedAccessToken
+from sso_gateway.sessions.repository import IDLE
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn, record
 
@@ -183,17 +184,53 @@ class GrantRepository:
         )
 
     async def consume_refresh_token(
-        self, conn: Conn, token_hash: str, client_id: str
+        self, conn: Conn, token_hash: str, client_id: str, idle_seconds: float
     ) -> RefreshToken | None:
-        """Rotate: mark the token used and return it, atomically (RFC 9700 §4.14.2)."""
+        """Rotate: mark the token used and return it, atomically (RFC 9700 §4.14.2); only
+        while its session lives (not revoked, not past its end, not idle for
+        ``idle_seconds``), so that a refresh between a session's end and the sweep that
+        reports it neither works nor revives the session."""
         row = await conn.fetchrow(
-            "UPDATE refresh_tokens r SET used_at = now()"
-            " FROM users u"
-            " WHERE r.token_hash = $1 AND r.client_id = $2 AND r.used_at IS NULL"
+            "UPDATE refresh_tokens r SET used_at = now()"  # noqa: S608 (IDLE: constant, window in $2)
+            " FROM users u, sessions s"
+            " WHERE r.token_hash = $1 AND r.client_id = $3 AND r.used_at IS NULL"
             " AND r.revoked_at IS NULL AND r.expires_at > now()"
             " AND u.id = r.user_id AND u.erased_at IS NULL AND u.restricted_at IS NULL"
+            " AND s.id = r.session_id AND s.revoked_at IS NULL AND s.expires_at > now()"
+            f" AND NOT {IDLE}"
             " RETURNING r.*",
             token_hash,
+            idle_seconds,
+            client_id,
+        )
+        return None if row is None else record(RefreshToken, row)
+
+    async def retry_rotation(
+        self, conn: Conn, token_hash: str, client_id: str, idle_seconds: float
+    ) -> RefreshToken | None:
+        """A rotated-out token presented again while the token that replaced it was never
+        used: the client lost the answer that carried it (FAPI 2.0 Security Profile §5.3.2.1:
+        rotation only where such a retry succeeds). The unused successor is revoked and the
+        token returned, to be rotated again; None when its successor was used (a replay) or
+        its session, account or lifetime is over."""
+        row = await conn.fetchrow(
+            "WITH successor AS ("  # noqa: S608 (IDLE: constant, window in $2)
+            " UPDATE refresh_tokens n SET revoked_at = now()"
+            " FROM refresh_tokens r, users u, sessions s"
+            " WHERE r.token_hash = $1 AND r.client_id = $3 AND r.used_at IS NOT NULL"
+            " AND r.revoked_at IS NULL AND r.expires_at > now()"
+            " AND u.id = r.user_id AND u.erased_at IS NULL AND u.restricted_at IS NULL"
+            " AND s.id = r.session_id AND s.revoked_at IS NULL AND s.expires_at > now()"
+            f" AND NOT {IDLE}"
+            " AND n.family_id = r.family_id AND n.issued_at >= r.used_at"
+            " AND n.used_at IS NULL AND n.revoked_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM refresh_tokens m WHERE m.family_id = r.family_id"
+            " AND m.issued_at >= r.used_at AND m.used_at IS NOT NULL)"
+            " RETURNING n.family_id)"
+            " SELECT r.* FROM refresh_tokens r WHERE r.token_hash = $1"
+            " AND EXISTS (SELECT 1 FROM successor)",
+            token_hash,
+            idle_seconds,
             client_id,
         )
         return None if row is None else record(RefreshToken, row)

@@ -162,7 +162,9 @@ class Provider(_AuthorizationServer):
         request.clients = {c: await self.clients.get(self.pool, c) for c in candidates}
         inline = inline_request.set(request)
         try:
-            status, body, headers = await self._run_inline(request)
+            status, body, headers = await self._run_inline(
+                request, lambda: self.create_token_response(request)
+            )
         finally:
             inline_request.reset(inline)
         # The new tokens' rows, written on the loop before the response leaves: the worker
@@ -176,10 +178,29 @@ class Provider(_AuthorizationServer):
             headers = [*headers, (NONCE_HEADER, nonce)]
         return status, body, headers
 
-    async def _run_inline(self, request: Request) -> tuple[int, Any, list[tuple[str, str]]]:
+    async def introspection_response(
+        self, request: Request
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        """RFC 7662 on the event loop, as grants are (``token_response``): the client from the
+        cache, the token's state (a refresh token's row, an access token's revocation) loaded
+        when Authlib asks for it. No worker thread: a resource server asks at every call."""
+        await self.keyring.refresh(self.pool)
+        candidates = candidate_client_ids(request)
+        request.clients = {c: await self.clients.get(self.pool, c) for c in candidates}
+        inline = inline_request.set(request)
+        try:
+            return await self._run_inline(
+                request, lambda: self.create_endpoint_response("introspection", request)
+            )
+        finally:
+            inline_request.reset(inline)
+
+    async def _run_inline(
+        self, request: Request, respond: Callable[[], tuple[int, Any, list[tuple[str, str]]]]
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
         for _ in range(MAX_PASSES):
             try:
-                result: tuple[int, Any, list[tuple[str, str]]] = self.create_token_response(request)
+                result = respond()
                 return result
             except Load as needed:
                 async with self.pool.acquire() as conn:
@@ -474,10 +495,15 @@ class Provider(_AuthorizationServer):
     def query_token(self, token_string: str, hint: str | None) -> Any:
         if token_string.startswith(REFRESH_TOKEN_PREFIX):
             token_hash = crypto.keyed_hash(self.settings.secret_key, token_string)
-            return self.call(lambda conn: grant_repository.get_refresh_token(conn, token_hash))
+            return self.load(
+                f"refresh-token:{token_hash}",
+                lambda conn: grant_repository.get_refresh_token(conn, token_hash),
+            )
         claims = self.decode_access_token(token_string)
         if claims is None:
             return None
         jti = str(claims.get("jti", ""))
-        revoked = self.call(lambda conn: grant_repository.access_token_revoked(conn, jti))
+        revoked = self.load(
+            f"revoked:{jti}", lambda conn: grant_repository.access_token_revoked(conn, jti)
+        )
         return AccessTokenInfo(claims=claims, revoked=revoked)

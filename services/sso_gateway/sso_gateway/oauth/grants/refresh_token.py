@@ -20,6 +20,7 @@ from sso_gateway.oauth.models import (
 from sso_gateway.oauth.records import Granted
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
+from sso_gateway.sessions.service import idle_window
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.secrets import same
 
@@ -73,11 +74,20 @@ class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
 
         async def consume(conn: Conn) -> RefreshToken | None:
             rotated = await grant_repository.consume_refresh_token(
-                conn, token_hash, client.client_id
+                conn, token_hash, client.client_id, idle_window(self.server.settings)
             )
             if rotated is not None:
                 return rotated
             known = await grant_repository.get_refresh_token(conn, token_hash)
+            if known is not None and known.used_at is not None and client.fapi:
+                # FAPI 2.0 Security Profile §5.3.2.1: a FAPI client (authenticated by its
+                # key, its tokens sender-constrained) that lost the answer may retry with the
+                # token it sent, as long as the one that answer carried was never used.
+                retried = await grant_repository.retry_rotation(
+                    conn, token_hash, client.client_id, idle_window(self.server.settings)
+                )
+                if retried is not None:
+                    return retried
             if known is not None and known.used_at is not None:
                 # RFC 9700 §4.14.2: a rotated-out token presented again means one of two
                 # parties holds a stolen copy; revoke the whole family.
