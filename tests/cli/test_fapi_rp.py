@@ -211,6 +211,13 @@ def test_openid_client_runs_the_fapi_flow_with_par_private_key_jwt_and_dpop(
     assert refresh["access_token"]["cnf"] == {"jkt": jkt}
     assert refresh["access_token"]["jti"] != seen["access_token"]["jti"]
     assert refresh["userinfo_sub"] == stack.sub
+    # The refresh token rotates, and a retry with the one just sent, whose successor was never
+    # used (a lost answer), still succeeds: FAPI 2.0 Security Profile §5.3.2.1.
+    assert refresh["new_refresh_token"] is True
+    retried = refresh["retry_with_previous"]
+    assert retried["accepted"] is True, retried
+    assert retried["token_type"].lower() == "dpop"
+    assert retried["cnf"] == {"jkt": jkt}
 
 
 def test_a_plain_authorization_url_of_the_fapi_client_is_refused(

@@ -357,12 +357,23 @@ async function flow(values) {
     client.fetchUserInfo(config, refreshed.access_token, idToken.sub, { DPoP }),
   )
   seen.refresh.userinfo_sub = again.sub
-  // What a retry with the previous refresh token gets: a client that lost the response to
-  // its refresh retries so. RFC 9700 §4.14.2 rotation refuses it; FAPI 2.0 Security Profile
-  // §5.3.2.1 allows rotation only if that retry succeeds. Reported, not judged, here.
-  seen.refresh.replay = await client
+  // A client that lost the answer to its refresh retries with the token it sent: FAPI 2.0
+  // Security Profile §5.3.2.1 lets an authorization server rotate refresh tokens only if that
+  // retry succeeds. The new refresh token above was never used, as after a lost answer.
+  seen.refresh.retry_with_previous = await client
     .refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP })
-    .then(() => ({ refused: false }), (error) => ({ refused: true, error: error.error }))
+    .then(
+      (retried) => ({
+        accepted: true,
+        token_type: retried.token_type,
+        cnf: claimsOf(retried.access_token).cnf,
+      }),
+      (error) => ({
+        accepted: false,
+        error: error.error,
+        error_description: error.error_description,
+      }),
+    )
   return { ok: true, ...seen }
 }
 
