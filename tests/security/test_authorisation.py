@@ -86,6 +86,7 @@ def concrete(path: str) -> str:
         path.replace("{index}", "0")
         .replace("{request_id}", "r-unknown")
         .replace("{learner_id}", "u-unknown")
+        .replace("{identifier}", "u-unknown")
         .replace("{task_id}", "t-unknown")
         .replace("{name}", "archives")
         .replace("{submission_id}", "s-unknown")

@@ -327,3 +327,31 @@ def test_user_password_resets_it_ends_every_session_and_writes_a_credential_chan
     payload = changes[0][caep + "credential-change"]
     assert (payload["credential_type"], payload["change_type"]) == ("password", "revoke")
     assert payload["initiating_entity"] == "admin"
+
+
+def test_user_sign_out_ends_every_live_session_of_the_account(
+    database_url: str,
+    schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    argv = ["user", "add", "--username", "noe", "--email", "noe@example.org", "--password-stdin"]
+    assert run([*argv, "--json"], database_url, schema) == 0
+    user_id = json.loads(capsys.readouterr().out)["id"]
+    fetch(
+        database_url,
+        schema,
+        "INSERT INTO sessions (id, token_hash, user_id, expires_at)"
+        " VALUES ('s-a', 'ha', $1, now() + interval '1 hour'),"
+        " ('s-b', 'hb', $1, now() + interval '1 hour')",
+        user_id,
+    )
+    assert run(["user", "sign-out", "nobody"], database_url, schema) == 1
+    assert run(["user", "sign-out", "noe", "--json"], database_url, schema) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {
+        "user_id": user_id,
+        "sessions_ended": 2,
+    }
+    ended = fetch(database_url, schema, "SELECT end_reason FROM sessions ORDER BY id")
+    assert [row["end_reason"] for row in ended] == ["admin", "admin"]

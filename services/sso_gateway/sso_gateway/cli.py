@@ -1,4 +1,4 @@
-"""Administration commands: ``vigie user add|list|show|password``, ``vigie client add``,
+"""Administration commands: ``vigie user add|list|show|password|sign-out``, ``vigie client add``,
 ``vigie access suspend|restore``, ``vigie keys rotate``, ``vigie signals streams|verify``.
 
 ``register_commands`` adds them to the ``vigie`` command (entry point group ``vigie.commands``);
@@ -103,6 +103,23 @@ async def _user_password(args: argparse.Namespace) -> int:
         json.dumps(result)
         if args.json
         else f"password of {user_id} reset; {changed.sessions_ended} session(s) ended"
+    )
+    return 0
+
+
+async def _user_sign_out(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    conn = await _connect(args, settings)
+    try:
+        done = await sessions.sign_out(conn, settings, args.user)
+    finally:
+        await conn.close()
+    if done is None:
+        return _fail(f"no account {args.user}")
+    print(
+        json.dumps(done.model_dump())
+        if args.json
+        else f"{done.sessions_ended} session(s) of {done.user_id} ended; its platforms are told"
     )
     return 0
 
@@ -323,6 +340,15 @@ def register_commands(subparsers: Any) -> None:
     show.add_argument("email")
     _common(show)
     show.set_defaults(func=_command(_user_show))
+    sign_out = user_sub.add_parser(
+        "sign-out",
+        help="end every session of an account (a lost device, a compromised account); its "
+        "platforms are told by back-channel logout",
+    )
+    sign_out.add_argument("user", help="the account's id, username or e-mail")
+    _common(sign_out)
+    sign_out.set_defaults(func=_command(_user_sign_out))
+
     reset = user_sub.add_parser(
         "password",
         help="reset an account's password (the new one read from stdin); its sessions end",

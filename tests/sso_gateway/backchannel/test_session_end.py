@@ -28,6 +28,7 @@ from tests.sso_gateway.support import (
     Account,
     Platform,
     Platforms,
+    admin_api_token,
     authorize_url,
     browser,
     deliver,
@@ -317,3 +318,21 @@ async def test_two_replicas_sweeping_at_once_tell_each_platform_once(
     for signed in people:
         assert {uri: got[uri] for uri in signed.uris} == dict.fromkeys(signed.uris, 1)
         assert await revoked_reasons(sso, signed) == ["expiry"]
+
+
+async def test_an_administrator_signs_an_account_out_of_every_platform(sso: FastAPI) -> None:
+    signed = await signed_into_two(sso)
+    token = await admin_api_token(sso, ["admin"])
+    headers = {"Authorization": f"Bearer {token}"}
+    async with browser(sso) as http:
+        nobody = await http.post(f"/admin/users/{unique('nobody')}/sign-out", headers=headers)
+        done = await http.post(f"/admin/users/{signed.account.username}/sign-out", headers=headers)
+    assert nobody.status_code == 404
+    assert nobody.headers["content-type"] == "application/problem+json"
+    assert done.status_code == 200, done.text
+    assert done.json() == {"user_id": signed.account.id, "sessions_ended": 1}
+    assert await ended_as(sso, signed.sid) == "admin"
+    assert not await cookie_works(sso, signed)
+    await assert_each_platform_told_once(sso, signed, await logout_tokens(sso, signed))
+    await assert_tokens_revoked(sso, signed)
+    assert await revoked_reasons(sso, signed) == ["admin"]

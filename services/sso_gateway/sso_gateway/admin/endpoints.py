@@ -10,6 +10,8 @@ from sso_gateway.backchannel.service import backchannel
 from sso_gateway.clients.schemas import ClientCreate, ClientCreated
 from sso_gateway.clients.service import ClientAlreadyExists, client
 from sso_gateway.deps import CurrentAdmin, PoolDep, SettingsDep
+from sso_gateway.sessions.schemas import SignedOut
+from sso_gateway.sessions.service import sessions
 from sso_gateway.users.schemas import UserCreate, UserPublic
 from sso_gateway.users.service import UserAlreadyExists, user
 from vigie_shared.kit.http import Problem
@@ -35,6 +37,20 @@ async def add_client(
             return await client.add(conn, data, secret_key=settings.secret_key)
         except ClientAlreadyExists as exc:
             raise Problem(409, "Conflict", f"Client {data.client_id} exists.") from exc
+
+
+@router.post(
+    "/users/{identifier}/sign-out",
+    summary="End every session of an account (its platforms told by back-channel logout)",
+)
+async def sign_out(
+    identifier: str, pool: PoolDep, settings: SettingsDep, _: CurrentAdmin
+) -> SignedOut:
+    async with pool.acquire() as conn:
+        done = await sessions.sign_out(conn, settings, identifier)
+    if done is None:
+        raise Problem(404, "Not Found", "No account has that id, username or e-mail.")
+    return done
 
 
 @router.get("/backchannel-logout/undelivered", summary="Back-channel logouts not delivered")

@@ -30,7 +30,9 @@ from sso_gateway.config import SOURCE, Settings
 from sso_gateway.oauth.repository import GrantRepository, grant_repository
 from sso_gateway.sessions.records import BrowserSession, EndedSession
 from sso_gateway.sessions.repository import SessionRepository, session_repository
+from sso_gateway.sessions.schemas import SignedOut
 from sso_gateway.signals.service import signals
+from sso_gateway.users.repository import user_repository
 from vigie_shared.events import SessionRevoked, new_event
 from vigie_shared.kit import outbox
 from vigie_shared.kit.clock import utcnow
@@ -115,6 +117,17 @@ class SessionService:
             if session_id != keep:
                 revoked += await self.revoke(conn, settings, session_id, reason)
         return revoked
+
+    async def sign_out(self, conn: Conn, settings: Settings, identifier: str) -> SignedOut | None:
+        """An administrator ends every live session of the account whose id, username or
+        e-mail is ``identifier`` (a lost device, a compromised account), by the one path every
+        session end takes; None when there is no such account."""
+        user_id = await user_repository.id_of(conn, identifier)
+        if user_id is None:
+            return None
+        async with conn.transaction():
+            ended = await self.revoke_all(conn, settings, user_id, "admin")
+        return SignedOut(user_id=user_id, sessions_ended=ended)
 
     async def report_expired(
         self, pool: asyncpg.Pool, settings: Settings, *, limit: int = SWEEP_BATCH

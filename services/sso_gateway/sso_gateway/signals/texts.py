@@ -48,6 +48,11 @@ SESSION_ENDED: dict[str, Reason] = {
         N_("Session revoked: the user changed their password from another session."),
         N_("Your session ended because your password was changed."),
     ),
+    "admin": Reason(
+        "admin",
+        N_("Session revoked by an administrator."),
+        N_("Your session was ended by an administrator."),
+    ),
     "password_reset": Reason(
         "admin",
         N_("Session revoked: an administrator reset the account's password."),
