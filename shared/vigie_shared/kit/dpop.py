@@ -67,12 +67,14 @@ class NonceRequired(InvalidProof):
 @dataclass(frozen=True, slots=True)
 class Proof:
     """A proof that passed :func:`verify_proof`: ``jkt`` the RFC 7638 thumbprint of its key,
-    ``jti`` and ``iat`` what the replay check keeps, ``nonce`` the server nonce it carried."""
+    ``jti`` and ``iat`` what the replay check keeps, ``nonce`` the server nonce it carried,
+    ``alg`` what it was signed with (a profile may allow fewer)."""
 
     jkt: str
     jti: str
     iat: int
     nonce: str | None
+    alg: str = "ES256"
 
 
 def b64url_sha256(value: str) -> str:
@@ -188,6 +190,7 @@ def verify_proof(
         jti=str(claims["jti"]),
         iat=int(claims["iat"]),
         nonce=claims.get("nonce") if isinstance(claims.get("nonce"), str) else None,
+        alg=str(header["alg"]),
     )
 
 

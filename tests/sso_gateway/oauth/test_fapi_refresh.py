@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 
 from sso_gateway import crypto
 from sso_gateway.oauth.grants.base import REFRESH_TOKEN_PREFIX
@@ -109,3 +109,19 @@ async def test_other_clients_get_no_retry_a_reused_token_revokes_the_grant(
         assert again.json()["error"] == "invalid_grant"
         after = await refresh(http, platform, key, holder, lost)
     assert after.json()["error"] == "invalid_grant"
+
+
+async def test_a_fapi_clients_dpop_proof_is_not_signed_rs256(sso: FastAPI) -> None:
+    # FAPI 2.0 Security Profile §5.4.1: PS256, ES256 or EdDSA; RS256 is for other clients.
+    key = ec_key()
+    platform = await fapi_client(sso, key)
+    rsa = ProofKey(RSAKey.generate_key(2048, private=True), "RS256")
+    async with browser(sso) as http:
+        refused = await refresh(http, platform, key, rsa, await granted(sso, platform))
+        accepted = await refresh(
+            http, platform, key, ProofKey(alg="ES256"), await granted(sso, platform)
+        )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "invalid_dpop_proof"
+    assert "RS256" in refused.json()["error_description"]
+    assert accepted.status_code == 200, accepted.text

@@ -48,7 +48,12 @@ from sso_gateway.metrics import token_issued
 from sso_gateway.oauth import dpop
 from sso_gateway.oauth.access_tokens import AccessTokenRow, AccessTokenWriter
 from sso_gateway.oauth.bridge import MAX_PASSES, Load, inline_request, on_loop
-from sso_gateway.oauth.client_auth import PrivateKeyJWT, basic_client_id, candidate_client_ids
+from sso_gateway.oauth.client_auth import (
+    FAPI_ASSERTION_ALGORITHMS,
+    PrivateKeyJWT,
+    basic_client_id,
+    candidate_client_ids,
+)
 from sso_gateway.oauth.client_cache import ClientCache
 from sso_gateway.oauth.end_session import EndSession
 from sso_gateway.oauth.grants.authorization_code import AuthorizationCodeGrant
@@ -313,8 +318,14 @@ class Provider(_AuthorizationServer):
         # sender-constrained tokens only): such a client's request without a proof is refused
         # before any grant is used up.
         bound = client.dpop_bound or client.fapi
-        if endpoint == "token" and bound and dpop.proof_of(request) is None:
+        proof = dpop.proof_of(request)
+        if endpoint == "token" and bound and proof is None:
             raise dpop.InvalidDPoPProofError("This client must send a DPoP proof.")
+        if client.fapi and proof is not None and proof.alg not in FAPI_ASSERTION_ALGORITHMS:
+            # FAPI 2.0 Security Profile §5.4.1: PS256, ES256 or EdDSA for every signature.
+            raise dpop.InvalidDPoPProofError(
+                "A FAPI client signs its DPoP proofs with ES256, PS256 or EdDSA, not RS256."
+            )
         return client
 
     def create_oauth2_request(self, request: Request) -> Request:
