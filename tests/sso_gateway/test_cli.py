@@ -269,16 +269,29 @@ def test_signals_commands_show_delivery_state_and_queue_a_verification_event(
     }
 
 
+def add_user(
+    username: str,
+    database_url: str,
+    schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> str:
+    """``vigie user add`` of ``username``; its id."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    email = f"{username}@example.org"
+    argv = ["user", "add", "--username", username, "--email", email, "--password-stdin"]
+    assert run([*argv, "--json"], database_url, schema) == 0
+    user_id: str = json.loads(capsys.readouterr().out)["id"]
+    return user_id
+
+
 def test_user_password_resets_it_ends_every_session_and_writes_a_credential_change(
     database_url: str,
     schema: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
-    argv = ["user", "add", "--username", "lea", "--email", "lea@example.org", "--password-stdin"]
-    assert run([*argv, "--json"], database_url, schema) == 0
-    user_id = json.loads(capsys.readouterr().out)["id"]
+    user_id = add_user("lea", database_url, schema, monkeypatch, capsys)
     (old,) = fetch(database_url, schema, "SELECT password_hash FROM users")
     fetch(
         database_url,
@@ -335,10 +348,7 @@ def test_user_sign_out_ends_every_live_session_of_the_account(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
-    argv = ["user", "add", "--username", "noe", "--email", "noe@example.org", "--password-stdin"]
-    assert run([*argv, "--json"], database_url, schema) == 0
-    user_id = json.loads(capsys.readouterr().out)["id"]
+    user_id = add_user("noe", database_url, schema, monkeypatch, capsys)
     fetch(
         database_url,
         schema,

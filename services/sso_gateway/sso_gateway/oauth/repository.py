@@ -11,6 +11,16 @@ from sso_gateway.sessions.repository import IDLE
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn, record
 
+_USABLE = (
+    "r.revoked_at IS NULL AND r.expires_at > now()"
+    " AND u.id = r.user_id AND u.erased_at IS NULL AND u.restricted_at IS NULL"
+    " AND s.id = r.session_id AND s.revoked_at IS NULL AND s.expires_at > now()"
+    f" AND NOT {IDLE}"
+)
+"""Refresh token ``r`` (joined to its user ``u`` and session ``s``) may be used: not revoked
+nor expired, its account neither erased nor restricted, its session live (not ended, not past
+its end, not idle for ``$2`` seconds). Constant text; no value is formatted into it."""
+
 
 class GrantRepository:
     async def insert_code(
@@ -194,10 +204,7 @@ class GrantRepository:
             "UPDATE refresh_tokens r SET used_at = now()"  # noqa: S608 (IDLE: constant, window in $2)
             " FROM users u, sessions s"
             " WHERE r.token_hash = $1 AND r.client_id = $3 AND r.used_at IS NULL"
-            " AND r.revoked_at IS NULL AND r.expires_at > now()"
-            " AND u.id = r.user_id AND u.erased_at IS NULL AND u.restricted_at IS NULL"
-            " AND s.id = r.session_id AND s.revoked_at IS NULL AND s.expires_at > now()"
-            f" AND NOT {IDLE}"
+            f" AND {_USABLE}"
             " RETURNING r.*",
             token_hash,
             idle_seconds,
@@ -218,10 +225,7 @@ class GrantRepository:
             " UPDATE refresh_tokens n SET revoked_at = now()"
             " FROM refresh_tokens r, users u, sessions s"
             " WHERE r.token_hash = $1 AND r.client_id = $3 AND r.used_at IS NOT NULL"
-            " AND r.revoked_at IS NULL AND r.expires_at > now()"
-            " AND u.id = r.user_id AND u.erased_at IS NULL AND u.restricted_at IS NULL"
-            " AND s.id = r.session_id AND s.revoked_at IS NULL AND s.expires_at > now()"
-            f" AND NOT {IDLE}"
+            f" AND {_USABLE}"
             " AND n.family_id = r.family_id AND n.issued_at >= r.used_at"
             " AND n.used_at IS NULL AND n.revoked_at IS NULL"
             " AND NOT EXISTS (SELECT 1 FROM refresh_tokens m WHERE m.family_id = r.family_id"
