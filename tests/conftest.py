@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -8,6 +11,13 @@ import pytest
 # partitions only move sooner); the kit's Apache Kafka nodes accept it. Set before any service,
 # or `vigie up` child, reads its settings.
 os.environ.setdefault("VIGIE_KAFKA_SESSION_TIMEOUT_MS", "4000")
+
+# The developer's own stack is not the tests': `make run` keeps its data dir (its generated secret
+# included) under ~/.local/share/vigie, and an admin command run in-process resolves its stack,
+# and so its secret, from VIGIE_DATA_DIR. It points at an empty directory of this session, so a
+# `make test` after a `make run` sees what a fresh machine sees. (Tests that start `vigie up`
+# give theirs explicitly.)
+os.environ["VIGIE_DATA_DIR"] = tempfile.mkdtemp(prefix="vigie-tests-data-")
 
 from tests.fixtures.browser import chromium, page
 from tests.fixtures.stack import (
@@ -22,6 +32,8 @@ from tests.fixtures.stack import (
     schema,
     session_brokers,
 )
+
+atexit.register(shutil.rmtree, os.environ["VIGIE_DATA_DIR"], ignore_errors=True)
 
 pytest_plugins = ("tests.fixtures.watchdog",)
 
