@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import functools
 import json
 import os
@@ -22,7 +23,7 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -186,18 +187,32 @@ class IngestRun:
     """CPU of the PostgreSQL backends per event, when they run on this machine."""
 
 
+@contextlib.asynccontextmanager
+async def ingesting(
+    bootstrap: str, topic: str, audit: AuditLog, pool: asyncpg.Pool, group: str
+) -> AsyncIterator[tuple[EventConsumer, Producer]]:
+    """The audit log's own consumer on ``topic`` in consumer group ``group``, as the service
+    runs it, and the producer beside it (its dead letters'; a caller may send with it too)."""
+    producer = Producer(bootstrap, client_id=group)
+    await producer.start()
+    broker = KafkaBroker(bootstrap, logger=None)
+    ingest = ingest_consumer(Deps(pool, producer), audit.ingest, group=group)
+    ingest.subscribe(broker, topic, max_records=audit.settings.ingest_batch_size)
+    await broker.start()
+    try:
+        yield ingest, producer
+    finally:
+        await broker.stop()
+        await producer.stop()
+
+
 async def pipeline(
     bootstrap: str, topic: str, n: int, audit: AuditLog, pool: asyncpg.Pool, backends: Backends
 ) -> IngestRun:
-    producer = Producer(bootstrap, client_id="bench")
-    await producer.start()
-    broker = KafkaBroker(bootstrap, logger=None)
-    ingest = ingest_consumer(Deps(pool, producer), audit.ingest, group=f"bench-{uuid.uuid4().hex}")
-    ingest.subscribe(broker, topic, max_records=audit.settings.ingest_batch_size)
-    await broker.start()
-    # What ``python -m audit_log`` does once its lifespan has started (kit.serve).
-    freeze_heap()
-    try:
+    group = f"bench-{uuid.uuid4().hex}"
+    async with ingesting(bootstrap, topic, audit, pool, group) as (ingest, _):
+        # What ``python -m audit_log`` does once its lifespan has started (kit.serve).
+        freeze_heap()
         # The clock starts at the first committed part: the consumer group's join is not
         # ingestion (and the raw consumer above is timed the same way).
         deadline = time.monotonic() + 600
@@ -217,9 +232,6 @@ async def pipeline(
             cpu_us=cpu / count * 1e6,
             db_cpu_us=None if db_cpu is None else db_cpu / count * 1e6,
         )
-    finally:
-        await broker.stop()
-        await producer.stop()
 
 
 async def event_to_proof(
@@ -233,16 +245,8 @@ async def event_to_proof(
     records = events(int(rate * seconds), topic)
     sent: dict[str, float] = {}
     latencies: list[float] = []
-    producer = Producer(bootstrap, client_id="bench-steady")
-    await producer.start()
-    broker = KafkaBroker(bootstrap, logger=None)
-    ingest = ingest_consumer(Deps(pool, producer), audit.ingest, group=f"steady-{uuid.uuid4().hex}")
-    ingest.subscribe(broker, topic, max_records=audit.settings.ingest_batch_size)
-    await broker.start()
     async with pool.acquire() as conn:
         last = (await audit.tree.size(conn)) - 1
-    # The group's first join is not ingestion: one event through before the clock starts.
-    await producer.send_and_wait(records[0])
 
     async def watch() -> None:
         nonlocal last
@@ -259,7 +263,10 @@ async def event_to_proof(
                     last = leaves[-1].leaf.index
                 await asyncio.sleep(0.005)
 
-    try:
+    group = f"steady-{uuid.uuid4().hex}"
+    async with ingesting(bootstrap, topic, audit, pool, group) as (ingest, producer):
+        # The group's first join is not ingestion: one event through before the clock starts.
+        await producer.send_and_wait(records[0])
         while ingest.stored == 0:
             await asyncio.sleep(0.01)
         watcher = asyncio.create_task(watch())
@@ -273,9 +280,6 @@ async def event_to_proof(
             pending.append(await producer.send(record))
         await asyncio.gather(*pending)
         await watcher
-    finally:
-        await broker.stop()
-        await producer.stop()
     if sent:
         raise RuntimeError(f"{len(sent)} event(s) not in the tree after the steady run")
     return latencies

@@ -30,15 +30,12 @@ import time
 import uuid
 from urllib.parse import urlencode
 
-import asyncpg
 from _stack import print_table, run, stack
-from bench_audit import events, queries
+from bench_audit import events, ingesting, queries
 from bench_sso import CLIENTS, FORM, install_peers, load, rate, running, setup
-from faststream.kafka import KafkaBroker
 
 from audit_log.config import Settings as AuditSettings
 from audit_log.context import AuditLog
-from audit_log.ingest.handlers import ingest_consumer
 from audit_log.service import SERVICE
 from sso_gateway.config import Settings as GatewaySettings
 from vigie_shared.kit import db
@@ -51,30 +48,17 @@ PARTITIONS = 4
 GROUP = "bench-scaling"
 
 
-class _Deps:
-    def __init__(self, pool: asyncpg.Pool, producer: Producer) -> None:
-        self.pool = pool
-        self.producer = producer
-
-
 async def ingest_worker(dsn: str, bootstrap: str, topic: str, schema: str) -> None:
     """One audit-log consumer process (``--ingest-worker``), until SIGTERM."""
     pool = await db.create_pool(dsn, schema)
-    producer = Producer(bootstrap, client_id=f"bench-worker-{os.getpid()}")
-    await producer.start()
     audit = AuditLog.build(AuditSettings(database_url=dsn, kafka_bootstrap=bootstrap))
-    broker = KafkaBroker(bootstrap, logger=None)
-    consumer = ingest_consumer(_Deps(pool, producer), audit.ingest, group=GROUP)
-    consumer.subscribe(broker, topic, max_records=audit.settings.ingest_batch_size)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await broker.start()
-    print("ready", flush=True)
     try:
-        await stop.wait()
+        async with ingesting(bootstrap, topic, audit, pool, GROUP):
+            print("ready", flush=True)
+            await stop.wait()
     finally:
-        await broker.stop()
-        await producer.stop()
         await pool.close()
 
 

@@ -37,10 +37,3 @@ class ClientRecord:
     """RFC 9449 §5.2: its access tokens must be DPoP-bound."""
     fapi: bool
     """FAPI 2.0 Security Profile: all of the above, enforced together."""
-
-    @property
-    def auth_method(self) -> str:
-        """How it authenticates at the token endpoint, the old default resolved."""
-        if self.token_endpoint_auth_method:
-            return self.token_endpoint_auth_method
-        return "none" if self.public else "client_secret_basic"

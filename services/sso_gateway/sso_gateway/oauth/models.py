@@ -36,8 +36,6 @@ class OAuthClient(ClientMixin):
     secret_key: str = field(repr=False)
     training_platform: bool = True
     scopes: list[str] = field(default_factory=list)
-    auth_method: str = "client_secret_basic"
-    """RFC 7591 §2 token_endpoint_auth_method (``ClientRecord.auth_method``)."""
     registered_auth_method: str | None = None
     """The method it registered; None for a client registered before clients chose one, which
     keeps either secret method (Basic or post)."""
@@ -65,7 +63,6 @@ class OAuthClient(ClientMixin):
             secret_key=secret_key,
             training_platform=stored.training_platform,
             scopes=list(stored.scopes),
-            auth_method=stored.auth_method,
             registered_auth_method=stored.token_endpoint_auth_method,
             jwks=stored.jwks,
             jwks_uri=stored.jwks_uri,
