@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaClient
 from aiokafka.client import CoordinationType
-from aiokafka.errors import KafkaError, for_code
-from aiokafka.protocol.admin import CreateAclsRequest
+from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, for_code
+from aiokafka.protocol.admin import CreateAclsRequest, CreateAclsRequestStruct
 
 from vigie_shared.kit.kafka import KafkaCredentials, client_security
 from vigie_shared.kit.kafka_acls import Grant
@@ -124,6 +124,21 @@ _OPERATIONS = {"Read": 3, "Write": 4, "Create": 5, "Describe": 8}
 _ALLOW = 3
 
 
+class _CreateAclsBatch(CreateAclsRequest):
+    """One CreateAcls request carrying every creation: the protocol's ``creations`` is an
+    array, aiokafka's builder fills it with one. The controller then applies them as one
+    batch of its metadata log, instead of a forwarded request (and a log append) each."""
+
+    def __init__(self, creations: list[tuple[int, str, int, str, str, int, int]]) -> None:
+        self._creations = creations
+
+    def build(self, request_struct_class: type[CreateAclsRequestStruct]) -> CreateAclsRequestStruct:
+        # Pattern types (KIP-290) need v1 or later, as aiokafka's own builder does.
+        if request_struct_class.API_VERSION < 1:
+            raise IncompatibleBrokerVersion("CreateAcls with pattern types needs v1")
+        return request_struct_class(self._creations)
+
+
 async def create_acls(
     bootstrap: str, credentials: KafkaCredentials, grants: Iterable[Grant]
 ) -> None:
@@ -147,16 +162,12 @@ async def create_acls(
     client = await metadata_client(bootstrap, credentials)
     try:
         node = next(iter(client.cluster.brokers())).nodeId
-        # aiokafka's request carries one creation: one each, on the same connection.
-        responses = await asyncio.gather(
-            *(client.send(node, CreateAclsRequest(*creation)) for creation in creations)
-        )
+        response = await client.send(node, _CreateAclsBatch(creations))
     finally:
         await client.close()
     failed = [
         f"{creation[3]} on {creation[1]}: {for_code(code).__name__} {message or ''}".strip()
-        for creation, response in zip(creations, responses, strict=True)
-        for code, message in response.creation_responses
+        for creation, (code, message) in zip(creations, response.creation_responses, strict=True)
         if code != 0
     ]
     if failed:
