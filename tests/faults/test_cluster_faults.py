@@ -48,19 +48,23 @@ BATCH = 150
 @dataclass
 class Counts:
     """``produced``: this test's outbox rows; ``applied``: how many of them have an effect;
-    ``lost``: produced without effect; ``duplicated``: applied more than once;
-    ``log_duplicates``: written more than once to the topic's log."""
+    ``lost``: produced without effect; ``lost_where``: how many of those the relay has not
+    published, and how many it published to each partition (where a loss happened);
+    ``duplicated``: applied more than once; ``log_duplicates``: written more than once to the
+    topic's log."""
 
     produced: int
     applied: int
     lost: list[str]
+    lost_where: dict[str, int]
     duplicated: list[str]
     log_duplicates: list[str]
 
     def line(self, label: str) -> str:
         return (
             f"{label}: produced={self.produced} applied={self.applied} lost={len(self.lost)}"
-            f" {self.lost[:5]} duplicated={len(self.duplicated)} {self.duplicated[:5]}"
+            f" {self.lost[:5]} {self.lost_where} duplicated={len(self.duplicated)}"
+            f" {self.duplicated[:5]}"
             f" written twice to the log={len(self.log_duplicates)} {self.log_duplicates[:5]}"
         )
 
@@ -163,10 +167,18 @@ async def counts(pool: asyncpg.Pool, bootstrap: str) -> Counts:
         }
     )
     in_log = await ids_in_log(bootstrap, produced)
+    lost = sorted(produced - set(applied))
+    lost_where = Counter(
+        "unpublished" if row["partition"] is None else f"partition {row['partition']}"
+        for row in await pool.fetch(
+            "SELECT partition FROM outbox WHERE event_id = ANY($1::text[])", lost
+        )
+    )
     return Counts(
         produced=len(produced),
         applied=len(applied),
-        lost=sorted(produced - set(applied)),
+        lost=lost,
+        lost_where=dict(sorted(lost_where.items())),
         duplicated=sorted(i for i, n in applied.items() if n > 1),
         log_duplicates=sorted(i for i, n in in_log.items() if n > 1),
     )

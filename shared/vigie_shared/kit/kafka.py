@@ -127,17 +127,24 @@ async def grants_producer_ids(bootstrap: str, login: KafkaCredentials | None = N
 
 
 async def _not_answered(
-    consumer: AIOKafkaConsumer, partitions: set[TopicPartition], timeout: float
+    consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, int], timeout: float
 ) -> None:
     """Partitions that returned no record in time: None (the record is gone) is only said of a
-    partition whose leader answers. One that cannot say, its leader crashed and not yet
-    replaced, raises: taking it for a lost log would relay the partition's every retained row
-    again into a log that still holds them."""
+    partition whose leader answers that its log ends at or below the offset wanted. One that
+    cannot say (its leader crashed and not yet replaced, or a new leader whose high watermark
+    is not known yet, KIP-207), or that says its log goes past the offset, raises: the record
+    may be there, unread in time (a fetcher still on the dead leader), and taking it for a
+    lost log would relay the partition's every retained row again into a log that holds them.
+    A log end past the offset proves the record: the log is dense, and the embedded broker's
+    misreported end (a batch's base offset) is below the true end, never above it."""
+    names = sorted(f"{tp.topic}[{tp.partition}]" for tp in wanted)
     try:
-        await asyncio.wait_for(consumer.end_offsets(list(partitions)), timeout)
+        ends = await asyncio.wait_for(consumer.end_offsets(list(wanted)), timeout)
     except (KafkaError, TimeoutError) as exc:
-        names = sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)
         raise KafkaTimeoutError(f"no answer from the leaders of {names}") from exc
+    unread = sorted(f"{tp.topic}[{tp.partition}]" for tp, at in wanted.items() if ends[tp] > at)
+    if unread:
+        raise KafkaTimeoutError(f"records of {unread} not read in time")
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:
@@ -255,7 +262,9 @@ class Producer:
                         found[(tp.topic, tp.partition)] = raw.decode() if raw else None
                     remaining.discard(tp)
             if remaining:
-                await _not_answered(consumer, remaining, timeout)
+                await _not_answered(
+                    consumer, {tp: positions[(tp.topic, tp.partition)] for tp in remaining}, timeout
+                )
             return found
         finally:
             await _stop(consumer)

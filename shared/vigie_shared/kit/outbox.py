@@ -289,7 +289,8 @@ class OutboxRelay:
         row's offset is loss. No record there is not: a cluster's own retention may have
         deleted it, or the read timed out; and after a loss that the newest row did not
         reveal, the offsets below the newest are filled (the log is dense), so the oldest's
-        holds a record. Log-end offsets are never used: the embedded broker misreports them.
+        holds a record. A log end never proves a loss (the embedded broker reports one below
+        the true end); it only proves, when past the offset, that an unread record is there.
         """
         newest = await conn.fetch(
             "SELECT DISTINCT ON (topic, partition) topic, partition, kafka_offset, event_id"
