@@ -19,6 +19,8 @@ from aiokafka.errors import (
     KafkaTimeoutError,
     NodeNotReadyError,
     OffsetOutOfRangeError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
     RequestTimedOutError,
     TopicAlreadyExistsError,
     for_code,
@@ -160,6 +162,25 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
         log.warning("aiokafka's consumer let a cancellation out of stop(); ignored")
 
 
+DELIVERY_TIMEOUT = 30.0
+"""Longest wait for the broker to acknowledge a record before the producer is replaced.
+
+The Java client bounds delivery the same way (``delivery.timeout.ms``, KIP-91), idempotent or
+not. aiokafka's idempotent producer never expires a batch: its sender retries it for ever, and
+has been seen to keep failing on one partition after a leader change, or to stop on a fatal
+sequence error, until its process restarted, while every other partition went on. A relay
+waiting on such a record would hold back every row after it; a new producer (new connections,
+metadata and producer id) delivers them."""
+
+_ABANDON_TIMEOUT = 5.0
+"""How long a replaced producer is given to stop before it is left to itself."""
+
+
+class DeliveryStalled(KafkaTimeoutError):
+    """Records the broker did not acknowledge within :data:`DELIVERY_TIMEOUT`; the producer
+    has been replaced, and they may be sent again (a repeat at worst, which inboxes absorb)."""
+
+
 class Producer:
     """One aiokafka producer per process. ``acks="all"``: a record counts as sent only when every
     in-sync replica has it. Idempotent where the broker grants producer ids (Apache Kafka): a
@@ -182,6 +203,9 @@ class Producer:
         self._client_id = client_id
         self._idempotence = idempotence
         self._started: AIOKafkaProducer | None = None
+        self._replacing = asyncio.Lock()
+        self.generation = 0
+        """How many times the aiokafka producer was replaced (:meth:`replace`)."""
 
     @property
     def _producer(self) -> AIOKafkaProducer:
@@ -212,15 +236,58 @@ class Producer:
         if self._started is not None:
             await self._started.stop()
 
+    async def replace(self, reason: str, *, generation: int) -> None:
+        """Put a new aiokafka producer in place of the one of ``generation`` (a caller whose
+        records stalled says which it used: two callers stalled on one producer replace it
+        once). The old one is asked to stop; records it still holds may yet be written by it,
+        as repeats of those its callers send again."""
+        async with self._replacing:
+            if generation != self.generation or self._started is None:
+                return
+            old = self._started
+            await self.start()
+            self.generation += 1
+            log.warning("producer %s replaced: %s", self._client_id, reason)
+        try:
+            # stop() flushes first, and a stalled batch never flushes.
+            await asyncio.wait_for(old.stop(), _ABANDON_TIMEOUT)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning(
+                "the replaced producer %s did not stop (%s); left to itself",
+                self._client_id,
+                type(exc).__name__,
+            )
+
     async def send(self, record: KafkaRecord) -> asyncio.Future[RecordMetadata]:
         """Queue a record; the returned future resolves with its partition and offset."""
+        generation = self.generation
+        try:
+            return await self._queue(record)
+        except (OutOfOrderSequenceNumber, ProducerFenced) as exc:
+            # Fatal to the producer's session (KIP-98): its sender has stopped, and every
+            # record queued on it fails alike from then on.
+            await self.replace(type(exc).__name__, generation=generation)
+            return await self._queue(record)
+
+    async def _queue(self, record: KafkaRecord) -> asyncio.Future[RecordMetadata]:
         fut: asyncio.Future[RecordMetadata] = await self._producer.send(
             record.topic, value=record.value, key=record.key, headers=record.headers
         )
         return fut
 
-    async def send_and_wait(self, record: KafkaRecord) -> RecordMetadata:
-        return await (await self.send(record))
+    async def send_and_wait(
+        self, record: KafkaRecord, *, timeout: float = DELIVERY_TIMEOUT
+    ) -> RecordMetadata:
+        """Send a record and wait for its acknowledgement; after ``timeout``, the producer is
+        replaced and :class:`DeliveryStalled` raised (transient: the caller sends it again)."""
+        generation = self.generation
+        future = await self.send(record)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            reason = f"a record to {record.topic} unacknowledged after {timeout:g}s"
+            await self.replace(reason, generation=generation)
+            raise DeliveryStalled(reason) from None
 
     async def event_ids_at(
         self, positions: dict[tuple[str, int], int], *, timeout: float = 3.0

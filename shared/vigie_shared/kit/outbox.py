@@ -28,7 +28,7 @@ from vigie_shared.events import CloudEvent
 from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.kafka import Producer
+from vigie_shared.kit.kafka import DELIVERY_TIMEOUT, DeliveryStalled, Producer
 from vigie_shared.kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_REPUBLISHED
 from vigie_shared.kit.telemetry import inject_headers
 
@@ -82,6 +82,7 @@ class OutboxRelay:
         idle_interval: float = 1.0,
         probe_interval: float = 5.0,
         linger: float = 0.005,
+        delivery_timeout: float = DELIVERY_TIMEOUT,
         ensure_topics: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
@@ -92,6 +93,7 @@ class OutboxRelay:
         self._idle_interval = idle_interval
         self._probe_interval = probe_interval
         self._linger = linger
+        self._delivery_timeout = delivery_timeout
         self._ensure_topics = ensure_topics
         self._wake = asyncio.Event()
         # Relaying and the read-back probe both move rows between pending and published.
@@ -199,6 +201,7 @@ class OutboxRelay:
         )
         if not rows:
             return 0
+        generation = self._producer.generation
         futures = [
             await self._producer.send(
                 KafkaRecord(
@@ -210,15 +213,22 @@ class OutboxRelay:
             )
             for row in rows
         ]
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        done, _ = await asyncio.wait(futures, timeout=self._delivery_timeout)
         placed: list[tuple[int, int, int]] = []
         error: BaseException | None = None
-        for row, result in zip(rows, results, strict=True):
-            if isinstance(result, BaseException):
-                # Stop at the first failure: later rows are resent with it, keeping key order.
-                error = result
+        for row, future in zip(rows, futures, strict=True):
+            if future not in done:
+                error = DeliveryStalled(
+                    f"{row['topic']}: unacknowledged after {self._delivery_timeout:g}s"
+                )
+                await self._producer.replace(str(error), generation=generation)
                 break
+            if (failure := future.exception()) is not None:
+                error = failure
+                break
+            result = future.result()
             placed.append((row["id"], result.partition, result.offset))
+        # Stopped at the first failure: later rows are sent again with it, keeping key order.
         lost = self._note_placements(rows[: len(placed)], placed)
         if lost:
             async with self._pool.acquire() as conn, conn.transaction():
