@@ -128,25 +128,51 @@ async def grants_producer_ids(bootstrap: str, login: KafkaCredentials | None = N
         await client.close()
 
 
-async def _not_answered(
-    consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, int], timeout: float
-) -> None:
-    """Partitions that returned no record in time: None (the record is gone) is only said of a
-    partition whose leader answers that its log ends at or below the offset wanted. One that
-    cannot say (its leader crashed and not yet replaced, or a new leader whose high watermark
-    is not known yet, KIP-207), or that says its log goes past the offset, raises: the record
-    may be there, unread in time (a fetcher still on the dead leader), and taking it for a
-    lost log would relay the partition's every retained row again into a log that holds them.
-    A log end past the offset proves the record: the log is dense, and the embedded broker's
-    misreported end (a batch's base offset) is below the true end, never above it."""
-    names = sorted(f"{tp.topic}[{tp.partition}]" for tp in wanted)
+async def _leader_ends(
+    consumer: AIOKafkaConsumer, partitions: set[TopicPartition], timeout: float
+) -> dict[TopicPartition, int]:
+    """The log ends the partitions' leaders report. A partition that cannot say, its leader
+    crashed and not yet replaced (or a new leader whose high watermark is not known yet,
+    KIP-207), raises: taking its unread record for a lost log would relay the partition's
+    every retained row again into a log that still holds them."""
     try:
-        ends = await asyncio.wait_for(consumer.end_offsets(list(wanted)), timeout)
+        ends: dict[TopicPartition, int] = await asyncio.wait_for(
+            consumer.end_offsets(list(partitions)), timeout
+        )
     except (KafkaError, TimeoutError) as exc:
+        names = sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)
         raise KafkaTimeoutError(f"no answer from the leaders of {names}") from exc
-    unread = sorted(f"{tp.topic}[{tp.partition}]" for tp, at in wanted.items() if ends[tp] > at)
-    if unread:
-        raise KafkaTimeoutError(f"records of {unread} not read in time")
+    return ends
+
+
+async def _read_at(
+    consumer: AIOKafkaConsumer,
+    partitions: set[TopicPartition],
+    positions: dict[tuple[str, int], int],
+    found: dict[tuple[str, int], str | None],
+    timeout: float,
+) -> set[TopicPartition]:
+    """Read the ``ce_id`` of the record at each partition's offset into ``found``; returns the
+    partitions that gave no record in time. A partition whose offset is out of range has no
+    record there, and is read."""
+    remaining = set(partitions)
+    for tp in remaining:
+        consumer.seek(tp, positions[(tp.topic, tp.partition)])
+    deadline = asyncio.get_running_loop().time() + timeout
+    while remaining and asyncio.get_running_loop().time() < deadline:
+        try:
+            batches = await consumer.getmany(*remaining, timeout_ms=300)
+        except OffsetOutOfRangeError as exc:
+            remaining -= set(exc.args[0]) if exc.args else remaining
+            continue
+        for tp, records in batches.items():
+            wanted = positions[(tp.topic, tp.partition)]
+            match = next((r for r in records if r.offset == wanted), None)
+            if match is not None:
+                raw = dict(match.headers or ()).get("ce_id")
+                found[(tp.topic, tp.partition)] = raw.decode() if raw else None
+            remaining.discard(tp)
+    return remaining
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:
@@ -311,27 +337,17 @@ class Producer:
             if not remaining:
                 return found
             consumer.assign(list(remaining))
-            for tp in remaining:
-                consumer.seek(tp, positions[(tp.topic, tp.partition)])
-            deadline = asyncio.get_running_loop().time() + timeout
-            while remaining and asyncio.get_running_loop().time() < deadline:
-                try:
-                    batches = await consumer.getmany(*remaining, timeout_ms=300)
-                except OffsetOutOfRangeError as exc:
-                    remaining -= set(exc.args[0]) if exc.args else remaining
-                    continue
-                for tp, records in batches.items():
-                    wanted = positions[(tp.topic, tp.partition)]
-                    match = next((r for r in records if r.offset == wanted), None)
-                    if match is not None:
-                        headers = dict(match.headers or ())
-                        raw = headers.get("ce_id")
-                        found[(tp.topic, tp.partition)] = raw.decode() if raw else None
-                    remaining.discard(tp)
-            if remaining:
-                await _not_answered(
-                    consumer, {tp: positions[(tp.topic, tp.partition)] for tp in remaining}, timeout
-                )
+            unread = await _read_at(consumer, remaining, positions, found, timeout)
+            if unread:
+                ends = await _leader_ends(consumer, unread, timeout)
+                # A leader that says its log goes past the offset may well hold the record,
+                # and the first read may have gone to a leader that crashed since (asking for
+                # the log ends is how the consumer learnt of its successor): read once more.
+                # What stays unread is taken for gone: the embedded broker, after losing its
+                # log, can report an end past an offset it serves nothing at.
+                past = {tp for tp in unread if ends[tp] > positions[(tp.topic, tp.partition)]}
+                if past:
+                    await _read_at(consumer, past, positions, found, timeout)
             return found
         finally:
             await _stop(consumer)
