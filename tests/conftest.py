@@ -20,6 +20,7 @@ os.environ.setdefault("VIGIE_KAFKA_SESSION_TIMEOUT_MS", "4000")
 os.environ["VIGIE_DATA_DIR"] = tempfile.mkdtemp(prefix="vigie-tests-data-")
 
 from tests.fixtures.browser import chromium, page
+from tests.fixtures.gateway import sso
 from tests.fixtures.stack import (
     admin_dsn,
     broker_kind,
@@ -49,6 +50,7 @@ __all__ = [
     "private_broker",
     "schema",
     "session_brokers",
+    "sso",
 ]
 
 

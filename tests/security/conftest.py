@@ -1,6 +1,6 @@
 """The three services in-process on the real PostgreSQL and broker, for the security tests.
 
-The gateway is the session's (``tests.sso_gateway.conftest.sso``). dpo_requests and audit_log are
+The gateway is the session's (``tests.fixtures.gateway.sso``). dpo_requests and audit_log are
 resource servers: their issuer is a fake one (the outside world for them) minting ES256 access
 tokens for any audience and role, so that every role can be tried against every route.
 """
@@ -23,9 +23,6 @@ from audit_log.config import Settings as AuditSettings
 from dpo_requests.app import create_app as create_dpo_app
 from dpo_requests.config import Settings as DpoSettings
 from tests.fixtures.issuer import FakeIssuer
-from tests.sso_gateway.conftest import sso
-
-__all__ = ["sso"]
 
 ISSUER = "http://sso.security.test"
 
