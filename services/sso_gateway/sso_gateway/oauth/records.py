@@ -1,10 +1,14 @@
 """What the grant repository returns besides the objects Authlib handles (``models``): what a
-grant allows, read without using it up, and the access tokens a revocation ended."""
+grant allows, read without using it up, a refresh token rotated with its owner, and the access
+tokens a revocation ended."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
+from sso_gateway.oauth.models import RefreshToken
+from sso_gateway.users.schemas import UserPublic
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,17 @@ class Granted:
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     dpop_jkt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedRefreshToken:
+    """A refresh token just marked used, with its resource owner as the same statement read
+    them: ``owner``, the account (neither erased nor restricted, or the token would not have
+    rotated); ``suspended``, whether their access to training platforms is suspended."""
+
+    token: RefreshToken
+    owner: UserPublic
+    suspended: bool
 
 
 @dataclass(frozen=True, slots=True)

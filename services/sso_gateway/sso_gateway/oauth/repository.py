@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sso_gateway.oauth.models import AuthorizationCode, RefreshToken
-from sso_gateway.oauth.records import Granted, RevokedAccessToken
+from sso_gateway.oauth.records import Granted, RevokedAccessToken, RotatedRefreshToken
 from sso_gateway.sessions.repository import IDLE
+from sso_gateway.users.schemas import UserPublic
 from vigie_shared.kit.clock import utcnow
 from vigie_shared.kit.db import Conn, record
 
@@ -20,6 +21,15 @@ _USABLE = (
 """Refresh token ``r`` (joined to its user ``u`` and session ``s``) may be used: not revoked
 nor expired, its account neither erased nor restricted, its session live (not ended, not past
 its end, not idle for ``$2`` seconds). Constant text; no value is formatted into it."""
+
+_ROTATE = (
+    "UPDATE refresh_tokens r SET used_at = now()"  # noqa: S608 (IDLE: constant, window in $2)
+    " FROM users u, sessions s"
+    " WHERE r.token_hash = $1 AND r.client_id = $3 AND r.used_at IS NULL"
+    f" AND {_USABLE}"
+)
+"""Mark refresh token ``$1`` of client ``$3`` used, if it has not been and may be
+(``_USABLE``): rotation, each token good for one use (RFC 9700 §4.14.2)."""
 
 
 class GrantRepository:
@@ -200,17 +210,54 @@ class GrantRepository:
         while its session lives (not revoked, not past its end, not idle for
         ``idle_seconds``), so that a refresh between a session's end and the sweep that
         reports it neither works nor revives the session."""
+        row = await conn.fetchrow(f"{_ROTATE} RETURNING r.*", token_hash, idle_seconds, client_id)
+        return None if row is None else record(RefreshToken, row)
+
+    async def rotate_refresh_token(
+        self,
+        conn: Conn,
+        token_hash: str,
+        client_id: str,
+        idle_seconds: float,
+        *,
+        scope: Sequence[str],
+        resource: str | None,
+        dpop_jkt: str | None,
+    ) -> RotatedRefreshToken | None:
+        """``consume_refresh_token`` only if the token also grants what the request asks of
+        it, with its owner and their suspension read by the same statement: ``scope``, the
+        scopes asked for, all granted (RFC 6749 §6); ``resource``, a resource the grant must
+        have been authorized for (RFC 8707 §2.2; None: no condition); ``dpop_jkt``, the key
+        of the request's proof (RFC 9449 §5.8; None: no proof), which a bound token must
+        match. None when any condition fails: then nothing was used up."""
         row = await conn.fetchrow(
-            "UPDATE refresh_tokens r SET used_at = now()"  # noqa: S608 (IDLE: constant, window in $2)
-            " FROM users u, sessions s"
-            " WHERE r.token_hash = $1 AND r.client_id = $3 AND r.used_at IS NULL"
-            f" AND {_USABLE}"
-            " RETURNING r.*",
+            f"{_ROTATE}"  # noqa: S608 (constant text; every value in $n)
+            " AND string_to_array(r.scope, ' ') @> $4::text[]"
+            " AND ($5::text IS NULL OR r.resource = $5)"
+            " AND (r.dpop_jkt IS NULL OR r.dpop_jkt = $6)"
+            " RETURNING r.*, u.email, u.display_name, u.roles, u.created_at, u.username,"
+            " EXISTS (SELECT 1 FROM access_states a WHERE a.learner_id = r.user_id"
+            " AND a.suspended) AS suspended",
             token_hash,
             idle_seconds,
             client_id,
+            list(scope),
+            resource,
+            dpop_jkt,
         )
-        return None if row is None else record(RefreshToken, row)
+        if row is None:
+            return None
+        owner = UserPublic(
+            id=row["user_id"],
+            email=row["email"],
+            display_name=row["display_name"],
+            roles=row["roles"],
+            created_at=row["created_at"],
+            username=row["username"],
+        )
+        return RotatedRefreshToken(
+            token=record(RefreshToken, row), owner=owner, suspended=row["suspended"]
+        )
 
     async def retry_rotation(
         self, conn: Conn, token_hash: str, client_id: str, idle_seconds: float

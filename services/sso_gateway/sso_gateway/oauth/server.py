@@ -153,9 +153,9 @@ class Provider(_AuthorizationServer):
         suspension) is loaded when Authlib asks for it (``Load``), and the new tokens' rows are
         written after it returns, before the response leaves. A client-credentials grant (§4.4)
         needs nothing but the client: Authlib runs once (a signature's worth of CPU). A refresh
-        grant runs it three times around two round trips, where it used to wait in a worker
-        thread on five, each a hop to the loop and back. A DPoP proof (RFC 9449 §5) is checked
-        first; the tokens are then bound to its key."""
+        grant runs it twice around one statement that rotates the token and reads its owner
+        (``RefreshTokenGrant.rotate_at_once``). A DPoP proof (RFC 9449 §5) is checked first;
+        the tokens are then bound to its key."""
         await self.keyring.refresh(self.pool)
         try:
             proof = await dpop.token_request_proof(self.dpop_proofs, self.settings, request)

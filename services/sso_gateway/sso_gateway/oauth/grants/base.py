@@ -118,7 +118,7 @@ def load_grant_user(
     training = client is not None and client.training_platform
 
     async def load(conn: Conn) -> tuple[UserPublic | None, bool]:
-        # One round trip from the worker thread for both (a refresh grant's hot path).
+        # Both in one load: Authlib runs once more for them, not twice.
         account = await user_repository.get(conn, user_id)
         suspended = (
             account is not None and training and await access_repository.is_suspended(conn, user_id)
@@ -126,9 +126,22 @@ def load_grant_user(
         return account, suspended
 
     account, suspended = server.load(f"user:{user_id}:{training}", load)
+    return grant_owner(client, account, suspended, session_id=session_id, auth_time=auth_time)
+
+
+def grant_owner(
+    client: OAuthClient | None,
+    account: UserPublic | None,
+    suspended: bool,
+    *,
+    session_id: str,
+    auth_time: int,
+) -> GrantUser | None:
+    """``load_grant_user`` once the account and whether its access is suspended are read
+    (``suspended`` matters only on a training platform, ``refuse_if_suspended``)."""
     if account is None:
         return None
-    if suspended:
+    if suspended and client is not None and client.training_platform:
         raise suspended_error()
     return GrantUser(
         id=account.id,

@@ -11,13 +11,19 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from sso_gateway import crypto
 from sso_gateway.oauth import dpop, revocation
 from sso_gateway.oauth.client_auth import CONFIDENTIAL_METHODS, PUBLIC_METHOD
-from sso_gateway.oauth.grants.base import Issuing, load_grant_user
+from sso_gateway.oauth.grants.base import (
+    InvalidTargetError,
+    Issuing,
+    grant_owner,
+    load_grant_user,
+    requested_resource,
+)
 from sso_gateway.oauth.models import (
     GrantUser,
     OAuthClient,
     RefreshToken,
 )
-from sso_gateway.oauth.records import Granted
+from sso_gateway.oauth.records import Granted, RotatedRefreshToken
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 from sso_gateway.sessions.service import idle_window
@@ -52,6 +58,7 @@ class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [*CONFIDENTIAL_METHODS, PUBLIC_METHOD]
     # RFC 9700 §4.14.2: refresh tokens rotate; each is good for one use.
     INCLUDE_NEW_REFRESH_TOKEN = True
+    rotation: RotatedRefreshToken | None = None
 
     def family_id(self) -> str | None:
         token: RefreshToken = self.request.refresh_token
@@ -64,6 +71,12 @@ class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         client: OAuthClient = self.request.client
         token_hash = crypto.keyed_hash(self.server.settings.secret_key, refresh_token)
+        self.rotation = self.rotate_at_once(token_hash, client)
+        if self.rotation is not None:
+            return self.rotation.token
+        # Not rotated, nothing used up: the steps below, one rule each, say why, or rotate it
+        # after all (that statement's conditions are never looser than ``check_before_use``;
+        # stricter only for a stored scope not separated by single spaces).
         self.server.check_before_use(
             self.request,
             client,
@@ -96,8 +109,48 @@ class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
 
         return self.server.load(f"refresh:{token_hash}", consume)
 
+    def rotate_at_once(self, token_hash: str, client: OAuthClient) -> RotatedRefreshToken | None:
+        """A refresh that its token grants, rotated with its owner read in one load of one
+        statement (Authlib then runs twice in all): what ``check_before_use`` checks first
+        (the resource, ``check_refresh``) is a condition of the rotation, so that a request
+        that fails one of them leaves the token unused. None when it did not rotate: a
+        refused request, a reuse, a FAPI retry, an ended session, an unknown token."""
+        try:
+            resource = requested_resource(self.request, client)
+        except InvalidTargetError:
+            # Refused only if the token is this client's (else ``invalid_grant``): the long
+            # way tells.
+            return None
+        scope = scope_to_list(self.request.payload.scope) or []
+        # RFC 8707 §2.2: the client itself may always be named, another resource only if
+        # the grant was authorized for it.
+        other = None if resource in (None, client.client_id) else resource
+        proof = dpop.proof_of(self.request)
+        jkt = None if proof is None else proof.jkt
+        idle = idle_window(self.server.settings)
+        return self.server.load(
+            f"refresh-rotate:{token_hash}",
+            lambda conn: grant_repository.rotate_refresh_token(
+                conn,
+                token_hash,
+                client.client_id,
+                idle,
+                scope=scope,
+                resource=other,
+                dpop_jkt=jkt,
+            ),
+        )
+
     def authenticate_user(self, refresh_token: RefreshToken) -> GrantUser | None:
         token = refresh_token
+        if self.rotation is not None:
+            return grant_owner(
+                self.request.client,
+                self.rotation.owner,
+                self.rotation.suspended,
+                session_id=token.session_id,
+                auth_time=int(token.auth_time.timestamp()),
+            )
         return load_grant_user(
             self.server,
             self.request.client,
