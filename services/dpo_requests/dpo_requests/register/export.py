@@ -39,6 +39,7 @@ from dpo_requests.deadlines import (
     RuleKind,
     compute_deadline,
 )
+from dpo_requests.deadlines.texts import explanation
 from dpo_requests.deadlines.texts import receipt as receipt_texts
 from dpo_requests.register.repository import (
     BATCH_SIZE,
@@ -124,8 +125,9 @@ class _Line(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class _DeadlineColumns:
-    """The deadline columns of a request; ``deadline`` is None when the rules refuse its
-    stored dates, and the register then shows the due date stored with the request."""
+    """The deadline columns of a request; ``deadline`` (computed from the Paris date of
+    receipt) is None when the rules refuse its stored dates, and the register then shows the
+    due date stored with the request."""
 
     deadline: Deadline | None
     rule_fr: str
@@ -180,21 +182,30 @@ def _deadline_on(
     return _DeadlineColumns.of(deadline)
 
 
-def _with_receipt_time(deadline: Deadline, received_at: datetime) -> Deadline:
-    """``deadline``, computed from the Paris date of receipt, as ``compute_deadline`` gives it
-    for the timestamp ``received_at`` whose own date is another day: the rules are the same,
-    and the receipt's wording also gives the clock time, to say why the dates differ."""
-    text_fr, text_en = receipt_texts(received_at, deadline.received_on)
-    first = replace(deadline.rule_steps[0], text_fr=text_fr, text_en=text_en)
-    return replace(deadline, received_at=received_at, rule_steps=(first, *deadline.rule_steps[1:]))
+def _with_receipt_time(columns: _DeadlineColumns, received_at: datetime) -> _DeadlineColumns:
+    """``columns``, computed from the Paris date of receipt, as ``compute_deadline`` gives them
+    for the timestamp ``received_at`` whose own date is another day: the rules and so the
+    dates are the same, and only the receipt's wording differs, which also gives the clock
+    time, to say why the dates differ. The explanation is rewritten from its steps, as
+    :class:`Deadline` writes it."""
+    assert columns.deadline is not None
+    steps = columns.deadline.rule_steps
+    rule_fr, rule_en = explanation(
+        [
+            receipt_texts(received_at, columns.deadline.received_on),
+            *((step.text_fr, step.text_en) for step in steps[1:]),
+        ]
+    )
+    return replace(columns, rule_fr=rule_fr, rule_en=rule_en)
 
 
 def _deadline_columns(record: RegisteredRequest) -> _DeadlineColumns:
-    waits = tuple(zip(record.suspensions_asked_on, record.suspensions_answered_on, strict=True))
+    asked_on = record.suspensions_asked_on
+    waits = tuple(zip(asked_on, record.suspensions_answered_on, strict=True)) if asked_on else ()
     columns = _deadline_on(record.received_on, record.extended_on, record.extension_reason, waits)
     if columns.deadline is None or record.received_at.date() == record.received_on:
         return columns
-    return _DeadlineColumns.of(_with_receipt_time(columns.deadline, record.received_at))
+    return _with_receipt_time(columns, record.received_at)
 
 
 def _line(record: RegisteredRequest, *, today: date, lang: str) -> _Line:
