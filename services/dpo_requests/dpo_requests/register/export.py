@@ -260,6 +260,11 @@ class _CsvText:
     def __init__(self, separator: Separator) -> None:
         self._separator = separator
         self._parts = [BOM, separator.join(COLUMNS), "\r\n"]
+        # The cells a deadline decides (the rule text the longest of all) are the same for
+        # every request with that deadline, and the register comes in receipt order, where
+        # the requests of one day follow each other: a small cache writes them once per
+        # deadline rather than once per request.
+        self._deadline_cells = lru_cache(maxsize=1024)(self._write_deadline_cells)
 
     def _text(self, value: str | None) -> str:
         if not value:
@@ -270,11 +275,35 @@ class _CsvText:
             return '"' + value.replace('"', '""') + '"'
         return value
 
+    def _write_deadline_cells(
+        self,
+        suspended_days: int,
+        clock_stopped: bool,
+        due_on: date | None,
+        due_rule: str,
+        extended: bool,
+        extended_on: date | None,
+        extension_reason: str | None,
+    ) -> str:
+        """The cells from ``suspended_days`` to ``extension_reason``, which follow each other
+        in COLUMNS order."""
+        return self._separator.join(
+            (
+                str(suspended_days),
+                _BOOLEANS[clock_stopped],
+                due_on.isoformat() if due_on else "",
+                self._text(due_rule),
+                _BOOLEANS[extended],
+                extended_on.isoformat() if extended_on else "",
+                self._text(extension_reason),
+            )
+        )
+
     def write(self, rows: Iterable[_Line | RegisterRow]) -> None:
-        text, parts = self._text, self._parts
+        text, deadline_cells, parts = self._text, self._deadline_cells, self._parts
         for row in rows:
-            # COLUMNS order. No type of request (a CHECK constraint names them), date, count
-            # of days (never negative) or flag needs quotes or reads as a formula.
+            # COLUMNS order. No type of request or status (CHECK constraints name them), date,
+            # count of days (never negative) or flag needs quotes or reads as a formula.
             parts.append(
                 self._separator.join(
                     (
@@ -286,14 +315,16 @@ class _CsvText:
                         row.identity_requested_on.isoformat() if row.identity_requested_on else "",
                         row.identity_received_on.isoformat() if row.identity_received_on else "",
                         row.verified_on.isoformat() if row.verified_on else "",
-                        str(row.suspended_days),
-                        _BOOLEANS[row.clock_stopped],
-                        row.due_on.isoformat() if row.due_on else "",
-                        text(row.due_rule),
-                        _BOOLEANS[row.extended],
-                        row.extended_on.isoformat() if row.extended_on else "",
-                        text(row.extension_reason),
-                        text(row.status),
+                        deadline_cells(
+                            row.suspended_days,
+                            row.clock_stopped,
+                            row.due_on,
+                            row.due_rule,
+                            row.extended,
+                            row.extended_on,
+                            row.extension_reason,
+                        ),
+                        row.status,
                         row.closed_on.isoformat() if row.closed_on else "",
                         _BOOLEANS[row.on_time],
                     )
