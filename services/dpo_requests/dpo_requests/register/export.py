@@ -200,8 +200,8 @@ def _with_receipt_time(columns: _DeadlineColumns, received_at: datetime) -> _Dea
 
 
 def _deadline_columns(record: RegisteredRequest) -> _DeadlineColumns:
-    asked_on = record.suspensions_asked_on
-    waits = tuple(zip(asked_on, record.suspensions_answered_on, strict=True)) if asked_on else ()
+    asked_on, answered_on = record.suspensions_asked_on, record.suspensions_answered_on
+    waits = tuple(zip(asked_on, answered_on or (), strict=True)) if asked_on else ()
     columns = _deadline_on(record.received_on, record.extended_on, record.extension_reason, waits)
     if columns.deadline is None or record.received_at.date() == record.received_on:
         return columns
@@ -220,7 +220,7 @@ def _line(record: RegisteredRequest, *, today: date, lang: str) -> _Line:
     identity_requested_on = identity_received_on = None
     if asked := record.suspensions_asked_on:
         identity_requested_on = asked[0]
-        answered = [b for b in record.suspensions_answered_on if b is not None]
+        answered = [b for b in record.suspensions_answered_on or () if b is not None]
         if answered and not deadline.clock_stopped:
             identity_received_on = max(answered)
     # Positionally, in COLUMNS order (a test holds _Line's fields to RegisterRow's).
