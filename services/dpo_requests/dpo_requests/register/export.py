@@ -39,7 +39,6 @@ from dpo_requests.deadlines import (
     RuleKind,
     compute_deadline,
 )
-from dpo_requests.deadlines.texts import explanation
 from dpo_requests.deadlines.texts import receipt as receipt_texts
 from dpo_requests.register.repository import (
     BATCH_SIZE,
@@ -186,17 +185,16 @@ def _with_receipt_time(columns: _DeadlineColumns, received_at: datetime) -> _Dea
     """``columns``, computed from the Paris date of receipt, as ``compute_deadline`` gives them
     for the timestamp ``received_at`` whose own date is another day: the rules and so the
     dates are the same, and only the receipt's wording differs, which also gives the clock
-    time, to say why the dates differ. The explanation is rewritten from its steps, as
-    :class:`Deadline` writes it."""
+    time, to say why the dates differ. An explanation is its steps' texts joined, the receipt
+    first: its first step's text is replaced, the rest kept as it is."""
     assert columns.deadline is not None
-    steps = columns.deadline.rule_steps
-    rule_fr, rule_en = explanation(
-        [
-            receipt_texts(received_at, columns.deadline.received_on),
-            *((step.text_fr, step.text_en) for step in steps[1:]),
-        ]
+    receipt = columns.deadline.rule_steps[0]
+    text_fr, text_en = receipt_texts(received_at, columns.deadline.received_on)
+    return replace(
+        columns,
+        rule_fr=text_fr + columns.rule_fr[len(receipt.text_fr) :],
+        rule_en=text_en + columns.rule_en[len(receipt.text_en) :],
     )
-    return replace(columns, rule_fr=rule_fr, rule_en=rule_en)
 
 
 def _deadline_columns(record: RegisteredRequest) -> _DeadlineColumns:
