@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from typing import Final, NamedTuple
@@ -77,10 +78,11 @@ class RegisterRepository:
         included) in receipt order, ``size`` at a time, each with its clock suspensions in
         the order :meth:`RequestRepository.suspensions` gives them.
 
-        Read through a server-side cursor, so that only one batch is held at a time however
-        long the register is; a cursor lives in a transaction (a savepoint when the caller
-        has one open). Its query keeps the snapshot it started with, so the batches are one
-        consistent register even while requests are written meanwhile.
+        Read through a server-side cursor, so that one batch is held at a time (and the next
+        one read meanwhile) however long the register is; a cursor lives in a transaction (a
+        savepoint when the caller has one open). Its query keeps the snapshot it started
+        with, so the batches are one consistent register even while requests are written
+        meanwhile.
         """
         async with conn.transaction():
             statement = await conn.prepare(_SELECT)
@@ -92,8 +94,19 @@ class RegisterRepository:
                     f"the register's SELECT gives {columns}, not {RegisteredRequest._fields}"
                 )
             cursor = await statement.cursor(received_from, received_to, status, request_type)
-            while rows := await cursor.fetch(size):
-                yield [RegisteredRequest._make(row) for row in rows]
+            rows = await cursor.fetch(size)
+            while rows:
+                # The next batch is asked for before this one is handed over, so that
+                # PostgreSQL reads and sends it while the caller writes this one out, rather
+                # than once the caller comes back for it: one batch in flight, no more.
+                ahead = asyncio.create_task(cursor.fetch(size))
+                await asyncio.sleep(0)  # lets the fetch send its request now
+                try:
+                    yield [RegisteredRequest._make(row) for row in rows]
+                finally:
+                    # However the caller leaves, the cursor's last request ends before the
+                    # transaction does.
+                    rows = await ahead
 
 
 register_repository = RegisterRepository()
