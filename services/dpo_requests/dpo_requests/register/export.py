@@ -124,8 +124,9 @@ class _Line(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class _DeadlineColumns:
-    """The deadline columns of a request; ``deadline`` is None when the rules refuse its
-    stored dates, and the register then shows the due date stored with the request."""
+    """The deadline columns of a request; ``deadline`` (computed from the Paris date of
+    receipt) is None when the rules refuse its stored dates, and the register then shows the
+    due date stored with the request."""
 
     deadline: Deadline | None
     rule_fr: str
@@ -180,21 +181,29 @@ def _deadline_on(
     return _DeadlineColumns.of(deadline)
 
 
-def _with_receipt_time(deadline: Deadline, received_at: datetime) -> Deadline:
-    """``deadline``, computed from the Paris date of receipt, as ``compute_deadline`` gives it
-    for the timestamp ``received_at`` whose own date is another day: the rules are the same,
-    and the receipt's wording also gives the clock time, to say why the dates differ."""
-    text_fr, text_en = receipt_texts(received_at, deadline.received_on)
-    first = replace(deadline.rule_steps[0], text_fr=text_fr, text_en=text_en)
-    return replace(deadline, received_at=received_at, rule_steps=(first, *deadline.rule_steps[1:]))
+def _with_receipt_time(columns: _DeadlineColumns, received_at: datetime) -> _DeadlineColumns:
+    """``columns``, computed from the Paris date of receipt, as ``compute_deadline`` gives them
+    for the timestamp ``received_at`` whose own date is another day: the rules and so the
+    dates are the same, and only the receipt's wording differs, which also gives the clock
+    time, to say why the dates differ. An explanation is its steps' texts joined, the receipt
+    first: its first step's text is replaced, the rest kept as it is."""
+    assert columns.deadline is not None
+    receipt = columns.deadline.rule_steps[0]
+    text_fr, text_en = receipt_texts(received_at, columns.deadline.received_on)
+    return replace(
+        columns,
+        rule_fr=text_fr + columns.rule_fr[len(receipt.text_fr) :],
+        rule_en=text_en + columns.rule_en[len(receipt.text_en) :],
+    )
 
 
 def _deadline_columns(record: RegisteredRequest) -> _DeadlineColumns:
-    waits = tuple(zip(record.suspensions_asked_on, record.suspensions_answered_on, strict=True))
+    asked_on, answered_on = record.suspensions_asked_on, record.suspensions_answered_on
+    waits = tuple(zip(asked_on, answered_on or (), strict=True)) if asked_on else ()
     columns = _deadline_on(record.received_on, record.extended_on, record.extension_reason, waits)
     if columns.deadline is None or record.received_at.date() == record.received_on:
         return columns
-    return _DeadlineColumns.of(_with_receipt_time(columns.deadline, record.received_at))
+    return _with_receipt_time(columns, record.received_at)
 
 
 def _line(record: RegisteredRequest, *, today: date, lang: str) -> _Line:
@@ -209,7 +218,7 @@ def _line(record: RegisteredRequest, *, today: date, lang: str) -> _Line:
     identity_requested_on = identity_received_on = None
     if asked := record.suspensions_asked_on:
         identity_requested_on = asked[0]
-        answered = [b for b in record.suspensions_answered_on if b is not None]
+        answered = [b for b in record.suspensions_answered_on or () if b is not None]
         if answered and not deadline.clock_stopped:
             identity_received_on = max(answered)
     # Positionally, in COLUMNS order (a test holds _Line's fields to RegisterRow's).
@@ -249,6 +258,11 @@ class _CsvText:
     def __init__(self, separator: Separator) -> None:
         self._separator = separator
         self._parts = [BOM, separator.join(COLUMNS), "\r\n"]
+        # The cells a deadline decides (the rule text the longest of all) are the same for
+        # every request with that deadline, and the register comes in receipt order, where
+        # the requests of one day follow each other: a small cache writes them once per
+        # deadline rather than once per request.
+        self._deadline_cells = lru_cache(maxsize=1024)(self._write_deadline_cells)
 
     def _text(self, value: str | None) -> str:
         if not value:
@@ -259,11 +273,35 @@ class _CsvText:
             return '"' + value.replace('"', '""') + '"'
         return value
 
+    def _write_deadline_cells(
+        self,
+        suspended_days: int,
+        clock_stopped: bool,
+        due_on: date | None,
+        due_rule: str,
+        extended: bool,
+        extended_on: date | None,
+        extension_reason: str | None,
+    ) -> str:
+        """The cells from ``suspended_days`` to ``extension_reason``, which follow each other
+        in COLUMNS order."""
+        return self._separator.join(
+            (
+                str(suspended_days),
+                _BOOLEANS[clock_stopped],
+                due_on.isoformat() if due_on else "",
+                self._text(due_rule),
+                _BOOLEANS[extended],
+                extended_on.isoformat() if extended_on else "",
+                self._text(extension_reason),
+            )
+        )
+
     def write(self, rows: Iterable[_Line | RegisterRow]) -> None:
-        text, parts = self._text, self._parts
+        text, deadline_cells, parts = self._text, self._deadline_cells, self._parts
         for row in rows:
-            # COLUMNS order. No type of request (a CHECK constraint names them), date, count
-            # of days (never negative) or flag needs quotes or reads as a formula.
+            # COLUMNS order. No type of request or status (CHECK constraints name them), date,
+            # count of days (never negative) or flag needs quotes or reads as a formula.
             parts.append(
                 self._separator.join(
                     (
@@ -275,14 +313,16 @@ class _CsvText:
                         row.identity_requested_on.isoformat() if row.identity_requested_on else "",
                         row.identity_received_on.isoformat() if row.identity_received_on else "",
                         row.verified_on.isoformat() if row.verified_on else "",
-                        str(row.suspended_days),
-                        _BOOLEANS[row.clock_stopped],
-                        row.due_on.isoformat() if row.due_on else "",
-                        text(row.due_rule),
-                        _BOOLEANS[row.extended],
-                        row.extended_on.isoformat() if row.extended_on else "",
-                        text(row.extension_reason),
-                        text(row.status),
+                        deadline_cells(
+                            row.suspended_days,
+                            row.clock_stopped,
+                            row.due_on,
+                            row.due_rule,
+                            row.extended,
+                            row.extended_on,
+                            row.extension_reason,
+                        ),
+                        row.status,
                         row.closed_on.isoformat() if row.closed_on else "",
                         _BOOLEANS[row.on_time],
                     )
