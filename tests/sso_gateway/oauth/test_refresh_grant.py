@@ -4,6 +4,8 @@ learner's access to a training platform not suspended, even while a session of t
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from fastapi import FastAPI
 
@@ -12,6 +14,7 @@ from tests.sso_gateway.support import (
     Platform,
     basic,
     browser,
+    introspect,
     make_client,
     make_user,
     refresh,
@@ -74,3 +77,26 @@ async def test_an_erased_account_gets_no_token_even_with_a_live_session(sso: Fas
         answer = await refresh(http, platform, tokens["refresh_token"])
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_grant"
+
+
+async def test_concurrent_refreshes_each_get_a_pair_that_is_stored_before_the_answer(
+    sso: FastAPI,
+) -> None:
+    """The pairs of concurrent grants are written together (``TokenPairWriter``): each answer
+    leaves only once its own pair is committed, so each new refresh token works at once, and
+    each new access token is known to introspection."""
+    platform = await make_client(sso)
+    people = [await signed_in_person(sso, platform) for _ in range(6)]
+    async with browser(sso) as http:
+        answers = await asyncio.gather(
+            *(refresh(http, platform, tokens["refresh_token"]) for _, tokens in people)
+        )
+        assert [a.status_code for a in answers] == [200] * len(people), [a.text for a in answers]
+        fresh = [a.json() for a in answers]
+        assert len({t["refresh_token"] for t in fresh}) == len(people)
+        known = [await introspect(http, platform, t["access_token"]) for t in fresh]
+        again = await asyncio.gather(*(refresh(http, platform, t["refresh_token"]) for t in fresh))
+    assert all(k["active"] for k in known), known
+    assert [a.status_code for a in again] == [200] * len(people), [a.text for a in again]
+    subjects = {k["sub"] for k in known}
+    assert subjects == {account.id for account, _ in people}

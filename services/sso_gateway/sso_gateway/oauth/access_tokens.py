@@ -1,7 +1,8 @@
-"""Access-token rows, written with other requests' rows in one statement: a commit per token
-was, with the client's round trip (``client_cache``), most of the client-credentials grant's
-cost beyond HTTP itself at peak hours (``bench/bench_sso.py``). The same group commit records
-DPoP proofs against replay (``oauth.dpop.ProofWriter``)."""
+"""Token rows, written with other requests' rows in one statement: a commit per token was, with
+the client's round trip (``client_cache``), most of the client-credentials grant's cost beyond
+HTTP itself at peak hours (``bench/bench_sso.py``). The token pairs of refresh and code grants
+go the same way, and the same group commit records DPoP proofs against replay
+(``oauth.dpop.ProofWriter``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
+from sso_gateway.oauth.records import TokenPair
 from sso_gateway.oauth.repository import grant_repository
 
 RowT = TypeVar("RowT")
@@ -118,6 +120,18 @@ class AccessTokenWriter(GroupCommit[AccessTokenRow, None]):
     async def _insert(self, pool: asyncpg.Pool, rows: Sequence[AccessTokenRow]) -> list[None]:
         async with pool.acquire() as conn:
             await grant_repository.insert_access_tokens(conn, [r.values() for r in rows])
+        return [None] * len(rows)
+
+
+class TokenPairWriter(GroupCommit[TokenPair, None]):
+    """Access and refresh token pairs, group-committed (``GroupCommit``): a grant answers only
+    once its pair is committed, so that the refresh token it returns can be used at once."""
+
+    TASK_NAME = "sso-token-pair-writer"
+
+    async def _insert(self, pool: asyncpg.Pool, rows: Sequence[TokenPair]) -> list[None]:
+        async with pool.acquire() as conn:
+            await grant_repository.insert_token_pairs(conn, rows)
         return [None] * len(rows)
 
 

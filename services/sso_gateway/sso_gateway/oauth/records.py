@@ -1,6 +1,6 @@
 """What the grant repository returns besides the objects Authlib handles (``models``): what a
-grant allows, read without using it up, a refresh token rotated with its owner, and the access
-tokens a revocation ended."""
+grant allows, read without using it up, a refresh token rotated with its owner, a token pair
+to write, and the access tokens a revocation ended."""
 
 from __future__ import annotations
 
@@ -50,3 +50,23 @@ class RevokedAccessToken:
     expires_at: datetime
     user_id: str | None
     client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """An access token and the refresh token issued with it (``token_hash``, a keyed hash:
+    the token itself is never stored), as ``GrantRepository.insert_token_pairs`` writes them;
+    ``dpop_jkt``, the key the refresh token is bound to (RFC 9449 §5.8)."""
+
+    jti: str
+    access_expires_at: datetime
+    token_hash: str
+    family_id: str
+    client_id: str
+    user_id: str
+    session_id: str
+    scope: str
+    auth_time: datetime
+    expires_at: datetime
+    resource: str | None = None
+    dpop_jkt: str | None = None

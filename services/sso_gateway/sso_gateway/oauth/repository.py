@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sso_gateway.oauth.models import AuthorizationCode, RefreshToken
-from sso_gateway.oauth.records import Granted, RevokedAccessToken, RotatedRefreshToken
+from sso_gateway.oauth.records import (
+    Granted,
+    RevokedAccessToken,
+    RotatedRefreshToken,
+    TokenPair,
+)
 from sso_gateway.sessions.repository import IDLE
 from sso_gateway.users.schemas import UserPublic
 from vigie_shared.kit.clock import utcnow
@@ -163,44 +168,32 @@ class GrantRepository:
             expires_at,
         )
 
-    async def insert_token_pair(
-        self,
-        conn: Conn,
-        *,
-        jti: str,
-        access_expires_at: datetime,
-        token_hash: str,
-        family_id: str,
-        client_id: str,
-        user_id: str,
-        session_id: str,
-        scope: str,
-        auth_time: datetime,
-        expires_at: datetime,
-        resource: str | None = None,
-        dpop_jkt: str | None = None,
-    ) -> None:
-        """An access token and the refresh token issued with it, in one statement: atomic by
-        itself, one round trip where BEGIN, two INSERTs and COMMIT took four. ``dpop_jkt``:
-        the key the refresh token is bound to (RFC 9449 §5.8)."""
+    async def insert_token_pairs(self, conn: Conn, pairs: Sequence[TokenPair]) -> None:
+        """Access tokens and the refresh tokens issued with them, in one statement however
+        many (``TokenPairWriter`` writes those of concurrent grants together): atomic by
+        itself, one round trip where BEGIN, two INSERTs per pair and COMMIT took many."""
+        if not pairs:
+            return
         await conn.execute(
             "WITH access AS (INSERT INTO access_tokens (jti, client_id, user_id, session_id,"
-            " family_id, expires_at) VALUES ($1, $4, $5, $6, $3, $2))"
+            " family_id, expires_at) SELECT * FROM unnest($1::text[], $4::text[], $5::text[],"
+            " $6::text[], $3::text[], $2::timestamptz[]))"
             " INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id,"
             " scope, auth_time, expires_at, resource, dpop_jkt)"
-            " VALUES ($7, $3, $4, $5, $6, $8, $9, $10, $11, $12)",
-            jti,
-            access_expires_at,
-            family_id,
-            client_id,
-            user_id,
-            session_id,
-            token_hash,
-            scope,
-            auth_time,
-            expires_at,
-            resource,
-            dpop_jkt,
+            " SELECT * FROM unnest($7::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+            " $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])",
+            [p.jti for p in pairs],
+            [p.access_expires_at for p in pairs],
+            [p.family_id for p in pairs],
+            [p.client_id for p in pairs],
+            [p.user_id for p in pairs],
+            [p.session_id for p in pairs],
+            [p.token_hash for p in pairs],
+            [p.scope for p in pairs],
+            [p.auth_time for p in pairs],
+            [p.expires_at for p in pairs],
+            [p.resource for p in pairs],
+            [p.dpop_jkt for p in pairs],
         )
 
     async def consume_refresh_token(

@@ -46,7 +46,7 @@ from sso_gateway.config import Settings
 from sso_gateway.keys.service import KeyRing
 from sso_gateway.metrics import token_issued
 from sso_gateway.oauth import dpop
-from sso_gateway.oauth.access_tokens import AccessTokenRow, AccessTokenWriter
+from sso_gateway.oauth.access_tokens import AccessTokenRow, AccessTokenWriter, TokenPairWriter
 from sso_gateway.oauth.bridge import MAX_PASSES, Load, inline_request, on_loop
 from sso_gateway.oauth.client_auth import (
     FAPI_ASSERTION_ALGORITHMS,
@@ -76,7 +76,7 @@ from sso_gateway.oauth.models import (
     GrantUser,
     OAuthClient,
 )
-from sso_gateway.oauth.records import Granted
+from sso_gateway.oauth.records import Granted, TokenPair
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 from sso_gateway.oauth.revocation import Revocation
@@ -103,6 +103,7 @@ class Provider(_AuthorizationServer):
         )
         self.clients = ClientCache(settings.secret_key, settings.client_cache_seconds)
         self.access_tokens = AccessTokenWriter()
+        self.token_pairs = TokenPairWriter()
         self.dpop_proofs = dpop.ProofWriter()
         self.client_assertions = PrivateKeyJWT(self)
         self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, self.client_assertions)
@@ -118,6 +119,7 @@ class Provider(_AuthorizationServer):
         self._pool = pool
         self._loop = loop
         self.access_tokens.start(pool)
+        self.token_pairs.start(pool)
         self.dpop_proofs.start(pool)
 
     @property
@@ -226,6 +228,7 @@ class Provider(_AuthorizationServer):
     async def close(self) -> None:
         """Write the token and proof rows still queued, then stop the worker threads."""
         await self.access_tokens.close()
+        await self.token_pairs.close()
         await self.dpop_proofs.close()
         self.stop()
 
@@ -261,13 +264,10 @@ class Provider(_AuthorizationServer):
         proof = dpop.proof_of(request)
         refresh_jkt = proof.jkt if proof is not None and request.client.public else None
 
-        async def save(conn: Conn) -> None:
-            # One statement either way: atomic by itself, no BEGIN/COMMIT round trips around it.
-            if not refresh:
-                await grant_repository.insert_access_tokens(conn, [access.values()])
-                return
-            await grant_repository.insert_token_pair(
-                conn,
+        pair = (
+            None
+            if not refresh
+            else TokenPair(
                 jti=access.jti,
                 access_expires_at=access.expires_at,
                 token_hash=crypto.keyed_hash(settings.secret_key, refresh),
@@ -281,15 +281,19 @@ class Provider(_AuthorizationServer):
                 resource=issued.get("resource"),
                 dpop_jkt=refresh_jkt,
             )
+        )
 
-        if request.clients is not None and refresh:
-            pool = self.pool
+        async def save(conn: Conn) -> None:
+            # One statement either way: atomic by itself, no BEGIN/COMMIT round trips around it.
+            if pair is None:
+                await grant_repository.insert_access_tokens(conn, [access.values()])
+                return
+            await grant_repository.insert_token_pairs(conn, [pair])
 
-            async def save_later() -> None:
-                async with pool.acquire() as conn:
-                    await save(conn)
-
-            request.deferred.append(save_later)
+        if request.clients is not None and pair is not None:
+            # A token pair (refresh and code grants): written with the pairs of concurrent
+            # grants (``TokenPairWriter``) after Authlib returns, before the response leaves.
+            request.deferred.append(lambda: self.token_pairs.write(pair))
             return
         if request.clients is not None:
             # An access token alone (client credentials): written with the rows of concurrent
