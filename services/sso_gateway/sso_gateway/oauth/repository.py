@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import astuple
 from datetime import datetime
 
 from sso_gateway.oauth.models import AuthorizationCode, RefreshToken
@@ -174,26 +175,18 @@ class GrantRepository:
         itself, one round trip where BEGIN, two INSERTs per pair and COMMIT took many."""
         if not pairs:
             return
+        # The columns of ``TokenPair`` in field order, one array each: $1 jti,
+        # $2 access_expires_at, $3 token_hash, $4 family_id, $5 client_id, $6 user_id,
+        # $7 session_id, $8 scope, $9 auth_time, $10 expires_at, $11 resource, $12 dpop_jkt.
         await conn.execute(
             "WITH access AS (INSERT INTO access_tokens (jti, client_id, user_id, session_id,"
-            " family_id, expires_at) SELECT * FROM unnest($1::text[], $4::text[], $5::text[],"
-            " $6::text[], $3::text[], $2::timestamptz[]))"
+            " family_id, expires_at) SELECT * FROM unnest($1::text[], $5::text[], $6::text[],"
+            " $7::text[], $4::text[], $2::timestamptz[]))"
             " INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id,"
             " scope, auth_time, expires_at, resource, dpop_jkt)"
-            " SELECT * FROM unnest($7::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+            " SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
             " $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])",
-            [p.jti for p in pairs],
-            [p.access_expires_at for p in pairs],
-            [p.family_id for p in pairs],
-            [p.client_id for p in pairs],
-            [p.user_id for p in pairs],
-            [p.session_id for p in pairs],
-            [p.token_hash for p in pairs],
-            [p.scope for p in pairs],
-            [p.auth_time for p in pairs],
-            [p.expires_at for p in pairs],
-            [p.resource for p in pairs],
-            [p.dpop_jkt for p in pairs],
+            *(list(column) for column in zip(*map(astuple, pairs), strict=True)),
         )
 
     async def consume_refresh_token(
