@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -253,6 +253,19 @@ async def mint_refresh_tokens(settings: Settings, user_id: str, count: int) -> l
     return tokens
 
 
+async def refreshed_access_token(base: str, auth: str, refresh_token: str) -> str:
+    """The access token a refresh grant gives for ``refresh_token`` (a user's, openid scope)."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        answer = await http.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            headers={"authorization": f"Basic {auth}"},
+        )
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token
+
+
 def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -449,6 +462,24 @@ async def keycloak_refresh_tokens(base: str, secret: str, username: str, count: 
     return tokens[:count]
 
 
+async def keycloak_user_token(base: str, secret: str, username: str) -> str:
+    """A user's access token with the openid scope, from a password grant (a session)."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        answer = await http.post(
+            f"{KEYCLOAK_OIDC}/token",
+            data={
+                "grant_type": "password",
+                "username": username,
+                "password": PASSWORD,
+                "scope": "openid profile email",
+            },
+            auth=("bench", secret),
+        )
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token
+
+
 async def keycloak_login(base: str, secret: str, username: str) -> None:
     """One full login at Keycloak: authorize, login form, code, token (PKCE S256)."""
     verifier = secrets.token_urlsafe(48)
@@ -532,8 +563,12 @@ class Side:
         token_path: str = "/token",
         prefix: str = "",
         introspect_path: str = "/introspect",
+        userinfo_path: str = "/userinfo",
+        user_token: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
-        """``prefix``: where the provider's paths start (Keycloak's are under its realm)."""
+        """``prefix``: where the provider's paths start (Keycloak's are under its realm);
+        ``user_token``: a fresh access token of a user with the openid scope, for UserInfo and
+        introspection."""
         self.pid = pid
         self.token_path = prefix + token_path
         self.discovery = prefix + DISCOVERY
@@ -543,6 +578,9 @@ class Side:
         self.path_jwks = prefix + path_jwks
         self.resource = resource
         self.introspect_path = prefix + introspect_path
+        self.userinfo_path = prefix + userinfo_path
+        self.user_token = user_token
+        self.userinfo_unmeasured: str | None = None
         self.dpop_unbound: str | None = "not probed yet"
         self.introspect_unmeasured: str | None = None
 
@@ -580,6 +618,18 @@ class Side:
         if answer.status_code == 200 and answer.json().get("active") is True:
             return True
         self.introspect_unmeasured = f"{answer.status_code} {answer.text[:120]}"
+        return False
+
+    async def serves_userinfo(self, access_token: str) -> bool:
+        """Whether UserInfo (OpenID Connect Core §5.3) answers the user's token with its
+        ``sub``; if not, ``userinfo_unmeasured`` says why."""
+        async with httpx.AsyncClient(base_url=self.base, timeout=30) as http:
+            answer = await http.get(
+                self.userinfo_path, headers={"authorization": f"Bearer {access_token}"}
+            )
+        if answer.status_code == 200 and answer.json().get("sub"):
+            return True
+        self.userinfo_unmeasured = f"{answer.status_code} {answer.text[:120]}"
         return False
 
     async def settle(self) -> None:
@@ -658,16 +708,34 @@ class Side:
                 {**grant, "duration": seconds, "dpop": True}
             )
         await self.settle()
-        access_token = (await self.token())["access_token"]
-        if await self.introspects(access_token):
-            figures["introspect"], figures["introspect_cpu"] = await self.saturate(
-                {
-                    **grant,
-                    "path": self.introspect_path,
-                    "body": urlencode({"token": access_token}),
-                    "duration": seconds,
-                }
-            )
+        # A user's token, the kind a platform introspects and presents to UserInfo: all
+        # three providers answer both for it (oidc-provider does not introspect its JWTs for
+        # a resource server, and Keycloak calls a client-credentials token inactive).
+        if self.user_token is None:
+            self.introspect_unmeasured = self.userinfo_unmeasured = "no user token"
+        else:
+            access_token = await self.user_token()
+            if await self.introspects(access_token):
+                figures["introspect"], figures["introspect_cpu"] = await self.saturate(
+                    {
+                        **grant,
+                        "path": self.introspect_path,
+                        "body": urlencode({"token": access_token}),
+                        "duration": seconds,
+                    }
+                )
+            if await self.serves_userinfo(access_token):
+                await self.settle()
+                figures["userinfo"], figures["userinfo_cpu"] = await self.saturate(
+                    {
+                        "url": self.base,
+                        "method": "GET",
+                        "path": self.userinfo_path,
+                        "headers": {"authorization": f"Bearer {access_token}"},
+                        "connections": CLIENTS,
+                        "duration": seconds,
+                    }
+                )
         for name, path in (("jwks", self.path_jwks), ("discovery", self.discovery)):
             await self.settle()
             figures[name], figures[f"{name}_cpu"] = await self.saturate(
@@ -691,6 +759,7 @@ FIGURES = [
     ("refresh grants/s (rotation), 200 clients", "refresh", "grants/s"),
     ("client_credentials grants/s with DPoP proofs, 200 clients", "cc_dpop", "grants/s"),
     ("token introspections/s (RFC 7662), 200 clients", "introspect", "req/s"),
+    ("UserInfo requests/s (OIDC Core §5.3), 200 clients", "userinfo", "req/s"),
     ("JWKS requests/s, 200 clients", "jwks", "req/s"),
     ("discovery requests/s, 200 clients", "discovery", "req/s"),
     ("client_credentials grants per CPU-second (1 process)", "cc_cpu", "grants/CPU-s"),
@@ -700,6 +769,7 @@ FIGURES = [
     ("CPU-seconds per 1,000 refresh grants", "refresh_cpu_1k", "CPU-s"),
     ("CPU-seconds per 1,000 grants with DPoP", "cc_dpop_cpu_1k", "CPU-s"),
     ("introspections per CPU-second (1 process)", "introspect_cpu", "req/CPU-s"),
+    ("UserInfo requests per CPU-second (1 process)", "userinfo_cpu", "req/CPU-s"),
     ("JWKS requests per CPU-second (1 process)", "jwks_cpu", "req/CPU-s"),
     ("discovery requests per CPU-second (1 process)", "discovery_cpu", "req/CPU-s"),
     ("client_credentials p50, 200 clients x 1 grant/s", "cc_p50", "ms"),
@@ -767,6 +837,15 @@ async def main() -> None:
             peer_base = f"http://127.0.0.1:{peer_port}"
             kc_base = f"http://127.0.0.1:{kc_port}/realms/bench"
 
+            async def ours_user_token() -> str:
+                (refresh_token,) = await mint_refresh_tokens(settings, first_user, 1)
+                return await refreshed_access_token(settings.issuer, auth, refresh_token)
+
+            async def peer_user_token() -> str:
+                async with httpx.AsyncClient(timeout=60) as http:
+                    minted: str = (await http.post(f"{peer_base}/bench/access-tokens")).json()
+                    return minted
+
             async def mint_peer(count: int) -> list[str]:
                 async with httpx.AsyncClient(timeout=60) as http:
                     minted: list[str] = (
@@ -781,6 +860,7 @@ async def main() -> None:
                 "/jwks",
                 client_id,
                 ours_pid,
+                user_token=ours_user_token,
             )
             ours_runs: list[dict[str, float]] = []
             peer_runs: list[dict[str, float]] = []
@@ -805,6 +885,8 @@ async def main() -> None:
                             "urn:vigie:bench-api",
                             peer_pid,
                             introspect_path="/token/introspection",
+                            userinfo_path="/me",
+                            user_token=peer_user_token,
                         ),
                         peer_runs,
                     ),
@@ -823,6 +905,8 @@ async def main() -> None:
                         token_path=f"{KEYCLOAK_OIDC}/token",
                         prefix="/realms/bench",
                         introspect_path=f"{KEYCLOAK_OIDC}/token/introspect",
+                        userinfo_path=f"{KEYCLOAK_OIDC}/userinfo",
+                        user_token=lambda: keycloak_user_token(kc_base, secret, "bench0"),
                     )
                     sides.append((keycloak, kc_runs))
                 names = ("ours", "oidc-provider", "Keycloak")[: len(sides)]
@@ -852,7 +936,9 @@ async def main() -> None:
         if side.dpop_unbound is not None:
             print(f"{name}: no DPoP figures ({side.dpop_unbound})")
         if side.introspect_unmeasured is not None:
-            print(f"{name}: no introspection figures (its own token: {side.introspect_unmeasured})")
+            print(f"{name}: no introspection figures ({side.introspect_unmeasured})")
+        if side.userinfo_unmeasured is not None:
+            print(f"{name}: no UserInfo figures ({side.userinfo_unmeasured})")
     print_side_by_side(
         ours_runs,
         [

@@ -5,7 +5,9 @@
 //
 // Run: PORT=... CLIENT_SECRET=... node oidc_provider.mjs (from the folder holding node_modules).
 // POST /bench/refresh-tokens?n=N mints N refresh tokens (as a code exchange would have), so the
-// refresh benchmark needs no login UI; everything else is the provider itself.
+// refresh benchmark needs no login UI; POST /bench/access-tokens mints one opaque access token
+// of a user's grant with the openid scope (as a code exchange would have), which its UserInfo
+// endpoint and introspection answer for; everything else is the provider itself.
 import http from 'node:http';
 
 import { exportJWK, generateKeyPair } from 'jose';
@@ -91,6 +93,20 @@ async function mintRefreshTokens(n) {
   return tokens;
 }
 
+async function mintUserAccessToken() {
+  const client = await provider.Client.find('bench');
+  const accountId = 'bench-user-userinfo';
+  const grant = new provider.Grant({ accountId, clientId: 'bench' });
+  grant.addOIDCScope('openid');
+  const grantId = await grant.save();
+  // No resource: the token is the provider's own, for its UserInfo endpoint (opaque, as
+  // oidc-provider issues those), not a JWT for the API.
+  const token = new provider.AccessToken({
+    accountId, client, grantId, gty: 'authorization_code', scope: 'openid',
+  });
+  return token.save();
+}
+
 const callback = provider.callback();
 http.createServer((req, res) => {
   if (req.method === 'POST' && req.url.startsWith('/bench/refresh-tokens')) {
@@ -98,6 +114,16 @@ http.createServer((req, res) => {
     mintRefreshTokens(n).then((tokens) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(tokens));
+    }, (error) => {
+      res.writeHead(500);
+      res.end(String(error));
+    });
+    return;
+  }
+  if (req.method === 'POST' && req.url === '/bench/access-tokens') {
+    mintUserAccessToken().then((token) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(token));
     }, (error) => {
       res.writeHead(500);
       res.end(String(error));
