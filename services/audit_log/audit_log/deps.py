@@ -14,7 +14,9 @@ from vigie_shared.kit.oidc import Principal, app_verifier, bearer
 AUDITOR_ROLES = ("dpo", "admin")
 
 
-def get_audit(request: Request) -> AuditLog:
+# A coroutine, though it does not wait: FastAPI runs a plain function dependency in a worker
+# thread (``run_in_threadpool``), a thread hop on every request.
+async def get_audit(request: Request) -> AuditLog:
     audit: AuditLog = request.app.state.audit
     return audit
 

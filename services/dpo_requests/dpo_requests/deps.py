@@ -16,7 +16,9 @@ LEARNER = "learner"
 DPO = "dpo"
 
 
-def get_settings(request: Request) -> Settings:
+# A coroutine, though it does not wait: FastAPI runs a plain function dependency in a worker
+# thread (``run_in_threadpool``), a thread hop on every request.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -25,20 +25,29 @@ def provider_of(request: Request) -> Provider:
     return provider
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies are coroutines, though they do not wait: FastAPI runs a plain function
+# dependency in a worker thread (``run_in_threadpool``), a thread hop on every request of the
+# endpoints that take one (UserInfo and introspection among them).
+
+
+async def get_provider(request: Request) -> Provider:
+    return provider_of(request)
+
+
+async def get_settings(request: Request) -> Settings:
     return provider_of(request).settings
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     return provider_of(request).pool
 
 
-def get_access(request: Request) -> AccessService:
+async def get_access(request: Request) -> AccessService:
     service: AccessService = request.app.state.access
     return service
 
 
-ProviderDep = Annotated[Provider, Depends(provider_of)]
+ProviderDep = Annotated[Provider, Depends(get_provider)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 AccessDep = Annotated[AccessService, Depends(get_access)]

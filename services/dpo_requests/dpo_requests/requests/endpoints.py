@@ -106,11 +106,15 @@ class ActOnRequest:
         )
 
 
-def _dpo_act(request_id: str, conn: DbConn, dpo: DpoOfficer, settings: AppSettings) -> ActOnRequest:
+# Coroutines, though they do not wait: FastAPI runs a plain function dependency in a worker
+# thread, a thread hop per request.
+async def _dpo_act(
+    request_id: str, conn: DbConn, dpo: DpoOfficer, settings: AppSettings
+) -> ActOnRequest:
     return ActOnRequest(conn, request_id, dpo, settings)
 
 
-def _caller_act(
+async def _caller_act(
     request_id: str, conn: DbConn, caller: Caller, settings: AppSettings
 ) -> ActOnRequest:
     return ActOnRequest(conn, request_id, caller, settings)
