@@ -496,6 +496,18 @@ class Provider(_AuthorizationServer):
             return None
         return claims
 
+    def _claims_once(self, token: str) -> dict[str, Any] | None:
+        """``decode_access_token``, once per request: when Authlib runs again after a load
+        (``Load``), the signature it checked is not checked a second time."""
+        request = inline_request.get()
+        if request is None:
+            return self.decode_access_token(token)
+        key = f"access-token-claims:{token}"
+        if key not in request.loaded:
+            request.loaded[key] = self.decode_access_token(token)
+        claims: dict[str, Any] | None = request.loaded[key]
+        return claims
+
     def id_token_hint_claims(self, hint: str) -> dict[str, Any] | None:
         """Claims of an ID token we signed (RP-Initiated Logout 1.0 §2: an expired one is still
         a valid hint), else None."""
@@ -514,7 +526,7 @@ class Provider(_AuthorizationServer):
                 f"refresh-token:{token_hash}",
                 lambda conn: grant_repository.get_refresh_token(conn, token_hash),
             )
-        claims = self.decode_access_token(token_string)
+        claims = self._claims_once(token_string)
         if claims is None:
             return None
         jti = str(claims.get("jti", ""))
