@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -75,3 +76,28 @@ def test_a_jsonb_binary_version_other_than_1_is_an_error() -> None:
     with pytest.raises(ValueError, match="version"):
         db._jsonb_decode(b'\x02{"a": 1}')
     assert db._jsonb_decode(b'\x01{"a": 1}') == {"a": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    name: str
+    tags: list[str]
+    at: int | None
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_columns_are_the_arrays_an_unnest_insert_takes(
+    database_url: str, schema: str
+) -> None:
+    rows = [_Row("a", ["x"], 1), _Row("b", [], None)]
+    arrays = db.columns(_Row, rows)
+    assert arrays == [["a", "b"], [["x"], []], [1, None]]
+    assert arrays[1][0] is rows[0].tags  # the values themselves, not copies
+    conn = await db.connect(database_url, schema)
+    try:
+        back = await conn.fetch(
+            "SELECT * FROM unnest($1::text[], $2::int[]) AS t(name, at)", arrays[0], arrays[2]
+        )
+        assert [tuple(r) for r in back] == [("a", 1), ("b", None)]
+    finally:
+        await conn.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -85,6 +85,14 @@ def record(cls: type[RecordT], row: asyncpg.Record) -> RecordT:
     migration adds one; a field the row lacks is a ``KeyError`` at once, not a wrong value.
     """
     return cls(**{field.name: row[field.name] for field in fields(cls)})
+
+
+def columns(cls: type[RecordT], records: Sequence[RecordT]) -> list[list[Any]]:
+    """The values of ``records`` one list per field of ``cls``, in its order: the arrays an
+    ``INSERT ... SELECT * FROM unnest($1::t[], ...)`` takes to write many rows in one statement.
+    The inverse of :func:`record`; shallow, where ``dataclasses.astuple`` deep-copies each
+    value."""
+    return [[getattr(each, field.name) for each in records] for field in fields(cls)]
 
 
 _JSONB_VERSION = b"\x01"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple
 from datetime import datetime
 
 from sso_gateway.oauth.models import AuthorizationCode, RefreshToken
@@ -16,7 +15,7 @@ from sso_gateway.oauth.records import (
 from sso_gateway.sessions.repository import IDLE
 from sso_gateway.users.schemas import UserPublic
 from vigie_shared.kit.clock import utcnow
-from vigie_shared.kit.db import Conn, record
+from vigie_shared.kit.db import Conn, columns, record
 
 _USABLE = (
     "r.revoked_at IS NULL AND r.expires_at > now()"
@@ -186,7 +185,7 @@ class GrantRepository:
             " scope, auth_time, expires_at, resource, dpop_jkt)"
             " SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
             " $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])",
-            *(list(column) for column in zip(*map(astuple, pairs), strict=True)),
+            *columns(TokenPair, pairs),
         )
 
     async def consume_refresh_token(
