@@ -42,6 +42,8 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 # The string escaper that encoder applies (``ensure_ascii=False``): quotes, backslashes and
 # control characters escaped, everything else as itself.
 _string = json.encoder.encode_basestring
+# The leaf's last member and its closing brace, formatted once.
+_VERSION_TAIL = f',"v":{LEAF_VERSION:d}}}'
 
 
 def format_time(value: datetime) -> str:
@@ -106,15 +108,15 @@ class LeafText:
     def of(cls, e: LeafFields) -> LeafText:
         actor = "null" if e.actor is None else _string(e.actor)
         return cls(
-            head=f'{{"actor":{actor},"data_ct":"'.encode(),
-            middle=(
+            f'{{"actor":{actor},"data_ct":"'.encode(),
+            (
                 f'","data_subject":{_string(e.data_subject)},"facets":{facets_json(e.facets)},'
                 f'"id":{_string(e.event_id)},"index":'
             ).encode(),
-            tail=(
+            (
                 f',"source":{_string(e.source)},"subject":{_string(e.subject)},'
-                f'"time":"{format_time(e.time)}","topic":{_string(e.topic)},"type":{_string(e.type)},'
-                f'"v":{LEAF_VERSION:d}}}'
+                f'"time":"{format_time(e.time)}","topic":{_string(e.topic)},"type":{_string(e.type)}'
+                f"{_VERSION_TAIL}"
             ).encode(),
         )
 

@@ -16,6 +16,12 @@ LEAF_COLUMNS = (
     " facets, data_ct, leaf_hash"
 )
 _LEAF_COLUMN_NAMES = [name.strip() for name in LEAF_COLUMNS.split(",")]
+_EVENT_ID_UNIQUE = "log_entries_event_id_key"
+"""``log_entries.event_id UNIQUE`` (migration 0002), by PostgreSQL's naming of the constraint."""
+
+
+class AlreadyInLog(Exception):
+    """Leaves not inserted: an event id among them is already in the log."""
 
 
 @dataclass(frozen=True)
@@ -88,31 +94,37 @@ class TreeRepository:
     async def insert_leaves(
         self, conn: Conn, leaves: Sequence[Leaf], hashes: Sequence[bytes]
     ) -> None:
+        """Raises :class:`AlreadyInLog` (and the caller's transaction is then failed) when an
+        event id is in the log already."""
         # Binary COPY rather than INSERT ... SELECT unnest(arrays): the server neither builds
         # nor unpacks thirteen arrays (jsonb ones from text), and the row-level work is the
         # same; the statement-level triggers (append-only, debt_entries) fire for COPY too.
-        await conn.copy_records_to_table(
-            "log_entries",
-            columns=_LEAF_COLUMN_NAMES,
-            records=[
-                (
-                    leaf.index,
-                    leaf.event_id,
-                    leaf.topic,
-                    leaf.type,
-                    leaf.source,
-                    leaf.subject,
-                    leaf.actor,
-                    leaf.time,
-                    leaf.data_subject,
-                    leaf.key_id,
-                    leaf.facets,
-                    leaf.data_ct,
-                    digest,
-                )
-                for leaf, digest in zip(leaves, hashes, strict=True)
-            ],
-        )
+        records = [
+            (
+                leaf.index,
+                leaf.event_id,
+                leaf.topic,
+                leaf.type,
+                leaf.source,
+                leaf.subject,
+                leaf.actor,
+                leaf.time,
+                leaf.data_subject,
+                leaf.key_id,
+                leaf.facets,
+                leaf.data_ct,
+                digest,
+            )
+            for leaf, digest in zip(leaves, hashes, strict=True)
+        ]
+        try:
+            await conn.copy_records_to_table(
+                "log_entries", columns=_LEAF_COLUMN_NAMES, records=records
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != _EVENT_ID_UNIQUE:
+                raise
+            raise AlreadyInLog(exc.detail or str(exc)) from exc
 
     async def nodes(
         self, conn: Conn, wanted: Iterable[tuple[int, int]]

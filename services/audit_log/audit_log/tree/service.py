@@ -15,6 +15,7 @@ from typing import Any
 
 from audit_log.merkle import (
     EMPTY_ROOT,
+    AccumulatorState,
     MerkleAccumulator,
     consistency_proof_ranges,
     fold_subtree_roots,
@@ -26,7 +27,7 @@ from audit_log.merkle import (
 from audit_log.shredding.repository import KeyName
 from audit_log.shredding.service import Keys, payload_plaintext, period_of
 from audit_log.tree.leaf import MAX_LEAF_BYTES, EntryTooLarge, Leaf, LeafText
-from audit_log.tree.repository import TreeRepository, tree_repository
+from audit_log.tree.repository import AlreadyInLog, TreeRepository, tree_repository
 from vigie_shared.kit.db import Conn
 
 Node = tuple[int, int, bytes]
@@ -72,6 +73,16 @@ class NewEntry:
         return self.text.size_at_most(Keys.sealed_size(len(self.plaintext)))
 
 
+def _first_of_each_id(entries: Sequence[NewEntry], known: set[str]) -> list[NewEntry]:
+    """``entries`` without those whose id is in ``known`` or came earlier in ``entries``."""
+    fresh: list[NewEntry] = []
+    for entry in entries:
+        if entry.event_id not in known:
+            known.add(entry.event_id)
+            fresh.append(entry)
+    return fresh
+
+
 def append_leaf_hash(frontier: list[bytes], size: int, leaf: bytes, nodes: list[Node]) -> None:
     """Append leaf ``size`` to a compact-range frontier (as MerkleAccumulator.append does) and
     collect each perfect subtree it completes: the node at ``level`` ending at leaf ``size`` has
@@ -101,14 +112,26 @@ class TreeService:
         state = await self._repository.lock_state(conn)
         if locked is not None:
             locked.set()
-        known = await self._repository.known_event_ids(conn, [e.event_id for e in entries])
-        fresh: list[NewEntry] = []
-        for entry in entries:
-            if entry.event_id not in known:
-                known.add(entry.event_id)
-                fresh.append(entry)
+        fresh = _first_of_each_id(entries, set())
         if not fresh:
             return []
+        # Ingestion's inbox has already set aside what this consumer stored before, so an id
+        # already in the log is rare (another consumer name, an adopted legacy row): the entries
+        # are written at once, and only if the log's unique event id refuses them are they
+        # written again without the ids it holds. The savepoint undoes the whole attempt, the
+        # keys it created included, so the retry writes what looking the ids up first would.
+        try:
+            async with conn.transaction():
+                return await self._store(conn, state, fresh)
+        except AlreadyInLog:
+            pass
+        known = await self._repository.known_event_ids(conn, [e.event_id for e in fresh])
+        fresh = _first_of_each_id(fresh, known)
+        return await self._store(conn, state, fresh) if fresh else []
+
+    async def _store(
+        self, conn: Conn, state: AccumulatorState, fresh: Sequence[NewEntry]
+    ) -> list[Leaf]:
         keys = await self._keys.sealing_keys(conn, ((e.key_name, e.time) for e in fresh))
         accumulator = MerkleAccumulator.from_state(state)
         frontier = list(accumulator.frontier)
