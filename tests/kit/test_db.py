@@ -101,3 +101,14 @@ async def test_columns_are_the_arrays_an_unnest_insert_takes(
         assert [tuple(r) for r in back] == [("a", 1), ("b", None)]
     finally:
         await conn.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_empty_object_is_the_empty_jsonb_object(database_url: str, schema: str) -> None:
+    conn = await db.connect(database_url, schema)
+    try:
+        assert await conn.fetchval("SELECT $1::jsonb = '{}'::jsonb", {}) is True
+        assert await conn.fetchval("SELECT $1::jsonb", {}) == {}
+        assert await conn.fetchval("SELECT jsonb_typeof($1::jsonb)", []) == "array"
+    finally:
+        await conn.close()
