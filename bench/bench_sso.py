@@ -435,27 +435,32 @@ async def running_keycloak(java: str, port: int) -> AsyncIterator[int]:
     raise AssertionError("unreachable")
 
 
+async def keycloak_password_grant(http: httpx.AsyncClient, secret: str, username: str) -> Any:
+    """The answer to a password grant (a new session), the only way in without a browser."""
+    answer = await http.post(
+        f"{KEYCLOAK_OIDC}/token",
+        data={
+            "grant_type": "password",
+            "username": username,
+            "password": PASSWORD,
+            "scope": "openid profile email",
+        },
+        auth=("bench", secret),
+    )
+    answer.raise_for_status()
+    return answer.json()
+
+
 async def keycloak_refresh_tokens(base: str, secret: str, username: str, count: int) -> list[str]:
     """Refresh tokens from ``count`` sessions of one user (Keycloak keeps one valid refresh
-    token per session and client when it rotates them): password grants, the only way in
-    without a browser."""
+    token per session and client when it rotates them)."""
     tokens: list[str] = []
 
     async def grant(http: httpx.AsyncClient) -> None:
         while len(tokens) < count:
             tokens.append("")
-            answer = await http.post(
-                f"{KEYCLOAK_OIDC}/token",
-                data={
-                    "grant_type": "password",
-                    "username": username,
-                    "password": PASSWORD,
-                    "scope": "openid profile email",
-                },
-                auth=("bench", secret),
-            )
-            answer.raise_for_status()
-            tokens[tokens.index("")] = answer.json()["refresh_token"]
+            answer = await keycloak_password_grant(http, secret, username)
+            tokens[tokens.index("")] = answer["refresh_token"]
 
     async with httpx.AsyncClient(base_url=base, timeout=120) as http:
         await asyncio.gather(*(grant(http) for _ in range(4)))
@@ -463,20 +468,9 @@ async def keycloak_refresh_tokens(base: str, secret: str, username: str, count: 
 
 
 async def keycloak_user_token(base: str, secret: str, username: str) -> str:
-    """A user's access token with the openid scope, from a password grant (a session)."""
+    """A user's access token with the openid scope."""
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        answer = await http.post(
-            f"{KEYCLOAK_OIDC}/token",
-            data={
-                "grant_type": "password",
-                "username": username,
-                "password": PASSWORD,
-                "scope": "openid profile email",
-            },
-            auth=("bench", secret),
-        )
-    answer.raise_for_status()
-    token: str = answer.json()["access_token"]
+        token: str = (await keycloak_password_grant(http, secret, username))["access_token"]
     return token
 
 

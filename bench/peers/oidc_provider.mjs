@@ -108,26 +108,25 @@ async function mintUserAccessToken() {
 }
 
 const callback = provider.callback();
+
+function answer(res, minting) {
+  minting.then((minted) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(minted));
+  }, (error) => {
+    res.writeHead(500);
+    res.end(String(error));
+  });
+}
+
 http.createServer((req, res) => {
   if (req.method === 'POST' && req.url.startsWith('/bench/refresh-tokens')) {
     const n = Number(new URL(req.url, issuer).searchParams.get('n') || '1');
-    mintRefreshTokens(n).then((tokens) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(tokens));
-    }, (error) => {
-      res.writeHead(500);
-      res.end(String(error));
-    });
+    answer(res, mintRefreshTokens(n));
     return;
   }
   if (req.method === 'POST' && req.url === '/bench/access-tokens') {
-    mintUserAccessToken().then((token) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(token));
-    }, (error) => {
-      res.writeHead(500);
-      res.end(String(error));
-    });
+    answer(res, mintUserAccessToken());
     return;
   }
   callback(req, res);
