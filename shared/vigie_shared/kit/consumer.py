@@ -30,6 +30,7 @@ them would give those rules two homes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -116,8 +117,8 @@ def positions(records: Sequence[ConsumerRecord[Any, Any]]) -> list[tuple[str, in
 class OffsetCommits:
     """A consumer group's offset commits, made after each batch's effects have committed but not
     awaited by it: the next batch is read and applied meanwhile (the Java client's
-    ``commitAsync``). Awaiting each commit, a broker round trip, before reading on held every
-    record that arrived meanwhile for one more cycle.
+    ``commitAsync``). Awaited, each commit, a broker round trip, lengthened every cycle of a
+    consumer that is behind, and so the wait of every record queued behind it.
 
     An offset only says where a restarted or rebalanced consumer resumes. A commit that is lost
     (the process stops, the group rebalances, the broker refuses it) redelivers records whose
@@ -283,8 +284,10 @@ class EventConsumer:
             try:
                 await self.process_batch(records, log_end=log_end_of(msg))
             except Exception:
-                # Each partition back to the batch's first record: it is delivered again.
-                await msg.nack()
+                # Each partition back to the batch's first record: it is delivered again. One
+                # the group gave to another member meanwhile cannot be sought: it is theirs.
+                with contextlib.suppress(KafkaError):
+                    await msg.nack()
                 raise
             commits.applied(msg.consumer, records)
 
