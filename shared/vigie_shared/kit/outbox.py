@@ -73,8 +73,8 @@ async def enqueue(conn: Conn, *events: CloudEvent[Any]) -> None:
 async def _without_flush(conn: Conn) -> None:
     """Let the commit of ``conn``'s transaction, a batch's marks, return before the write-ahead
     log reaches the disk (``synchronous_commit = off``, PostgreSQL docs 28.4, Asynchronous
-    Commit): the relay reads its next batch only once this one is marked, and the flush was
-    the most of that wait.
+    Commit): the relay reads its next batch only once this one is marked, and waiting for the
+    flush lengthened every cycle.
 
     A crash of the database loses at most the last marks, never a row nor an effect: their
     rows are pending again and sent again, repeats which every consumer's inbox absorbs (the
