@@ -32,6 +32,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
+from tests.kit.test_batch_consumer import COMMIT_MODES
 from vigie_shared import topics
 from vigie_shared.events import (
     SERVICE_SOURCES,
@@ -194,6 +195,7 @@ async def test_rows_of_a_partition_found_lost_behind_rows_queued_again_are_sent_
     one_producer: Producing, private_broker: EmbeddedBroker
 ) -> None:
     relay = one_producer.relay
+    await one_producer.pool.execute(COMMIT_MODES)
     suspended = AccessSuspended(
         learner_id="u-1", reason="unpaid debt", actor=Actor(kind="system", id="grace-scheduler")
     )
@@ -227,3 +229,11 @@ async def test_rows_of_a_partition_found_lost_behind_rows_queued_again_are_sent_
     on_broker = await event_ids(private_broker.bootstrap, topics.IDENTITY)
     missing = [event_id for event_id in logins if event_id not in on_broker]
     assert not missing, f"{len(missing)} of the {len(logins)} logins relayed before are gone"
+    # Rows queued again are the only record of events the broker lost: unlike a plain batch's
+    # marks, a transaction that queues rows again waits for the flush, to its last statement.
+    modes = await one_producer.pool.fetch(
+        "SELECT change, mode FROM commit_modes WHERE txid IN"
+        " (SELECT txid FROM commit_modes WHERE change = 'queued again')"
+    )
+    assert {r["change"] for r in modes} == {"queued again", "marked"}
+    assert {r["mode"] for r in modes} == {"on"}

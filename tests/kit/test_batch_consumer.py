@@ -11,12 +11,15 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka.structs import ConsumerRecord
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from faststream.kafka import KafkaBroker
 
-from tests.fixtures.kafka import read_all
+from tests.fixtures.kafka import SESSION_TIMEOUT_MS, on_topic, read_all
 from tests.kit.support import Deps, user_event
 from vigie_shared import topics
 from vigie_shared.events import CloudEvent, UserCreated
+from vigie_shared.kit import outbox
 from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.consumer import EventConsumer, Outcome
 from vigie_shared.kit.db import Conn
@@ -127,6 +130,84 @@ async def test_a_stopped_relay_hands_its_lock_to_the_next_one(deps: Deps, schema
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_the_offsets_past_each_applied_batch_are_committed(deps: Deps, kafka: str) -> None:
+    """Offsets are committed in the background, after the effects (kit/consumer.py,
+    ``OffsetCommits``): a consumer of the group started afterwards resumes past every record
+    applied, not from the start of the log."""
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, [topic], partitions=1, with_dlq=False)
+    consumer = EventConsumer(f"g-{uuid.uuid4().hex[:8]}", deps)
+    applied: list[str] = []
+
+    @consumer.handles(UserCreated)
+    async def effect(conn: Conn, event: CloudEvent[Any]) -> None:
+        applied.append(event.id)
+
+    broker = KafkaBroker(kafka, logger=None)
+    consumer.subscribe(broker, topic, session_timeout_ms=SESSION_TIMEOUT_MS)
+    await broker.start()
+    try:
+
+        async def send_three() -> None:
+            for _ in range(3):
+                event = user_event("committed")
+                await deps.producer.send_and_wait(on_topic(encode(event), topic))
+
+        # Two rounds, so that the second batch's commit follows one already made.
+        await send_three()
+        await until(lambda: len(applied) == 3, timeout=30)
+        await send_three()
+        await until(lambda: len(applied) == 6, timeout=30)
+        after = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=consumer.name)
+        await after.start()
+        try:
+            committed: int | None = None
+            deadline = time.monotonic() + 10
+            while committed != 6:
+                assert time.monotonic() < deadline, f"committed offset {committed}, not 6"
+                committed = await after.committed(TopicPartition(topic, 0))
+                await asyncio.sleep(0.1)
+        finally:
+            await after.stop()
+    finally:
+        await broker.stop()
+
+
+COMMIT_MODES = """
+CREATE TABLE commit_modes (txid bigint, change text, mode text);
+CREATE FUNCTION note_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO commit_modes VALUES (
+        txid_current(),
+        CASE WHEN TG_OP = 'INSERT' THEN 'written'
+             WHEN NEW.published_at IS NULL THEN 'queued again' ELSE 'marked' END,
+        current_setting('synchronous_commit'));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER note_commit_mode AFTER INSERT OR UPDATE ON outbox
+    FOR EACH ROW EXECUTE FUNCTION note_commit_mode();
+"""
+"""Records, for each change of an outbox row, its transaction and the ``synchronous_commit``
+in force then (tests/faults/test_outbox_loss.py uses it too). The relay's mark is the last
+statement of its transaction: what it sees is what the commit runs with."""
+
+
+async def test_the_relay_marks_without_waiting_for_the_flush_and_the_writer_does_wait(
+    deps: Deps, kafka: str, schema: str
+) -> None:
+    """A mark lost in a crash of the database only sends its row again (kit/outbox.py,
+    ``_without_flush``); the row itself must survive the crash."""
+    await deps.pool.execute(COMMIT_MODES)
+    event = user_event("marked")
+    await ensure_topics(kafka, [encode(event).topic])
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue(conn, event)
+    relay = OutboxRelay(deps.pool, deps.producer, schema=schema)
+    assert await relay.relay_once() == 1
+    modes = await deps.pool.fetch("SELECT change, mode FROM commit_modes")
+    assert sorted((r["change"], r["mode"]) for r in modes) == [("marked", "off"), ("written", "on")]
 
 
 async def until(condition: Any, timeout: float = 10.0) -> None:

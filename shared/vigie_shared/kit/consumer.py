@@ -2,8 +2,9 @@
 
 For each record: decode the CloudEvent (a malformed record becomes a dead letter at once); in
 the batch's database transaction, record its id in the inbox (``kit.inbox``) and apply the
-handler's effect (a redelivered id changes nothing); only then does FastStream commit the Kafka
-offsets (``AckPolicy.NACK_ON_ERROR``: commit after success, seek back on error).
+handler's effect (a redelivered id changes nothing); only then are the batch's Kafka offsets
+committed, in the background while the next batch is read and applied (``OffsetCommits``); a
+batch that fails is sought back to and redelivered.
 
 Failures are classified (``failures.is_transient``). A permanent one, the record's fault, is
 tried ``max_attempts`` times with backoff, then the record becomes a dead letter (one row and one
@@ -29,6 +30,7 @@ them would give those rules two homes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -39,6 +41,7 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import ConsumerStoppedError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -109,6 +112,46 @@ def log_end_of(msg: KafkaMessage) -> LogEnd | None:
 
 def positions(records: Sequence[ConsumerRecord[Any, Any]]) -> list[tuple[str, int, int]]:
     return [(record.topic, record.partition, record.offset) for record in records]
+
+
+class OffsetCommits:
+    """A consumer group's offset commits, made after each batch's effects have committed but not
+    awaited by it: the next batch is read and applied meanwhile (the Java client's
+    ``commitAsync``). Awaited, each commit, a broker round trip, lengthened every cycle of a
+    consumer that is behind, and so the wait of every record queued behind it.
+
+    An offset only says where a restarted or rebalanced consumer resumes. A commit that is lost
+    (the process stops, the group rebalances, the broker refuses it) redelivers records whose
+    effects are already committed, and their inbox rows make them change nothing. Commits go
+    one at a time, each with the newest offsets of every partition: never one older than
+    another that was sent before it."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._due: dict[TopicPartition, int] = {}
+        self._committing: asyncio.Task[None] | None = None
+
+    def applied(self, consumer: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Commit, soon, the offsets past ``records``, whose effects have committed."""
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            self._due[tp] = max(self._due.get(tp, 0), record.offset + 1)
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit(consumer))
+
+    async def _commit(self, consumer: Any) -> None:
+        while self._due:
+            offsets, self._due = self._due, {}
+            try:
+                if isinstance(consumer, AIOKafkaConsumer):
+                    # A partition the group gave to another member meanwhile is its to commit.
+                    owned = consumer.assignment()
+                    await consumer.commit({tp: o for tp, o in offsets.items() if tp in owned})
+                else:
+                    await consumer.commit()  # FastStream's stand-in, in its test client
+            except (KafkaError, ConsumerStoppedError) as exc:
+                # Only redeliveries follow, which the inbox absorbs.
+                log.warning("%s: offsets not committed (%s)", self._name, type(exc).__name__)
 
 
 class _HandlerFailed(Exception):
@@ -233,18 +276,28 @@ class EventConsumer:
         """Consume in batches: one transaction and one offset commit per batch, not per record
         (a commit per record costs a broker round trip each). A crash between the database
         commit and the offset commit only causes redeliveries, which the inbox absorbs."""
+        commits = OffsetCommits(self.name)
 
         async def consume(msg: KafkaMessage) -> None:
             raw = msg.raw_message
             records = raw if isinstance(raw, tuple) else (raw,)
-            await self.process_batch(records, log_end=log_end_of(msg))
+            try:
+                await self.process_batch(records, log_end=log_end_of(msg))
+            except Exception:
+                # Each partition back to the batch's first record: it is delivered again. One
+                # the group gave to another member meanwhile cannot be sought: it is theirs.
+                with contextlib.suppress(KafkaError):
+                    await msg.nack()
+                raise
+            commits.applied(msg.consumer, records)
 
         consume.__name__ = f"{self.name}_consume"
         router.subscriber(
             *topic_names,
             group_id=self.name,
             auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            # Offsets are committed by ``consume`` (after the effects), sought back on error.
+            ack_policy=AckPolicy.MANUAL,
             decoder=_raw_body,
             batch=True,
             max_records=max_records,

@@ -251,7 +251,9 @@ class Producer:
             client_id=self._client_id,
             acks="all",
             enable_idempotence=self._idempotence,
-            linger_ms=2,
+            # No wait for more records: the relay hands a whole batch to the producer before
+            # the sender runs, so a batch's records go together all the same.
+            linger_ms=0,
             request_timeout_ms=10_000,
             **client_security(self._login),
         )

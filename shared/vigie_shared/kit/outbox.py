@@ -70,6 +70,22 @@ async def enqueue(conn: Conn, *events: CloudEvent[Any]) -> None:
         await conn.executemany(_INSERT, rows)
 
 
+async def _without_flush(conn: Conn) -> None:
+    """Let the commit of ``conn``'s transaction, a batch's marks, return before the write-ahead
+    log reaches the disk (``synchronous_commit = off``, PostgreSQL docs 28.4, Asynchronous
+    Commit): the relay reads its next batch only once this one is marked, and waiting for the
+    flush lengthened every cycle.
+
+    A crash of the database loses at most the last marks, never a row nor an effect: their
+    rows are pending again and sent again, repeats which every consumer's inbox absorbs (the
+    handlers are idempotent). The writer's transaction, which creates the row, and the
+    consumer's, which records it in its inbox, stay durable, and so does a batch that queues
+    rows again after a lost log. The relay takes each partition's expected offset from the
+    marks when it leads again: a lost mark makes it expect a lower offset than the broker's,
+    which is never taken for a lost log."""
+    await conn.execute("SET LOCAL synchronous_commit = off")
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -230,17 +246,8 @@ class OutboxRelay:
             placed.append((row["id"], result.partition, result.offset))
         # Stopped at the first failure: later rows are sent again with it, keeping key order.
         lost = self._note_placements(rows[: len(placed)], placed)
-        if lost:
-            async with self._pool.acquire() as conn, conn.transaction():
-                # Queued again before this batch is marked, while its rows are still pending:
-                # every other row relayed to a lost partition is, whatever its id. Rows queued
-                # again for another partition go first by id, so the batch's first id does not
-                # tell which rows of this partition were relayed before it.
-                await self._requeue(conn, lost)
-                await self._mark_published(conn, placed)
-        elif placed:
-            # One statement is atomic by itself: no BEGIN and COMMIT round trips per batch.
-            await self._mark_published(self._pool, placed)
+        if placed:
+            await self._mark_published(placed, lost)
         self.published += len(placed)
         for topic, count in Counter(row["topic"] for row in rows[: len(placed)]).items():
             EVENTS_PUBLISHED.labels(self._schema, topic).inc(count)
@@ -248,19 +255,28 @@ class OutboxRelay:
             raise error
         return len(placed)
 
-    @staticmethod
     async def _mark_published(
-        db: Conn | asyncpg.Pool, placed: Sequence[tuple[int, int, int]]
+        self, placed: Sequence[tuple[int, int, int]], lost: dict[TopicPartitionKey, int]
     ) -> None:
-        await db.execute(
-            "UPDATE outbox o SET published_at = now(), partition = p.partition,"
-            " kafka_offset = p.kafka_offset"
-            " FROM unnest($1::bigint[], $2::int[], $3::bigint[])"
-            "   AS p(id, partition, kafka_offset) WHERE o.id = p.id",
-            [p[0] for p in placed],
-            [p[1] for p in placed],
-            [p[2] for p in placed],
-        )
+        """Record where each row landed, after queuing again the rows of ``lost`` partitions."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if lost:
+                # Queued again before this batch is marked, while its rows are still pending:
+                # every other row relayed to a lost partition is, whatever its id. Rows queued
+                # again for another partition go first by id, so the batch's first id does not
+                # tell which rows of this partition were relayed before it.
+                await self._requeue(conn, lost)
+            else:
+                await _without_flush(conn)
+            await conn.execute(
+                "UPDATE outbox o SET published_at = now(), partition = p.partition,"
+                " kafka_offset = p.kafka_offset"
+                " FROM unnest($1::bigint[], $2::int[], $3::bigint[])"
+                "   AS p(id, partition, kafka_offset) WHERE o.id = p.id",
+                [p[0] for p in placed],
+                [p[1] for p in placed],
+                [p[2] for p in placed],
+            )
 
     def _note_placements(
         self, rows: Sequence[asyncpg.Record], placed: Sequence[tuple[int, int, int]]
