@@ -112,3 +112,15 @@ async def test_an_empty_object_is_the_empty_jsonb_object(database_url: str, sche
         assert await conn.fetchval("SELECT jsonb_typeof($1::jsonb)", []) == "array"
     finally:
         await conn.close()
+
+
+def test_arrays_are_the_columns_of_tuple_rows() -> None:
+    rows = [(1, "a", b"x"), (2, "b", b"y")]
+    assert db.arrays(rows, 3) == [[1, 2], ["a", "b"], [b"x", b"y"]]
+    # No rows still give one array per column: an unnest of empty arrays inserts nothing.
+    assert db.arrays([], 3) == [[], [], []]
+
+
+def test_arrays_refuse_a_row_of_another_width() -> None:
+    with pytest.raises(ValueError, match="a row of 2 values where 3 were expected"):
+        db.arrays([(1, "a", b"x"), (2, "b")], 3)

@@ -95,6 +95,19 @@ def columns(cls: type[RecordT], records: Sequence[RecordT]) -> list[list[Any]]:
     return [[getattr(each, field.name) for each in records] for field in fields(cls)]
 
 
+def arrays(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """The values of tuple ``rows`` one list per position: the arrays an ``unnest($1::t[], ...)``
+    takes, as :func:`columns` gives them for records. ``width`` is the tuples' length, so that
+    no rows still give one (empty) array per column."""
+    result: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(f"a row of {len(row)} values where {width} were expected")
+        for values, value in zip(result, row, strict=True):
+            values.append(value)
+    return result
+
+
 _JSONB_VERSION = b"\x01"
 """The first byte of jsonb's binary form, followed by the document as JSON text (PostgreSQL's
 ``jsonb_send``/``jsonb_recv``, the only version there is)."""

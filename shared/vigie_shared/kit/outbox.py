@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from vigie_shared.events import CloudEvent
+from vigie_shared.kit import db
 from vigie_shared.kit.backoff import Backoff
 from vigie_shared.kit.cloudevents import KafkaRecord, encode
 from vigie_shared.kit.db import Conn
@@ -273,9 +274,7 @@ class OutboxRelay:
                 " kafka_offset = p.kafka_offset"
                 " FROM unnest($1::bigint[], $2::int[], $3::bigint[])"
                 "   AS p(id, partition, kafka_offset) WHERE o.id = p.id",
-                [p[0] for p in placed],
-                [p[1] for p in placed],
-                [p[2] for p in placed],
+                *db.arrays(placed, 3),
             )
 
     def _note_placements(

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 import asyncpg
 
+from vigie_shared.kit import db
 from vigie_shared.kit.db import Conn
 
 KeyName = tuple[str, str, date]
@@ -45,9 +46,7 @@ class KeyRepository:
             " JOIN unnest($1::text[], $2::text[], $3::date[]) WITH ORDINALITY"
             " AS w(data_subject, topic, period, n)"
             " USING (data_subject, topic, period) FOR SHARE OF k",
-            [n[0] for n in names],
-            [n[1] for n in names],
-            [n[2] for n in names],
+            *db.arrays(names, 3),
         )
         return [
             WrappedKey(row["id"], names[row["n"] - 1], bytes(row["wrapped_key"])) for row in rows
@@ -130,9 +129,7 @@ class KeyRepository:
             " SELECT nextval(pg_get_serial_sequence('subject_keys', 'id')), w.*, $4"
             " FROM unnest($1::text[], $2::text[], $3::date[]) AS w"
             " RETURNING key_id, data_subject, topic, period",
-            [n[0] for n in names],
-            [n[1] for n in names],
-            [n[2] for n in names],
+            *db.arrays(names, 3),
             reason,
         )
         return [NamedKey(row["key_id"], _name(row)) for row in rows]

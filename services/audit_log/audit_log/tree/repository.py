@@ -9,6 +9,7 @@ import asyncpg
 
 from audit_log.merkle import AccumulatorState
 from audit_log.tree.leaf import Leaf
+from vigie_shared.kit import db
 from vigie_shared.kit.db import Conn
 
 LEAF_COLUMNS = (
@@ -78,9 +79,7 @@ class TreeRepository:
             "WITH nodes AS (INSERT INTO tree_nodes (level, idx, hash)"
             " SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]))"
             " UPDATE tree_state SET size = $4, frontier = $5, updated_at = now()",
-            [n[0] for n in nodes],
-            [n[1] for n in nodes],
-            [n[2] for n in nodes],
+            *db.arrays(nodes, 3),
             state["size"],
             state,
         )
