@@ -112,7 +112,15 @@ async def test_a_group_held_by_a_stopped_member_fails_the_start_naming_it(
     try:
         with pytest.raises(ConsumerGroupsNotFormed) as failed:
             await asyncio.wait_for(runtime.start(), 60)
+        # The failed start stopped what it had started: no relay is left running on the loop
+        # (a lifespan that fails to start never runs its exit, so nothing else would stop it).
+        relays = [
+            task
+            for task in asyncio.all_tasks()
+            if task.get_name() == f"{spec.name}-relay" and not task.done()
+        ]
+        assert relays == []
     finally:
-        await runtime.stop()
+        await runtime.stop()  # a second stop is harmless
     print(failed.value)
     assert f"consumer group(s) {group} did not form within 3 s" in str(failed.value)

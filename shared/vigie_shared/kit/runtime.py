@@ -223,6 +223,17 @@ class Runtime:
         )
 
     async def start(self) -> None:
+        """Migrate, connect and start consuming. A start that fails stops what it started (the
+        relay's task, the producer, the pool) before the error goes on: the caller never gets a
+        runtime to stop, and a lifespan that fails to start does not run its exit."""
+        try:
+            await self._start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
+
+    async def _start(self) -> None:
         s = self.settings
         await migrate(s.database_url, self.spec.schema, self.spec.migrations)
         self._pool = await db.create_pool(s.database_url, self.spec.schema)
@@ -296,10 +307,13 @@ class Runtime:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay_task
+            self._relay_task = None
         if self._producer is not None:
             await self._producer.stop()
+            self._producer = None
         if self._pool is not None:
             await self._pool.close()
+            self._pool = None
         log.info("%s stopped", self.spec.name)
 
     def install(self, app: FastAPI) -> None:
