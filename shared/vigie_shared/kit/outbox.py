@@ -296,63 +296,9 @@ class OutboxRelay:
             await self._check_broker(conn)
 
     async def _check_broker(self, conn: Conn) -> None:
-        """Read back records relayed to each partition; if the broker no longer has them, every
-        retained row of that partition is queued again (from its last safe point: the start of
-        the retention window).
-
-        Two rows per partition are read back, because either alone can be fooled:
-
-        - the newest: a broker that came back empty and was not refilled has no record there;
-        - the oldest: a partition this relay shares with another producer (sso_gateway's and
-          audit_log's answers on ``dpo.task-results.v1``) may be refilled by that producer
-          first, so this relay's next record lands above the offset it expected and becomes the
-          newest row, found where it was written. Every row relayed before the loss sits below
-          it (each placement below the expected offset is caught by ``_note_placements``), so
-          the oldest retained row is one of them, and its offset now holds another record.
-
-        Kafka never writes a different record at an offset, so another ``ce_id`` at the oldest
-        row's offset is loss. No record there is not: a cluster's own retention may have
-        deleted it, or the read timed out; and after a loss that the newest row did not
-        reveal, the offsets below the newest are filled (the log is dense), so the oldest's
-        holds a record. A log end never proves a loss (the embedded broker reports one below
-        the true end); it only proves, when past the offset, that an unread record is there.
-        """
-        newest = await conn.fetch(
-            "SELECT DISTINCT ON (topic, partition) topic, partition, kafka_offset, event_id"
-            " FROM outbox WHERE published_at IS NOT NULL"
-            " ORDER BY topic, partition, kafka_offset DESC"
-        )
-        if not newest:
-            return
-        seen = await self._producer.event_ids_at(
-            {(r["topic"], r["partition"]): r["kafka_offset"] for r in newest}
-        )
-        lost = {
-            (r["topic"], r["partition"]): 0
-            for r in newest
-            if seen[(r["topic"], r["partition"])] != r["event_id"]
-        }
-        # Only partitions whose newest row was found, and with more than one row, need the
-        # second read. A partition first relayed after the first query is left to the next probe.
-        newest_at = {(r["topic"], r["partition"]): r["kafka_offset"] for r in newest}
-        oldest = [
-            r
-            for r in await conn.fetch(
-                "SELECT DISTINCT ON (topic, partition) topic, partition, kafka_offset, event_id"
-                " FROM outbox WHERE published_at IS NOT NULL"
-                " ORDER BY topic, partition, kafka_offset ASC"
-            )
-            if (r["topic"], r["partition"]) not in lost
-            and r["kafka_offset"] < newest_at.get((r["topic"], r["partition"]), -1)
-        ]
-        if oldest:
-            seen = await self._producer.event_ids_at(
-                {(r["topic"], r["partition"]): r["kafka_offset"] for r in oldest}
-            )
-            for r in oldest:
-                found = seen[(r["topic"], r["partition"])]
-                if found is not None and found != r["event_id"]:
-                    lost[(r["topic"], r["partition"])] = 0
+        """Read back what was relayed (:func:`_lost_partitions`); every retained row of a
+        partition the broker lost is queued again."""
+        lost = await _lost_partitions(conn, self._producer)
         if not lost:
             return
         if self._ensure_topics is not None:
@@ -386,3 +332,64 @@ class OutboxRelay:
             "SELECT count(*) FROM outbox WHERE published_at IS NULL"
         )
         return count
+
+
+async def _lost_partitions(conn: Conn, producer: Producer) -> dict[TopicPartitionKey, int]:
+    """The partitions the broker lost, read back from records relayed to each: for each, the
+    offset from which its rows are queued again (0, its last safe point: every row retained
+    since the start of the retention window).
+
+    Two rows per partition are read back, because either alone can be fooled:
+
+    - the newest: a broker that came back empty and was not refilled has no record there;
+    - the oldest: a partition this relay shares with another producer (sso_gateway's and
+      audit_log's answers on ``dpo.task-results.v1``) may be refilled by that producer
+      first, so this relay's next record lands above the offset it expected and becomes the
+      newest row, found where it was written. Every row relayed before the loss sits below
+      it (each placement below the expected offset is caught by ``_note_placements``), so
+      the oldest retained row is one of them, and its offset now holds another record.
+
+    Kafka never writes a different record at an offset, so another ``ce_id`` at the oldest
+    row's offset is loss. No record there is not: a cluster's own retention may have
+    deleted it, or the read timed out; and after a loss that the newest row did not
+    reveal, the offsets below the newest are filled (the log is dense), so the oldest's
+    holds a record. A log end never proves a loss (the embedded broker reports one below
+    the true end); it only proves, when past the offset, that an unread record is there.
+    """
+    newest = await conn.fetch(
+        "SELECT DISTINCT ON (topic, partition) topic, partition, kafka_offset, event_id"
+        " FROM outbox WHERE published_at IS NOT NULL"
+        " ORDER BY topic, partition, kafka_offset DESC"
+    )
+    if not newest:
+        return {}
+    seen = await producer.event_ids_at(
+        {(r["topic"], r["partition"]): r["kafka_offset"] for r in newest}
+    )
+    lost = {
+        (r["topic"], r["partition"]): 0
+        for r in newest
+        if seen[(r["topic"], r["partition"])] != r["event_id"]
+    }
+    # Only partitions whose newest row was found, and with more than one row, need the
+    # second read. A partition first relayed after the first query is left to the next probe.
+    newest_at = {(r["topic"], r["partition"]): r["kafka_offset"] for r in newest}
+    oldest = [
+        r
+        for r in await conn.fetch(
+            "SELECT DISTINCT ON (topic, partition) topic, partition, kafka_offset, event_id"
+            " FROM outbox WHERE published_at IS NOT NULL"
+            " ORDER BY topic, partition, kafka_offset ASC"
+        )
+        if (r["topic"], r["partition"]) not in lost
+        and r["kafka_offset"] < newest_at.get((r["topic"], r["partition"]), -1)
+    ]
+    if oldest:
+        seen = await producer.event_ids_at(
+            {(r["topic"], r["partition"]): r["kafka_offset"] for r in oldest}
+        )
+        for r in oldest:
+            found = seen[(r["topic"], r["partition"])]
+            if found is not None and found != r["event_id"]:
+                lost[(r["topic"], r["partition"])] = 0
+    return lost
