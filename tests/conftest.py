@@ -12,6 +12,12 @@ import pytest
 # or `vigie up` child, reads its settings.
 os.environ.setdefault("VIGIE_KAFKA_SESSION_TIMEOUT_MS", "4000")
 
+# A service whose consumer groups do not form fails its start naming them, after this long; at
+# the default (120 s, the tests' own timeout) the test's timeout came first, and a hang with
+# every task's stack was all it said. Below it, the failure names the groups, and the start
+# stops what it started.
+os.environ.setdefault("VIGIE_KAFKA_GROUP_JOIN_TIMEOUT_SECONDS", "90")
+
 # The developer's own stack is not the tests': `make run` keeps its data dir (its generated secret
 # included) under ~/.local/share/vigie, and an admin command run in-process resolves its stack,
 # and so its secret, from VIGIE_DATA_DIR. It points at an empty directory of this session, so a
