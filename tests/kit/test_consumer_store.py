@@ -239,10 +239,13 @@ async def test_a_store_without_the_declaration_is_still_claimed_in_the_inbox(dep
     assert await effects(deps.pool) == ["a", "b"]
 
 
-async def test_parts_of_a_deduping_store_take_its_lock_in_the_order_polled(deps: Deps) -> None:
+@pytest.mark.parametrize("kind", [Effects, KeyedEffects], ids=["claimed", "deduping"])
+async def test_parts_take_the_stores_lock_in_the_order_polled(
+    deps: Deps, kind: type[Effects | KeyedEffects]
+) -> None:
     await deps.pool.execute("CREATE TABLE keyed (event_id text PRIMARY KEY, subject text)")
     held = FirstConnectionHeld(deps.pool)
-    store = KeyedEffects()
+    store = kind()
     consumer = EventConsumer(
         f"g-{uuid.uuid4().hex[:8]}", HeldDeps(held, deps.producer), store=store, part_size=2
     )
