@@ -3,11 +3,12 @@ the same run (aiokafka consume alone, PostgreSQL COPY alone), proof throughput, 
 and query latency on a large synthetic table.
 
 Run: ``python bench/bench_audit.py [--events N] [--rows M] [--runs R]``. ``--events`` go
-through the real pipeline (broker -> batch consumer -> inbox + sealing + leaf hashes + nodes +
-frontier, one transaction per batch), ``--runs`` times into a fresh log each (medians printed);
-``--rows`` synthetic entries are generated server-side for the query figures (their leaf hashes
-are not a valid tree: only the query plans and latencies are measured on them). The broker and
-the scratch database are removed however the run ends (``_stack.stack``).
+through the real pipeline (broker -> batch consumer -> sealing + leaf hashes + nodes + frontier,
+one transaction per part, deduped by the log's unique event id), ``--runs`` times into a fresh
+log each (medians printed); ``--rows`` synthetic entries are generated server-side for the query
+figures (their leaf hashes are not a valid tree: only the query plans and latencies are measured
+on them). The broker and the scratch database are removed however the run ends
+(``_stack.stack``).
 """
 
 from __future__ import annotations
@@ -510,7 +511,7 @@ async def main(n_events: int, n_rows: int, runs: int, broker: str) -> None:
             ("aiokafka produce (load phase, acks=all)", produce),
             ("raw limit: aiokafka consume alone", consume),
             ("raw limit: PostgreSQL COPY alone (7 columns, batches of 500)", copy),
-            ("pipeline: broker -> inbox + seal + Merkle leaves/nodes, committed", ingest),
+            ("pipeline: broker -> seal + Merkle leaves/nodes, committed", ingest),
             ("vigie audit verify: recompute every leaf + root", verify),
             ("inclusion proofs generated from stored nodes", gen),
             ("inclusion proofs verified (RFC 9162 §2.1.3.2)", check),

@@ -14,14 +14,15 @@ batch is given back after a backoff that grows with each failure in a row, and i
 never dead-lettered. A consumer that has records waiting and has not moved past any for its
 stall window is reported stalled (``ConsumerProgress``: ``/metrics``, ``/readyz``).
 
-A consumer given a :class:`BatchStore` instead of handlers (the audit log, which takes every
-event) stores each polled batch in parts of ``part_size`` records: one transaction per part
-claims the part's ids in the inbox and hands the new ones to the store. Two parts are stored at
-once, on two connections, and take the store's ordering lock in the order polled, while the
-next part is decoded. A part that fails (not transiently) is stored again one record per
-transaction, so a poison record becomes a dead letter after ``max_attempts`` and the rest of
-its part is kept. Retries, dead letters, the transient backoff, the offset commit after the
-effect and the metrics are those of the handler path.
+A consumer given a :class:`BatchStore` instead of handlers stores each polled batch in parts of
+``part_size`` records: one transaction per part claims the part's ids in the inbox and hands the
+new ones to the store. A :class:`DedupingStore` (the audit log's, which takes every event and
+whose unique event id refuses a repeat) is handed every record and claims nothing: it says
+which it stored. Two parts are stored at once, on two connections, and take the store's ordering
+lock in the order polled, while the next part is decoded. A part that fails (not transiently)
+is stored again one record per transaction, so a poison record becomes a dead letter after
+``max_attempts`` and the rest of its part is kept. Retries, dead letters, the transient backoff,
+the offset commit after the effect and the metrics are those of the handler path.
 
 One module for both paths, over the usual length: they share every rule above, and splitting
 them would give those rules two homes.
@@ -34,10 +35,10 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
@@ -84,7 +85,8 @@ parts would pay a transaction's dozen round trips and its commit more often."""
 
 _IN_FLIGHT = 2
 """Parts being stored at once, each in its own transaction on its own connection: while one
-holds the store's ordering lock, the next claims its records in the inbox, then queues."""
+holds the store's ordering lock, the next claims its records in the inbox (unless its store
+dedupes by itself), then queues."""
 
 _YIELD_EVERY = 10
 """Decoding lets the parts being stored send their next statements every this many records."""
@@ -122,9 +124,9 @@ class OffsetCommits:
 
     An offset only says where a restarted or rebalanced consumer resumes. A commit that is lost
     (the process stops, the group rebalances, the broker refuses it) redelivers records whose
-    effects are already committed, and their inbox rows make them change nothing. Commits go
-    one at a time, each with the newest offsets of every partition: never one older than
-    another that was sent before it."""
+    effects are already committed, and their inbox rows (or a :class:`DedupingStore`'s own
+    unique event id) make them change nothing. Commits go one at a time, each with the newest
+    offsets of every partition: never one older than another that was sent before it."""
 
     def __init__(self, name: str) -> None:
         self._name = name
@@ -198,7 +200,8 @@ class Refused(Exception):
 
 
 class BatchStore(Protocol[T]):
-    """A consumer's own storage of its records, part by part, in place of handlers."""
+    """A consumer's own storage of its records, part by part, in place of handlers; the
+    consumer claims each part's event ids in the inbox and hands the store the new ones."""
 
     def prepare(self, event: CloudEvent[Any]) -> T:
         """What is stored of ``event``, judged before it is claimed; raises :class:`Refused`
@@ -211,8 +214,48 @@ class BatchStore(Protocol[T]):
         ...
 
 
+@runtime_checkable
+class DedupingStore(Protocol[T]):
+    """A :class:`BatchStore` that keeps each event id once by itself, and so has nothing
+    claimed in the inbox.
+
+    Its storage holds the id of every event it applied under a unique key, for as long as the
+    effect lasts, and it skips the ids it holds: an inbox row per event would record the same
+    fact a second time, in the same transaction, at a cost per event. Delivery stays at least
+    once and the effect once per id: a redelivered record reaches the store, which stores
+    nothing for it and says so, and the consumer counts it a duplicate.
+    """
+
+    dedupes_by_event_id: ClassVar[Literal[True]]
+    """The declaration that takes the store off the inbox; a store without it is claimed."""
+
+    def prepare(self, event: CloudEvent[Any]) -> T:
+        """As :meth:`BatchStore.prepare`; what it makes carries the event's id."""
+        ...
+
+    async def store(
+        self, conn: Conn, items: Sequence[T], *, locked: asyncio.Event
+    ) -> Collection[str]:
+        """Apply, in the part's transaction and in order, those of ``items`` whose event id it
+        does not hold yet (an id repeated in ``items`` once); the event ids it applied. Set
+        ``locked`` as :meth:`BatchStore.store` does."""
+        ...
+
+
+AnyStore = BatchStore[Any] | DedupingStore[Any]
+
+
 _Item = tuple[int, ConsumerRecord[Any, Any], str, Any]
 """A record of a part: its place in the batch, the record, its event id, what is stored."""
+
+
+def _first_of(new: set[str], event_id: str) -> Outcome:
+    """A part's record given the part's ids that are new (claimed, or stored by the store): the
+    first record of a new id is processed, any later one a duplicate (``new`` loses the id)."""
+    if event_id in new:
+        new.discard(event_id)
+        return Outcome.PROCESSED
+    return Outcome.DUPLICATE
 
 
 class EventConsumer:
@@ -230,7 +273,7 @@ class EventConsumer:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         stall_after: float = DEFAULT_STALL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
-        store: BatchStore[Any] | None = None,
+        store: AnyStore | None = None,
         part_size: int = PART_SIZE,
     ) -> None:
         """``base_delay`` is the first wait between tries of a failing handler;
@@ -561,7 +604,7 @@ class EventConsumer:
         return Outcome.PROCESSED
 
     async def _store_batch(
-        self, store: BatchStore[Any], records: Sequence[ConsumerRecord[Any, Any]]
+        self, store: AnyStore, records: Sequence[ConsumerRecord[Any, Any]]
     ) -> list[Outcome]:
         """Store ``records`` part by part, two parts in flight; the outcomes in record order.
         Returns once every part has committed; on a failure, once the parts in flight have
@@ -599,7 +642,7 @@ class EventConsumer:
 
     async def _prepare_part(
         self,
-        store: BatchStore[Any],
+        store: AnyStore,
         records: Sequence[ConsumerRecord[Any, Any]],
         first: int,
         traced: bool,
@@ -635,7 +678,7 @@ class EventConsumer:
 
     async def _store_part(
         self,
-        store: BatchStore[Any],
+        store: AnyStore,
         items: Sequence[_Item],
         ahead: asyncio.Event | None,
         locked: asyncio.Event,
@@ -657,7 +700,7 @@ class EventConsumer:
             outcomes[item[0]] = outcome
         self._count_many([item[1] for item in items], stored)
 
-    async def _store_alone(self, store: BatchStore[Any], item: _Item) -> Outcome:
+    async def _store_alone(self, store: AnyStore, item: _Item) -> Outcome:
         async def apply() -> Outcome:
             (outcome,) = await self._store_in_one(store, [item], None, asyncio.Event())
             return outcome
@@ -667,32 +710,36 @@ class EventConsumer:
 
     async def _store_in_one(
         self,
-        store: BatchStore[Any],
+        store: AnyStore,
         items: Sequence[_Item],
         ahead: asyncio.Event | None,
         locked: asyncio.Event,
     ) -> list[Outcome]:
-        """One transaction: claim ``items`` in the inbox and store the new ones. With
-        ``ahead``, the claim waits until the part before holds the store's lock (or is done),
-        so parts take that lock in order; ``locked`` is this part's own signal, set once it
-        holds the lock or has failed."""
+        """One transaction: claim ``items`` in the inbox and store the new ones, or hand them
+        all to a :class:`DedupingStore`. With ``ahead``, the claim (or the store) waits until
+        the part before holds the store's lock (or is done), so parts take that lock in order;
+        ``locked`` is this part's own signal, set once it holds the lock or has failed."""
         try:
             async with self._deps.pool.acquire() as conn, conn.transaction():
                 if ahead is not None:
                     await ahead.wait()
-                fresh = await inbox_repository.claim(
+                if isinstance(store, DedupingStore):
+                    values = [value for _, _, _, value in items]
+                    new = set(await store.store(conn, values, locked=locked))
+                    return [_first_of(new, event_id) for _, _, event_id, _ in items]
+                new = await inbox_repository.claim(
                     conn, self.name, [(record, event_id) for _, record, event_id, _ in items]
                 )
-                outcomes: list[Outcome] = []
-                new: list[Any] = []
-                for _, _, event_id, value in items:
-                    if event_id in fresh:
-                        fresh.discard(event_id)  # the same id again later is a repeat
-                        new.append(value)
-                        outcomes.append(Outcome.PROCESSED)
-                    else:
-                        outcomes.append(Outcome.DUPLICATE)
-                await store.store(conn, new, locked=locked)
+                outcomes = [_first_of(new, event_id) for _, _, event_id, _ in items]
+                await store.store(
+                    conn,
+                    [
+                        value
+                        for (_, _, _, value), outcome in zip(items, outcomes, strict=True)
+                        if outcome is Outcome.PROCESSED
+                    ],
+                    locked=locked,
+                )
         finally:
             locked.set()
         return outcomes

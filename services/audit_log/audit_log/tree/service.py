@@ -104,9 +104,10 @@ class TreeService:
     async def append(
         self, conn: Conn, entries: Sequence[NewEntry], *, locked: asyncio.Event | None = None
     ) -> list[Leaf]:
-        """Seal, number and store ``entries`` (an id already in the log is skipped). ``locked``
-        is set as soon as the writer's lock is held: a caller with another transaction to
-        append next may then let it queue for the lock, in order."""
+        """Seal, number and store ``entries``; the leaves stored. An entry whose id is in the
+        log already, or came earlier in ``entries``, is skipped: the log's unique event id is
+        ingestion's dedupe. ``locked`` is set as soon as the writer's lock is held: a caller
+        with another transaction to append next may then let it queue for the lock, in order."""
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
         state = await self._repository.lock_state(conn)
@@ -115,11 +116,14 @@ class TreeService:
         fresh = _first_of_each_id(entries, set())
         if not fresh:
             return []
-        # Ingestion's inbox has already set aside what this consumer stored before, so an id
-        # already in the log is rare (another consumer name, an adopted legacy row): the entries
-        # are written at once, and only if the log's unique event id refuses them are they
-        # written again without the ids it holds. The savepoint undoes the whole attempt, the
-        # keys it created included, so the retry writes what looking the ids up first would.
+        # An id already in the log is rare: ingestion is handed an event again only when a
+        # batch is redelivered (an offset commit lost to a crash or a rebalance, a batch given
+        # back after an outage) or a dead letter is replayed; an adopted legacy row is another.
+        # So the entries are written at once, and only if the log's unique event id refuses
+        # them are they written again without the ids it holds: a redelivered part pays for
+        # two attempts, where looking every part's ids up first would cost each part a query.
+        # The savepoint undoes the whole attempt, the keys it created included, so the retry
+        # writes what looking the ids up first would.
         try:
             async with conn.transaction():
                 return await self._store(conn, state, fresh)
