@@ -207,16 +207,27 @@ async def doubled_checkpoints(conn: asyncpg.Connection) -> int:
 @dataclass(frozen=True)
 class Group:
     """A consumer group as the ledger sees it: the schema of its inbox, the topics it reads and
-    the event types it has a handler for (the kit claims an inbox row for those only)."""
+    the event types it has a handler for (the kit claims an inbox row for those only).
+    ``applied`` is the query of the ids it applied where its store, not the inbox, keeps them
+    (a ``kit.consumer.DedupingStore``)."""
 
     name: str
     schema: str
     topics: tuple[str, ...]
     types: frozenset[str]
+    applied: str | None = None
 
 
 GROUPS = (
-    Group("audit_log.ingest", "audit", topics.ALL, frozenset(EVENT_TYPES)),
+    # The audit log's store dedupes by the log's unique event id: no inbox row, the entry is
+    # the record of what it applied, written in the same transaction.
+    Group(
+        "audit_log.ingest",
+        "audit",
+        topics.ALL,
+        frozenset(EVENT_TYPES),
+        applied='SELECT event_id FROM "audit".log_entries',
+    ),
     Group(
         "sso_gateway.access",
         "sso",
@@ -283,12 +294,13 @@ async def group_ledgers(
             for event_id, (topic, event_type) in produced.items()
             if topic in group.topics and event_type in group.types
         }
-        claimed = {
-            r["event_id"]
-            for r in await conn.fetch(
+        if group.applied is not None:
+            rows = await conn.fetch(group.applied)
+        else:
+            rows = await conn.fetch(
                 f'SELECT event_id FROM "{group.schema}".inbox WHERE consumer = $1', group.name
             )
-        }
+        claimed = {r["event_id"] for r in rows}
         ledgers.append(GroupLedger(group, len(due), len(due & claimed), sorted(due - claimed)))
     return ledgers
 

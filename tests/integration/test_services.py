@@ -1,5 +1,5 @@
 """The three services on the real broker and PostgreSQL: health, problem details, and one flow
-that crosses services (sso_gateway's outbox -> Kafka -> audit_log's inbox)."""
+that crosses services (sso_gateway's outbox -> Kafka -> the audit log)."""
 
 from __future__ import annotations
 
