@@ -182,10 +182,22 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
     try:
         await consumer.stop()
     except asyncio.CancelledError:
+        await close_after_cut_stop(consumer)
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             raise
         log.warning("aiokafka's consumer let a cancellation out of stop(); ignored")
+
+
+async def close_after_cut_stop(consumer: AIOKafkaConsumer) -> None:
+    """Close what ``consumer.stop()`` skipped when its fetcher let a cancellation out of it:
+    the client (connections and the metadata task), closed last by ``stop()``. Without this
+    the client retries a broker that is gone for as long as the process lives. aiokafka marks
+    the consumer closed first, so a second ``stop()`` does nothing, and has no public way to
+    close the client alone."""
+    client = consumer._client
+    with contextlib.suppress(Exception):
+        await asyncio.shield(client.close())
 
 
 DELIVERY_TIMEOUT = 30.0

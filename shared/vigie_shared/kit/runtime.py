@@ -25,6 +25,7 @@ from vigie_shared.kit.db import Conn
 from vigie_shared.kit.kafka import (
     KafkaCredentials,
     Producer,
+    close_after_cut_stop,
     ensure_topics,
     faststream_security,
     grants_producer_ids,
@@ -302,6 +303,7 @@ class Runtime:
 
     async def stop(self) -> None:
         # Consumers first: each finishes and commits the message in hand (graceful_timeout).
+        await self._stop_subscribers()
         await self.broker.stop()
         if self._relay_task is not None:
             self._relay_task.cancel()
@@ -315,6 +317,30 @@ class Runtime:
             await self._pool.close()
             self._pool = None
         log.info("%s stopped", self.spec.name)
+
+    async def _stop_subscribers(self) -> None:
+        """Stop every subscriber, each whatever the others do. ``KafkaBroker.stop`` stops them
+        in one anyio task group: when aiokafka lets a cancellation out of one consumer's
+        ``stop()`` (its fetcher, closed while it backs off from a broker that went away), the
+        group cancels the other stops midway, and their consumers' heartbeats, fetchers and
+        connections run on, unowned, for as long as the process. A consumer whose stop was cut
+        that way has its client closed here (``kit.kafka.close_after_cut_stop``). What is left
+        for ``KafkaBroker.stop`` afterwards is only its own connection."""
+        subscribers = list(self.broker.subscribers)
+        results = await asyncio.gather(
+            *(subscriber.stop() for subscriber in subscribers), return_exceptions=True
+        )
+        for subscriber, result in zip(subscribers, results, strict=True):
+            consumer = getattr(subscriber, "consumer", None)
+            if isinstance(result, asyncio.CancelledError) and consumer is not None:
+                await close_after_cut_stop(consumer)
+            if isinstance(result, BaseException):
+                log.warning(
+                    "%s: a subscriber of %s did not stop cleanly: %r",
+                    self.spec.name,
+                    getattr(subscriber, "group_id", "?"),
+                    result,
+                )
 
     def install(self, app: FastAPI) -> None:
         """What every service's app has: problem details, health, metrics, traces, request
