@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
@@ -226,3 +227,16 @@ def run_tlog_proof_check(binary: Path, proof: str, vkey: str, *args: str) -> tup
         )
     print(done.stdout, done.stderr, end="")
     return done.returncode, done.stdout + done.stderr
+
+
+def event_id(record: ConsumerRecord[Any, Any]) -> str:
+    """The CloudEvents id a record carries (its ``ce_id`` header)."""
+    value: bytes = dict(record.headers)["ce_id"]
+    return value.decode()
+
+
+async def stored_ids(log: LogUnderTest) -> list[str]:
+    """The event ids of the log's entries, in leaf order."""
+    async with log.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT event_id FROM log_entries ORDER BY leaf_index")
+    return [row["event_id"] for row in rows]

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from audit_log import cli
 from audit_log.ingest.handlers import ingest_consumer
-from tests.audit_log.support import LogUnderTest
+from tests.audit_log.support import LogUnderTest, event_id, stored_ids
 from vigie_shared.events import LoginSucceeded, new_event
 from vigie_shared.kit.cloudevents import encode
 from vigie_shared.kit.consumer import Outcome
@@ -48,17 +48,6 @@ def logins(topic: str, count: int, *, first: int = 0) -> list[ConsumerRecord[Any
             )
         )
     return out
-
-
-def event_id(record: ConsumerRecord[Any, Any]) -> str:
-    value: bytes = dict(record.headers)["ce_id"]
-    return value.decode()
-
-
-async def stored_ids(log: LogUnderTest) -> list[str]:
-    async with log.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT event_id FROM log_entries ORDER BY leaf_index")
-    return [row["event_id"] for row in rows]
 
 
 def counted(group: str, topic: str, outcome: Outcome) -> float:

@@ -18,7 +18,7 @@ from aiokafka.structs import ConsumerRecord
 from audit_log import cli
 from audit_log.ingest.handlers import ingest_consumer
 from audit_log.tree.leaf import MAX_LEAF_BYTES
-from tests.audit_log.support import LogUnderTest
+from tests.audit_log.support import LogUnderTest, event_id, stored_ids
 from tests.fixtures.kafka import read_all
 from vigie_shared import topics
 from vigie_shared.events import LoginSucceeded, new_event
@@ -105,17 +105,6 @@ def polled(
             )
         )
     return out
-
-
-def event_id(record: ConsumerRecord[Any, Any]) -> str:
-    value: bytes = dict(record.headers)["ce_id"]
-    return value.decode()
-
-
-async def stored_ids(log: LogUnderTest) -> list[str]:
-    async with log.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT event_id FROM log_entries ORDER BY leaf_index")
-    return [row["event_id"] for row in rows]
 
 
 async def test_parts_are_appended_in_the_order_polled_and_a_redelivery_adds_nothing(
