@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import asyncpg
@@ -17,6 +16,7 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client import REGISTRY
 
 from tests.fixtures.kafka import read_all
+from tests.fixtures.pools import FirstConnectionHeld
 from tests.kit.support import Deps, user_event
 from vigie_shared import topics
 from vigie_shared.events import CloudEvent, UserCreated
@@ -71,24 +71,6 @@ class KeyedEffects:
             [subject for _, subject in items],
         )
         return [row["event_id"] for row in rows]
-
-
-class FirstConnectionHeld:
-    """The pool, but the first connection asked for is handed over only once ``released`` is
-    set (a busy pool, say): the part that asked first is the slowest to its lock."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self.released = asyncio.Event()
-        self._asked = 0
-
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Any]:
-        self._asked += 1
-        if self._asked == 1:
-            await self.released.wait()
-        async with self._pool.acquire() as conn:
-            yield conn
 
 
 class HeldDeps:

@@ -20,6 +20,7 @@ from audit_log.ingest.handlers import ingest_consumer
 from audit_log.tree.leaf import MAX_LEAF_BYTES
 from tests.audit_log.support import LogUnderTest, event_id, stored_ids
 from tests.fixtures.kafka import read_all
+from tests.fixtures.pools import FirstConnectionHeld
 from vigie_shared import topics
 from vigie_shared.events import LoginSucceeded, new_event
 from vigie_shared.kit.cloudevents import encode
@@ -32,24 +33,6 @@ class Deps:
     def __init__(self, pool: Any, producer: Producer) -> None:
         self.pool = pool
         self.producer = producer
-
-
-class FirstConnectionHeld:
-    """The log's pool, but the first connection asked for is handed over only once ``released``
-    is set (a busy pool, say): the first part is then the slowest to the writer's lock."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self.released = asyncio.Event()
-        self.asked = 0
-
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Any]:
-        self.asked += 1
-        if self.asked == 1:
-            await self.released.wait()
-        async with self._pool.acquire() as conn:
-            yield conn
 
 
 class OutageOnAcquire:
