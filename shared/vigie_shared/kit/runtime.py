@@ -288,10 +288,10 @@ class Runtime:
                 if isinstance(subscriber, LogicSubscriber)
                 and (subscriber.consumer is None or not subscriber.consumer.assignment())
             )
-            # Stop what did start: the groups that formed are left (LeaveGroup), the connections
-            # closed. A join still pending is not left (aiokafka leaves only from a generation):
-            # the coordinator drops that member once its session expires.
-            await self.broker.stop()
+            # ``start`` stops what did start (``stop``): the groups that formed are left
+            # (LeaveGroup), the connections closed. A join still pending is not left (aiokafka
+            # leaves only from a generation): the coordinator drops that member once its session
+            # expires.
             raise ConsumerGroupsNotFormed(
                 f"{self.spec.name}: consumer group(s) {', '.join(waiting)} did not form within "
                 f"{self.settings.kafka_group_join_timeout_seconds:g} s on "
