@@ -160,6 +160,14 @@ class Backends:
         return sum(t - start.get(pid, 0.0) for pid, t in end.items())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, all its threads (Linux ``/proc``): work per
+    CPU-second compares efficiency even when other work on the machine takes its share of the
+    cores, which throughput alone does not."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from _stack import BROKERS, Backends, median, percentile, print_table, run, stack
+from _stack import BROKERS, Backends, cpu_seconds, median, percentile, print_table, run, stack
 from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from faststream.kafka import KafkaBroker
@@ -191,6 +191,8 @@ class IngestRun:
     """CPU of this process per event ingested: decoding, sealing, hashing, asyncpg, FastStream."""
     db_cpu_us: float | None
     """CPU of the PostgreSQL backends per event, when they run on this machine."""
+    broker_cpu_us: float | None
+    """CPU of the broker's process per event (its fetches and the consumer's commits)."""
 
 
 @contextlib.asynccontextmanager
@@ -213,7 +215,13 @@ async def ingesting(
 
 
 async def pipeline(
-    bootstrap: str, topic: str, n: int, audit: AuditLog, pool: asyncpg.Pool, backends: Backends
+    bootstrap: str,
+    topic: str,
+    n: int,
+    audit: AuditLog,
+    pool: asyncpg.Pool,
+    backends: Backends,
+    broker_pid: int | None,
 ) -> IngestRun:
     group = f"bench-{uuid.uuid4().hex}"
     async with ingesting(bootstrap, topic, audit, pool, group) as (ingest, _):
@@ -226,18 +234,44 @@ async def pipeline(
             _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.001)
         db_start = backends.cpu()
+        broker_start = None if broker_pid is None else cpu_seconds(broker_pid)
         first, start, cpu = ingest.stored, time.perf_counter(), time.process_time()
         while ingest.stored < n:
             _check_progress(ingest, n, deadline)
             await asyncio.sleep(0.01)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         db_cpu = backends.spent_since(db_start)
+        broker_cpu = None
+        if broker_pid is not None and broker_start is not None:
+            broker_cpu = cpu_seconds(broker_pid) - broker_start
         count = n - first
         return IngestRun(
             rate=count / elapsed,
             cpu_us=cpu / count * 1e6,
             db_cpu_us=None if db_cpu is None else db_cpu / count * 1e6,
+            broker_cpu_us=None if broker_cpu is None else broker_cpu / count * 1e6,
         )
+
+
+TARGET_RATE = 50_000
+"""Events per second the ingestion is to sustain end to end (docs/performance.md)."""
+
+
+def cpu_budget(samples: dict[str, list[float]], runs: int) -> str:
+    """The pipeline's CPU per event, process by process, and what the target rate would take of
+    the machine at that cost: every process of the pipeline shares this machine's cores."""
+    parts = {"this process": median(samples["ingest_cpu"])}
+    if "ingest_db_cpu" in samples:
+        parts["PostgreSQL backends"] = median(samples["ingest_db_cpu"])
+    if "ingest_broker_cpu" in samples:
+        parts["broker"] = median(samples["ingest_broker_cpu"])
+    total = sum(parts.values())
+    return (
+        "pipeline CPU per event: "
+        + ", ".join(f"{name} {us:.0f} µs" for name, us in parts.items())
+        + f" (median of {runs} runs); {total:.0f} µs in all, so {TARGET_RATE:,} events/s would"
+        f" take {total * TARGET_RATE / 1e6:.1f} of this machine's {os.cpu_count()} CPUs"
+    )
 
 
 async def event_to_proof(
@@ -456,11 +490,15 @@ async def main(n_events: int, n_rows: int, runs: int, broker: str) -> None:
             pool = await db.create_pool(dsn, schema, connection_class=backends.connection_class)
             settings = Settings(database_url=dsn, kafka_bootstrap=bootstrap)
             audit = AuditLog.build(settings)
-            run_figures = await pipeline(bootstrap, topic, n_events, audit, pool, backends)
+            run_figures = await pipeline(
+                bootstrap, topic, n_events, audit, pool, backends, s.broker.pid
+            )
             samples.setdefault("ingest", []).append(run_figures.rate)
             samples.setdefault("ingest_cpu", []).append(run_figures.cpu_us)
             if run_figures.db_cpu_us is not None:
                 samples.setdefault("ingest_db_cpu", []).append(run_figures.db_cpu_us)
+            if run_figures.broker_cpu_us is not None:
+                samples.setdefault("ingest_broker_cpu", []).append(run_figures.broker_cpu_us)
             steady = await event_to_proof(bootstrap, audit, pool, STEADY_RATE, STEADY_SECONDS)
             samples.setdefault("proof_p50", []).append(percentile(steady, 50))
             samples.setdefault("proof_p99", []).append(percentile(steady, 99))
@@ -520,10 +558,7 @@ async def main(n_events: int, n_rows: int, runs: int, broker: str) -> None:
         ]:
             print(f"{label:<62} {value:12,.0f}")
         print(f"pipeline runs: {', '.join(f'{v:,.0f}' for v in samples['ingest'])} events/s")
-        cpu_line = f"pipeline CPU per event: this process {median(samples['ingest_cpu']):.0f} µs"
-        if "ingest_db_cpu" in samples:
-            cpu_line += f", PostgreSQL backends {median(samples['ingest_db_cpu']):.0f} µs"
-        print(cpu_line + f" (median of {runs} runs)")
+        print(cpu_budget(samples, runs))
         print(
             f"event to inclusion proof at {STEADY_RATE:,.0f} events/s: p50"
             f" {median(samples['proof_p50']):.0f} ms, p99 {median(samples['proof_p99']):.0f} ms"

@@ -48,7 +48,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
-from _stack import median, percentile, print_comparison, run, stack
+from _stack import cpu_seconds, median, percentile, print_comparison, run, stack
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
@@ -185,14 +185,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used (Linux ``/proc``): requests per CPU-second
-    compares the providers' efficiency even when other work on the machine takes its share of
-    the cores, which throughput alone does not."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def setup(settings: Settings, logins: int) -> tuple[str, str, list[str]]:
