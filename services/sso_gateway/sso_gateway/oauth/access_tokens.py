@@ -1,8 +1,8 @@
 """Token rows, written with other requests' rows in one statement: a commit per token was, with
 the client's round trip (``client_cache``), most of the client-credentials grant's cost beyond
 HTTP itself at peak hours (``bench/bench_sso.py``). The token pairs of refresh and code grants
-go the same way, and the same group commit records DPoP proofs against replay
-(``oauth.dpop.ProofWriter``)."""
+go the same way, so do the refresh tokens' rotations, and the same group commit records DPoP
+proofs against replay (``oauth.dpop.ProofWriter``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from sso_gateway.oauth.records import TokenPair
+from sso_gateway.oauth.records import RotatedRefreshToken, Rotation, TokenPair
 from sso_gateway.oauth.repository import grant_repository
 
 RowT = TypeVar("RowT")
@@ -123,16 +123,46 @@ class AccessTokenWriter(GroupCommit[AccessTokenRow, None]):
         return [None] * len(rows)
 
 
-class TokenPairWriter(GroupCommit[TokenPair, None]):
+class TokenPairWriter(GroupCommit[TokenPair, bool]):
     """Access and refresh token pairs, group-committed (``GroupCommit``): a grant answers only
-    once its pair is committed, so that the refresh token it returns can be used at once."""
+    once its pair is committed, so that the refresh token it returns can be used at once.
+    Each learns whether its pair was written: not when the refresh token it replaces was
+    revoked meanwhile (``GrantRepository.insert_token_pairs``)."""
 
     TASK_NAME = "sso-token-pair-writer"
 
-    async def _insert(self, pool: asyncpg.Pool, rows: Sequence[TokenPair]) -> list[None]:
+    async def _insert(self, pool: asyncpg.Pool, rows: Sequence[TokenPair]) -> list[bool]:
         async with pool.acquire() as conn:
-            await grant_repository.insert_token_pairs(conn, rows)
-        return [None] * len(rows)
+            return await grant_repository.insert_token_pairs(conn, rows)
+
+
+class RotationWriter(GroupCommit[Rotation, RotatedRefreshToken | None]):
+    """The rotations of concurrent refresh grants, group-committed (``GroupCommit``) in one
+    statement (``GrantRepository.rotate_refresh_tokens``): each request learns whether its
+    token rotated, and it is used up once that is committed (RFC 9700 §4.14.2). A token two
+    requests of one batch present is rotated for one of them; the other goes the long way,
+    where the reuse is found, as it would have behind the first's row lock."""
+
+    TASK_NAME = "sso-rotation-writer"
+
+    def __init__(self, idle_seconds: float, max_batch: int = 500) -> None:
+        super().__init__(max_batch)
+        self._idle_seconds = idle_seconds
+
+    async def _insert(
+        self, pool: asyncpg.Pool, rows: Sequence[Rotation]
+    ) -> list[RotatedRefreshToken | None]:
+        async with pool.acquire() as conn:
+            try:
+                return await grant_repository.rotate_refresh_tokens(conn, self._idle_seconds, rows)
+            except asyncpg.DeadlockDetectedError:
+                # Two replicas' batches that hold the same tokens (one presented to both at
+                # once) may lock them in opposite orders; PostgreSQL ends one. Its rotations
+                # are asked again one per statement, as lone requests would be.
+                return [
+                    (await grant_repository.rotate_refresh_tokens(conn, self._idle_seconds, [r]))[0]
+                    for r in rows
+                ]
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

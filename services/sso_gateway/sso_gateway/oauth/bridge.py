@@ -22,12 +22,22 @@ class Load(Exception):
     what it needs is not loaded yet: the loop loads it, then runs Authlib again, which then
     finds it in ``Request.loaded``. Authlib's steps before a hook are pure (parsing, client
     authentication against the preloaded client), so running them again changes nothing, and
-    each load runs once per request: a consumed code or refresh token is consumed once."""
+    each load runs once per request: a consumed code or refresh token is consumed once.
 
-    def __init__(self, key: str, work: Callable[[Conn], Coroutine[Any, Any, Any]]) -> None:
+    ``work`` runs on a connection of the pool; ``grouped``, when given, does the same work
+    with other requests' in one statement (an ``access_tokens.GroupCommit``, which takes a
+    connection of its own) and is run instead, holding no connection while it waits."""
+
+    def __init__(
+        self,
+        key: str,
+        work: Callable[[Conn], Coroutine[Any, Any, Any]],
+        grouped: Callable[[], Coroutine[Any, Any, Any]] | None = None,
+    ) -> None:
         super().__init__(key)
         self.key = key
         self.work = work
+        self.grouped = grouped
 
 
 def on_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from sso_gateway.config import Settings
 from sso_gateway.keys.service import KeyRing
+from sso_gateway.oauth.access_tokens import RotationWriter
 from sso_gateway.oauth.models import GrantUser, OAuthClient
 from sso_gateway.oauth.records import Granted
 from sso_gateway.oauth.requests import Request
@@ -28,7 +29,17 @@ class ProviderHooks(Protocol):
         """From a worker thread: ``work`` run on the event loop, waited for."""
         ...
 
-    def load(self, key: str, work: Callable[[Conn], Coroutine[Any, Any, T]]) -> T:
+    @property
+    def rotations(self) -> RotationWriter:
+        """The refresh tokens' rotations, group-committed."""
+        ...
+
+    def load(
+        self,
+        key: str,
+        work: Callable[[Conn], Coroutine[Any, Any, T]],
+        grouped: Callable[[], Coroutine[Any, Any, T]] | None = None,
+    ) -> T:
         """What a storage hook reads or consumes, wherever Authlib runs (see ``bridge``)."""
         ...
 

@@ -1,6 +1,7 @@
-"""What the grant repository returns besides the objects Authlib handles (``models``): what a
-grant allows, read without using it up, a refresh token rotated with its owner, a token pair
-to write, and the access tokens a revocation ended."""
+"""What the grant repository takes and returns besides the objects Authlib handles
+(``models``): what a grant allows, read without using it up, a refresh token's rotation as
+asked and as done (with its owner), a token pair to write, and the access tokens a revocation
+ended."""
 
 from __future__ import annotations
 
@@ -31,6 +32,21 @@ class Granted:
 
 
 @dataclass(frozen=True, slots=True)
+class Rotation:
+    """What a refresh grant asks of its token before it rotates (``GrantRepository.
+    rotate_refresh_tokens``): ``scope``, the scopes asked for, all to be granted (RFC 6749
+    §6); ``resource``, a resource the grant must have been authorized for (RFC 8707 §2.2;
+    None: no condition); ``dpop_jkt``, the key of the request's proof (RFC 9449 §5.8; None:
+    no proof), which a bound token must match."""
+
+    token_hash: str
+    client_id: str
+    scope: tuple[str, ...]
+    resource: str | None
+    dpop_jkt: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RotatedRefreshToken:
     """A refresh token just marked used, with its resource owner as the same statement read
     them: ``owner``, the account (neither erased nor restricted, or the token would not have
@@ -56,7 +72,8 @@ class RevokedAccessToken:
 class TokenPair:
     """An access token and the refresh token issued with it (``token_hash``, a keyed hash:
     the token itself is never stored), as ``GrantRepository.insert_token_pairs`` writes them;
-    ``dpop_jkt``, the key the refresh token is bound to (RFC 9449 §5.8)."""
+    ``dpop_jkt``, the key the refresh token is bound to (RFC 9449 §5.8); ``replaces``, the
+    refresh token (its keyed hash) a refresh grant rotated for this pair, None for a code."""
 
     jti: str
     access_expires_at: datetime
@@ -70,3 +87,4 @@ class TokenPair:
     expires_at: datetime
     resource: str | None = None
     dpop_jkt: str | None = None
+    replaces: str | None = None

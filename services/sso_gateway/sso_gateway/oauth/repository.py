@@ -10,12 +10,13 @@ from sso_gateway.oauth.records import (
     Granted,
     RevokedAccessToken,
     RotatedRefreshToken,
+    Rotation,
     TokenPair,
 )
 from sso_gateway.sessions.repository import IDLE
 from sso_gateway.users.schemas import UserPublic
 from vigie_shared.kit.clock import utcnow
-from vigie_shared.kit.db import Conn, columns, record
+from vigie_shared.kit.db import Conn, arrays, columns, record
 
 _USABLE = (
     "r.revoked_at IS NULL AND r.expires_at > now()"
@@ -35,6 +36,25 @@ _ROTATE = (
 )
 """Mark refresh token ``$1`` of client ``$3`` used, if it has not been and may be
 (``_USABLE``): rotation, each token good for one use (RFC 9700 §4.14.2)."""
+
+_ROTATE_MANY = (
+    "UPDATE refresh_tokens r SET used_at = now()"  # noqa: S608 (IDLE: constant, window in $2)
+    " FROM users u, sessions s,"
+    " unnest($1::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+    " AS q(ord, token_hash, client_id, scope, resource, dpop_jkt)"
+    " WHERE r.token_hash = q.token_hash AND r.client_id = q.client_id AND r.used_at IS NULL"
+    f" AND {_USABLE}"
+    # Scope tokens hold no space (RFC 6749 §3.3): joined by one, split back losslessly.
+    " AND string_to_array(r.scope, ' ') @> string_to_array(q.scope, ' ')"
+    " AND (q.resource IS NULL OR r.resource = q.resource)"
+    " AND (r.dpop_jkt IS NULL OR r.dpop_jkt = q.dpop_jkt)"
+    " RETURNING q.ord, r.*, u.email, u.display_name, u.roles, u.created_at, u.username,"
+    " EXISTS (SELECT 1 FROM access_states a WHERE a.learner_id = r.user_id"
+    " AND a.suspended) AS suspended"
+)
+"""``_ROTATE`` for many tokens at once, each with its request's conditions (``Rotation``):
+``$1`` each one's place in the batch, ``$2`` the idle window, then the rotations' fields as
+arrays."""
 
 
 class GrantRepository:
@@ -168,25 +188,44 @@ class GrantRepository:
             expires_at,
         )
 
-    async def insert_token_pairs(self, conn: Conn, pairs: Sequence[TokenPair]) -> None:
+    async def insert_token_pairs(self, conn: Conn, pairs: Sequence[TokenPair]) -> list[bool]:
         """Access tokens and the refresh tokens issued with them, in one statement however
         many (``TokenPairWriter`` writes those of concurrent grants together): atomic by
-        itself, one round trip where BEGIN, two INSERTs per pair and COMMIT took many."""
+        itself, one round trip where BEGIN, two INSERTs per pair and COMMIT took many.
+
+        Whether each pair was written, in order. A pair that replaces a refresh token revoked
+        since it rotated is not: a concurrent request presented that token again and revoked
+        its family (RFC 9700 §4.14.2), and the pair would be the live token that revocation
+        is to end. The token replaced is locked (``FOR SHARE``) until the pairs are committed,
+        and ``revoke_family`` locks the family first: a revocation either comes first, and the
+        pair is not written, or waits for it, and revokes it too."""
         if not pairs:
-            return
+            return []
         # The columns of ``TokenPair`` in field order, one array each: $1 jti,
         # $2 access_expires_at, $3 token_hash, $4 family_id, $5 client_id, $6 user_id,
-        # $7 session_id, $8 scope, $9 auth_time, $10 expires_at, $11 resource, $12 dpop_jkt.
-        await conn.execute(
-            "WITH access AS (INSERT INTO access_tokens (jti, client_id, user_id, session_id,"
-            " family_id, expires_at) SELECT * FROM unnest($1::text[], $5::text[], $6::text[],"
-            " $7::text[], $4::text[], $2::timestamptz[]))"
+        # $7 session_id, $8 scope, $9 auth_time, $10 expires_at, $11 resource, $12 dpop_jkt,
+        # $13 replaces.
+        written = await conn.fetch(
+            "WITH pair AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[],"
+            " $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[],"
+            " $10::timestamptz[], $11::text[], $12::text[], $13::text[]) AS p(jti,"
+            " access_expires_at, token_hash, family_id, client_id, user_id, session_id, scope,"
+            " auth_time, expires_at, resource, dpop_jkt, replaces)),"
+            " replaced AS (SELECT token_hash FROM refresh_tokens WHERE token_hash = ANY($13)"
+            " AND revoked_at IS NULL FOR SHARE),"
+            " live AS (SELECT * FROM pair WHERE replaces IS NULL"
+            " OR replaces IN (SELECT token_hash FROM replaced)),"
+            " access AS (INSERT INTO access_tokens (jti, client_id, user_id, session_id,"
+            " family_id, expires_at) SELECT jti, client_id, user_id, session_id, family_id,"
+            " access_expires_at FROM live)"
             " INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id,"
             " scope, auth_time, expires_at, resource, dpop_jkt)"
-            " SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
-            " $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])",
+            " SELECT token_hash, family_id, client_id, user_id, session_id, scope, auth_time,"
+            " expires_at, resource, dpop_jkt FROM live RETURNING token_hash",
             *columns(TokenPair, pairs),
         )
+        stored = {row["token_hash"] for row in written}
+        return [pair.token_hash in stored for pair in pairs]
 
     async def consume_refresh_token(
         self, conn: Conn, token_hash: str, client_id: str, idle_seconds: float
@@ -198,51 +237,42 @@ class GrantRepository:
         row = await conn.fetchrow(f"{_ROTATE} RETURNING r.*", token_hash, idle_seconds, client_id)
         return None if row is None else record(RefreshToken, row)
 
-    async def rotate_refresh_token(
-        self,
-        conn: Conn,
-        token_hash: str,
-        client_id: str,
-        idle_seconds: float,
-        *,
-        scope: Sequence[str],
-        resource: str | None,
-        dpop_jkt: str | None,
-    ) -> RotatedRefreshToken | None:
-        """``consume_refresh_token`` only if the token also grants what the request asks of
-        it, with its owner and their suspension read by the same statement: ``scope``, the
-        scopes asked for, all granted (RFC 6749 §6); ``resource``, a resource the grant must
-        have been authorized for (RFC 8707 §2.2; None: no condition); ``dpop_jkt``, the key
-        of the request's proof (RFC 9449 §5.8; None: no proof), which a bound token must
-        match. None when any condition fails: then nothing was used up."""
-        row = await conn.fetchrow(
-            f"{_ROTATE}"  # noqa: S608 (constant text; every value in $n)
-            " AND string_to_array(r.scope, ' ') @> $4::text[]"
-            " AND ($5::text IS NULL OR r.resource = $5)"
-            " AND (r.dpop_jkt IS NULL OR r.dpop_jkt = $6)"
-            " RETURNING r.*, u.email, u.display_name, u.roles, u.created_at, u.username,"
-            " EXISTS (SELECT 1 FROM access_states a WHERE a.learner_id = r.user_id"
-            " AND a.suspended) AS suspended",
-            token_hash,
+    async def rotate_refresh_tokens(
+        self, conn: Conn, idle_seconds: float, asked: Sequence[Rotation]
+    ) -> list[RotatedRefreshToken | None]:
+        """``consume_refresh_token`` for each rotation asked, in one statement, only where the
+        token also grants what its request asks (``Rotation``), with its owner and their
+        suspension read by the same statement; an answer per rotation, in order. None where a
+        condition fails: then nothing was used up. A token asked twice is marked used once
+        (an UPDATE changes a row once, whatever it is joined to): one of the two gets None."""
+        if not asked:
+            return []
+        rows = await conn.fetch(
+            _ROTATE_MANY,
+            list(range(len(asked))),
             idle_seconds,
-            client_id,
-            list(scope),
-            resource,
-            dpop_jkt,
+            *arrays(
+                [
+                    (a.token_hash, a.client_id, " ".join(a.scope), a.resource, a.dpop_jkt)
+                    for a in asked
+                ],
+                5,
+            ),
         )
-        if row is None:
-            return None
-        owner = UserPublic(
-            id=row["user_id"],
-            email=row["email"],
-            display_name=row["display_name"],
-            roles=row["roles"],
-            created_at=row["created_at"],
-            username=row["username"],
-        )
-        return RotatedRefreshToken(
-            token=record(RefreshToken, row), owner=owner, suspended=row["suspended"]
-        )
+        rotated: list[RotatedRefreshToken | None] = [None] * len(asked)
+        for row in rows:
+            owner = UserPublic(
+                id=row["user_id"],
+                email=row["email"],
+                display_name=row["display_name"],
+                roles=row["roles"],
+                created_at=row["created_at"],
+                username=row["username"],
+            )
+            rotated[row["ord"]] = RotatedRefreshToken(
+                token=record(RefreshToken, row), owner=owner, suspended=row["suspended"]
+            )
+        return rotated
 
     async def retry_rotation(
         self, conn: Conn, token_hash: str, client_id: str, idle_seconds: float
@@ -277,7 +307,14 @@ class GrantRepository:
 
     async def revoke_family(self, conn: Conn, family_id: str) -> list[RevokedAccessToken]:
         """Revoke a grant's refresh and access tokens; returns the access tokens revoked now
-        that have not expired (the ones resource servers must be told about)."""
+        that have not expired (the ones resource servers must be told about). In the caller's
+        transaction: the family's refresh tokens are locked first, which waits for a token pair
+        being written in place of one of them (``insert_token_pairs``), and the revocation,
+        a statement after, then sees that pair and ends it too."""
+        await conn.execute(
+            "SELECT 1 FROM refresh_tokens WHERE family_id = $1 FOR UPDATE",
+            family_id,
+        )
         await conn.execute(
             "UPDATE refresh_tokens SET revoked_at = now()"
             " WHERE family_id = $1 AND revoked_at IS NULL",

@@ -58,7 +58,11 @@ class Request(OAuth2Request):
         # Set when Authlib runs on the event loop (``Provider.token_response``): what its hooks
         # would read was loaded before, and what they write is queued here and awaited after.
         self.clients: dict[str, OAuthClient | None] | None = None
-        self.deferred: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        # Each says whether its rows were written (a token pair is not, when the refresh token
+        # it replaces was revoked meanwhile: ``GrantRepository.insert_token_pairs``).
+        self.deferred: list[Callable[[], Coroutine[Any, Any, bool]]] = []
+        # The refresh token (its keyed hash) a refresh grant rotates.
+        self.replaces: str | None = None
         self.loaded: dict[str, Any] = {}
 
     @property

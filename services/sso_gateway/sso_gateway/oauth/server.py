@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from authlib.oauth2.rfc6749 import AuthorizationServer as _AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -46,7 +46,12 @@ from sso_gateway.config import Settings
 from sso_gateway.keys.service import KeyRing
 from sso_gateway.metrics import token_issued
 from sso_gateway.oauth import dpop
-from sso_gateway.oauth.access_tokens import AccessTokenRow, AccessTokenWriter, TokenPairWriter
+from sso_gateway.oauth.access_tokens import (
+    AccessTokenRow,
+    AccessTokenWriter,
+    RotationWriter,
+    TokenPairWriter,
+)
 from sso_gateway.oauth.bridge import MAX_PASSES, Load, inline_request, on_loop
 from sso_gateway.oauth.client_auth import (
     FAPI_ASSERTION_ALGORITHMS,
@@ -80,6 +85,7 @@ from sso_gateway.oauth.records import Granted, TokenPair
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 from sso_gateway.oauth.revocation import Revocation
+from sso_gateway.sessions.service import idle_window
 from sso_gateway.signals.resource import SCOPES as SIGNAL_SCOPES
 from sso_gateway.signals.resource import asks_for_signals, ssf_resource
 from vigie_shared.kit.db import Conn
@@ -89,6 +95,11 @@ __all__ = ["REFRESH_TOKEN_PREFIX", "Provider"]
 """``REFRESH_TOKEN_PREFIX`` is read by ``bench/bench_sso.py`` from here."""
 
 T = TypeVar("T")
+
+
+def replaced_token_revoked() -> InvalidGrantError:
+    """A refresh whose token was presented again while it was served (RFC 9700 §4.14.2)."""
+    return InvalidGrantError("The refresh token was revoked.")
 
 
 class Provider(_AuthorizationServer):
@@ -104,6 +115,7 @@ class Provider(_AuthorizationServer):
         self.clients = ClientCache(settings.secret_key, settings.client_cache_seconds)
         self.access_tokens = AccessTokenWriter()
         self.token_pairs = TokenPairWriter()
+        self.rotations = RotationWriter(idle_window(settings))
         self.dpop_proofs = dpop.ProofWriter()
         self.client_assertions = PrivateKeyJWT(self)
         self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, self.client_assertions)
@@ -120,6 +132,7 @@ class Provider(_AuthorizationServer):
         self._loop = loop
         self.access_tokens.start(pool)
         self.token_pairs.start(pool)
+        self.rotations.start(pool)
         self.dpop_proofs.start(pool)
 
     @property
@@ -176,8 +189,14 @@ class Provider(_AuthorizationServer):
             inline_request.reset(inline)
         # The new tokens' rows, written on the loop before the response leaves: the worker
         # thread does not wait on a round trip for them.
-        for write in request.deferred:
-            await write()
+        written = [await write() for write in request.deferred]
+        if not all(written):
+            # RFC 9700 §4.14.2: the refresh token was presented again meanwhile and its family
+            # revoked; the tokens signed for this request never leave.
+            revoked: tuple[int, Any, list[tuple[str, str]]] = self.handle_error_response(
+                request, replaced_token_revoked()
+            )
+            return revoked
         if request.deferred:
             token_issued(request.payload.grant_type, request.client.client_id)
         nonce = dpop.fresh_nonce(self.settings, proof)
@@ -210,25 +229,35 @@ class Provider(_AuthorizationServer):
                 result = respond()
                 return result
             except Load as needed:
+                if needed.grouped is not None:
+                    request.loaded[needed.key] = await needed.grouped()
+                    continue
                 async with self.pool.acquire() as conn:
                     request.loaded[needed.key] = await needed.work(conn)
         raise RuntimeError(f"a grant still needed data after {MAX_PASSES} loads")
 
-    def load(self, key: str, work: Callable[[Conn], Coroutine[Any, Any, T]]) -> T:
+    def load(
+        self,
+        key: str,
+        work: Callable[[Conn], Coroutine[Any, Any, T]],
+        grouped: Callable[[], Coroutine[Any, Any, T]] | None = None,
+    ) -> T:
         """What a storage hook reads or consumes: loaded by ``token_response`` on the loop when
-        Authlib runs there (see ``Load``), else fetched from the worker thread (``call``)."""
+        Authlib runs there (see ``Load``; ``grouped``, the same work with other requests'),
+        else fetched from the worker thread (``call``)."""
         request = inline_request.get()
         if request is None or request.clients is None:
             return self.call(work)
         if key in request.loaded:
             loaded: T = request.loaded[key]
             return loaded
-        raise Load(key, work)
+        raise Load(key, work, grouped)
 
     async def close(self) -> None:
         """Write the token and proof rows still queued, then stop the worker threads."""
         await self.access_tokens.close()
         await self.token_pairs.close()
+        await self.rotations.close()
         await self.dpop_proofs.close()
         self.stop()
 
@@ -280,15 +309,21 @@ class Provider(_AuthorizationServer):
                 expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl),
                 resource=issued.get("resource"),
                 dpop_jkt=refresh_jkt,
+                replaces=request.replaces,
             )
         )
 
-        async def save(conn: Conn) -> None:
+        async def save(conn: Conn) -> bool:
             # One statement either way: atomic by itself, no BEGIN/COMMIT round trips around it.
             if pair is None:
                 await grant_repository.insert_access_tokens(conn, [access.values()])
-                return
-            await grant_repository.insert_token_pairs(conn, [pair])
+                return True
+            (written,) = await grant_repository.insert_token_pairs(conn, [pair])
+            return written
+
+        async def write_access() -> bool:
+            await self.access_tokens.write(access)
+            return True
 
         if request.clients is not None and pair is not None:
             # A token pair (refresh and code grants): written with the pairs of concurrent
@@ -298,9 +333,10 @@ class Provider(_AuthorizationServer):
         if request.clients is not None:
             # An access token alone (client credentials): written with the rows of concurrent
             # grants (``AccessTokenWriter``) after Authlib returns, before the response leaves.
-            request.deferred.append(lambda: self.access_tokens.write(access))
+            request.deferred.append(write_access)
             return
-        self.call(save)
+        if not self.call(save):
+            raise replaced_token_revoked()
         token_issued(request.payload.grant_type or "", request.client.client_id)
 
     def authenticate_client(

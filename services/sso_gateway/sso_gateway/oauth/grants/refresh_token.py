@@ -23,7 +23,7 @@ from sso_gateway.oauth.models import (
     OAuthClient,
     RefreshToken,
 )
-from sso_gateway.oauth.records import Granted, RotatedRefreshToken
+from sso_gateway.oauth.records import Granted, RotatedRefreshToken, Rotation
 from sso_gateway.oauth.repository import grant_repository
 from sso_gateway.oauth.requests import Request
 from sso_gateway.sessions.service import idle_window
@@ -71,6 +71,8 @@ class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         client: OAuthClient = self.request.client
         token_hash = crypto.keyed_hash(self.server.settings.secret_key, refresh_token)
+        # The new pair is written only while this token is not revoked (RFC 9700 §4.14.2).
+        self.request.replaces = token_hash
         self.rotation = self.rotate_at_once(token_hash, client)
         if self.rotation is not None:
             return self.rotation.token
@@ -126,19 +128,24 @@ class RefreshTokenGrant(Issuing, grants.RefreshTokenGrant):
         # the grant was authorized for it.
         other = None if resource in (None, client.client_id) else resource
         proof = dpop.proof_of(self.request)
-        jkt = None if proof is None else proof.jkt
+        asked = Rotation(
+            token_hash=token_hash,
+            client_id=client.client_id,
+            scope=tuple(scope),
+            resource=other,
+            dpop_jkt=None if proof is None else proof.jkt,
+        )
         idle = idle_window(self.server.settings)
+
+        async def rotate(conn: Conn) -> RotatedRefreshToken | None:
+            (rotated,) = await grant_repository.rotate_refresh_tokens(conn, idle, [asked])
+            return rotated
+
+        # On the loop, with the rotations of concurrent refresh grants (``RotationWriter``).
         return self.server.load(
             f"refresh-rotate:{token_hash}",
-            lambda conn: grant_repository.rotate_refresh_token(
-                conn,
-                token_hash,
-                client.client_id,
-                idle,
-                scope=scope,
-                resource=other,
-                dpop_jkt=jkt,
-            ),
+            rotate,
+            grouped=lambda: self.server.rotations.write(asked),
         )
 
     def authenticate_user(self, refresh_token: RefreshToken) -> GrantUser | None:
