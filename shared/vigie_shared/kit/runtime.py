@@ -1,6 +1,7 @@
 """A service's moving parts and their lifecycle: database pool, Kafka producer, FastStream broker
-(consumers), outbox relay, periodic jobs. The app's lifespan starts and stops them in order
-(FastStream's advice: the broker lives in the app's lifespan)."""
+(consumers), outbox relay, periodic jobs and workers (:mod:`~vigie_shared.kit.background`). The
+app's lifespan starts and stops them in order (FastStream's advice: the broker lives in the
+app's lifespan)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from faststream.kafka.subscriber.usecase import LogicSubscriber
 
 from vigie_shared import topics
 from vigie_shared.kit import db
+from vigie_shared.kit.background import BackgroundWorkers, Periodic
 from vigie_shared.kit.consumer import EventConsumer
 from vigie_shared.kit.db import Conn
 from vigie_shared.kit.kafka import (
@@ -38,6 +40,18 @@ from vigie_shared.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+__all__ = [
+    "SECRET_LOGGERS",
+    "SERVICE_ORDER",
+    "ConsumerGroupsNotFormed",
+    "Periodic",
+    "Runtime",
+    "ServiceSpec",
+    "discover",
+    "quiet_secret_loggers",
+    "wait_for_broker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -99,26 +113,6 @@ async def wait_for_broker(
             await asyncio.sleep(0.5)
 
 
-@dataclass(frozen=True)
-class Periodic:
-    """A job a service runs on a schedule while it is up (a sweep, a checkpoint)."""
-
-    name: str
-    interval: float
-    job: Callable[[], Awaitable[object]]
-
-    async def run(self) -> None:
-        """At once (what fell due while the service was down), then every ``interval`` seconds.
-        A failed run is logged and the next comes at its time: the schedule is the retry, and
-        one bad run never ends the job. Cancellation (a ``BaseException``) ends it."""
-        while True:
-            try:
-                await self.job()
-            except Exception:
-                log.exception("%s failed; next run in %g s", self.name, self.interval)
-            await asyncio.sleep(self.interval)
-
-
 SERVICE_ORDER = ("audit_log", "sso_gateway", "dpo_requests")
 """The order ``vigie up`` starts them in: the audit log first, so it sees every event."""
 
@@ -155,8 +149,8 @@ class Runtime:
         self.consumers: list[EventConsumer] = []
         self._watched: list[ConsumerProgress] = []
         self._on_start: list[Callable[[Conn], Awaitable[None]]] = []
-        self.periodic: list[Periodic] = []
-        self._workers: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+        self._background = BackgroundWorkers(spec.name)
+        self.periodic = self._background.periodic
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -195,24 +189,13 @@ class Runtime:
         """Run ``job`` every ``interval`` seconds while the service is up, from the lifespan:
         started once the service has started (consumers included), cancelled before it stops.
         Several replicas each run it: the job takes its own locks."""
-        if interval <= 0:
-            raise ValueError(f"{name}: the interval must be positive, got {interval}")
-        self.periodic.append(Periodic(f"{self.spec.name} {name}", interval, job))
+        self._background.every(interval, name, job)
 
     def alongside(self, name: str, worker: Callable[[], Awaitable[object]]) -> None:
         """Run ``worker`` (a loop of its own: a queue it drains, woken as it chooses) while the
         service is up, from the lifespan like :meth:`every`: started after the service,
         cancelled before it stops."""
-        self._workers.append((f"{self.spec.name} {name}", worker))
-
-    async def _run_worker(self, name: str, worker: Callable[[], Awaitable[object]]) -> None:
-        try:
-            await worker()
-        except Exception:
-            # Its own loop handles what it can retry; what escapes it ends it, said loudly.
-            log.exception("%s stopped on an error", name)
-            raise
-        log.error("%s returned while the service is up", name)
+        self._background.alongside(name, worker)
 
     async def _ensure_topics(self) -> None:
         await ensure_topics(
@@ -390,17 +373,11 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         await self.start()
-        jobs = [asyncio.create_task(p.run(), name=p.name) for p in self.periodic]
-        jobs += [
-            asyncio.create_task(self._run_worker(name, worker), name=name)
-            for name, worker in self._workers
-        ]
+        self._background.start()
         try:
             yield
         finally:
-            for task in jobs:
-                task.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)
+            await self._background.stop()
             await self.stop()
 
     async def readiness(self) -> dict[str, bool]:
