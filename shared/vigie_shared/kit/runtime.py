@@ -1,7 +1,7 @@
 """A service's moving parts and their lifecycle: database pool, Kafka producer, FastStream broker
-(consumers), outbox relay, periodic jobs and workers (:mod:`~vigie_shared.kit.background`). The
-app's lifespan starts and stops them in order (FastStream's advice: the broker lives in the
-app's lifespan)."""
+(consumers, :mod:`~vigie_shared.kit.service_broker`), outbox relay, periodic jobs and workers
+(:mod:`~vigie_shared.kit.background`). The app's lifespan starts and stops them in order
+(FastStream's advice: the broker lives in the app's lifespan)."""
 
 from __future__ import annotations
 
@@ -16,26 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from faststream.kafka import KafkaBroker
-from faststream.kafka.subscriber.usecase import LogicSubscriber
 
-from vigie_shared import topics
 from vigie_shared.kit import db
 from vigie_shared.kit.background import BackgroundWorkers, Periodic
 from vigie_shared.kit.consumer import EventConsumer
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.kafka import (
-    KafkaCredentials,
-    Producer,
-    close_after_cut_stop,
-    ensure_topics,
-    faststream_security,
-    grants_producer_ids,
-    service_login,
-)
+from vigie_shared.kit.kafka import Producer, service_login
 from vigie_shared.kit.metrics import ConsumerProgress
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.outbox import OutboxRelay
+from vigie_shared.kit.service_broker import ConsumerGroupsNotFormed, ServiceBroker, wait_for_broker
 from vigie_shared.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -54,10 +44,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class ConsumerGroupsNotFormed(RuntimeError):
-    """A service's consumer groups got no partitions in time: it does not start."""
 
 
 SECRET_LOGGERS = ("authlib",)
@@ -92,27 +78,6 @@ class ServiceSpec:
         return f"/vigie/{self.name}"
 
 
-async def wait_for_broker(
-    bootstrap: str,
-    *,
-    timeout: float = 60.0,
-    partitions: int = 3,
-    replication: int = 1,
-    login: KafkaCredentials | None = None,
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            await ensure_topics(
-                bootstrap, topics.ALL, partitions=partitions, replication=replication, login=login
-            )
-            return
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
-
-
 SERVICE_ORDER = ("audit_log", "sso_gateway", "dpo_requests")
 """The order ``vigie up`` starts them in: the audit log first, so it sees every event."""
 
@@ -130,18 +95,8 @@ class Runtime:
         self.spec = spec
         self.settings = settings
         self.login = service_login(settings)
-        self.broker = KafkaBroker(
-            # A list: FastStream takes a comma-separated string for one host name.
-            [server.strip() for server in settings.kafka_bootstrap.split(",")],
-            client_id=spec.name,
-            acks="all",
-            security=faststream_security(self.login),
-            graceful_timeout=15.0,
-            logger=logging.getLogger(f"vigie.{spec.name}.faststream"),
-            # "Received"/"Processed" for every message is tracing, not news: at INFO it buries
-            # what an operator (or a newcomer's terminal under make run) needs to see.
-            log_level=logging.DEBUG,
-        )
+        self._kafka = ServiceBroker(spec.name, settings, self.login)
+        self.broker = self._kafka.broker
         self._pool: asyncpg.Pool | None = None
         self._producer: Producer | None = None
         self.relay: OutboxRelay | None = None
@@ -197,15 +152,6 @@ class Runtime:
         cancelled before it stops."""
         self._background.alongside(name, worker)
 
-    async def _ensure_topics(self) -> None:
-        await ensure_topics(
-            self.settings.kafka_bootstrap,
-            topics.ALL,
-            partitions=self.settings.kafka_partitions,
-            replication=self.settings.kafka_replication,
-            login=self.login,
-        )
-
     async def start(self) -> None:
         """Migrate, connect and start consuming. A start that fails stops what it started (the
         relay's task, the producer, the pool) before the error goes on: the caller never gets a
@@ -221,12 +167,7 @@ class Runtime:
         s = self.settings
         await migrate(s.database_url, self.spec.schema, self.spec.migrations)
         self._pool = await db.create_pool(s.database_url, self.spec.schema)
-        await wait_for_broker(
-            s.kafka_bootstrap,
-            partitions=s.kafka_partitions,
-            replication=s.kafka_replication,
-            login=self.login,
-        )
+        await self._kafka.wait_for_topics()
         self._producer = Producer(
             s.kafka_bootstrap, client_id=f"{self.spec.name}-relay", login=self.login
         )
@@ -236,58 +177,20 @@ class Runtime:
             self._producer,
             schema=self.spec.schema,
             retention=timedelta(hours=s.outbox_retention_hours),
-            ensure_topics=self._ensure_topics,
+            ensure_topics=self._kafka.ensure_topics,
         )
         for hook in self._on_start:
             async with self._pool.acquire() as conn:
                 await hook(conn)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
-        await self._start_broker()
+        await self._kafka.start()
         log.info("%s started", self.spec.name)
 
-    async def _start_broker(self) -> None:
-        """What ``KafkaBroker.start`` does, but with the subscribers joining their consumer
-        groups together (FastStream starts them one after the other, and each join waits for
-        the group's rebalance: on Tansu, half the session timeout), and within
-        ``kafka_group_join_timeout_seconds``: aiokafka waits for an assignment with no limit,
-        so a group that never forms would hang the start with nothing said."""
-        # FastStream takes its producer's options only when the broker object is built, and
-        # whether the broker grants producer ids (Apache Kafka does, Tansu does not) is known
-        # only once it answers: set it on the options it keeps, before it connects.
-        self.broker._connection_kwargs["enable_idempotence"] = await grants_producer_ids(
-            self.settings.kafka_bootstrap, self.login
-        )
-        await self.broker.connect()
-        subscribers = list(self.broker.subscribers)
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(*(subscriber.start() for subscriber in subscribers)),
-                self.settings.kafka_group_join_timeout_seconds,
-            )
-        except TimeoutError:
-            waiting = sorted(
-                str(subscriber.group_id)
-                for subscriber in subscribers
-                if isinstance(subscriber, LogicSubscriber)
-                and (subscriber.consumer is None or not subscriber.consumer.assignment())
-            )
-            # ``start`` stops what did start (``stop``): the groups that formed are left
-            # (LeaveGroup), the connections closed. A join still pending is not left (aiokafka
-            # leaves only from a generation): the coordinator drops that member once its session
-            # expires.
-            raise ConsumerGroupsNotFormed(
-                f"{self.spec.name}: consumer group(s) {', '.join(waiting)} did not form within "
-                f"{self.settings.kafka_group_join_timeout_seconds:g} s on "
-                f"{self.settings.kafka_bootstrap}"
-            ) from None
-        for publisher in self.broker.publishers:
-            await publisher.start()
-        self.broker.running = True
-
     async def stop(self) -> None:
+        """Stop what is running, consumers first. A second stop is harmless: a failed start's
+        own clean-up may be followed by its caller's."""
         # Consumers first: each finishes and commits the message in hand (graceful_timeout).
-        await self._stop_subscribers()
-        await self.broker.stop()
+        await self._kafka.stop()
         if self._relay_task is not None:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -300,30 +203,6 @@ class Runtime:
             await self._pool.close()
             self._pool = None
         log.info("%s stopped", self.spec.name)
-
-    async def _stop_subscribers(self) -> None:
-        """Stop every subscriber, each whatever the others do. ``KafkaBroker.stop`` stops them
-        in one anyio task group: when aiokafka lets a cancellation out of one consumer's
-        ``stop()`` (its fetcher, closed while it backs off from a broker that went away), the
-        group cancels the other stops midway, and their consumers' heartbeats, fetchers and
-        connections run on, unowned, for as long as the process. A consumer whose stop was cut
-        that way has its client closed here (``kit.kafka.close_after_cut_stop``). What is left
-        for ``KafkaBroker.stop`` afterwards is only its own connection."""
-        subscribers = list(self.broker.subscribers)
-        results = await asyncio.gather(
-            *(subscriber.stop() for subscriber in subscribers), return_exceptions=True
-        )
-        for subscriber, result in zip(subscribers, results, strict=True):
-            consumer = getattr(subscriber, "consumer", None)
-            if isinstance(result, asyncio.CancelledError) and consumer is not None:
-                await close_after_cut_stop(consumer)
-            if isinstance(result, BaseException):
-                log.warning(
-                    "%s: a subscriber of %s did not stop cleanly: %r",
-                    self.spec.name,
-                    getattr(subscriber, "group_id", "?"),
-                    result,
-                )
 
     def install(self, app: FastAPI) -> None:
         """What every service's app has: problem details, health, metrics, traces, request
