@@ -1,5 +1,6 @@
-"""A service's moving parts and their lifecycle: database pool, Kafka producer, FastStream broker
-(consumers, :mod:`~vigie_shared.kit.service_broker`), outbox relay, periodic jobs and workers
+"""A service's moving parts and their lifecycle: database pool, producer and outbox relay
+(:mod:`~vigie_shared.kit.service_producer`), FastStream broker and its consumers
+(:mod:`~vigie_shared.kit.service_broker`), periodic jobs and workers
 (:mod:`~vigie_shared.kit.background`). The app's lifespan starts and stops them in order
 (FastStream's advice: the broker lives in the app's lifespan)."""
 
@@ -10,7 +11,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from vigie_shared.kit.metrics import ConsumerProgress
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.outbox import OutboxRelay
 from vigie_shared.kit.service_broker import ConsumerGroupsNotFormed, ServiceBroker, wait_for_broker
+from vigie_shared.kit.service_producer import ServiceProducer
 from vigie_shared.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -97,10 +98,8 @@ class Runtime:
         self.login = service_login(settings)
         self._kafka = ServiceBroker(spec.name, settings, self.login)
         self.broker = self._kafka.broker
+        self._outbox = ServiceProducer(spec.name, spec.schema, settings, self.login)
         self._pool: asyncpg.Pool | None = None
-        self._producer: Producer | None = None
-        self.relay: OutboxRelay | None = None
-        self._relay_task: asyncio.Task[None] | None = None
         self.consumers: list[EventConsumer] = []
         self._watched: list[ConsumerProgress] = []
         self._on_start: list[Callable[[Conn], Awaitable[None]]] = []
@@ -115,9 +114,11 @@ class Runtime:
 
     @property
     def producer(self) -> Producer:
-        if self._producer is None:
-            raise RuntimeError(f"{self.spec.name} is not started")
-        return self._producer
+        return self._outbox.producer
+
+    @property
+    def relay(self) -> OutboxRelay | None:
+        return self._outbox.relay
 
     def consumer(self, purpose: str, *topic_names: str) -> EventConsumer:
         consumer = EventConsumer(
@@ -168,21 +169,11 @@ class Runtime:
         await migrate(s.database_url, self.spec.schema, self.spec.migrations)
         self._pool = await db.create_pool(s.database_url, self.spec.schema)
         await self._kafka.wait_for_topics()
-        self._producer = Producer(
-            s.kafka_bootstrap, client_id=f"{self.spec.name}-relay", login=self.login
-        )
-        await self._producer.start()
-        self.relay = OutboxRelay(
-            self._pool,
-            self._producer,
-            schema=self.spec.schema,
-            retention=timedelta(hours=s.outbox_retention_hours),
-            ensure_topics=self._kafka.ensure_topics,
-        )
+        await self._outbox.connect(self._pool, self._kafka.ensure_topics)
         for hook in self._on_start:
             async with self._pool.acquire() as conn:
                 await hook(conn)
-        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
+        self._outbox.start_relay()
         await self._kafka.start()
         log.info("%s started", self.spec.name)
 
@@ -191,14 +182,7 @@ class Runtime:
         own clean-up may be followed by its caller's."""
         # Consumers first: each finishes and commits the message in hand (graceful_timeout).
         await self._kafka.stop()
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
-            self._relay_task = None
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        await self._outbox.stop()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -266,7 +250,7 @@ class Runtime:
                 database = await self.pool.fetchval("SELECT true") is True
         except Exception:  # unreachable for any reason means not ready
             database = False
-        broker = self._producer is not None and await self._producer.ping()
+        broker = await self._outbox.ping()
         checks = {"database": database, "broker": broker}
         for progress in self._watched:
             checks[f"consumer {progress.consumer}"] = not progress.stalled()
