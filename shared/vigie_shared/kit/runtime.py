@@ -1,8 +1,9 @@
 """A service's moving parts and their lifecycle: database pool, producer and outbox relay
 (:mod:`~vigie_shared.kit.service_producer`), FastStream broker and its consumers
 (:mod:`~vigie_shared.kit.service_broker`), periodic jobs and workers
-(:mod:`~vigie_shared.kit.background`). The app's lifespan starts and stops them in order
-(FastStream's advice: the broker lives in the app's lifespan)."""
+(:mod:`~vigie_shared.kit.background`), and what every service's app has
+(:mod:`~vigie_shared.kit.service_app`). :class:`Runtime` composes them; the app's lifespan starts
+and stops them in order (FastStream's advice: the broker lives in the app's lifespan)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ from vigie_shared.kit.kafka import Producer, service_login
 from vigie_shared.kit.metrics import ConsumerProgress
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.outbox import OutboxRelay
+from vigie_shared.kit.service_app import (
+    SECRET_LOGGERS,
+    install_service_app,
+    quiet_secret_loggers,
+)
 from vigie_shared.kit.service_broker import ConsumerGroupsNotFormed, ServiceBroker, wait_for_broker
 from vigie_shared.kit.service_producer import ServiceProducer
 from vigie_shared.kit.settings import ServiceSettings
@@ -45,18 +51,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-SECRET_LOGGERS = ("authlib",)
-"""Libraries whose DEBUG lines carry secrets (Authlib logs whole token responses and PKCE
-verifiers): held at INFO whatever the service's log level, so that no secret reaches a log."""
-
-
-def quiet_secret_loggers() -> None:
-    for name in SECRET_LOGGERS:
-        # An explicit level, so that lowering the root logger's later changes nothing.
-        logger = logging.getLogger(name)
-        logger.setLevel(max(logger.level, logging.INFO))
 
 
 @dataclass(frozen=True)
@@ -92,19 +86,24 @@ def discover() -> list[ServiceSpec]:
 
 
 class Runtime:
+    """One service's moving parts, declared by its wiring (:meth:`consumer`, :meth:`on_start`,
+    :meth:`every`, :meth:`alongside`) and started together, in order: the pool, the producer
+    and relay (:class:`ServiceProducer`), the broker and its consumers (:class:`ServiceBroker`),
+    then the jobs and workers (:class:`BackgroundWorkers`); stopped in the reverse order."""
+
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
         self.spec = spec
         self.settings = settings
         self.login = service_login(settings)
         self._kafka = ServiceBroker(spec.name, settings, self.login)
         self.broker = self._kafka.broker
+        self._background = BackgroundWorkers(spec.name)
+        self.periodic = self._background.periodic
         self._outbox = ServiceProducer(spec.name, spec.schema, settings, self.login)
         self._pool: asyncpg.Pool | None = None
         self.consumers: list[EventConsumer] = []
         self._watched: list[ConsumerProgress] = []
         self._on_start: list[Callable[[Conn], Awaitable[None]]] = []
-        self._background = BackgroundWorkers(spec.name)
-        self.periodic = self._background.periodic
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -189,49 +188,12 @@ class Runtime:
         log.info("%s stopped", self.spec.name)
 
     def install(self, app: FastAPI) -> None:
-        """What every service's app has: problem details, health, metrics, traces, request
-        limits and security headers."""
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-        from vigie_shared.kit.http import (
-            document_problems,
-            health_router,
-            install_problem_handlers,
-        )
-        from vigie_shared.kit.limits import RequestLimits
-        from vigie_shared.kit.metrics import install_http_metrics
-        from vigie_shared.kit.security_headers import SecurityHeaders
-        from vigie_shared.kit.telemetry import (
-            RequestTraceContext,
-            configure_tracing,
-            redact_server_span,
-            spans_go_anywhere,
-        )
-
+        """What every service's app has (:func:`install_service_app`), with ``/readyz`` answered
+        by :meth:`readiness`; the app's handlers reach this runtime as ``app.state.runtime``."""
         app.state.runtime = self
-        quiet_secret_loggers()
-        install_problem_handlers(app)
-        document_problems(app)
-        app.include_router(health_router(self.readiness))
-        install_http_metrics(app, self.spec.name)
-        app.add_middleware(
-            RequestLimits,
-            max_body_bytes=self.settings.max_body_bytes,
-            max_json_depth=self.settings.max_json_depth,
-            body_timeout=self.settings.body_timeout,
+        install_service_app(
+            app, service=self.spec.name, settings=self.settings, readiness=self.readiness
         )
-        # Added after the limits, so outside them: their refusals carry the headers too.
-        app.add_middleware(SecurityHeaders, hsts=self.settings.env != "development")
-        configure_tracing(self.spec.name)
-        if spans_go_anywhere():
-            FastAPIInstrumentor.instrument_app(
-                app,
-                excluded_urls="healthz,readyz,metrics",
-                server_request_hook=redact_server_span,
-            )
-        else:
-            # Nothing would receive a server span (no OTLP endpoint): only the trace context.
-            app.add_middleware(RequestTraceContext)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
