@@ -1,6 +1,9 @@
-"""A service's moving parts and their lifecycle: database pool, Kafka producer, FastStream broker
-(consumers), outbox relay, periodic jobs. The app's lifespan starts and stops them in order
-(FastStream's advice: the broker lives in the app's lifespan)."""
+"""A service's moving parts and their lifecycle: database pool, producer and outbox relay
+(:mod:`~vigie_shared.kit.service_producer`), FastStream broker and its consumers
+(:mod:`~vigie_shared.kit.service_broker`), periodic jobs and workers
+(:mod:`~vigie_shared.kit.background`), and what every service's app has
+(:mod:`~vigie_shared.kit.service_app`). :class:`Runtime` composes them; the app's lifespan starts
+and stops them in order (FastStream's advice: the broker lives in the app's lifespan)."""
 
 from __future__ import annotations
 
@@ -9,53 +12,45 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from faststream.kafka import KafkaBroker
-from faststream.kafka.subscriber.usecase import LogicSubscriber
 
-from vigie_shared import topics
 from vigie_shared.kit import db
+from vigie_shared.kit.background import BackgroundWorkers, Periodic
 from vigie_shared.kit.consumer import EventConsumer
 from vigie_shared.kit.db import Conn
-from vigie_shared.kit.kafka import (
-    KafkaCredentials,
-    Producer,
-    close_after_cut_stop,
-    ensure_topics,
-    faststream_security,
-    grants_producer_ids,
-    service_login,
-)
+from vigie_shared.kit.kafka import Producer, service_login
 from vigie_shared.kit.metrics import ConsumerProgress
 from vigie_shared.kit.migrate import migrate
 from vigie_shared.kit.outbox import OutboxRelay
+from vigie_shared.kit.service_app import (
+    SECRET_LOGGERS,
+    install_service_app,
+    quiet_secret_loggers,
+)
+from vigie_shared.kit.service_broker import ConsumerGroupsNotFormed, ServiceBroker, wait_for_broker
+from vigie_shared.kit.service_producer import ServiceProducer
 from vigie_shared.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+__all__ = [
+    "SECRET_LOGGERS",
+    "SERVICE_ORDER",
+    "ConsumerGroupsNotFormed",
+    "Periodic",
+    "Runtime",
+    "ServiceSpec",
+    "discover",
+    "quiet_secret_loggers",
+    "wait_for_broker",
+]
+
 log = logging.getLogger(__name__)
-
-
-class ConsumerGroupsNotFormed(RuntimeError):
-    """A service's consumer groups got no partitions in time: it does not start."""
-
-
-SECRET_LOGGERS = ("authlib",)
-"""Libraries whose DEBUG lines carry secrets (Authlib logs whole token responses and PKCE
-verifiers): held at INFO whatever the service's log level, so that no secret reaches a log."""
-
-
-def quiet_secret_loggers() -> None:
-    for name in SECRET_LOGGERS:
-        # An explicit level, so that lowering the root logger's later changes nothing.
-        logger = logging.getLogger(name)
-        logger.setLevel(max(logger.level, logging.INFO))
 
 
 @dataclass(frozen=True)
@@ -78,47 +73,6 @@ class ServiceSpec:
         return f"/vigie/{self.name}"
 
 
-async def wait_for_broker(
-    bootstrap: str,
-    *,
-    timeout: float = 60.0,
-    partitions: int = 3,
-    replication: int = 1,
-    login: KafkaCredentials | None = None,
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            await ensure_topics(
-                bootstrap, topics.ALL, partitions=partitions, replication=replication, login=login
-            )
-            return
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
-
-
-@dataclass(frozen=True)
-class Periodic:
-    """A job a service runs on a schedule while it is up (a sweep, a checkpoint)."""
-
-    name: str
-    interval: float
-    job: Callable[[], Awaitable[object]]
-
-    async def run(self) -> None:
-        """At once (what fell due while the service was down), then every ``interval`` seconds.
-        A failed run is logged and the next comes at its time: the schedule is the retry, and
-        one bad run never ends the job. Cancellation (a ``BaseException``) ends it."""
-        while True:
-            try:
-                await self.job()
-            except Exception:
-                log.exception("%s failed; next run in %g s", self.name, self.interval)
-            await asyncio.sleep(self.interval)
-
-
 SERVICE_ORDER = ("audit_log", "sso_gateway", "dpo_requests")
 """The order ``vigie up`` starts them in: the audit log first, so it sees every event."""
 
@@ -132,31 +86,24 @@ def discover() -> list[ServiceSpec]:
 
 
 class Runtime:
+    """One service's moving parts, declared by its wiring (:meth:`consumer`, :meth:`on_start`,
+    :meth:`every`, :meth:`alongside`) and started together, in order: the pool, the producer
+    and relay (:class:`ServiceProducer`), the broker and its consumers (:class:`ServiceBroker`),
+    then the jobs and workers (:class:`BackgroundWorkers`); stopped in the reverse order."""
+
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
         self.spec = spec
         self.settings = settings
         self.login = service_login(settings)
-        self.broker = KafkaBroker(
-            # A list: FastStream takes a comma-separated string for one host name.
-            [server.strip() for server in settings.kafka_bootstrap.split(",")],
-            client_id=spec.name,
-            acks="all",
-            security=faststream_security(self.login),
-            graceful_timeout=15.0,
-            logger=logging.getLogger(f"vigie.{spec.name}.faststream"),
-            # "Received"/"Processed" for every message is tracing, not news: at INFO it buries
-            # what an operator (or a newcomer's terminal under make run) needs to see.
-            log_level=logging.DEBUG,
-        )
+        self._kafka = ServiceBroker(spec.name, settings, self.login)
+        self.broker = self._kafka.broker
+        self._background = BackgroundWorkers(spec.name)
+        self.periodic = self._background.periodic
+        self._outbox = ServiceProducer(spec.name, spec.schema, settings, self.login)
         self._pool: asyncpg.Pool | None = None
-        self._producer: Producer | None = None
-        self.relay: OutboxRelay | None = None
-        self._relay_task: asyncio.Task[None] | None = None
         self.consumers: list[EventConsumer] = []
         self._watched: list[ConsumerProgress] = []
         self._on_start: list[Callable[[Conn], Awaitable[None]]] = []
-        self.periodic: list[Periodic] = []
-        self._workers: list[tuple[str, Callable[[], Awaitable[object]]]] = []
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -166,9 +113,11 @@ class Runtime:
 
     @property
     def producer(self) -> Producer:
-        if self._producer is None:
-            raise RuntimeError(f"{self.spec.name} is not started")
-        return self._producer
+        return self._outbox.producer
+
+    @property
+    def relay(self) -> OutboxRelay | None:
+        return self._outbox.relay
 
     def consumer(self, purpose: str, *topic_names: str) -> EventConsumer:
         consumer = EventConsumer(
@@ -195,33 +144,13 @@ class Runtime:
         """Run ``job`` every ``interval`` seconds while the service is up, from the lifespan:
         started once the service has started (consumers included), cancelled before it stops.
         Several replicas each run it: the job takes its own locks."""
-        if interval <= 0:
-            raise ValueError(f"{name}: the interval must be positive, got {interval}")
-        self.periodic.append(Periodic(f"{self.spec.name} {name}", interval, job))
+        self._background.every(interval, name, job)
 
     def alongside(self, name: str, worker: Callable[[], Awaitable[object]]) -> None:
         """Run ``worker`` (a loop of its own: a queue it drains, woken as it chooses) while the
         service is up, from the lifespan like :meth:`every`: started after the service,
         cancelled before it stops."""
-        self._workers.append((f"{self.spec.name} {name}", worker))
-
-    async def _run_worker(self, name: str, worker: Callable[[], Awaitable[object]]) -> None:
-        try:
-            await worker()
-        except Exception:
-            # Its own loop handles what it can retry; what escapes it ends it, said loudly.
-            log.exception("%s stopped on an error", name)
-            raise
-        log.error("%s returned while the service is up", name)
-
-    async def _ensure_topics(self) -> None:
-        await ensure_topics(
-            self.settings.kafka_bootstrap,
-            topics.ALL,
-            partitions=self.settings.kafka_partitions,
-            replication=self.settings.kafka_replication,
-            login=self.login,
-        )
+        self._background.alongside(name, worker)
 
     async def start(self) -> None:
         """Migrate, connect and start consuming. A start that fails stops what it started (the
@@ -238,169 +167,42 @@ class Runtime:
         s = self.settings
         await migrate(s.database_url, self.spec.schema, self.spec.migrations)
         self._pool = await db.create_pool(s.database_url, self.spec.schema)
-        await wait_for_broker(
-            s.kafka_bootstrap,
-            partitions=s.kafka_partitions,
-            replication=s.kafka_replication,
-            login=self.login,
-        )
-        self._producer = Producer(
-            s.kafka_bootstrap, client_id=f"{self.spec.name}-relay", login=self.login
-        )
-        await self._producer.start()
-        self.relay = OutboxRelay(
-            self._pool,
-            self._producer,
-            schema=self.spec.schema,
-            retention=timedelta(hours=s.outbox_retention_hours),
-            ensure_topics=self._ensure_topics,
-        )
+        await self._kafka.wait_for_topics()
+        await self._outbox.connect(self._pool, self._kafka.ensure_topics)
         for hook in self._on_start:
             async with self._pool.acquire() as conn:
                 await hook(conn)
-        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
-        await self._start_broker()
+        self._outbox.start_relay()
+        await self._kafka.start()
         log.info("%s started", self.spec.name)
 
-    async def _start_broker(self) -> None:
-        """What ``KafkaBroker.start`` does, but with the subscribers joining their consumer
-        groups together (FastStream starts them one after the other, and each join waits for
-        the group's rebalance: on Tansu, half the session timeout), and within
-        ``kafka_group_join_timeout_seconds``: aiokafka waits for an assignment with no limit,
-        so a group that never forms would hang the start with nothing said."""
-        # FastStream takes its producer's options only when the broker object is built, and
-        # whether the broker grants producer ids (Apache Kafka does, Tansu does not) is known
-        # only once it answers: set it on the options it keeps, before it connects.
-        self.broker._connection_kwargs["enable_idempotence"] = await grants_producer_ids(
-            self.settings.kafka_bootstrap, self.login
-        )
-        await self.broker.connect()
-        subscribers = list(self.broker.subscribers)
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(*(subscriber.start() for subscriber in subscribers)),
-                self.settings.kafka_group_join_timeout_seconds,
-            )
-        except TimeoutError:
-            waiting = sorted(
-                str(subscriber.group_id)
-                for subscriber in subscribers
-                if isinstance(subscriber, LogicSubscriber)
-                and (subscriber.consumer is None or not subscriber.consumer.assignment())
-            )
-            # ``start`` stops what did start (``stop``): the groups that formed are left
-            # (LeaveGroup), the connections closed. A join still pending is not left (aiokafka
-            # leaves only from a generation): the coordinator drops that member once its session
-            # expires.
-            raise ConsumerGroupsNotFormed(
-                f"{self.spec.name}: consumer group(s) {', '.join(waiting)} did not form within "
-                f"{self.settings.kafka_group_join_timeout_seconds:g} s on "
-                f"{self.settings.kafka_bootstrap}"
-            ) from None
-        for publisher in self.broker.publishers:
-            await publisher.start()
-        self.broker.running = True
-
     async def stop(self) -> None:
+        """Stop what is running, consumers first. A second stop is harmless: a failed start's
+        own clean-up may be followed by its caller's."""
         # Consumers first: each finishes and commits the message in hand (graceful_timeout).
-        await self._stop_subscribers()
-        await self.broker.stop()
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
-            self._relay_task = None
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        await self._kafka.stop()
+        await self._outbox.stop()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
         log.info("%s stopped", self.spec.name)
 
-    async def _stop_subscribers(self) -> None:
-        """Stop every subscriber, each whatever the others do. ``KafkaBroker.stop`` stops them
-        in one anyio task group: when aiokafka lets a cancellation out of one consumer's
-        ``stop()`` (its fetcher, closed while it backs off from a broker that went away), the
-        group cancels the other stops midway, and their consumers' heartbeats, fetchers and
-        connections run on, unowned, for as long as the process. A consumer whose stop was cut
-        that way has its client closed here (``kit.kafka.close_after_cut_stop``). What is left
-        for ``KafkaBroker.stop`` afterwards is only its own connection."""
-        subscribers = list(self.broker.subscribers)
-        results = await asyncio.gather(
-            *(subscriber.stop() for subscriber in subscribers), return_exceptions=True
-        )
-        for subscriber, result in zip(subscribers, results, strict=True):
-            consumer = getattr(subscriber, "consumer", None)
-            if isinstance(result, asyncio.CancelledError) and consumer is not None:
-                await close_after_cut_stop(consumer)
-            if isinstance(result, BaseException):
-                log.warning(
-                    "%s: a subscriber of %s did not stop cleanly: %r",
-                    self.spec.name,
-                    getattr(subscriber, "group_id", "?"),
-                    result,
-                )
-
     def install(self, app: FastAPI) -> None:
-        """What every service's app has: problem details, health, metrics, traces, request
-        limits and security headers."""
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-        from vigie_shared.kit.http import (
-            document_problems,
-            health_router,
-            install_problem_handlers,
-        )
-        from vigie_shared.kit.limits import RequestLimits
-        from vigie_shared.kit.metrics import install_http_metrics
-        from vigie_shared.kit.security_headers import SecurityHeaders
-        from vigie_shared.kit.telemetry import (
-            RequestTraceContext,
-            configure_tracing,
-            redact_server_span,
-            spans_go_anywhere,
-        )
-
+        """What every service's app has (:func:`install_service_app`), with ``/readyz`` answered
+        by :meth:`readiness`; the app's handlers reach this runtime as ``app.state.runtime``."""
         app.state.runtime = self
-        quiet_secret_loggers()
-        install_problem_handlers(app)
-        document_problems(app)
-        app.include_router(health_router(self.readiness))
-        install_http_metrics(app, self.spec.name)
-        app.add_middleware(
-            RequestLimits,
-            max_body_bytes=self.settings.max_body_bytes,
-            max_json_depth=self.settings.max_json_depth,
-            body_timeout=self.settings.body_timeout,
+        install_service_app(
+            app, service=self.spec.name, settings=self.settings, readiness=self.readiness
         )
-        # Added after the limits, so outside them: their refusals carry the headers too.
-        app.add_middleware(SecurityHeaders, hsts=self.settings.env != "development")
-        configure_tracing(self.spec.name)
-        if spans_go_anywhere():
-            FastAPIInstrumentor.instrument_app(
-                app,
-                excluded_urls="healthz,readyz,metrics",
-                server_request_hook=redact_server_span,
-            )
-        else:
-            # Nothing would receive a server span (no OTLP endpoint): only the trace context.
-            app.add_middleware(RequestTraceContext)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         await self.start()
-        jobs = [asyncio.create_task(p.run(), name=p.name) for p in self.periodic]
-        jobs += [
-            asyncio.create_task(self._run_worker(name, worker), name=name)
-            for name, worker in self._workers
-        ]
+        self._background.start()
         try:
             yield
         finally:
-            for task in jobs:
-                task.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)
+            await self._background.stop()
             await self.stop()
 
     async def readiness(self) -> dict[str, bool]:
@@ -410,7 +212,7 @@ class Runtime:
                 database = await self.pool.fetchval("SELECT true") is True
         except Exception:  # unreachable for any reason means not ready
             database = False
-        broker = self._producer is not None and await self._producer.ping()
+        broker = await self._outbox.ping()
         checks = {"database": database, "broker": broker}
         for progress in self._watched:
             checks[f"consumer {progress.consumer}"] = not progress.stalled()
