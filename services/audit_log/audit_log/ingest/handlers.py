@@ -6,7 +6,7 @@ does not hold. The log's unique event id is the dedupe, so no inbox row is writt
 ``kit.consumer.DedupingStore``). The parts take the tree's writer lock in the order polled;
 malformed records, events the log cannot represent (``EntryTooLarge``) and poison records become
 dead letters; an outage fails the batch, which is redelivered; offsets are committed once every
-part has (``kit.consumer`` holds those rules for every consumer).
+part has (``kit.consumer`` and ``kit.consuming`` hold those rules for every consumer).
 """
 
 from __future__ import annotations
