@@ -72,8 +72,9 @@ class RevokedAccessToken:
 class TokenPair:
     """An access token and the refresh token issued with it (``token_hash``, a keyed hash:
     the token itself is never stored), as ``GrantRepository.insert_token_pairs`` writes them;
-    ``dpop_jkt``, the key the refresh token is bound to (RFC 9449 §5.8); ``replaces``, the
-    refresh token (its keyed hash) a refresh grant rotated for this pair, None for a code."""
+    ``dpop_jkt``, the key the refresh token is bound to (RFC 9449 §5.8); ``replaces``, what
+    the grant used up for this pair, by its keyed hash: the refresh token a refresh grant
+    rotated, or the code an exchange redeemed."""
 
     jti: str
     access_expires_at: datetime

@@ -193,12 +193,13 @@ class GrantRepository:
         many (``TokenPairWriter`` writes those of concurrent grants together): atomic by
         itself, one round trip where BEGIN, two INSERTs per pair and COMMIT took many.
 
-        Whether each pair was written, in order. A pair that replaces a refresh token revoked
-        since it rotated is not: a concurrent request presented that token again and revoked
-        its family (RFC 9700 §4.14.2), and the pair would be the live token that revocation
-        is to end. The token replaced is locked (``FOR SHARE``) until the pairs are committed,
-        and ``revoke_family`` locks the family first: a revocation either comes first, and the
-        pair is not written, or waits for it, and revokes it too."""
+        Whether each pair was written, in order. A pair whose grant was revoked since its
+        refresh token rotated or its code was redeemed (``TokenPair.replaces``) is not: a
+        concurrent request presented that token or code again and revoked the family (RFC
+        9700 §4.14.2, RFC 6749 §4.1.2), and the pair would be the live token that revocation
+        is to end. The token or code replaced is locked (``FOR SHARE``) until the pairs are
+        committed, and ``revoke_family`` locks the family first: a revocation either comes
+        first, and the pair is not written, or waits for it, and revokes it too."""
         if not pairs:
             return []
         # The columns of ``TokenPair`` in field order, one array each: $1 jti,
@@ -213,8 +214,11 @@ class GrantRepository:
             " auth_time, expires_at, resource, dpop_jkt, replaces)),"
             " replaced AS (SELECT token_hash FROM refresh_tokens WHERE token_hash = ANY($13)"
             " AND revoked_at IS NULL FOR SHARE),"
+            " redeemed AS (SELECT code_hash FROM authorization_codes WHERE code_hash = ANY($13)"
+            " AND revoked_at IS NULL FOR SHARE),"
             " live AS (SELECT * FROM pair WHERE replaces IS NULL"
-            " OR replaces IN (SELECT token_hash FROM replaced)),"
+            " OR replaces IN (SELECT token_hash FROM replaced)"
+            " OR replaces IN (SELECT code_hash FROM redeemed)),"
             " access AS (INSERT INTO access_tokens (jti, client_id, user_id, session_id,"
             " family_id, expires_at) SELECT jti, client_id, user_id, session_id, family_id,"
             " access_expires_at FROM live)"
@@ -307,12 +311,19 @@ class GrantRepository:
 
     async def revoke_family(self, conn: Conn, family_id: str) -> list[RevokedAccessToken]:
         """Revoke a grant's refresh and access tokens; returns the access tokens revoked now
-        that have not expired (the ones resource servers must be told about). In the caller's
-        transaction: the family's refresh tokens are locked first, which waits for a token pair
-        being written in place of one of them (``insert_token_pairs``), and the revocation,
-        a statement after, then sees that pair and ends it too."""
+        that have not expired (the ones resource servers must be told about); its code is marked
+        revoked too. In the caller's transaction: the family's refresh tokens are locked first,
+        and its code by the statement after (an ``UPDATE`` locks the rows it changes), which
+        waits for a token pair being written in place of one of them (``insert_token_pairs``);
+        the revocation of the refresh tokens, a statement after, then sees that pair and ends
+        it too."""
         await conn.execute(
             "SELECT 1 FROM refresh_tokens WHERE family_id = $1 FOR UPDATE",
+            family_id,
+        )
+        await conn.execute(
+            "UPDATE authorization_codes SET revoked_at = now()"
+            " WHERE family_id = $1 AND revoked_at IS NULL",
             family_id,
         )
         await conn.execute(

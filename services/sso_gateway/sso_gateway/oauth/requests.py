@@ -61,7 +61,7 @@ class Request(OAuth2Request):
         # Each says whether its rows were written (a token pair is not, when the refresh token
         # it replaces was revoked meanwhile: ``GrantRepository.insert_token_pairs``).
         self.deferred: list[Callable[[], Coroutine[Any, Any, bool]]] = []
-        # The refresh token (its keyed hash) a refresh grant rotates.
+        # The refresh token or code (its keyed hash) the grant uses up.
         self.replaces: str | None = None
         self.loaded: dict[str, Any] = {}
 

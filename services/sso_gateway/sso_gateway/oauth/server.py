@@ -98,8 +98,9 @@ T = TypeVar("T")
 
 
 def replaced_token_revoked() -> InvalidGrantError:
-    """A refresh whose token was presented again while it was served (RFC 9700 §4.14.2)."""
-    return InvalidGrantError("The refresh token was revoked.")
+    """A grant whose refresh token or code was presented again while it was served, which
+    revoked the grant (RFC 9700 §4.14.2, RFC 6749 §4.1.2)."""
+    return InvalidGrantError("The grant was revoked.")
 
 
 class Provider(_AuthorizationServer):
@@ -191,8 +192,8 @@ class Provider(_AuthorizationServer):
         # thread does not wait on a round trip for them.
         written = [await write() for write in request.deferred]
         if not all(written):
-            # RFC 9700 §4.14.2: the refresh token was presented again meanwhile and its family
-            # revoked; the tokens signed for this request never leave.
+            # RFC 9700 §4.14.2, RFC 6749 §4.1.2: the refresh token or code was presented again
+            # meanwhile and the grant revoked; the tokens signed for this request never leave.
             revoked: tuple[int, Any, list[tuple[str, str]]] = self.handle_error_response(
                 request, replaced_token_revoked()
             )

@@ -124,6 +124,8 @@ class AuthorizationCodeGrant(Issuing, grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
         code_hash = crypto.keyed_hash(self.server.settings.secret_key, code)
+        # The pair is written only while this code's grant is not revoked (RFC 6749 §4.1.2).
+        self.request.replaces = code_hash
         self.server.check_before_use(
             self.request,
             client,
